@@ -1,0 +1,161 @@
+"""Mapping Jetstream commits to the 13-type action table (DuckDB SQL over raw_events Parquet).
+
+Rules (also in the README):
+- `app.bsky.feed.post` create: a record with `reply` is a `reply` (even when it also quotes), else one
+  that embeds a record (`app.bsky.embed.record` / `recordWithMedia`) is a `quote`, else a `post`.
+  update -> `post_update`, delete -> `post_delete`.
+- like / repost / follow / block: create -> the action, delete -> its `un` form.
+- Deletes carry only a record path; their subject comes from the create they undo (same record URI),
+  looked up in this day and every earlier stored partition. Unresolvable ones stay, flagged.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+
+from blueprint_assets.core.lake import Lake, copy_query_to_parquet
+
+ACTION_COLLECTIONS = {
+    "app.bsky.feed.like": ("like", "unlike"),
+    "app.bsky.feed.repost": ("repost", "unrepost"),
+    "app.bsky.graph.follow": ("follow", "unfollow"),
+    "app.bsky.graph.block": ("block", "unblock"),
+}
+UNDO_ACTIONS = ("unlike", "unrepost", "unfollow", "unblock", "post_delete")
+POST = "app.bsky.feed.post"
+
+_EMBED_TYPE = """raw->>'$.commit.record.embed."$type"'"""
+_QUOTE_URI = f"""CASE {_EMBED_TYPE}
+    WHEN 'app.bsky.embed.record' THEN raw->>'$.commit.record.embed.record.uri'
+    WHEN 'app.bsky.embed.recordWithMedia' THEN raw->>'$.commit.record.embed.record.record.uri' END"""
+
+
+def _action_case() -> str:
+    create_delete = "\n".join(
+        f"    WHEN collection = '{c}' AND operation = 'create' THEN '{a}'\n"
+        f"    WHEN collection = '{c}' AND operation = 'delete' THEN '{u}'"
+        for c, (a, u) in ACTION_COLLECTIONS.items()
+    )
+    return f"""CASE
+    WHEN collection = '{POST}' AND operation = 'create' THEN
+      CASE WHEN (raw->'$.commit.record.reply') IS NOT NULL THEN 'reply'
+           WHEN {_EMBED_TYPE} IN ('app.bsky.embed.record', 'app.bsky.embed.recordWithMedia') THEN 'quote'
+           ELSE 'post' END
+    WHEN collection = '{POST}' AND operation = 'update' THEN 'post_update'
+    WHEN collection = '{POST}' AND operation = 'delete' THEN 'post_delete'
+{create_delete}
+  END"""
+
+
+def _author_of(uri_sql: str) -> str:
+    return f"regexp_extract({uri_sql}, '^at://([^/]+)/', 1)"
+
+
+MAPPED_SQL = f"""
+SELECT event_key, day, time_us, action, did AS actor_did,
+       concat('at://', did, '/', collection, '/', rkey) AS record_uri,
+       CASE WHEN action IN ('post', 'reply', 'quote', 'post_update') THEN raw->>'$.commit.record.text' END AS text,
+       CASE WHEN action IN ('post', 'reply', 'quote', 'post_update')
+            THEN json_extract_string(raw, '$.commit.record.langs[*]') END AS langs,
+       raw->>'$.commit.record.reply.parent.uri' AS reply_parent_uri,
+       raw->>'$.commit.record.reply.root.uri' AS reply_root_uri,
+       {_QUOTE_URI} AS quote_uri,
+       CASE WHEN action IN ('like', 'repost') THEN raw->>'$.commit.record.subject.uri'
+            WHEN action = 'reply' THEN raw->>'$.commit.record.reply.parent.uri'
+            WHEN action = 'quote' THEN {_QUOTE_URI}
+            WHEN action IN ('post_update', 'post_delete') THEN concat('at://', did, '/', collection, '/', rkey)
+       END AS subject_uri,
+       CASE WHEN action IN ('follow', 'block') THEN raw->>'$.commit.record.subject' END AS subject_did_direct,
+       CASE WHEN action IN ('post', 'reply', 'quote', 'post_update')
+            THEN CAST(raw->'$.commit.record.facets' AS VARCHAR) END AS facets_json
+FROM (SELECT *, {_action_case()} AS action FROM read_parquet(?) WHERE kind = 'commit')
+WHERE action IS NOT NULL
+"""
+
+ACTIONS_OUTPUT = f"""
+SELECT m.event_key, m.day, m.time_us, m.action, m.actor_did, m.record_uri, m.text, m.langs,
+       m.reply_parent_uri, m.reply_root_uri, m.quote_uri,
+       CASE WHEN m.action IN ('unlike', 'unrepost') THEN c.subject_uri ELSE m.subject_uri END AS subject_uri,
+       CASE WHEN m.action IN ('unfollow', 'unblock', 'unlike', 'unrepost') THEN c.subject_did
+            WHEN m.action IN ('follow', 'block') THEN m.subject_did_direct
+            WHEN m.action IN ('post_update', 'post_delete') THEN m.actor_did
+            ELSE nullif({_author_of('m.subject_uri')}, '') END AS subject_did,
+       m.facets_json,
+       CASE WHEN m.action IN {UNDO_ACTIONS} THEN c.record_uri IS NOT NULL ELSE true END AS resolved
+FROM mapped m
+LEFT JOIN creates c ON m.action IN {UNDO_ACTIONS} AND c.record_uri = m.record_uri
+ORDER BY m.time_us, m.event_key
+"""
+
+
+def build_actions_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: str) -> dict:
+    """Write `actions` for one day from its `raw_events`; return counts for the asset's metadata."""
+    con.execute("CREATE OR REPLACE TEMP TABLE mapped AS " + MAPPED_SQL, [lake.day_file("raw_events", day)])
+    earlier = [f for d, f in zip(lake.existing_days("actions"), lake.all_files("actions"), strict=True) if d < day]
+    _build_create_index(con, earlier)
+    copy_query_to_parquet(con, ACTIONS_OUTPUT, [], lake.day_file("actions", day))
+    return actions_day_summary(con, lake, day)
+
+
+def _build_create_index(con: duckdb.DuckDBPyConnection, earlier_files: list[str]) -> None:
+    """Creates that deletes may undo: today's creates plus earlier days' (only those referenced today)."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE creates AS
+           SELECT record_uri, subject_uri, coalesce(subject_did_direct, nullif(regexp_extract(subject_uri,
+                  '^at://([^/]+)/', 1), '')) AS subject_did, time_us
+           FROM mapped WHERE action IN ('post', 'reply', 'quote', 'like', 'repost', 'follow', 'block')"""
+    )
+    if earlier_files:
+        con.execute(
+            """INSERT INTO creates
+               SELECT a.record_uri, a.subject_uri, a.subject_did, a.time_us FROM read_parquet(?) a
+               WHERE a.action IN ('post', 'reply', 'quote', 'like', 'repost', 'follow', 'block')
+                 AND a.record_uri IN (SELECT record_uri FROM mapped WHERE action IN {undo})""".format(
+                undo=UNDO_ACTIONS
+            ),
+            [earlier_files],
+        )
+    # One create per record URI (a re-created record keeps its latest subject).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE creates AS SELECT * FROM creates
+           QUALIFY row_number() OVER (PARTITION BY record_uri ORDER BY time_us DESC) = 1"""
+    )
+
+
+def actions_day_summary(con: duckdb.DuckDBPyConnection, lake: Lake, day: str) -> dict:
+    """Counts per action type, unresolved deletes, and events that are not actions (by collection)."""
+    actions_file = lake.day_file("actions", day)
+    by_type = dict(con.execute(f"SELECT action, count(*) FROM read_parquet('{actions_file}') GROUP BY 1 ORDER BY 1").fetchall())
+    unresolved = con.execute(f"SELECT count(*) FROM read_parquet('{actions_file}') WHERE NOT resolved").fetchone()[0]
+    raw_file = lake.day_file("raw_events", day)
+    ignored = dict(
+        con.execute(
+            f"""SELECT coalesce(collection, kind) AS what, count(*) FROM read_parquet('{raw_file}')
+                WHERE event_key NOT IN (SELECT event_key FROM read_parquet('{actions_file}'))
+                GROUP BY 1 ORDER BY 1"""
+        ).fetchall()
+    )
+    return {"by_type": by_type, "unresolved_deletes": unresolved, "ignored_by_collection": ignored}
+
+
+def facet_spans(facets_json: str | None) -> list[tuple[int, int, str]]:
+    """UTF-8 byte spans that a record's facets mark as a mention or a link."""
+    if not facets_json:
+        return []
+    try:
+        facets = json.loads(facets_json)
+    except ValueError:
+        return []
+    spans = []
+    for facet in facets if isinstance(facets, list) else []:
+        index = facet.get("index") or {}
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        if not isinstance(start, int) or not isinstance(end, int):
+            continue
+        for feature in facet.get("features") or []:
+            kind = str(feature.get("$type", "")).rsplit("#", 1)[-1]
+            if kind in ("mention", "link"):
+                spans.append((start, end, kind))
+    return sorted(set(spans))

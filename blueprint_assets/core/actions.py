@@ -70,7 +70,7 @@ SELECT event_key, day, time_us, action, did AS actor_did,
        CASE WHEN action IN ('follow', 'block') THEN raw->>'$.commit.record.subject' END AS subject_did_direct,
        CASE WHEN action IN ('post', 'reply', 'quote', 'post_update')
             THEN CAST(raw->'$.commit.record.facets' AS VARCHAR) END AS facets_json
-FROM (SELECT *, {_action_case()} AS action FROM read_parquet(?) WHERE kind = 'commit')
+FROM (SELECT *, {_action_case()} AS action FROM read_parquet(?, hive_partitioning = false) WHERE kind = 'commit')
 WHERE action IS NOT NULL
 """
 
@@ -81,7 +81,7 @@ SELECT m.event_key, m.day, m.time_us, m.action, m.actor_did, m.record_uri, m.tex
        CASE WHEN m.action IN ('unfollow', 'unblock', 'unlike', 'unrepost') THEN c.subject_did
             WHEN m.action IN ('follow', 'block') THEN m.subject_did_direct
             WHEN m.action IN ('post_update', 'post_delete') THEN m.actor_did
-            ELSE nullif({_author_of('m.subject_uri')}, '') END AS subject_did,
+            ELSE nullif({_author_of("m.subject_uri")}, '') END AS subject_did,
        m.facets_json,
        CASE WHEN m.action IN {UNDO_ACTIONS} THEN c.record_uri IS NOT NULL ELSE true END AS resolved
 FROM mapped m
@@ -93,7 +93,9 @@ ORDER BY m.time_us, m.event_key
 def build_actions_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: str) -> dict:
     """Write `actions` for one day from its `raw_events`; return counts for the asset's metadata."""
     con.execute("CREATE OR REPLACE TEMP TABLE mapped AS " + MAPPED_SQL, [lake.day_file("raw_events", day)])
-    earlier = [f for d, f in zip(lake.existing_days("actions"), lake.all_files("actions"), strict=True) if d < day]
+    earlier = [
+        f for d, f in zip(lake.existing_days("actions"), lake.all_files("actions"), strict=True) if d < day
+    ]
     _build_create_index(con, earlier)
     copy_query_to_parquet(con, ACTIONS_OUTPUT, [], lake.day_file("actions", day))
     return actions_day_summary(con, lake, day)
@@ -109,12 +111,10 @@ def _build_create_index(con: duckdb.DuckDBPyConnection, earlier_files: list[str]
     )
     if earlier_files:
         con.execute(
-            """INSERT INTO creates
-               SELECT a.record_uri, a.subject_uri, a.subject_did, a.time_us FROM read_parquet(?) a
+            f"""INSERT INTO creates
+               SELECT a.record_uri, a.subject_uri, a.subject_did, a.time_us FROM read_parquet(?, hive_partitioning = false) a
                WHERE a.action IN ('post', 'reply', 'quote', 'like', 'repost', 'follow', 'block')
-                 AND a.record_uri IN (SELECT record_uri FROM mapped WHERE action IN {undo})""".format(
-                undo=UNDO_ACTIONS
-            ),
+                 AND a.record_uri IN (SELECT record_uri FROM mapped WHERE action IN {UNDO_ACTIONS})""",
             [earlier_files],
         )
     # One create per record URI (a re-created record keeps its latest subject).
@@ -127,13 +127,19 @@ def _build_create_index(con: duckdb.DuckDBPyConnection, earlier_files: list[str]
 def actions_day_summary(con: duckdb.DuckDBPyConnection, lake: Lake, day: str) -> dict:
     """Counts per action type, unresolved deletes, and events that are not actions (by collection)."""
     actions_file = lake.day_file("actions", day)
-    by_type = dict(con.execute(f"SELECT action, count(*) FROM read_parquet('{actions_file}') GROUP BY 1 ORDER BY 1").fetchall())
-    unresolved = con.execute(f"SELECT count(*) FROM read_parquet('{actions_file}') WHERE NOT resolved").fetchone()[0]
+    by_type = dict(
+        con.execute(
+            f"SELECT action, count(*) FROM read_parquet('{actions_file}', hive_partitioning = false) GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    )
+    unresolved = con.execute(
+        f"SELECT count(*) FROM read_parquet('{actions_file}', hive_partitioning = false) WHERE NOT resolved"
+    ).fetchone()[0]
     raw_file = lake.day_file("raw_events", day)
     ignored = dict(
         con.execute(
-            f"""SELECT coalesce(collection, kind) AS what, count(*) FROM read_parquet('{raw_file}')
-                WHERE event_key NOT IN (SELECT event_key FROM read_parquet('{actions_file}'))
+            f"""SELECT coalesce(collection, kind) AS what, count(*) FROM read_parquet('{raw_file}', hive_partitioning = false)
+                WHERE event_key NOT IN (SELECT event_key FROM read_parquet('{actions_file}', hive_partitioning = false))
                 GROUP BY 1 ORDER BY 1"""
         ).fetchall()
     )

@@ -92,7 +92,9 @@ def _chunks(sources: Iterable[LineSource], size: int) -> Iterator[tuple[pa.Table
 
 def stage_lines(con: duckdb.DuckDBPyConnection, sources: Iterable[LineSource], stats: IngestStats) -> None:
     """Load every line into the `staged` table and parse it into `parsed` (with a quarantine reason)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE staged (source_file VARCHAR, line_no BIGINT, raw BLOB, home_day VARCHAR)")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE staged (source_file VARCHAR, line_no BIGINT, raw BLOB, home_day VARCHAR)"
+    )
     seen_files: set[str] = set()
     for chunk, blank in _chunks(sources, CHUNK_LINES):
         stats.blank_lines += blank
@@ -143,7 +145,7 @@ def write_raw_days(con: duckdb.DuckDBPyConnection, lake: Lake, days: list[str], 
         """
         copy_query_to_parquet(con, query, [start_us, end_us], lake.day_file("raw_events", day))
         kept = con.execute(
-            f"SELECT count(*) FROM read_parquet('{lake.day_file('raw_events', day)}')"
+            f"SELECT count(*) FROM read_parquet('{lake.day_file('raw_events', day)}', hive_partitioning = false)"
         ).fetchone()[0]
         stats.events_by_day[day] = kept
         stats.duplicates_by_day[day] = total - kept

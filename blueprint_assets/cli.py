@@ -1,0 +1,162 @@
+"""`blueprint`: the command line for maintainers, researchers and modellers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir or os.environ.get("BLUEPRINT_DATA_DIR", "data")).resolve()
+
+
+def dagster_instance(data_dir: Path):
+    """The persistent Dagster instance under the data directory (the one `make ui` serves)."""
+    from dagster import DagsterInstance
+
+    home = data_dir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def run_job(
+    job_name: str, first: str, last: str, args: argparse.Namespace, selection: list[str] | None
+) -> bool:
+    """Materialize a partition range through Dagster as one run; True when it succeeded."""
+    from blueprint_assets.definitions import build_definitions, selection_job
+
+    data_dir = _data_dir(args)
+    os.environ["BLUEPRINT_DATA_DIR"] = str(data_dir)
+    options: dict = {"data_dir": str(data_dir)}
+    if getattr(args, "source", None):
+        options["source_kind"] = args.source
+    if getattr(args, "source_dir", None) or getattr(args, "path", None):
+        options["source_path"] = str(Path(args.source_dir or args.path).resolve())
+    extra = [selection_job(job_name, selection)] if selection else []
+    defs = build_definitions(**options, extra_jobs=extra)
+    job = defs.resolve_job_def(extra[0].name if extra else job_name)
+    tags = {RANGE_START_TAG: first, RANGE_END_TAG: last}
+    result = job.execute_in_process(instance=dagster_instance(data_dir), tags=tags, raise_on_error=False)
+    return result.success
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    first, last = args.date_from, args.date_to or args.date_from
+    for value in (first, last):
+        date.fromisoformat(value)
+    if last < first:
+        raise SystemExit(f"--to {last} is before --from {first}")
+    selection = [s.strip() for s in args.select.split(",")] if args.select else None
+    ok = run_job("daily_ingestion", first, last, args, selection)
+    print_summary(_data_dir(args), first, last)
+    return 0 if ok else 1
+
+
+def print_summary(data_dir: Path, first: str, last: str) -> None:
+    """Events read, rows per action type, quarantined lines and where the files are."""
+    import duckdb
+
+    from blueprint_assets.core.lake import Lake
+
+    lake = Lake(str(data_dir))
+    days = [(date.fromisoformat(first) + timedelta(days=i)).isoformat()
+            for i in range((date.fromisoformat(last) - date.fromisoformat(first)).days + 1)]  # fmt: skip
+    con = duckdb.connect()
+
+    def query(table: str, sql: str) -> list:
+        files = lake.day_files(table, days)
+        return (
+            con.execute(
+                sql.replace("FROM T", "FROM read_parquet(?, hive_partitioning = false)", 1), [files]
+            ).fetchall()
+            if files
+            else []
+        )
+
+    events = query("raw_events", "SELECT count(*) FROM T")
+    quarantined = query("raw_events_quarantine", "SELECT count(*) FROM T")
+    by_type = query("actions", "SELECT action, count(*) FROM T GROUP BY 1 ORDER BY 2 DESC")
+    print(f"\nBluePrint summary for {first}..{last}")
+    print(f"  events kept:       {events[0][0] if events else 0}")
+    print(f"  quarantined lines: {quarantined[0][0] if quarantined else 0}")
+    print("  actions by type:")
+    for action, count in by_type:
+        print(f"    {action:<12} {count:>8}")
+    print(f"  lake:              {lake.root}")
+    releases = data_dir / "releases"
+    if releases.is_dir():
+        print(f"  releases:          {releases}")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from blueprint_assets.core.sample import generate_sample
+
+    summary = generate_sample(
+        Path(args.out), days=args.days, users=args.users, seed=args.seed, start=date.fromisoformat(args.start),
+        gzip=args.gzip,
+    )  # fmt: skip
+    print(f"wrote sample to {args.out}: {summary}")
+    return 0
+
+
+def cmd_import_examples(args: argparse.Namespace) -> int:
+    from blueprint_assets.core.archive import flatten_examples
+
+    count = flatten_examples(Path(args.json), Path(args.out))
+    print(f"wrote {count} events to {args.out} in the hourly archive layout")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="blueprint", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="materialize days through Dagster (ingestion, privacy, embeddings)")
+    run.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+    run.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD (default: --from)")
+    run.add_argument("--source-dir", help="Jetstream archive folder")
+    run.add_argument("--source", help="source kind (default jetstream-archive)")
+    run.add_argument("--path", help="source path (archive folder or CAR file)")
+    run.add_argument("--data-dir", help="data directory (default $BLUEPRINT_DATA_DIR or ./data)")
+    run.add_argument("--select", help="comma-separated asset names (default: the whole daily job)")
+    run.set_defaults(func=cmd_run)
+
+    sample = sub.add_parser("sample", help="generate the deterministic sample archive")
+    sample.add_argument("--out", required=True)
+    sample.add_argument("--days", type=int, default=3)
+    sample.add_argument("--users", type=int, default=2000)
+    sample.add_argument("--seed", type=int, default=7)
+    sample.add_argument("--start", default="2025-03-01")
+    sample.add_argument("--gzip", action="store_true")
+    sample.set_defaults(func=cmd_sample)
+
+    examples = sub.add_parser(
+        "import-examples", help="flatten a grouped Jetstream examples JSON into an archive"
+    )
+    examples.add_argument("--json", required=True)
+    examples.add_argument("--out", required=True)
+    examples.set_defaults(func=cmd_import_examples)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"blueprint: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

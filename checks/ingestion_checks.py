@@ -1,0 +1,93 @@
+"""Blocking data-quality checks on raw_events and actions (great-expectations 1.x inside asset checks)."""
+
+import pandas as pd
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+
+from blueprint_assets.core.actions_space import ACTION_ORDER
+from blueprint_assets.core.archive import day_bounds_us
+from blueprint_assets.core.lake import read_files
+from blueprint_assets.partitions import daily_partitions, days_in_window
+from blueprint_assets.resources import LakeResource
+from checks.gx_suite import expectations, run_suite
+
+RAW_COLUMNS = [
+    "event_key", "day", "time_us", "did", "kind", "collection", "operation", "rkey", "rev",
+    "source_file", "line_no", "raw",
+]  # fmt: skip
+ACTION_COLUMNS = [
+    "event_key", "day", "time_us", "action", "actor_did", "record_uri", "text", "langs", "reply_parent_uri",
+    "reply_root_uri", "quote_uri", "subject_uri", "subject_did", "facets_json", "resolved",
+]  # fmt: skip
+
+
+def load_days(
+    lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The stored partitions of `table` for `days` as one DataFrame (missing days raise)."""
+    files = lake.lake.day_files(table, days)
+    missing = sorted(set(days) - {f.split("day=")[1][:10] for f in files})
+    if missing:
+        raise FileNotFoundError(f"{table} has no stored partition for {', '.join(missing)}")
+    return read_files(files, columns=columns).to_pandas()
+
+
+def time_in_day_expectations(days: list[str]) -> list:
+    """One expectation per day: times lie inside their partition's day."""
+    gx = expectations()
+    result = []
+    for day in days:
+        start, end = day_bounds_us(day)
+        result.append(
+            gx.ExpectColumnValuesToBeBetween(
+                column="time_us", min_value=start, max_value=end - 1, row_condition=f'day=="{day}"',
+                condition_parser="pandas",
+            )
+        )  # fmt: skip
+    return result
+
+
+def outcome_result(outcome, table: str, rows: int) -> AssetCheckResult:
+    return AssetCheckResult(
+        passed=outcome.success,
+        severity=AssetCheckSeverity.ERROR,
+        description=outcome.describe(table),
+        metadata={"rows": rows, "expectations": outcome.evaluated, "failures": len(outcome.failures)},
+    )
+
+
+@asset_check(asset="raw_events", blocking=True, partitions_def=daily_partitions)
+def raw_events_quality(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    """Schema, not-null keys, times inside the day, unique event keys."""
+    days = days_in_window(context)
+    frame = load_days(lake, "raw_events", days, columns=[c for c in RAW_COLUMNS if c != "raw"])
+    gx = expectations()
+    suite = [
+        gx.ExpectTableColumnsToMatchSet(column_set=[c for c in RAW_COLUMNS if c != "raw"], exact_match=True),
+        *(gx.ExpectColumnValuesToNotBeNull(column=c) for c in ("event_key", "day", "time_us", "did", "kind")),
+        gx.ExpectColumnValuesToBeUnique(column="event_key"),
+        gx.ExpectColumnValuesToBeInSet(column="day", value_set=days),
+        *time_in_day_expectations(days),
+    ]
+    return outcome_result(run_suite(frame, suite, "raw_events"), "raw_events", len(frame))
+
+
+@asset_check(asset="actions", blocking=True, partitions_def=daily_partitions)
+def actions_quality(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    """Schema, not-null keys, action type within the 13, times inside the day, unique event keys."""
+    days = days_in_window(context)
+    frame = load_days(lake, "actions", days, columns=[c for c in ACTION_COLUMNS if c != "langs"])
+    gx = expectations()
+    suite = [
+        gx.ExpectTableColumnsToMatchSet(
+            column_set=[c for c in ACTION_COLUMNS if c != "langs"], exact_match=True
+        ),
+        *(
+            gx.ExpectColumnValuesToNotBeNull(column=c)
+            for c in ("event_key", "time_us", "action", "actor_did")
+        ),
+        gx.ExpectColumnValuesToBeInSet(column="action", value_set=list(ACTION_ORDER)),
+        gx.ExpectColumnValuesToBeUnique(column="event_key"),
+        gx.ExpectColumnValuesToBeInSet(column="day", value_set=days),
+        *time_in_day_expectations(days),
+    ]
+    return outcome_result(run_suite(frame, suite, "actions"), "actions", len(frame))

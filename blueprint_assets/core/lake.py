@@ -106,7 +106,9 @@ def read_files(paths: list[str], columns: list[str] | None = None) -> pa.Table |
     """Concatenate the Parquet files in `paths` (None when there are none)."""
     if not paths:
         return None
-    return pa.concat_tables([pq.read_table(p, columns=columns) for p in paths], promote_options="default")
+    return pa.concat_tables(
+        [pq.read_table(p, columns=columns, partitioning=None) for p in paths], promote_options="default"
+    )
 
 
 def remove_partition(final_path: str) -> bool:

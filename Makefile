@@ -1,0 +1,51 @@
+# BluePrint: the two contract commands are `make demo` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= $(CURDIR)/data
+SAMPLE_DIR := $(DATA_DIR)/sample
+SAMPLE_DAYS ?= 3
+SAMPLE_USERS ?= 2000
+FIRST_DAY := 2025-03-01
+LAST_DAY := 2025-03-03
+RELEASE_MONTH := 2025-03
+export BLUEPRINT_DATA_DIR := $(DATA_DIR)
+export DAGSTER_HOME := $(DATA_DIR)/dagster_home
+export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: install demo test lint ui bench e2e clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build of torch first: asking for it by exact version takes the local wheel, not a CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/blueprint sample --out $(SAMPLE_DIR) --days $(SAMPLE_DAYS) --users $(SAMPLE_USERS) --seed 7 --start $(FIRST_DAY)
+	$(BIN)/blueprint run --source-dir $(SAMPLE_DIR) --from $(FIRST_DAY) --to $(LAST_DAY) --data-dir $(DATA_DIR)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install lint
+	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(BIN)/python -m pytest -q
+
+ui: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(DATA_DIR) .pytest_cache .ruff_cache

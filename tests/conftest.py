@@ -1,0 +1,59 @@
+"""Shared fixtures: generated sample archives, the real-samples folder, and a Dagster runner."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+REPO = Path(__file__).resolve().parents[1]
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def samples_dir() -> Path:
+    return Path(os.environ.get("BLUEPRINT_SAMPLES", REPO.parent / "shared" / "samples"))
+
+
+@pytest.fixture(scope="session")
+def real_samples() -> Path:
+    folder = samples_dir()
+    if not (folder / "jetstream_examples.json").is_file():
+        pytest.skip("real samples not found (set BLUEPRINT_SAMPLES)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory) -> Path:
+    """A small generated archive: 2 days, 300 users."""
+    from blueprint_assets.core.sample import generate_sample
+
+    out = tmp_path_factory.mktemp("sample") / "archive"
+    generate_sample(out, days=2, users=300, seed=11, start=date(2025, 3, 1))
+    return out
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
+
+
+def run_assets(
+    assets: list, resources: dict, first: str, last: str | None = None, raise_on_error: bool = True
+):
+    """Materialize `assets` (with their checks) for a day range through real Dagster execution."""
+    from dagster import DagsterInstance, materialize
+
+    return materialize(
+        assets,
+        resources=resources,
+        instance=DagsterInstance.ephemeral(),
+        tags=range_tags(first, last or first),
+        raise_on_error=raise_on_error,
+    )

@@ -1,0 +1,135 @@
+"""raw_events and actions: real samples, idempotence, quarantine, day assignment, blocking checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from conftest import run_assets
+from dagster import AssetKey, asset
+
+from blueprint_assets.assets.ingestion import actions, raw_events
+from blueprint_assets.core.archive import flatten_examples
+from blueprint_assets.core.lake import Lake, read_files
+from blueprint_assets.partitions import daily_partitions
+from blueprint_assets.resources import EventSourceResource, LakeResource, QueryEngine
+from checks.ingestion_checks import actions_quality, raw_events_quality
+
+DAYS = ["2025-03-01", "2025-03-02", "2025-03-03"]
+
+
+def resources(data_dir: Path, archive: Path) -> dict:
+    return {
+        "lake": LakeResource(data_dir=str(data_dir)),
+        "query_engine": QueryEngine(database=":memory:"),
+        "source": EventSourceResource(kind="jetstream-archive", path=str(archive)),
+    }
+
+
+def counts_by_action(lake: Lake, days: list[str]) -> dict[str, int]:
+    files = lake.day_files("actions", days)
+    sql = "SELECT action, count(*) FROM read_parquet(?, hive_partitioning = false) GROUP BY 1"
+    return dict(duckdb.execute(sql, [files]).fetchall())
+
+
+def file_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def real_lake(real_samples, tmp_path_factory) -> Lake:
+    base = tmp_path_factory.mktemp("real")
+    flatten_examples(real_samples / "jetstream_examples.json", base / "archive")
+    result = run_assets(
+        [raw_events, actions, raw_events_quality, actions_quality], resources(base / "data", base / "archive"),
+        DAYS[0], DAYS[-1],
+    )  # fmt: skip
+    assert result.success
+    return Lake(str(base / "data"))
+
+
+def test_real_sample_action_counts(real_lake: Lake) -> None:
+    counts = counts_by_action(real_lake, DAYS)
+    for name in ("like", "unlike", "repost", "unrepost", "follow", "unfollow", "block", "unblock",
+                 "post_update", "post_delete"):  # fmt: skip
+        assert counts[name] == 3, name
+    assert counts["reply"] == 2 and counts["quote"] == 1 and "post" not in counts
+    for day in DAYS:
+        assert Path(real_lake.day_file("actions", day)).is_file()
+
+
+def test_real_sample_dedup_and_ignored_collections(real_lake: Lake) -> None:
+    raw = read_files(real_lake.all_files("raw_events")).to_pandas()
+    assert raw["event_key"].is_unique
+    # 230 events in the file, of which 3 appear twice (the `kinds.commit` examples repeat commits).
+    assert len(raw) == 227
+    not_actions = raw[
+        ~raw["event_key"].isin(read_files(real_lake.all_files("actions")).column("event_key").to_pylist())
+    ]
+    collections = set(not_actions["collection"].dropna())
+    assert "app.bsky.actor.profile" in collections and "xyz.statusphere.status" in collections
+    assert set(not_actions.loc[not_actions["collection"].isna(), "kind"]) == {"identity", "account"}
+
+
+def test_sample_ingestion_is_idempotent_and_quarantines(small_sample: Path, tmp_path: Path) -> None:
+    res = resources(tmp_path / "data", small_sample)
+    assert run_assets(
+        [raw_events, actions, raw_events_quality, actions_quality], res, DAYS[0], DAYS[1]
+    ).success
+    lake_root = tmp_path / "data" / "lake"
+    first = file_bytes(lake_root)
+    assert run_assets(
+        [raw_events, actions, raw_events_quality, actions_quality], res, DAYS[0], DAYS[1]
+    ).success
+    assert file_bytes(lake_root) == first, "re-materializing must give byte-identical partitions"
+    lake = Lake(str(tmp_path / "data"))
+    quarantine = read_files(lake.all_files("raw_events_quarantine")).to_pandas()
+    assert len(quarantine) > 0 and quarantine["reason"].notna().all()
+    assert {"invalid JSON", "missing or non-string did"} <= set(quarantine["reason"])
+    counts = counts_by_action(lake, DAYS[:2])
+    assert counts["like"] == max(counts.values()), "likes dominate"
+    assert len(counts) == 13
+
+
+def test_events_are_assigned_by_time_not_folder(tmp_path: Path) -> None:
+    """An event filed under a far-away folder still lands on its own day, once."""
+    archive = tmp_path / "archive"
+    event = {"did": "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", "time_us": 1740830400000000, "kind": "commit",
+             "commit": {"rev": "r1", "operation": "create", "collection": "app.bsky.graph.follow", "rkey": "k1",
+                        "record": {"subject": "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb"}}}  # fmt: skip
+    folder = archive / "2025-04" / "17" / "05"
+    folder.mkdir(parents=True)
+    (folder / "late.jsonl").write_text(json.dumps(event) + "\n" + json.dumps(event) + "\n")
+    assert run_assets([raw_events, actions], resources(tmp_path / "data", archive), "2025-03-01").success
+    lake = Lake(str(tmp_path / "data"))
+    assert counts_by_action(lake, ["2025-03-01"]) == {"follow": 1}
+
+
+def test_failing_check_blocks_downstream(small_sample: Path, tmp_path: Path) -> None:
+    """A corrupted raw_events partition fails its blocking check and `actions` does not run."""
+    lake = Lake(str(tmp_path / "data"))
+
+    @asset(key=AssetKey("raw_events"), partitions_def=daily_partitions, group_name="ingestion")
+    def corrupted_raw_events() -> None:
+        good = tmp_path / "good"
+        run_assets([raw_events], resources(good, small_sample), DAYS[0])
+        table = pq.read_table(Lake(str(good)).day_file("raw_events", DAYS[0]))
+        duplicated = table.slice(0, 5)  # repeated event keys: the unique-key expectation must fail
+        import pyarrow as pa
+
+        corrupt = pa.concat_tables([table, duplicated])
+        Path(lake.day_file("raw_events", DAYS[0])).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(corrupt, lake.day_file("raw_events", DAYS[0]))
+
+    result = run_assets(
+        [corrupted_raw_events, actions, raw_events_quality], resources(tmp_path / "data", small_sample), DAYS[0],
+        raise_on_error=False,
+    )  # fmt: skip
+    assert not result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert [e.passed for e in evaluations] == [False]
+    assert "expect_column_values_to_be_unique" in evaluations[0].description
+    assert not Path(lake.day_file("actions", DAYS[0])).exists(), "actions must not materialize"

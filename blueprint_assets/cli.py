@@ -117,6 +117,32 @@ def cmd_import_examples(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    from blueprint_assets.core.optout import forget_account
+    from blueprint_assets.core.pseudonyms import Pseudonymizer
+
+    data_dir = _data_dir(args)
+    dids = [args.did] if args.did else []
+    if args.list:
+        from blueprint_assets.core.optout import listed_dids
+
+        dids += listed_dids(args.list)
+    if not dids:
+        raise ValueError("give --did DID or --list FILE")
+    pseudonym = Pseudonymizer.from_data_dir(data_dir)
+    for number, did in enumerate(dids, start=1):
+        if not did.startswith("did:"):
+            raise ValueError(f"entry {number} is not a DID (expected did:plc:... or did:web:...)")
+        report = forget_account(data_dir, did, pseudonym)
+        # Print counts and the pseudonym only: the DID is what we are removing.
+        print(f"account {pseudonym(did)[:12]}…: removed rows {report.removed_rows}")
+        if report.dropped_releases:
+            print(
+                f"  dropped release tables/folders {report.dropped_releases}: rebuild them with `blueprint release`"
+            )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="blueprint", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     examples.add_argument("--json", required=True)
     examples.add_argument("--out", required=True)
     examples.set_defaults(func=cmd_import_examples)
+    forget = sub.add_parser(
+        "forget", help="opt-out: remove every row derived from an account, keep excluding it"
+    )
+    forget.add_argument("--did", help="the account's DID")
+    forget.add_argument("--list", help="a file of DIDs, one per line")
+    forget.add_argument("--data-dir")
+    forget.set_defaults(func=cmd_forget)
     return parser
 
 

@@ -5,16 +5,23 @@ from __future__ import annotations
 from dagster import Definitions, define_asset_job, load_asset_checks_from_modules, load_assets_from_modules
 
 import checks.ingestion_checks
-from blueprint_assets.assets import ingestion
+import checks.privacy_checks
+from blueprint_assets.assets import ingestion, privacy
 from blueprint_assets.partitions import daily_partitions
-from blueprint_assets.resources import EventSourceResource, LakeResource, QueryEngine, default_data_dir
+from blueprint_assets.resources import (
+    EventSourceResource,
+    LakeResource,
+    PrivacyResource,
+    QueryEngine,
+    default_data_dir,
+)
 
-all_assets = load_assets_from_modules([ingestion])
-all_checks = load_asset_checks_from_modules([checks.ingestion_checks])
+all_assets = load_assets_from_modules([ingestion, privacy])
+all_checks = load_asset_checks_from_modules([checks.ingestion_checks, checks.privacy_checks])
 
 daily_job = define_asset_job(
     "daily_ingestion",
-    selection=["raw_events", "actions"],
+    selection=["raw_events", "actions", "anonymized_posts"],
     partitions_def=daily_partitions,
     description="Ingest, map and (later stages) anonymize and embed a range of days.",
 )
@@ -30,6 +37,11 @@ def build_resources(
     return {
         "lake": LakeResource(data_dir=data_dir),
         "query_engine": QueryEngine(database=":memory:"),
+        "privacy": PrivacyResource(
+            data_dir=data_dir,
+            ner=os.environ.get("BLUEPRINT_NER", "0") == "1",
+            optout_file=os.environ.get("BLUEPRINT_OPTOUT_FILE") or None,
+        ),
         "source": EventSourceResource(
             kind=source_kind or os.environ.get("BLUEPRINT_SOURCE", "jetstream-archive"),
             path=source_path or os.environ.get("BLUEPRINT_SOURCE_PATH", os.path.join(data_dir, "sample")),

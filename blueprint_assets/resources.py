@@ -39,6 +39,41 @@ class LakeResource(ConfigurableResource):
         return Path(self.data_dir) / "releases"
 
 
+class PrivacyResource(ConfigurableResource):
+    """The privacy policy: secret (never logged), NER switch, opt-out list."""
+
+    data_dir: str
+    ner: bool = False
+    optout_file: str | None = None
+
+    def pseudonymizer(self):
+        """A pseudonymizer for this process (built here: it refuses to be pickled across processes)."""
+        from blueprint_assets.core.pseudonyms import Pseudonymizer
+
+        return Pseudonymizer.from_data_dir(Path(self.data_dir))
+
+    def secret_for_scans(self) -> bytes:
+        from blueprint_assets.core.pseudonyms import load_or_create_secret
+
+        return load_or_create_secret(Path(self.data_dir))
+
+    def opted_out(self, pseudonym) -> set[str]:
+        """Pseudonyms of opted-out accounts: the removal log plus the configured list file."""
+        from blueprint_assets.core.optout import listed_dids, logged_optouts
+
+        return logged_optouts(Path(self.data_dir) / "state") | {
+            pseudonym(d) for d in listed_dids(self.optout_file)
+        }
+
+    @property
+    def ner_policy(self) -> str:
+        return (
+            "NER on: PERSON and LOCATION removed"
+            if self.ner
+            else "NER off: names and places are kept (BluePrint's policy)"
+        )
+
+
 class QueryEngine(DuckDBResource):
     """DuckDB over the lake's Parquet files, with bounded memory and a spill folder."""
 

@@ -57,3 +57,30 @@ def run_assets(
         tags=range_tags(first, last or first),
         raise_on_error=raise_on_error,
     )
+
+
+def pipeline_resources(data_dir: Path, archive: Path, **privacy_options) -> dict:
+    """The real resources for a data directory and an archive folder."""
+    from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
+
+    return {
+        "lake": LakeResource(data_dir=str(data_dir)),
+        "query_engine": QueryEngine(database=":memory:"),
+        "source": EventSourceResource(kind="jetstream-archive", path=str(archive)),
+        "privacy": PrivacyResource(data_dir=str(data_dir), **privacy_options),
+    }
+
+
+def all_output_text(root: Path) -> dict[str, str]:
+    """Every file below `root` as text (Parquet files decoded to their rows), for leak scans."""
+    import pyarrow.parquet as pq
+
+    texts = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.suffix == ".parquet":
+            texts[str(path)] = repr(pq.read_table(path, partitioning=None).to_pylist())
+        elif path.suffix in (".png", ".duckdb"):
+            texts[str(path)] = path.read_bytes().decode("latin-1")
+        else:
+            texts[str(path)] = path.read_text(errors="replace")
+    return texts

@@ -8,25 +8,20 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from conftest import run_assets
+from conftest import pipeline_resources, run_assets
 from dagster import AssetKey, asset
 
 from blueprint_assets.assets.ingestion import actions, raw_events
 from blueprint_assets.core.archive import flatten_examples
 from blueprint_assets.core.lake import Lake, read_files
 from blueprint_assets.partitions import daily_partitions
-from blueprint_assets.resources import EventSourceResource, LakeResource, QueryEngine
 from checks.ingestion_checks import actions_quality, raw_events_quality
 
 DAYS = ["2025-03-01", "2025-03-02", "2025-03-03"]
 
 
 def resources(data_dir: Path, archive: Path) -> dict:
-    return {
-        "lake": LakeResource(data_dir=str(data_dir)),
-        "query_engine": QueryEngine(database=":memory:"),
-        "source": EventSourceResource(kind="jetstream-archive", path=str(archive)),
-    }
+    return pipeline_resources(data_dir, archive)
 
 
 def counts_by_action(lake: Lake, days: list[str]) -> dict[str, int]:

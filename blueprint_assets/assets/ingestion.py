@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, Me
 from blueprint_assets.core.actions import build_actions_day
 from blueprint_assets.core.ingest import IngestStats, stage_lines, write_raw_days
 from blueprint_assets.partitions import daily_partitions, days_in_window
-from blueprint_assets.resources import EventSourceResource, LakeResource, QueryEngine
+from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
 
 DAILY = {
     "partitions_def": daily_partitions,
@@ -19,7 +19,11 @@ DAILY = {
 
 @asset(**DAILY)
 def raw_events(
-    context: AssetExecutionContext, lake: LakeResource, query_engine: QueryEngine, source: EventSourceResource
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    query_engine: QueryEngine,
+    source: EventSourceResource,
+    privacy: PrivacyResource,
 ) -> MaterializeResult:
     """Every Jetstream event of the day, verbatim, deduplicated; bad lines go to raw_events_quarantine."""
     days = days_in_window(context)
@@ -29,7 +33,10 @@ def raw_events(
         context.log.info(
             f"read {stats.lines_read} lines from {stats.files_read} files for {len(days)} day(s)"
         )
-        write_raw_days(con, lake.lake, days, stats)
+        pseudonym = privacy.pseudonymizer()
+        opted_out = privacy.opted_out(pseudonym)
+        excluded = (lambda dids: [d for d in dids if pseudonym(d) in opted_out]) if opted_out else None
+        write_raw_days(con, lake.lake, days, stats, excluded)
     quarantined = Counter()
     for reasons in stats.quarantined_by_day.values():
         quarantined.update(reasons)
@@ -41,6 +48,7 @@ def raw_events(
             "files_read": stats.files_read,
             "events": sum(stats.events_by_day.values()),
             "duplicates_dropped": sum(stats.duplicates_by_day.values()),
+            "opted_out_events_dropped": stats.opted_out_events,
             "quarantined": sum(quarantined.values()),
             "quarantined_by_reason": MetadataValue.json(dict(sorted(quarantined.items()))),
             "events_by_day": MetadataValue.json(stats.events_by_day),

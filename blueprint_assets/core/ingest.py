@@ -7,7 +7,7 @@ partitions, and maps commits to actions. Memory stays bounded because DuckDB spi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +60,7 @@ class IngestStats:
     events_by_day: dict[str, int] = field(default_factory=dict)
     duplicates_by_day: dict[str, int] = field(default_factory=dict)
     quarantined_by_day: dict[str, dict[str, int]] = field(default_factory=dict)
+    opted_out_events: int = 0
 
 
 def configure(con: duckdb.DuckDBPyConnection, temp_dir: Path, memory_limit: str = "2GB") -> None:
@@ -115,7 +116,35 @@ def stage_lines(con: duckdb.DuckDBPyConnection, sources: Iterable[LineSource], s
     con.execute("DROP TABLE staged")
 
 
-def write_raw_days(con: duckdb.DuckDBPyConnection, lake: Lake, days: list[str], stats: IngestStats) -> None:
+DID_REGEX = r"did:(?:plc:[a-z2-7]{24}|web:[A-Za-z0-9.\-]+)"
+
+
+def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]], list[str]]) -> int:
+    """Remove staged events by or about opted-out accounts; `excluded` picks them from the DIDs seen.
+
+    Only pseudonyms of opted-out accounts are stored, so the DIDs present are pseudonymized by the caller
+    and the matches are used here, in memory, never written.
+    """
+    candidates = con.execute(
+        f"SELECT DISTINCT unnest(regexp_extract_all(raw, '{DID_REGEX}')) FROM window_events"
+    ).fetchall()
+    dids = excluded(sorted(row[0] for row in candidates))
+    if not dids:
+        return 0
+    before = con.execute("SELECT count(*) FROM window_events").fetchone()[0]
+    con.execute(
+        "DELETE FROM window_events WHERE list_has_any(regexp_extract_all(raw, ?), ?)", [DID_REGEX, dids]
+    )
+    return before - con.execute("SELECT count(*) FROM window_events").fetchone()[0]
+
+
+def write_raw_days(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    days: list[str],
+    stats: IngestStats,
+    excluded: Callable[[list[str]], list[str]] | None = None,
+) -> None:
     """Write `raw_events` and `raw_events_quarantine` partitions for each day of the window."""
     con.execute(
         """
@@ -132,6 +161,8 @@ def write_raw_days(con: duckdb.DuckDBPyConnection, lake: Lake, days: list[str], 
         )
         """
     )
+    if excluded is not None:
+        stats.opted_out_events = drop_opted_out(con, excluded)
     for day in days:
         start_us, end_us = day_bounds_us(day)
         total = con.execute(

@@ -1,0 +1,59 @@
+"""Privacy stage: `anonymized_posts`, every action pseudonymized and its text scrubbed (daily)."""
+
+from functools import lru_cache
+
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+
+from blueprint_assets.assets.ingestion import DAILY, actions
+from blueprint_assets.core.anonymize_actions import URI_COLUMNS, anonymize_actions, uri_author
+from blueprint_assets.core.lake import read_files, write_table_atomic
+from blueprint_assets.partitions import days_in_window
+from blueprint_assets.resources import LakeResource, PrivacyResource
+
+
+@lru_cache(maxsize=2)
+def text_anonymizer(ner: bool):
+    """One anonymizer per process and policy (building presidio recognizers takes a second)."""
+    from blueprint_assets.core.anonymizer import TextAnonymizer
+
+    return TextAnonymizer(ner=ner)
+
+
+@asset(deps=[actions], **{**DAILY, "group_name": "privacy"})
+def anonymized_posts(
+    context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource
+) -> MaterializeResult:
+    """Every action with keyed pseudonyms for accounts and records, and PII in text replaced by <TYPE>."""
+    days = days_in_window(context)
+    pseudonym = privacy.pseudonymizer()
+    opted_out = privacy.opted_out(pseudonym)
+    anonymizer = text_anonymizer(privacy.ner)
+
+    def is_opted_out(row: dict) -> bool:
+        """Made by, or about, an opted-out account (as actor, subject, or author of a target post)."""
+        if not opted_out:
+            return False
+        candidates = {row["actor_did"], row["subject_did"], *(uri_author(row[c]) for c in URI_COLUMNS)}
+        return any(d and pseudonym(d) in opted_out for d in candidates)
+
+    totals = {"rows": 0, "opted_out_rows": 0}
+    pii: dict[str, int] = {}
+    for number, day in enumerate(days, start=1):
+        source = read_files(lake.lake.day_files("actions", [day]))
+        if source is None:
+            raise FileNotFoundError(f"actions has no stored partition for {day}: materialize it first")
+        table, stats = anonymize_actions(source, pseudonym, anonymizer.anonymize_many, is_opted_out)
+        write_table_atomic(table, lake.lake.day_file("anonymized_posts", day))
+        for key in totals:
+            totals[key] += stats[key]
+        for kind, count in stats["pii_by_type"].items():
+            pii[kind] = pii.get(kind, 0) + count
+        context.log.info(f"anonymized_posts {day} ({number}/{len(days)}): {stats['rows']} rows")
+    return MaterializeResult(
+        metadata={
+            **totals,
+            "pii_removed_by_type": MetadataValue.json(dict(sorted(pii.items()))),
+            "ner_policy": privacy.ner_policy,
+            "path": MetadataValue.path(lake.lake.root + "/anonymized_posts"),
+        }
+    )

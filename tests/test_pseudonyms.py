@@ -1,0 +1,67 @@
+"""Tests for keyed pseudonyms and the secret's lifecycle."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import multiprocessing
+import pickle
+import stat
+from pathlib import Path
+
+import pytest
+
+from blueprint_assets.core.pseudonyms import SECRET_ENV, Pseudonymizer, load_or_create_secret, pseudonym
+
+
+def test_pseudonym_is_hmac_sha256_hex() -> None:
+    expected = hmac.new(b"k", b"did:plc:abc", hashlib.sha256).hexdigest()
+    assert pseudonym(b"k", "did:plc:abc") == expected
+    assert len(expected) == 64
+    assert pseudonym(b"k", "did:plc:abc") != pseudonym(b"other", "did:plc:abc")
+    assert pseudonym(b"k", "did:plc:abc") != pseudonym(b"k", "did:plc:abd")
+
+
+def test_secret_created_once_private_and_stable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    first = load_or_create_secret(tmp_path / "data")
+    path = tmp_path / "data" / "secret.key"
+    assert path.exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first) == 64 and bytes.fromhex(first.decode())  # 32 random bytes as hex
+    assert load_or_create_secret(tmp_path / "data") == first
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # no leftovers
+
+
+def test_env_secret_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_ENV, "s3cret-é")
+    assert load_or_create_secret(tmp_path) == "s3cret-é".encode()
+    assert not (tmp_path / "secret.key").exists()
+
+
+def _race(data_dir: str) -> bytes:
+    return load_or_create_secret(Path(data_dir))
+
+
+def test_concurrent_creation_gives_one_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    with multiprocessing.get_context("fork").Pool(6) as pool:
+        secrets = pool.map(_race, [str(tmp_path)] * 24)
+    assert len(set(secrets)) == 1
+    assert (tmp_path / "secret.key").read_bytes().strip() == secrets[0]
+
+
+def test_pseudonymizer_hides_secret_and_caches() -> None:
+    secret = b"super-secret-value-123"
+    p = Pseudonymizer(secret)
+    assert p(None) is None
+    value = p("did:plc:abcdefghijklmnopqrstuvwx")
+    assert value == pseudonym(secret, "did:plc:abcdefghijklmnopqrstuvwx")
+    assert p("did:plc:abcdefghijklmnopqrstuvwx") == value
+    assert p.many(["a", None]) == [pseudonym(secret, "a"), None]
+    for text in (repr(p), str(p), f"{p}"):
+        assert "super-secret" not in text and secret.hex() not in text
+    with pytest.raises(TypeError):
+        pickle.dumps(p)
+    with pytest.raises(ValueError):
+        Pseudonymizer(b"")

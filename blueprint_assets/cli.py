@@ -40,6 +40,8 @@ def run_job(
     options: dict = {"data_dir": str(data_dir)}
     if getattr(args, "source", None):
         options["source_kind"] = args.source
+    if getattr(args, "url", None):
+        options["source_url"] = args.url
     if getattr(args, "source_dir", None) or getattr(args, "path", None):
         options["source_path"] = str(Path(args.source_dir or args.path).resolve())
     extra = [selection_job(job_name, selection)] if selection else []
@@ -60,6 +62,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     ok = run_job("daily_ingestion", first, last, args, selection)
     print_summary(_data_dir(args), first, last)
     return 0 if ok else 1
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    import shutil
+
+    from blueprint_assets.partitions import month_range
+
+    first, last = month_range(args.months)
+    ok = run_job("monthly_release", first, last, args, None)
+    name = args.months
+    built = _data_dir(args) / "releases" / name
+    if ok and args.out:
+        target = Path(args.out)
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(built, target)
+        print(f"release copied to {target}")
+    print(f"release {name}: {'built' if ok else 'FAILED (see the check messages above)'} at {built}")
+    return 0 if ok else 1
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from blueprint_assets.core.scorer import main_score
+
+    return main_score(args.rest)
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from blueprint_assets.core.baselines import main_baseline
+
+    return main_baseline(args.rest)
 
 
 def print_summary(data_dir: Path, first: str, last: str) -> None:
@@ -151,8 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
     run.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD (default: --from)")
     run.add_argument("--source-dir", help="Jetstream archive folder")
-    run.add_argument("--source", help="source kind (default jetstream-archive)")
+    run.add_argument(
+        "--source", help="jetstream-archive (default), jetstream-live, car, author-feed or sample"
+    )
     run.add_argument("--path", help="source path (archive folder or CAR file)")
+    run.add_argument(
+        "--url", help="Jetstream websocket URL (jetstream-live) or server base URL (car, author-feed)"
+    )
     run.add_argument("--data-dir", help="data directory (default $BLUEPRINT_DATA_DIR or ./data)")
     run.add_argument("--select", help="comma-separated asset names (default: the whole daily job)")
     run.set_defaults(func=cmd_run)
@@ -172,6 +210,26 @@ def build_parser() -> argparse.ArgumentParser:
     examples.add_argument("--json", required=True)
     examples.add_argument("--out", required=True)
     examples.set_defaults(func=cmd_import_examples)
+    release = sub.add_parser("release", help="build a release folder through Dagster (all gates must pass)")
+    release.add_argument(
+        "--months", required=True, help="2025-03, or a range 2025-03..2025-05 (extended release)"
+    )
+    release.add_argument("--data-dir")
+    release.add_argument("--out", help="also copy the finished release folder here")
+    release.set_defaults(func=cmd_release)
+
+    score = sub.add_parser(
+        "score", help="score predictions against answer keys (see `blueprint score --help`)"
+    )
+    score.add_argument("rest", nargs=argparse.REMAINDER)
+    score.set_defaults(func=cmd_score)
+
+    baseline = sub.add_parser(
+        "baseline", help="run a baseline (majority, cluster-prior, retrieval, leaderboard)"
+    )
+    baseline.add_argument("rest", nargs=argparse.REMAINDER)
+    baseline.set_defaults(func=cmd_baseline)
+
     forget = sub.add_parser(
         "forget", help="opt-out: remove every row derived from an account, keep excluding it"
     )

@@ -2,38 +2,53 @@
 
 from __future__ import annotations
 
+import os
+
 from dagster import Definitions, define_asset_job, load_asset_checks_from_modules, load_assets_from_modules
 
 import checks.ingestion_checks
 import checks.privacy_checks
-from blueprint_assets.assets import ingestion, privacy
-from blueprint_assets.partitions import daily_partitions
+import checks.release_checks
+from blueprint_assets.assets import ingestion, personas, privacy, release
+from blueprint_assets.partitions import daily_partitions, monthly_partitions
 from blueprint_assets.resources import (
+    EncoderResource,
     EventSourceResource,
     LakeResource,
     PrivacyResource,
     QueryEngine,
+    ReleaseSettings,
     default_data_dir,
 )
 
-all_assets = load_assets_from_modules([ingestion, privacy])
-all_checks = load_asset_checks_from_modules([checks.ingestion_checks, checks.privacy_checks])
+all_assets = load_assets_from_modules([ingestion, privacy, personas, release])
+all_checks = load_asset_checks_from_modules(
+    [checks.ingestion_checks, checks.privacy_checks, checks.release_checks]
+)
 
 daily_job = define_asset_job(
     "daily_ingestion",
-    selection=["raw_events", "actions", "anonymized_posts"],
+    selection=["raw_events", "actions", "anonymized_posts", "post_embeddings"],
     partitions_def=daily_partitions,
     description="Ingest, map and (later stages) anonymize and embed a range of days.",
 )
 
 
-def build_resources(
-    data_dir: str | None = None, source_kind: str | None = None, source_path: str | None = None
-):
-    """Resources for a data directory; defaults come from the environment."""
-    import os
+def _csv_env(name: str) -> list[str] | None:
+    value = os.environ.get(name, "")
+    return [item.strip() for item in value.split(",") if item.strip()] or None
 
+
+def build_resources(
+    data_dir: str | None = None,
+    source_kind: str | None = None,
+    source_path: str | None = None,
+    source_url: str | None = None,
+) -> dict:
+    """Resources for a data directory; defaults come from the environment (BLUEPRINT_*)."""
     data_dir = data_dir or default_data_dir()
+    kind = source_kind or os.environ.get("BLUEPRINT_SOURCE", "jetstream-archive")
+    default_path = os.path.join(data_dir, "sample") if kind in ("jetstream-archive", "sample") else None
     return {
         "lake": LakeResource(data_dir=data_dir),
         "query_engine": QueryEngine(database=":memory:"),
@@ -43,13 +58,32 @@ def build_resources(
             optout_file=os.environ.get("BLUEPRINT_OPTOUT_FILE") or None,
         ),
         "source": EventSourceResource(
-            kind=source_kind or os.environ.get("BLUEPRINT_SOURCE", "jetstream-archive"),
-            path=source_path or os.environ.get("BLUEPRINT_SOURCE_PATH", os.path.join(data_dir, "sample")),
+            kind=kind,
+            path=source_path or os.environ.get("BLUEPRINT_SOURCE_PATH") or default_path,
+            url=source_url or os.environ.get("BLUEPRINT_SOURCE_URL") or None,
+            dids=_csv_env("BLUEPRINT_SOURCE_DIDS"),
+            actors=_csv_env("BLUEPRINT_SOURCE_ACTORS"),
+        ),
+        "encoder": EncoderResource(model_name=os.environ.get("BLUEPRINT_ENCODER", "default")),
+        "settings": ReleaseSettings(
+            k=int(os.environ.get("BLUEPRINT_K", "25")),
+            min_cluster_size=int(os.environ.get("BLUEPRINT_MIN_CLUSTER_SIZE", "10")),
+            keywords_file=os.environ.get("BLUEPRINT_KEYWORDS_FILE") or None,
+            require_keywords=os.environ.get("BLUEPRINT_REQUIRE_KEYWORDS", "0") == "1",
+            split_strategy=os.environ.get("BLUEPRINT_SPLIT", "temporal"),
+            stable_ids=os.environ.get("BLUEPRINT_STABLE_IDS", "0") == "1",
         ),
     }
 
 
-JOBS = {job.name: job for job in (daily_job,)}
+release_job = define_asset_job(
+    "monthly_release",
+    selection=["user_embeddings", "persona_clusters", "action_threads", "action_splits", "dataset_release"],
+    partitions_def=monthly_partitions,
+    description="Build a release (a month, or an extended release over a month range) from the daily tables.",
+)
+
+JOBS = {job.name: job for job in (daily_job, release_job)}
 
 
 def selection_job(base_job: str, selection: list[str]):

@@ -10,11 +10,8 @@ import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
-from blueprint_assets.core.archive import ArchiveIndex, day_bounds_us, open_lines
 from blueprint_assets.core.ingest import LineSource, configure
 from blueprint_assets.core.lake import Lake
-
-SOURCE_KINDS = ("jetstream-archive", "sample")
 
 
 def default_data_dir() -> str:
@@ -74,6 +71,73 @@ class PrivacyResource(ConfigurableResource):
         )
 
 
+class EncoderResource(ConfigurableResource):
+    """The sentence encoder (default: all-MiniLM-L6-v2 bundled weights, offline, CPU)."""
+
+    model_name: str = "default"
+    pooling: str = "mean"
+    max_tokens: int = 256
+    batch_size: int = 64
+
+    @property
+    def resolved_name(self) -> str:
+        from blueprint_assets.core.encoder import DEFAULT_MODEL
+
+        return DEFAULT_MODEL if self.model_name == "default" else self.model_name
+
+    @property
+    def model_key(self) -> str:
+        """What determines the vectors (the same string as the loaded encoder's `model_id`)."""
+        return "|".join([self.resolved_name, f"pool={self.pooling}", f"max_tokens={self.max_tokens}"])
+
+    @property
+    def dim(self) -> int:
+        return self.encoder().dim
+
+    def encoder(self):
+        from blueprint_assets.core.encoder import load_encoder
+
+        loaded = _cached_encoder(
+            load_encoder, self.resolved_name, self.pooling, self.max_tokens, self.batch_size
+        )
+        if loaded.model_id != self.model_key:
+            raise RuntimeError("encoder settings and loaded model disagree; vectors would not be re-usable")
+        return loaded
+
+
+_ENCODERS: dict = {}
+
+
+def _cached_encoder(loader, *key):
+    """One loaded model per process and settings (loading costs seconds)."""
+    if key not in _ENCODERS:
+        _ENCODERS[key] = loader(*key)
+    return _ENCODERS[key]
+
+
+class ReleaseSettings(ConfigurableResource):
+    """How a release is scoped, clustered, threaded and split (defaults follow BluePrint)."""
+
+    k: int = 25
+    min_cluster_size: int = 10
+    seed: int = 42
+    min_english_posts: int = 2
+    keywords_file: str | None = None
+    require_keywords: bool = False
+    behaviour_weight: float = 0.0
+    max_depth: int = 5
+    split_strategy: str = "temporal"
+    train_fraction: float = 0.8
+    validation_fraction: float = 0.1
+    stable_ids: bool = False
+    license: str = "cc-by-4.0"
+
+    @property
+    def fractions(self) -> tuple[float, float, float]:
+        test = round(1.0 - self.train_fraction - self.validation_fraction, 10)
+        return (self.train_fraction, self.validation_fraction, test)
+
+
 class QueryEngine(DuckDBResource):
     """DuckDB over the lake's Parquet files, with bounded memory and a spill folder."""
 
@@ -97,25 +161,45 @@ class _ConfiguredConnection:
 
 
 class EventSourceResource(ConfigurableResource):
-    """Where raw Jetstream-shaped events come from; every kind yields the same raw lines."""
+    """Where raw Jetstream-shaped events come from; every kind yields the same raw lines.
+
+    Kinds: jetstream-archive and sample (a folder), jetstream-live (websocket `url`), car (a CAR file or
+    folder in `path`, and/or `dids` fetched from `base_url`), author-feed (`actors`). See docs/sources.md.
+    """
 
     kind: str = "jetstream-archive"
-    path: str = "data/sample"
+    path: str | None = None
+    url: str | None = None
+    dids: list[str] | None = None
+    actors: list[str] | None = None
+    base_url: str | None = None
+    collections: list[str] | None = None
+    max_retries: int = 8
+    backoff: float = 1.0
+    idle_timeout: float = 60.0
+    open_timeout: float = 10.0
+    skip_failed_repos: bool = False
 
     def line_sources(self, days: list[str], state_dir: Path) -> Iterable[LineSource]:
-        """Lines of every file that may hold events of `days` (or report bad lines for them)."""
-        if self.kind not in SOURCE_KINDS:
-            raise ValueError(f"unknown source kind {self.kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
-        root = Path(self.path)
-        index = ArchiveIndex(root, state_dir / f"archive_index_{_slug(root)}.json")
-        start_us, _ = day_bounds_us(days[0])
-        _, end_us = day_bounds_us(days[-1])
-        for entry in index.files_for_window(start_us, end_us, set(days)):
-            yield entry.relpath, entry.home_day, open_lines(root / entry.relpath)
+        """Lines of every input that may hold events of `days` (or report bad lines for them)."""
+        from blueprint_assets.core.source_lines import SourceOptions, line_sources_for
 
-
-def _slug(path: Path) -> str:
-    """A short stable name for a folder, for cache files (a hash: paths can hold user names)."""
-    import hashlib
-
-    return hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+        options = SourceOptions(
+            max_retries=self.max_retries,
+            backoff=self.backoff,
+            idle_timeout=self.idle_timeout,
+            open_timeout=self.open_timeout,
+            skip_failed_repos=self.skip_failed_repos,
+        )
+        return line_sources_for(
+            self.kind,
+            days=days,
+            state_dir=state_dir,
+            path=self.path,
+            url=self.url,
+            dids=self.dids,
+            actors=self.actors,
+            base_url=self.base_url,
+            collections=self.collections,
+            options=options,
+        )

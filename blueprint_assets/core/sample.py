@@ -715,12 +715,9 @@ def _iso_ms(time_us: int) -> str:
     return f"{day_str}T{h:02d}:{m:02d}:{sec:02d}.{us // 1000:03d}Z"
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
+def _dumps(obj: Any) -> str:
+    """Compact JSON with raw UTF-8, as Jetstream sends it."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def _iban(rng: random.Random) -> str:
@@ -741,15 +738,10 @@ class _Post(NamedTuple):
     did: str
     author: int  # user index, -1 for accounts outside the sample
     created_us: int
-    record: dict[str, Any] | None
+    record_json: str | None  # kept as JSON text: a third of the memory of the dict, needed only for edits
     root_uri: str
     root_cid: str
     depth: int
-
-
-class _Rec(NamedTuple):
-    rkey: str
-    created_us: int
 
 
 class _UserState:
@@ -758,7 +750,8 @@ class _UserState:
     def __init__(self, user: SampleUser) -> None:
         self.user = user
         self.posts: list[_Post] = []
-        self.records: dict[str, list[_Rec]] = {}
+        # Undoable records as packed ints (created_us << 10 | clock id): the rkey is tid() of the same bits.
+        self.records: dict[str, list[int]] = {}
         self.lists: list[str] = []
 
 
@@ -911,7 +904,7 @@ class SampleGenerator:
         rng = self.rng
         out: list[SampleLine] = []
         for _, action, ev in evs:
-            line = json.dumps(ev, ensure_ascii=False, separators=(",", ":"))
+            line = _dumps(ev)
             out.append(SampleLine(folder, line, ev, action, "ok"))
             # Jetstream delivers at least once: an exact copy right after keeps the file sorted.
             if rng.random() < self._dup_rate:
@@ -947,7 +940,7 @@ class SampleGenerator:
             broken.pop("time_us", None)
         else:  # bad_time_us
             broken["time_us"] = str(ev.get("time_us", ""))
-        return json.dumps(broken, ensure_ascii=False, separators=(",", ":"))
+        return _dumps(broken)
 
     # ----- one hour of events -------------------------------------------------------------------------
     def _gen_hour(self, day_idx: int, hour: int) -> list[tuple[int, str | None, dict[str, Any]]]:
@@ -1015,7 +1008,7 @@ class SampleGenerator:
             commit["cid"] = fake_cid(f"{did}/{coll}/{rkey}/{t}")
         return {"did": did, "time_us": t, "kind": "commit", "commit": commit}
 
-    def _remember(self, st: _UserState, coll: str, rec: _Rec, cap: int = 6) -> None:
+    def _remember(self, st: _UserState, coll: str, rec: int, cap: int = 6) -> None:
         # Reservoir-like replacement keeps some old records around, so undos can reach back several days.
         lst = st.records.setdefault(coll, [])
         if len(lst) < cap:
@@ -1053,13 +1046,14 @@ class SampleGenerator:
         target = self._pick_target(st) if self.rng.random() < 0.85 else None
         target = target or self._external_post(t)
         created, rev = self._times(t)
-        rkey = tid(created, self.rng.randrange(32))
+        packed = (created << 10) | self.rng.randrange(32)
+        rkey = tid(created, packed & 1023)
         record = {
             "$type": coll,
             "createdAt": _iso_ms(created),
             "subject": {"cid": target.cid, "uri": target.uri},
         }
-        self._remember(st, coll, _Rec(rkey, created))
+        self._remember(st, coll, packed)
         return self._commit(st.user.did, t, "create", coll, rkey, rev, record)
 
     def _other_user_did(self, st: _UserState) -> str:
@@ -1076,15 +1070,16 @@ class SampleGenerator:
     def _follow_or_block(self, cat: str, st: _UserState, t: int) -> dict[str, Any]:
         coll = f"app.bsky.graph.{cat}"
         created, rev = self._times(t)
-        rkey = tid(created, self.rng.randrange(32))
+        packed = (created << 10) | self.rng.randrange(32)
+        rkey = tid(created, packed & 1023)
         record = {"$type": coll, "createdAt": _iso_ms(created), "subject": self._other_user_did(st)}
-        self._remember(st, coll, _Rec(rkey, created))
+        self._remember(st, coll, packed)
         return self._commit(st.user.did, t, "create", coll, rkey, rev, record)
 
     def _undo(
         self, cat: str, st: _UserState, t: int, day_idx: int
     ) -> tuple[str | None, dict[str, Any]] | None:
-        coll, create_action = _UNDO[cat]
+        coll = _UNDO[cat][0]
         rng = self.rng
         owner = st
         if not st.records.get(coll):
@@ -1101,10 +1096,10 @@ class SampleGenerator:
         rec = recs[i]
         recs[i] = recs[-1]
         recs.pop()
-        if (rec.created_us - self._start_us) // DAY_US < day_idx:
+        if ((rec >> 10) - self._start_us) // DAY_US < day_idx:
             self.stats["cross_day_undos"] += 1
         _, rev = self._times(t)
-        return cat, self._commit(owner.user.did, t, "delete", coll, rec.rkey, rev)
+        return cat, self._commit(owner.user.did, t, "delete", coll, tid(rec >> 10, rec & 1023), rev)
 
     def _unresolvable_delete(self, st: _UserState, t: int, coll: str) -> dict[str, Any]:
         """Delete of a record created long before the sample window (its create is never seen)."""
@@ -1136,11 +1131,11 @@ class SampleGenerator:
             owner.posts[i] = owner.posts[-1]
             owner.posts.pop()
             return cat, self._commit(owner.user.did, t, "delete", coll, post.rkey, rev)
-        record = dict(post.record or {})
+        record = json.loads(post.record_json or "{}")
         # Appending keeps every facet's byte range valid.
         record["text"] = record.get("text", "") + rng.choice(_EDIT_SUFFIXES)
         ev = self._commit(owner.user.did, t, "update", coll, post.rkey, rev, record)
-        owner.posts[i] = post._replace(record=record, cid=ev["commit"]["cid"])
+        owner.posts[i] = post._replace(record_json=_dumps(record), cid=ev["commit"]["cid"])
         return cat, ev
 
     # ----- text actions ----------------------------------------------------------------------------------
@@ -1174,7 +1169,16 @@ class SampleGenerator:
         ev = self._commit(st.user.did, t, "create", "app.bsky.feed.post", rkey, rev, record)
         cid = ev["commit"]["cid"]
         post = _Post(
-            uri, cid, rkey, st.user.did, st.user.index, created, record, root_uri, root_cid or cid, depth
+            uri,
+            cid,
+            rkey,
+            st.user.did,
+            st.user.index,
+            created,
+            _dumps(record),
+            root_uri,
+            root_cid or cid,
+            depth,
         )
         if len(st.posts) < 5:
             st.posts.append(post)
@@ -1532,7 +1536,10 @@ def _write_lines(path: Path, lines: list[str], gz: bool) -> None:
     tmp = path.with_name(path.name + ".tmp")
     if gz:
         # mtime=0 and no file name in the header keep gzip output byte-identical across runs.
-        with open(tmp, "wb") as raw, gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+        with (
+            open(tmp, "wb") as raw,
+            gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as f,
+        ):
             f.write(data)
     else:
         tmp.write_bytes(data)

@@ -1,0 +1,208 @@
+"""Personas stage: post embeddings (daily), user embeddings and persona clusters with cards (per release)."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MetadataValue, asset
+
+from blueprint_assets.assets.ingestion import DAILY
+from blueprint_assets.assets.privacy import anonymized_posts
+from blueprint_assets.core.lake import read_files, write_table_atomic
+from blueprint_assets.partitions import days_in_window, monthly_partitions, release_name
+from blueprint_assets.resources import EncoderResource, LakeResource, ReleaseSettings
+
+EMBEDDED_ACTIONS = ("post", "reply", "quote")  # English text posts get a vector
+USER_VECTOR_ACTIONS = ("post", "reply")  # BluePrint: a user is the mean of their posts and replies
+
+RELEASE = {
+    "partitions_def": monthly_partitions,
+    # A month range (an extended release) is one run over the whole window.
+    "backfill_policy": BackfillPolicy.single_run(),
+    "group_name": "personas",
+}
+
+
+def embedding_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("record_id", pa.string()),
+            ("actor", pa.string()),
+            ("day", pa.string()),
+            ("vector", pa.list_(pa.float32(), dim)),
+            ("model", pa.string()),
+        ]
+    )
+
+
+def posts_to_embed(posts: pa.Table) -> pa.Table:
+    """English post/reply/quote rows with text, one per record id."""
+    mask = pc.and_(
+        pc.is_in(posts.column("action"), value_set=pa.array(EMBEDDED_ACTIONS)),
+        pc.and_(
+            pc.fill_null(posts.column("is_english"), False),
+            pc.fill_null(pc.greater(pc.utf8_length(posts.column("text")), 0), False),
+        ),
+    )
+    chosen = posts.filter(mask).select(["record_id", "actor", "day", "text"])
+    _, first = np.unique(np.asarray(chosen.column("record_id").to_pylist(), dtype=object), return_index=True)
+    return chosen.take(pa.array(sorted(first.tolist()))).sort_by("record_id")
+
+
+def stored_vectors(path: str, model: str) -> dict[str, list[float]]:
+    """Vectors already stored for a day by the same model (re-used, never re-encoded)."""
+    table = read_files([path]) if _exists(path) else None
+    if table is None:
+        return {}
+    same = table.filter(pc.equal(table.column("model"), model))
+    return dict(zip(same.column("record_id").to_pylist(), same.column("vector").to_pylist(), strict=True))
+
+
+def _exists(path: str) -> bool:
+    import os
+
+    return os.path.isfile(path)
+
+
+@asset(deps=[anonymized_posts], **{**DAILY, "group_name": "personas"})
+def post_embeddings(
+    context: AssetExecutionContext, lake: LakeResource, encoder: EncoderResource
+) -> MaterializeResult:
+    """One float32 vector per English text post (anonymized text), encoded once ever."""
+    days = days_in_window(context)
+    model = encoder.model_key
+    encoded = reused = 0
+    for day in days:
+        posts = read_files(lake.lake.day_files("anonymized_posts", [day]))
+        if posts is None:
+            raise FileNotFoundError(
+                f"anonymized_posts has no stored partition for {day}: materialize it first"
+            )
+        todo = posts_to_embed(posts)
+        path = lake.lake.day_file("post_embeddings", day)
+        known = stored_vectors(path, model)
+        ids = todo.column("record_id").to_pylist()
+        missing = [i for i, record in enumerate(ids) if record not in known]
+        if missing:
+            texts = todo.column("text").to_pylist()
+            vectors = encoder.encoder().encode([texts[i] for i in missing])
+            known.update({ids[i]: vec.tolist() for i, vec in zip(missing, vectors, strict=True)})
+        encoded += len(missing)
+        reused += len(ids) - len(missing)
+        dim = encoder.dim if not known else len(next(iter(known.values())))
+        table = pa.table(
+            {
+                "record_id": ids,
+                "actor": todo.column("actor"),
+                "day": todo.column("day"),
+                "vector": [known[r] for r in ids],
+                "model": [model] * len(ids),
+            },
+            schema=embedding_schema(dim),
+        )
+        if missing or not _exists(path):
+            write_table_atomic(table, path)  # unchanged days are not rewritten at all
+        context.log.info(f"post_embeddings {day}: {len(missing)} encoded, {len(ids) - len(missing)} re-used")
+    return MaterializeResult(metadata={"encoded": encoded, "reused": reused, "model": model})
+
+
+def release_rows(
+    lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None
+) -> pa.Table:
+    """A daily table's rows over a release window (days without partitions are skipped)."""
+    data = read_files(lake.lake.day_files(table, days), columns=columns)
+    if data is None:
+        raise FileNotFoundError(f"{table} has no stored partition in the release window")
+    return data
+
+
+def release_file(lake: LakeResource, table: str, context: AssetExecutionContext) -> str:
+    return lake.lake.partition_file(table, "release", release_name(context))
+
+
+@asset(deps=[post_embeddings, anonymized_posts], **RELEASE)
+def user_embeddings(
+    context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
+) -> MaterializeResult:
+    """In-scope users (language and topic rules) and the mean of their post and reply vectors."""
+    from blueprint_assets.core.scope import load_keywords, select_in_scope_users
+    from blueprint_assets.core.user_vectors import behaviour_profiles, mean_vectors
+
+    days = days_in_window(context)
+    rows = release_rows(
+        lake, "anonymized_posts", days, ["actor", "action", "text", "is_english", "record_id"]
+    )
+    keywords = load_keywords(settings.keywords_file) if settings.keywords_file else load_keywords()
+    scope = select_in_scope_users(
+        rows, keywords, settings.min_english_posts, require_keywords=settings.require_keywords
+    )
+    vectors = release_rows(lake, "post_embeddings", days, ["record_id", "actor", "vector"])
+    post_ids = scope.posts.filter(
+        pc.is_in(scope.posts.column("action"), value_set=pa.array(USER_VECTOR_ACTIONS))
+    )
+    users, counts, matrix = mean_vectors(
+        vectors, set(scope.users), set(post_ids.column("record_id").to_pylist())
+    )
+    if settings.behaviour_weight > 0:
+        matrix = np.hstack([matrix, settings.behaviour_weight * behaviour_profiles(scope.posts, users)])
+    table = pa.table(
+        {"user": users, "n_posts": counts, "vector": [row.tolist() for row in matrix]},
+        schema=pa.schema(
+            [("user", pa.string()), ("n_posts", pa.int64()), ("vector", pa.list_(pa.float32()))]
+        ),
+    )
+    write_table_atomic(table, release_file(lake, "user_embeddings", context))
+    return MaterializeResult(
+        metadata={
+            "users": len(users),
+            "release": release_name(context),
+            "scope_filters": MetadataValue.json(scope.counts),
+            "behaviour_weight": settings.behaviour_weight,
+        }
+    )
+
+
+@asset(deps=[user_embeddings, AssetKey("post_embeddings"), AssetKey("anonymized_posts")], **RELEASE)
+def persona_clusters(
+    context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
+) -> MaterializeResult:
+    """faiss k-means with a guaranteed minimum cluster size, and a Markdown persona card per cluster."""
+    from blueprint_assets.core.cards import build_persona_cards
+    from blueprint_assets.core.clustering import cluster_users, silhouette_sample
+
+    users_table = read_files([release_file(lake, "user_embeddings", context)])
+    users = users_table.column("user").to_pylist()
+    matrix = np.asarray(users_table.column("vector").to_pylist(), dtype=np.float32)
+    result = cluster_users(
+        matrix, k=settings.k, min_cluster_size=settings.min_cluster_size, seed=settings.seed
+    )
+    table = pa.table(
+        {"user": users, "cluster_id": result.assignments.astype(np.int32), "distance": result.distances},
+        schema=pa.schema([("user", pa.string()), ("cluster_id", pa.int32()), ("distance", pa.float32())]),
+    )
+    write_table_atomic(table, release_file(lake, "persona_clusters", context))
+
+    days = days_in_window(context)
+    rows = release_rows(lake, "anonymized_posts", days, ["actor", "action", "text", "record_id"])
+    post_vectors = release_rows(lake, "post_embeddings", days, ["record_id", "vector"])
+    dim = len(post_vectors.column("vector")[0]) if post_vectors.num_rows else matrix.shape[1]
+    centroids = np.stack([matrix[result.assignments == c, :dim].mean(axis=0) for c in range(result.k_used)])
+    cards = build_persona_cards(
+        dict(zip(users, result.assignments.tolist(), strict=True)), rows, rows, post_vectors, centroids
+    )
+    cards_table = pa.table(
+        {"cluster_id": pa.array(sorted(cards), pa.int32()), "markdown": [cards[c] for c in sorted(cards)]}
+    )
+    write_table_atomic(cards_table, release_file(lake, "persona_cards", context))
+    silhouette = silhouette_sample(matrix, result.assignments) if result.k_used > 1 else float("nan")
+    return MaterializeResult(
+        metadata={
+            "k_requested": result.k_requested,
+            "k_used": result.k_used,
+            "notes": MetadataValue.json(result.notes),
+            "sizes": MetadataValue.json({str(c): int(n) for c, n in enumerate(result.sizes)}),
+            "min_size": int(result.sizes.min()),
+            "inertia": float(result.inertia),
+            "silhouette_sample": float(silhouette),
+            "persona_cards": MetadataValue.md("\n\n---\n\n".join(cards[c] for c in sorted(cards))),
+        }
+    )

@@ -1,0 +1,147 @@
+"""Release stage: action threads, splits, the published release folder and the privacy-audit report."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+
+from blueprint_assets.assets.personas import RELEASE, persona_clusters, release_file, release_rows
+from blueprint_assets.assets.privacy import anonymized_posts
+from blueprint_assets.core.lake import read_files, write_table_atomic
+from blueprint_assets.partitions import days_in_window, release_name
+from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
+
+RELEASE_GROUP = {**RELEASE, "group_name": "release"}
+
+
+def cluster_map(lake: LakeResource, context: AssetExecutionContext) -> dict[str, int]:
+    table = read_files([release_file(lake, "persona_clusters", context)])
+    return dict(zip(table.column("user").to_pylist(), table.column("cluster_id").to_pylist(), strict=True))
+
+
+def pseudonym_mode(settings: ReleaseSettings) -> str:
+    return "stable" if settings.stable_ids else "per-thread"
+
+
+@asset(deps=[anonymized_posts, persona_clusters], **RELEASE_GROUP)
+def action_threads(
+    context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
+) -> MaterializeResult:
+    """Prediction units: [context..., action] threads of in-scope users, times ranked, ids re-keyed."""
+    from blueprint_assets.core.threads import action_threads_table, build_threads
+
+    rows = release_rows(lake, "anonymized_posts", days_in_window(context))
+    result = build_threads(
+        rows, cluster_map(lake, context), max_depth=settings.max_depth, secret=privacy.secret_for_scans(),
+        stable_ids=settings.stable_ids,
+    )  # fmt: skip
+    write_table_atomic(action_threads_table(result.threads), release_file(lake, "action_threads", context))
+    by_action = Counter(t["action"] for t in result.threads)
+    return MaterializeResult(
+        metadata={
+            "threads": len(result.threads),
+            "threads_by_action": MetadataValue.json(dict(sorted(by_action.items()))),
+            "dropped_by_reason": MetadataValue.json(dict(sorted(result.dropped.items()))),
+            "relabeled": MetadataValue.json(dict(sorted(result.relabeled.items()))),
+            "pseudonym_mode": pseudonym_mode(settings),
+        }
+    )
+
+
+@asset(deps=[action_threads], **RELEASE_GROUP)
+def action_splits(
+    context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
+) -> MaterializeResult:
+    """train / validation / test, disjoint; temporal by default (latest threads are the test set)."""
+    from blueprint_assets.core.splits import split_threads
+    from blueprint_assets.core.threads import action_threads_table, threads_from_table
+
+    threads = threads_from_table(read_files([release_file(lake, "action_threads", context)]))
+    splits = split_threads(threads, settings.split_strategy, settings.fractions, settings.seed)
+    parts = []
+    for name, members in splits.items():
+        table = action_threads_table(members)
+        parts.append(table.append_column("split", pa.array([name] * table.num_rows, pa.string())))
+    write_table_atomic(pa.concat_tables(parts), release_file(lake, "action_splits", context))
+    counts = {
+        name: dict(sorted(Counter(t["action"] for t in members).items())) for name, members in splits.items()
+    }
+    return MaterializeResult(
+        metadata={
+            "strategy": settings.split_strategy,
+            "fractions": MetadataValue.json(list(settings.fractions)),
+            "threads_by_split": MetadataValue.json({name: len(m) for name, m in splits.items()}),
+            "threads_by_split_and_action": MetadataValue.json(counts),
+        }
+    )
+
+
+def load_splits(lake: LakeResource, context: AssetExecutionContext) -> dict[str, list[dict]]:
+    from blueprint_assets.core.splits import SPLITS
+    from blueprint_assets.core.threads import threads_from_table
+
+    table = read_files([release_file(lake, "action_splits", context)])
+    threads = threads_from_table(table.drop_columns(["split"]))
+    names = table.column("split").to_pylist()
+    return {name: [t for t, n in zip(threads, names, strict=True) if n == name] for name in SPLITS}
+
+
+def release_dir(lake: LakeResource, context: AssetExecutionContext) -> Path:
+    return lake.releases_dir / release_name(context)
+
+
+@asset(deps=[action_splits, persona_clusters], **RELEASE_GROUP)
+def dataset_release(
+    context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
+) -> MaterializeResult:
+    """The published folder: Parquet and Kaggle-layout JSONL per split, answer keys, cards, dataset card, manifest."""
+    from blueprint_assets.core.release_files import write_release
+
+    cards = read_files([release_file(lake, "persona_cards", context)])
+    persona_cards = dict(
+        zip(cards.column("cluster_id").to_pylist(), cards.column("markdown").to_pylist(), strict=True)
+    )
+    pii = pii_totals(release_rows(lake, "anonymized_posts", days_in_window(context), ["day", "pii_counts"]))
+    card_context = {
+        "window": release_name(context),
+        "license": settings.license,
+        "pseudonym_mode": pseudonym_mode(settings),
+        "split_strategy": settings.split_strategy,
+        "fractions": list(settings.fractions),
+        "seed": settings.seed,
+        "max_depth": settings.max_depth,
+        "filters": {
+            "min_english_posts": settings.min_english_posts,
+            "require_keywords": settings.require_keywords,
+        },
+        "pii_counts": {
+            kind: sum(d.get(kind, 0) for d in pii.values())
+            for kind in sorted({k for d in pii.values() for k in d})
+        },
+        "opt_outs": len(privacy.opted_out(privacy.pseudonymizer())),
+    }
+    summary = write_release(
+        release_dir(lake, context), load_splits(lake, context), persona_cards, card_context
+    )
+    readme = (release_dir(lake, context) / "README.md").read_text()
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(release_dir(lake, context))),
+            "files": summary["files"],
+            "manifest_sha256": summary["manifest_sha256"],
+            "counts_by_split_and_action": MetadataValue.json(summary["counts"]),
+            "dataset_card": MetadataValue.md(readme),
+        }
+    )
+
+
+def pii_totals(rows: pa.Table) -> dict[str, dict[str, int]]:
+    """PII removed, by day and entity type, from anonymized_posts' per-row counts."""
+    totals: dict[str, Counter] = {}
+    for day, counts in zip(
+        rows.column("day").to_pylist(), rows.column("pii_counts").to_pylist(), strict=True
+    ):
+        totals.setdefault(day, Counter()).update(json.loads(counts or "{}"))
+    return {day: dict(sorted(c.items())) for day, c in sorted(totals.items())}

@@ -1,0 +1,155 @@
+"""Blocking gates on the release stage: data quality (great-expectations 1.x) and privacy scans."""
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+
+from blueprint_assets.assets.personas import release_file
+from blueprint_assets.assets.release import release_dir
+from blueprint_assets.core.actions_space import ACTION_ORDER, TEXT_ACTIONS
+from blueprint_assets.core.lake import read_files
+from blueprint_assets.core.privacy_scan import leak_scan, secret_scan
+from blueprint_assets.partitions import days_in_window, monthly_partitions
+from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
+from checks.gx_suite import expectations, run_suite
+from checks.ingestion_checks import outcome_result
+from checks.privacy_checks import raw_identifiers_for_days, scan_result
+
+RELEASE_CHECK = {"blocking": True, "partitions_def": monthly_partitions}
+
+
+def thread_facts(table: pa.Table) -> pd.DataFrame:
+    """One row per thread with the derived facts the gates test."""
+    facts = []
+    for row in table.to_pylist():
+        messages = row["thread"]
+        last = messages[-1]
+        last_actions = last.get("actions") or {}
+        times = [m["relative_integer_time"] for m in messages]
+        facts.append(
+            {
+                "id": row["id"],
+                "cluster_id": row["cluster_id"],
+                "action": row["action"],
+                "last_true": sum(bool(last_actions.get(a)) for a in ACTION_ORDER),
+                "others_with_actions": sum(1 for m in messages[:-1] if m.get("actions")),
+                "last_action_matches": bool(last_actions.get(row["action"])),
+                "text_where_needed": (last.get("text") is not None) == (row["action"] in TEXT_ACTIONS),
+                "context_has_text": all(m.get("text") is not None for m in messages[:-1]),
+                "times_increasing": all(b >= a for a, b in zip(times, times[1:], strict=False)),
+            }
+        )
+    return pd.DataFrame(facts)
+
+
+def thread_expectations() -> list:
+    gx = expectations()
+    return [
+        gx.ExpectColumnValuesToBeUnique(column="id"),
+        gx.ExpectColumnValuesToBeInSet(column="action", value_set=list(ACTION_ORDER)),
+        gx.ExpectColumnValuesToBeInSet(column="last_true", value_set=[1]),
+        gx.ExpectColumnValuesToBeInSet(column="others_with_actions", value_set=[0]),
+        *(
+            gx.ExpectColumnValuesToBeInSet(column=c, value_set=[True])
+            for c in ("last_action_matches", "text_where_needed", "context_has_text", "times_increasing")
+        ),
+    ]
+
+
+@asset_check(asset="persona_clusters", **RELEASE_CHECK)
+def persona_clusters_min_size(
+    context: AssetCheckExecutionContext, lake: LakeResource, settings: ReleaseSettings
+) -> AssetCheckResult:
+    """Every cluster holds at least `min_cluster_size` users."""
+    table = read_files([release_file(lake, "persona_clusters", context)])
+    sizes = table.group_by("cluster_id").aggregate([("user", "count")]).to_pandas()
+    sizes.columns = ["cluster_id", "users"]
+    gx = expectations()
+    suite = [gx.ExpectColumnValuesToBeBetween(column="users", min_value=settings.min_cluster_size)]
+    return outcome_result(run_suite(sizes, suite, "persona_clusters"), "persona_clusters", table.num_rows)
+
+
+@asset_check(asset="action_threads", **RELEASE_CHECK)
+def action_threads_quality(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    """One true action on the last message only, text exactly where needed, unique ids, ordered times."""
+    facts = thread_facts(read_files([release_file(lake, "action_threads", context)]))
+    return outcome_result(
+        run_suite(facts, thread_expectations(), "action_threads"), "action_threads", len(facts)
+    )
+
+
+@asset_check(asset="action_splits", **RELEASE_CHECK)
+def action_splits_quality(
+    context: AssetCheckExecutionContext, lake: LakeResource, settings: ReleaseSettings
+) -> AssetCheckResult:
+    """Splits are disjoint, every cluster is at or above the minimum size, thread rules hold."""
+    table = read_files([release_file(lake, "action_splits", context)])
+    facts = thread_facts(table.drop_columns(["split"]))
+    facts["split"] = table.column("split").to_pylist()
+    clusters = read_files([release_file(lake, "persona_clusters", context)]).to_pandas()
+    sizes = clusters.groupby("cluster_id")["user"].count()
+    facts["cluster_size"] = facts["cluster_id"].map(sizes).fillna(0).astype(int)
+    gx = expectations()
+    suite = [
+        *thread_expectations(),  # a unique id across all splits means no thread is in two splits
+        gx.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "validation", "test"]),
+        gx.ExpectColumnValuesToBeBetween(column="cluster_size", min_value=settings.min_cluster_size),
+    ]
+    return outcome_result(run_suite(facts, suite, "action_splits"), "action_splits", len(facts))
+
+
+def release_file_table(root: Path) -> pa.Table:
+    """Every file of a release folder as (file, content) text rows, Parquet decoded to its rows."""
+    files, contents = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        files.append(path.relative_to(root).as_posix())
+        if path.suffix == ".parquet":
+            contents.append(repr(pq.read_table(path, partitioning=None).to_pylist()))
+        elif path.suffix == ".png":
+            contents.append(path.read_bytes().decode("latin-1"))
+        else:
+            contents.append(path.read_text(errors="replace"))
+    return pa.table({"file": files, "content": contents})
+
+
+@asset_check(asset="dataset_release", **RELEASE_CHECK)
+def dataset_release_manifest(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    """MANIFEST.json hashes match the files, and no file is missing or extra."""
+    from blueprint_assets.core.release_files import verify_manifest
+
+    problems = verify_manifest(release_dir(lake, context))
+    frame = pd.DataFrame({"problem": problems or [None]})
+    gx = expectations()
+    outcome = run_suite(frame, [gx.ExpectColumnValuesToBeNull(column="problem")], "dataset_release")
+    description = outcome.describe("dataset_release") + (f" ({'; '.join(problems[:5])})" if problems else "")
+    return AssetCheckResult(
+        passed=outcome.success, severity=AssetCheckSeverity.ERROR, description=description,
+        metadata={"problems": len(problems)},
+    )  # fmt: skip
+
+
+def _privacy_scan(name: str, table: pa.Table, lake: LakeResource, privacy: PrivacyResource, days: list[str]):
+    known = raw_identifiers_for_days(lake, days)
+    findings = leak_scan(name, table, known) + secret_scan(name, table, privacy.secret_for_scans())
+    return scan_result(name, findings, table.num_rows, "leak and secret scans")
+
+
+@asset_check(asset="action_threads", **RELEASE_CHECK)
+def action_threads_privacy_scan(
+    context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
+) -> AssetCheckResult:
+    """No raw identifier from the window's raw events, and not the secret, in any thread."""
+    table = read_files([release_file(lake, "action_threads", context)])
+    return _privacy_scan("action_threads", table, lake, privacy, days_in_window(context))
+
+
+@asset_check(asset="dataset_release", **RELEASE_CHECK)
+def dataset_release_privacy_scan(
+    context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
+) -> AssetCheckResult:
+    """No raw identifier, and not the secret, in any file of the release folder."""
+    table = release_file_table(release_dir(lake, context))
+    return _privacy_scan("dataset_release", table, lake, privacy, days_in_window(context))

@@ -1,0 +1,172 @@
+"""Persona cards from anonymized rows, real sentence embeddings and cluster centroids."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from blueprint_assets.core.actions_space import ACTION_ORDER
+from blueprint_assets.core.cards import CardOptions, build_persona_cards, distinctive_terms, tokenize
+from blueprint_assets.core.encoder import load_encoder
+
+POLITICS = [
+    "The ballot count in the election is still going <URL>",
+    "Voters deserve a fair election and every ballot counted",
+    "Senate hearing on election security today, ballot audits matter",
+]
+GARDEN = [
+    "My tomato seedlings finally sprouted in the garden",
+    "Compost and mulch make the garden soil so rich",
+    "Pruning roses in the garden this morning, tomato plants next",
+]
+
+
+def _dataset() -> tuple[dict[str, int], list[dict]]:
+    clusters: dict[str, int] = {}
+    rows: list[dict] = []
+    for cid, (topic, texts) in enumerate((("pol", POLITICS), ("gar", GARDEN))):
+        for u in range(4):
+            user = f"{topic}{u}"
+            clusters[user] = cid
+            for i, text in enumerate(texts):
+                action = "post" if (cid == 0 or i == 0) else "reply"
+                extra = " thanks <USERNAME>" if u == 1 else ""
+                rows.append(
+                    {"actor": user, "action": action, "text": text + extra, "record_id": f"{user}-p{i}"}
+                )
+            # Politics users like a lot; gardeners follow.
+            for j in range(6 if cid == 0 else 1):
+                rows.append(
+                    {
+                        "actor": user,
+                        "action": "like" if cid == 0 else "follow",
+                        "text": None,
+                        "record_id": f"{user}-a{j}",
+                    }
+                )
+    # One politics user mentions a name nobody else uses: it must not become a "distinctive term".
+    rows.append(
+        {
+            "actor": "pol0",
+            "action": "post",
+            "text": "Zorblax Quimby said the election was stolen",
+            "record_id": "pol0-x",
+        }
+    )
+    # Rows of users outside the clustering are ignored.
+    rows.append({"actor": "stranger", "action": "block", "text": None, "record_id": "s-1"})
+    return clusters, rows
+
+
+@pytest.fixture(scope="module")
+def inputs() -> tuple[dict[str, int], list[dict], dict[str, np.ndarray], np.ndarray]:
+    clusters, rows = _dataset()
+    texts = [r for r in rows if r["text"]]
+    vectors = load_encoder().encode([r["text"] for r in texts])
+    by_record = {r["record_id"]: v for r, v in zip(texts, vectors, strict=True)}
+    centroids = np.stack(
+        [
+            np.mean([by_record[r["record_id"]] for r in texts if clusters[r["actor"]] == cid], axis=0)
+            for cid in (0, 1)
+        ]
+    )
+    return clusters, rows, by_record, centroids
+
+
+def test_card_sections_and_action_table(inputs) -> None:
+    clusters, rows, vectors, centroids = inputs
+    cards = build_persona_cards(clusters, rows, rows, vectors, centroids)
+    assert sorted(cards) == [0, 1]
+    card = cards[0]
+    assert card.startswith("# Persona cluster 0\n")
+    for heading in ("## Action types", "## Distinctive terms", "## Representative posts"):
+        assert heading in card
+    assert "- Users: 4 (50.0% of users)" in card
+    # Cluster 0: 4 users x (3 posts + 6 likes) + 1 extra post = 37 actions of 37 + 4 x (3 + 1) = 53.
+    assert "- Actions: 37 (69.8% of actions)" in card
+    assert "- Actions per user: mean 9.2, median 9.0 (population: mean 6.6, median 6.5)" in card
+    assert "| like | 24 | 64.9% | 45.3% |" in card
+    assert "| post | 13 | 35.1% | 32.1% |" in card
+    for action in ACTION_ORDER:
+        assert f"| {action} |" in card
+    # The stranger's block is not in the population.
+    assert "| block | 0 | 0.0% | 0.0% |" in card
+    assert "Replies among authored posts (post, reply, quote): 0.0% (population: 32.0%)" in card
+    assert "Replies among authored posts (post, reply, quote): 66.7%" in cards[1]
+
+
+def test_distinctive_terms_are_topical_and_privacy_filtered(inputs) -> None:
+    clusters, rows, vectors, centroids = inputs
+    cards = build_persona_cards(clusters, rows, rows, vectors, centroids)
+    terms = {
+        cid: re.findall(
+            r"^\| (\w+) \| [\d.]+ \| [\d.]+ \|$", cards[cid].split("## Distinctive terms")[1], re.M
+        )
+        for cid in cards
+    }
+    assert terms[0][:2] == ["election", "ballot"]
+    assert "garden" in terms[1][:2] and "tomato" in terms[1]
+    assert not set(terms[0]) & set(terms[1])
+    for words in terms.values():
+        # Placeholders and words of a single user (here a name) are never listed.
+        assert not {"url", "username", "zorblax", "quimby", "thanks"} & set(words)
+    # The rate columns: "garden" is 0 per 1k words outside the gardening cluster.
+    assert re.search(r"^\| garden \| [\d.]+ \| 0\.00 \|$", cards[1], re.M)
+
+
+def test_representative_posts_come_from_the_cluster_and_are_escaped(inputs) -> None:
+    clusters, rows, vectors, centroids = inputs
+    cards = build_persona_cards(clusters, rows, rows, vectors, centroids)
+    quotes = [line for line in cards[0].splitlines() if line.startswith("> ") and "cosine" not in line]
+    assert len(quotes) == 3
+    assert len(set(quotes)) == 3
+    assert all(any(word in q.lower() for word in ("ballot", "election", "voters")) for q in quotes)
+    # Placeholders stay visible in rendered Markdown instead of vanishing as HTML tags.
+    assert "<URL>" not in cards[0] and "<USERNAME>" not in cards[0]
+    garden_quotes = [line for line in cards[1].splitlines() if line.startswith("> ") and "cosine" not in line]
+    assert all("garden" in q.lower() or "tomato" in q.lower() for q in garden_quotes)
+
+
+def test_cards_are_deterministic_and_accept_arrow_tables(inputs) -> None:
+    clusters, rows, vectors, centroids = inputs
+    first = build_persona_cards(clusters, rows, rows, vectors, centroids)
+    table = pa.Table.from_pylist(rows)
+    persona_clusters = pa.table(
+        {"user": list(clusters), "cluster_id": pa.array(clusters.values(), pa.int32())}
+    )
+    embeddings = pa.table(
+        {
+            "record_id": list(vectors),
+            "vector": pa.array([v.tolist() for v in vectors.values()], type=pa.list_(pa.float32(), 384)),
+        }
+    )
+    second = build_persona_cards(persona_clusters, table, table, embeddings, centroids)
+    assert first == second
+
+
+def test_posts_without_vectors_are_skipped(inputs) -> None:
+    clusters, rows, _, centroids = inputs
+    cards = build_persona_cards(clusters, rows, rows, {}, centroids, CardOptions(min_term_users=50))
+    assert "_No embedded posts in this cluster._" in cards[0]
+    assert "_No term is used by at least 50 users of this cluster._" in cards[0]
+
+
+def test_tokenize_drops_placeholders_stopwords_and_numbers() -> None:
+    assert tokenize("I DON’T think <URL> the 2024 Election's <EMAIL_ADDRESS> ballots") == [
+        "think",
+        "election's",
+        "ballots",
+    ]
+
+
+def test_distinctive_terms_ranks_cluster_specific_words_first() -> None:
+    texts = {
+        0: [("a", "tax tax budget common"), ("b", "tax budget common"), ("c", "tax common")],
+        1: [("d", "garden common"), ("e", "garden common"), ("f", "garden rose common")],
+    }
+    result = distinctive_terms(texts, n_terms=3, min_term_users=2)
+    assert [t[0] for t in result[0]] == ["tax", "budget", "common"]
+    assert [t[0] for t in result[1]] == ["garden", "common"]

@@ -1,0 +1,271 @@
+"""The release folder: layout, hidden answers, dataset card, reproducibility and the manifest gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from blueprint_assets.core.actions_space import ACTION_ORDER, one_hot
+from blueprint_assets.core.pseudonyms import pseudonym
+from blueprint_assets.core.release_files import release_stats, verify_manifest, write_release
+from blueprint_assets.core.splits import split_threads
+from blueprint_assets.core.threads import build_threads
+
+LAKE_SECRET = b"lake-secret-for-release-tests"
+RELEASE_SECRET = b"release-secret-for-release-tests"
+USERS = ("alice", "bob", "carol", "dave")
+CLUSTERS = {pseudonym(LAKE_SECRET, f"did:plc:{u}"): i % 2 for i, u in enumerate(USERS)}
+PERSONAS = {0: "# Cluster 0\nTalks about gardens.", 1: "# Cluster 1\nTalks about trains.\n"}
+CONTEXT = {"window": "2025-03", "pseudonym_mode": "per-thread", "split_strategy": "temporal", "max_depth": 5}
+
+
+def anonymized_rows() -> list[dict]:
+    """A small deterministic activity log of four in-scope users touching every action type."""
+    rows: list[dict] = []
+    posts: dict[str, list[str]] = {u: [] for u in USERS}
+
+    def add(i: int, action: str, actor: str, **fields: object) -> str:
+        record = pseudonym(LAKE_SECRET, f"at://{actor}/{i}")
+        base = {k: None for k in ("text", "reply_parent_id", "quote_id", "subject_id", "subject_user")}
+        base.update(fields)
+        rows.append(
+            {
+                "event_id": pseudonym(LAKE_SECRET, f"event-{i}"),
+                "time_us": 1_740_787_200_000_000 + i * 1_000_000,
+                "action": action,
+                "actor": pseudonym(LAKE_SECRET, f"did:plc:{actor}"),
+                "record_id": fields.get("record_id", record),
+                "resolved": True,
+                **base,
+            }
+        )
+        return record
+
+    for i in range(120):
+        actor, other = USERS[i % 4], USERS[(i + 1) % 4]
+        kind = i % 10
+        target = posts[other][-1] if posts[other] else None
+        if kind in (0, 1) or target is None:
+            posts[actor].append(add(i, "post", actor, text=f"{actor} says héllo {i}"))
+        elif kind == 2:
+            posts[actor].append(add(i, "reply", actor, text=f"reply {i}", reply_parent_id=target))
+        elif kind == 3:
+            add(i, "like" if i % 20 == 3 else "repost", actor, subject_id=target)
+        elif kind == 4:
+            add(
+                i,
+                "follow" if i % 20 == 4 else "block",
+                actor,
+                subject_user=pseudonym(LAKE_SECRET, f"did:plc:{other}"),
+            )
+        elif kind == 5:
+            posts[actor].append(add(i, "quote", actor, text=f"quote {i}", quote_id=target))
+        elif kind == 6 and posts[actor]:
+            own = posts[actor][-1]
+            add(i, "post_update", actor, text=f"edited {i}", subject_id=own, record_id=own)
+        elif kind == 7:
+            add(i, "unlike" if i % 20 == 7 else "unrepost", actor, subject_id=target)
+        elif kind == 8:
+            add(
+                i,
+                "unfollow" if i % 20 == 8 else "unblock",
+                actor,
+                subject_user=pseudonym(LAKE_SECRET, f"did:plc:{other}"),
+            )
+        elif kind == 9 and len(posts[actor]) > 1:
+            own = posts[actor].pop(0)
+            add(i, "post_delete", actor, subject_id=own, record_id=own)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def splits() -> dict[str, list[dict]]:
+    result = build_threads(anonymized_rows(), CLUSTERS, secret=RELEASE_SECRET)
+    assert {t["action"] for t in result.threads} == set(ACTION_ORDER)
+    return split_threads(result.threads)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_layout_is_exactly_the_contract(tmp_path: Path, splits: dict) -> None:
+    out = tmp_path / "releases" / "2025-03"
+    summary = write_release(out, splits, PERSONAS, CONTEXT)
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    expected = (
+        ["MANIFEST.json", "README.md"]
+        + [f"answers/{s}.{ext}" for s in ("test", "validation") for ext in ("jsonl", "parquet")]
+        + [f"data/{s}.parquet" for s in ("test", "train", "validation")]
+        + ["personas/cluster_0.md", "personas/cluster_1.md"]
+        + [f"{s}/cluster_{c}.jsonl" for s in ("test", "train", "validation") for c in (0, 1)]
+    )
+    assert files == sorted(expected)
+    assert summary["files"] == len(files)
+    assert summary["counts"] == release_stats(splits)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["2025-03"]  # no temp folder left beside
+    assert (out / "personas" / "cluster_0.md").read_text() == PERSONAS[0] + "\n"
+
+
+def test_parquet_jsonl_and_answers_agree_and_hide_the_answers(tmp_path: Path, splits: dict) -> None:
+    out = tmp_path / "rel"
+    write_release(out, splits, PERSONAS, CONTEXT)
+    stats = release_stats(splits)
+    for name in ("train", "validation", "test"):
+        table = pq.read_table(out / "data" / f"{name}.parquet")
+        assert table.column_names == ["id", "cluster_id", "thread"]
+        assert table.num_rows == len(splits[name]) == sum(stats[name].values())
+        jsonl = read_jsonl(out / name / "cluster_0.jsonl") + read_jsonl(out / name / "cluster_1.jsonl")
+        assert sorted(r["id"] for r in jsonl) == sorted(table.column("id").to_pylist())
+        assert all(list(r) == ["id", "cluster_id", "thread"] for r in jsonl)
+        assert all(r["cluster_id"] == 0 for r in read_jsonl(out / name / "cluster_0.jsonl"))
+        lasts = [r["thread"][-1] for r in jsonl]
+        if name == "train":
+            assert all(sum(m["actions"].values()) == 1 for m in lasts)
+            assert all(list(m["actions"]) == list(ACTION_ORDER) for m in lasts)
+            continue
+        assert all(set(m) == {"user_id", "relative_integer_time"} for m in lasts)
+        assert all(
+            m["text"] is None and m["actions"] is None
+            for m in (r[-1] for r in table.column("thread").to_pylist())
+        )
+        answers = read_jsonl(out / "answers" / f"{name}.jsonl")
+        assert [a["id"] for a in answers] == [r["id"] for r in table.to_pylist()]
+        originals = {t["id"]: t for t in splits[name]}
+        for answer in answers:
+            original = originals[answer["id"]]
+            assert list(answer) == ["id", "cluster_id", "action", "actions", "text"]
+            assert answer["actions"] == one_hot(original["action"]) and answer["action"] == original["action"]
+            assert answer["text"] == original["thread"][-1].get("text")
+        assert pq.read_table(out / "answers" / f"{name}.parquet").to_pylist() == answers
+
+
+def test_duckdb_reads_the_release_and_counts_match(tmp_path: Path, splits: dict) -> None:
+    out = tmp_path / "rel"
+    write_release(out, splits, PERSONAS, CONTEXT)
+    stats = release_stats(splits)
+    con = duckdb.connect()
+    for name in ("train", "validation", "test"):
+        path = str(out / "data" / f"{name}.parquet")
+        (count,) = con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone()
+        assert count == sum(stats[name].values())
+    by_action = dict(
+        con.execute(
+            "SELECT action, count(*) FROM read_json_auto(?) GROUP BY action",
+            [str(out / "answers" / "test.jsonl")],
+        ).fetchall()
+    )
+    assert by_action == {a: n for a, n in stats["test"].items() if n}
+    (likes,) = con.execute(
+        'SELECT count(*) FROM read_parquet(?) WHERE thread[len(thread)].actions."like"',
+        [str(out / "data" / "train.parquet")],
+    ).fetchone()
+    assert likes == stats["train"]["like"]
+
+
+def test_dataset_card_header_and_prose(tmp_path: Path, splits: dict) -> None:
+    out = tmp_path / "rel"
+    write_release(out, splits, PERSONAS, {**CONTEXT, "dropped": {"target_post_unknown": 3}})
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\n")
+    header = yaml.safe_load(card.split("---\n")[1])
+    assert header["license"] == "cc-by-4.0"
+    assert header["task_categories"]
+    assert header["configs"][0]["data_files"] == [
+        {"split": s, "path": f"data/{s}.parquet"} for s in ("train", "validation", "test")
+    ]
+    assert {s["name"]: s["num_examples"] for s in header["dataset_info"]["splits"]} == {
+        s: len(splits[s]) for s in ("train", "validation", "test")
+    }
+    for phrase in ("## Collection", "## Filtering", "## Privacy measures", "## Known residual risks"):
+        assert phrase in card
+    assert "blueprint forget" in card and "per-thread" in card and "temporal" in card
+    assert "`target_post_unknown`: 3" in card
+    like_row = next(line for line in card.splitlines() if line.startswith("| like |"))
+    stats = release_stats(splits)
+    assert like_row == "| like | " + " | ".join(
+        str(stats[s]["like"]) for s in ("train", "validation", "test")
+    ) + (f" | {sum(stats[s]['like'] for s in stats)} |")
+    assert "(7 opt-outs applied)" in (
+        write_release(tmp_path / "o", splits, PERSONAS, {**CONTEXT, "opt_outs": 7})
+        and (tmp_path / "o" / "README.md")
+    ).read_text(encoding="utf-8")
+    stable = tmp_path / "stable"
+    write_release(
+        stable, splits, PERSONAS, {**CONTEXT, "pseudonym_mode": "stable", "license": "cc-by-nc-4.0"}
+    )
+    stable_card = (stable / "README.md").read_text(encoding="utf-8")
+    assert "**stable**" in stable_card and "license: cc-by-nc-4.0" in stable_card
+
+
+def test_rebuild_is_byte_identical_and_replaces_in_place(tmp_path: Path, splits: dict) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    s1 = write_release(first, splits, PERSONAS, CONTEXT)
+    reordered = {name: list(reversed(threads)) for name, threads in splits.items()}
+    s2 = write_release(second, reordered, dict(reversed(list(PERSONAS.items()))), CONTEXT)
+    assert s1["manifest_sha256"] == s2["manifest_sha256"]
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    for rel in files:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+    # Rebuilding over an existing release replaces it (a stale file disappears) with the same bytes.
+    (first / "stale.txt").write_text("old")
+    assert write_release(first, splits, PERSONAS, CONTEXT)["manifest_sha256"] == s1["manifest_sha256"]
+    assert not (first / "stale.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_verify_manifest_catches_changed_missing_and_extra_files(tmp_path: Path, splits: dict) -> None:
+    out = tmp_path / "rel"
+    write_release(out, splits, PERSONAS, CONTEXT)
+    assert verify_manifest(out) == []
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    assert list(manifest) == sorted(manifest) and "MANIFEST.json" not in manifest
+    data = out / "data" / "test.parquet"
+    corrupted = bytearray(data.read_bytes())
+    corrupted[len(corrupted) // 2] ^= 0xFF
+    data.write_bytes(bytes(corrupted))
+    (out / "personas" / "cluster_1.md").unlink()
+    (out / "train" / "cluster_9.jsonl").write_text("{}\n")
+    assert verify_manifest(out) == [
+        "changed: data/test.parquet",
+        "missing: personas/cluster_1.md",
+        "extra: train/cluster_9.jsonl",
+    ]
+    (out / "MANIFEST.json").unlink()
+    assert verify_manifest(out) == ["missing: MANIFEST.json"]
+
+
+def test_no_lake_identifier_or_clock_time_is_published(tmp_path: Path, splits: dict) -> None:
+    out = tmp_path / "rel"
+    write_release(out, splits, PERSONAS, CONTEXT)
+    rows = anonymized_rows()
+    secrets_and_ids = {RELEASE_SECRET.decode(), LAKE_SECRET.decode()}
+    for row in rows:
+        secrets_and_ids |= {
+            row["actor"][:16],
+            row["record_id"][:16],
+            row["event_id"][:16],
+            str(row["time_us"]),
+        }
+    for path in out.rglob("*"):
+        if path.is_file():
+            blob = path.read_bytes()
+            leaks = [s for s in secrets_and_ids if s.encode() in blob]
+            assert leaks == [], path
+    shutil.rmtree(out)
+
+
+def test_overlapping_splits_are_refused(tmp_path: Path, splits: dict) -> None:
+    overlapping = {**splits, "test": splits["test"] + splits["train"][:1]}
+    with pytest.raises(ValueError, match="disjoint"):
+        write_release(tmp_path / "bad", overlapping, PERSONAS, CONTEXT)
+    with pytest.raises(ValueError, match="unknown split"):
+        write_release(tmp_path / "bad", {"dev": []}, PERSONAS, CONTEXT)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written is left behind

@@ -8,14 +8,14 @@ posts/s for each and the ratio, and merges the record `anonymizer_throughput` in
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS_PATH, merge_results, record, report  # noqa: E402
 
 from blueprint_assets.core.anonymizer import TextAnonymizer, presidio_baseline  # noqa: E402
 
@@ -183,16 +183,10 @@ def make_corpus(n: int, seed: int = 20250301) -> list[str]:
     return posts
 
 
-def _merge_result(path: Path, record: dict) -> None:
-    records = json.loads(path.read_text()) if path.exists() else []
-    records = [r for r in records if r.get("name") != record["name"]] + [record]
-    path.write_text(json.dumps(records, indent=2) + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--posts", type=int, default=5000)
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results.json")
+    parser.add_argument("--results", type=Path, default=RESULTS_PATH)
     args = parser.parse_args()
     corpus = make_corpus(args.posts)
     mean_len = sum(map(len, corpus)) / len(corpus)
@@ -238,19 +232,11 @@ def main() -> None:
     print(
         f"TextAnonymizer.anonymize_many(wrk=2)  : {ours2_rate:9.0f} posts/s (2 processes) ratio {ratio2:5.1f}x"
     )
-    for name, value, r in (
-        ("anonymizer_throughput", ours2_rate, ratio2),
-        ("anonymizer_throughput_1proc", ours_rate, ratio),
-    ):
-        record = {
-            "name": name,
-            "value": round(value, 1),
-            "unit": "posts/s",
-            "baseline": "presidio_plain",
-            "baseline_value": round(base_rate, 1),
-            "ratio": round(r, 2),
-        }
-        _merge_result(args.results, record)
+    records = [
+        report(record(name, value, "posts/s", "presidio_plain", base_rate, digits=1))
+        for name, value in (("anonymizer_throughput", ours2_rate), ("anonymizer_throughput_1proc", ours_rate))
+    ]
+    merge_results(records, args.results)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,22 @@
 """Personas benchmark: sentence encoding throughput and faiss k-means vs scikit-learn KMeans.
 
-1. Encoding: texts/s of the default encoder (bundled all-MiniLM-L6-v2, CPU, 2 torch threads) on a few
-   hundred ~200-character posts, against encoding the same texts one at a time (no batching).
+1. Encoding: texts/s of the default encoder (bundled all-MiniLM-L6-v2, CPU, 1 torch thread by default)
+   on a few hundred ~200-character posts, against encoding the same texts one per call (no batching);
+   plus the same batch with 2 torch threads against 1.
 2. k-means: faiss (as `cluster_users` trains it: all points, seed 42, random init) vs scikit-learn
-   KMeans (init="random", n_init=1, tol=0, same max iterations) on the same 200,000 x 384 clustered,
-   L2-normalized float32 vectors, K=25 and K=1000. Both use 2 threads. Inertia of both is computed by
-   the same function (sum of squared distances to the assigned final centroid).
+   KMeans (init="random", n_init=1, tol=0, same max iterations, 2 threads) on the same 200,000 x 384
+   clustered, L2-normalized float32 vectors, K=25 and K=1000; faiss with 2 threads and with 1 (the
+   `cluster_users` default). sklearn stops early once labels no longer change, so when it does, faiss
+   is also timed for the same number of iterations. Inertia of both is computed by the same function
+   (sum of squared distances to the assigned final centroid).
 
-Records merged into benchmarks/results.json (keyed by name):
-personas_encode_throughput, personas_kmeans_k{K}_seconds, personas_kmeans_k{K}_inertia.
+Records merged into benchmarks/results.json (keyed by name): personas_encode_throughput[_2threads],
+personas_kmeans_k{K}_seconds[_faiss1thread|_equal_iters], personas_kmeans_k{K}_inertia.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -23,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS_PATH, merge_results, record, report  # noqa: E402
 
 from blueprint_assets.core.clustering import faiss_threads, train_kmeans  # noqa: E402
 from blueprint_assets.core.encoder import load_encoder, torch_threads  # noqa: E402
@@ -68,25 +71,6 @@ def inertia(x: np.ndarray, labels: np.ndarray, centroids: np.ndarray, chunk: int
         diff = x[start : start + chunk].astype(np.float64) - centroids[labels[start : start + chunk]]
         total += float((diff * diff).sum())
     return total
-
-
-def record(name: str, value: float, unit: str, baseline: str, baseline_value: float, ratio: float) -> dict:
-    return {
-        "name": name,
-        "value": round(value, 4),
-        "unit": unit,
-        "baseline": baseline,
-        "baseline_value": round(baseline_value, 4),
-        "ratio": round(ratio, 3),
-    }
-
-
-def merge_results(path: Path, records: list[dict]) -> None:
-    existing = json.loads(path.read_text()) if path.exists() else []
-    names = {r["name"] for r in records}
-    path.write_text(
-        json.dumps([r for r in existing if r.get("name") not in names] + records, indent=2) + "\n"
-    )
 
 
 def _encode_rate(encoder, texts: list[str], threads: int) -> float:
@@ -166,6 +150,18 @@ def bench_kmeans(x: np.ndarray, k: int, iters: int, threads: int) -> list[dict]:
                     faiss_inertia / sk_inertia,
                 )
             )
+    if km.n_iter_ < iters:
+        # sklearn stops once labels stop changing; faiss always runs niter. Compare equal work too.
+        start = time.perf_counter()
+        centroids, labels = train_kmeans(x, k, seed=42, niter=int(km.n_iter_), threads=1)
+        faiss_s = time.perf_counter() - start
+        faiss_inertia = inertia(x, labels, centroids.astype(np.float64))
+        print(
+            f"k-means K={k}, equal work ({km.n_iter_} it): faiss (1 thr) {faiss_s:.1f}s vs sklearn {sk_s:.1f}s, "
+            f"speed-up {sk_s / faiss_s:.2f}x; inertia ratio {faiss_inertia / sk_inertia:.4f}"
+        )
+        name = f"personas_kmeans_k{k}_seconds_equal_iters"
+        records.append(record(name, faiss_s, "s", "sklearn_kmeans", sk_s, sk_s / faiss_s))
     return records
 
 
@@ -178,16 +174,20 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=25, help="max iterations for K=25 (both libraries)")
     parser.add_argument("--iters-k1000", type=int, default=25, help="max iterations for K=1000 (both)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results.json")
+    parser.add_argument("--ks", type=lambda v: [int(k) for k in v.split(",")], default=[25, 1000])
+    parser.add_argument("--skip-encode", action="store_true")
+    parser.add_argument("--results", type=Path, default=RESULTS_PATH)
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    records = bench_encoding(args.texts)
+    records = [] if args.skip_encode else bench_encoding(args.texts)
     x = make_vectors(args.points, args.dim, args.centers)
     with faiss_threads(args.threads):
-        records += bench_kmeans(x, 25, args.iters, args.threads)
-        records += bench_kmeans(x, 1000, args.iters_k1000, args.threads)
-    merge_results(args.results, records)
+        for k in args.ks:
+            records += bench_kmeans(x, k, args.iters_k1000 if k >= 1000 else args.iters, args.threads)
+    for rec in records:
+        report(rec)
+    merge_results(records, args.results)
     print(f"total {time.perf_counter() - t0:.0f}s; merged {len(records)} records into {args.results}")
 
 

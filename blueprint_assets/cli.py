@@ -47,7 +47,11 @@ def run_job(
     extra = [selection_job(job_name, selection)] if selection else []
     defs = build_definitions(**options, extra_jobs=extra)
     job = defs.resolve_job_def(extra[0].name if extra else job_name)
-    tags = {RANGE_START_TAG: first, RANGE_END_TAG: last}
+    from blueprint_assets.automation import WRITER_TAG
+
+    # The same writer tag as scheduled runs, so the production queue never runs two writers of one range.
+    window = first if first == last else f"{first}..{last}"
+    tags = {RANGE_START_TAG: first, RANGE_END_TAG: last, WRITER_TAG: f"{job_name}/{window}"}
     result = job.execute_in_process(instance=dagster_instance(data_dir), tags=tags, raise_on_error=False)
     return result.success
 

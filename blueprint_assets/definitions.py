@@ -10,6 +10,7 @@ import checks.ingestion_checks
 import checks.privacy_checks
 import checks.release_checks
 from blueprint_assets.assets import ingestion, personas, privacy, release
+from blueprint_assets.automation import archive_sensor, automated, daily_schedule, monthly_release_schedule
 from blueprint_assets.partitions import daily_partitions, monthly_partitions
 from blueprint_assets.resources import (
     EncoderResource,
@@ -76,9 +77,17 @@ def build_resources(
     }
 
 
+RELEASE_ASSETS = [
+    "user_embeddings",
+    "persona_clusters",
+    "action_threads",
+    "action_splits",
+    "dataset_release",
+    "privacy_audit_report",
+]
 release_job = define_asset_job(
     "monthly_release",
-    selection=["user_embeddings", "persona_clusters", "action_threads", "action_splits", "dataset_release"],
+    selection=RELEASE_ASSETS,
     partitions_def=monthly_partitions,
     description="Build a release (a month, or an extended release over a month range) from the daily tables.",
 )
@@ -94,11 +103,17 @@ def selection_job(base_job: str, selection: list[str]):
 
 def build_definitions(extra_jobs: list | None = None, **resource_options) -> Definitions:
     """Definitions bound to a data directory and source (the CLI passes its flags here)."""
+    resources = build_resources(**resource_options)
+    source = resources["source"]
+    watch_archive = source.kind in ("jetstream-archive", "sample") and source.path
     return Definitions(
-        assets=all_assets,
+        # Daily assets follow their upstream once its blocking checks pass; releases are cut by schedule.
+        assets=automated(all_assets, exclude=RELEASE_ASSETS),
         asset_checks=all_checks,
         jobs=[*JOBS.values(), *(extra_jobs or [])],
-        resources=build_resources(**resource_options),
+        schedules=[daily_schedule(daily_job), monthly_release_schedule(release_job)],
+        sensors=[archive_sensor(daily_job, source.path)] if watch_archive else [],
+        resources=resources,
     )
 
 

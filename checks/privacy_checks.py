@@ -3,29 +3,20 @@
 Messages name the table, column and identifier type, never the value.
 """
 
-import json
 from datetime import date, timedelta
 
 import pyarrow as pa
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from blueprint_assets.core.lake import read_files
-from blueprint_assets.core.privacy_scan import harvest_identifiers, leak_scan, secret_scan
+from blueprint_assets.core.privacy_scan import lake_raw_identifiers, leak_scan, secret_scan
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import LakeResource, PrivacyResource
 
 
 def raw_identifiers_for_days(lake: LakeResource, days: list[str]) -> set[str]:
     """Every DID, handle, email and URL in the raw events of `days`."""
-    raw = read_files(lake.lake.day_files("raw_events", days), columns=["kind", "raw"])
-    if raw is None:
-        return set()
-    lines = raw.column("raw").to_pylist()
-    handles = []
-    for kind, line in zip(raw.column("kind").to_pylist(), lines, strict=True):
-        if kind == "identity" and '"handle"' in line:
-            handles.append(json.loads(line).get("identity", {}).get("handle"))
-    return harvest_identifiers(lines, handles)
+    return lake_raw_identifiers(read_files(lake.lake.day_files("raw_events", days), columns=["kind", "raw"]))
 
 
 def scan_result(table: str, findings: list, scanned_rows: int, what: str) -> AssetCheckResult:

@@ -1,17 +1,14 @@
 """Blocking gates on the release stage: data quality (great-expectations 1.x) and privacy scans."""
 
-from pathlib import Path
-
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from blueprint_assets.assets.personas import release_file
 from blueprint_assets.assets.release import release_dir
 from blueprint_assets.core.actions_space import ACTION_ORDER, TEXT_ACTIONS
 from blueprint_assets.core.lake import read_files
-from blueprint_assets.core.privacy_scan import leak_scan, secret_scan
+from blueprint_assets.core.privacy_scan import folder_as_table, leak_scan, secret_scan
 from blueprint_assets.partitions import days_in_window, monthly_partitions
 from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
 from checks.gx_suite import expectations, run_suite
@@ -101,20 +98,6 @@ def action_splits_quality(
     return outcome_result(run_suite(facts, suite, "action_splits"), "action_splits", len(facts))
 
 
-def release_file_table(root: Path) -> pa.Table:
-    """Every file of a release folder as (file, content) text rows, Parquet decoded to its rows."""
-    files, contents = [], []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        files.append(path.relative_to(root).as_posix())
-        if path.suffix == ".parquet":
-            contents.append(repr(pq.read_table(path, partitioning=None).to_pylist()))
-        elif path.suffix == ".png":
-            contents.append(path.read_bytes().decode("latin-1"))
-        else:
-            contents.append(path.read_text(errors="replace"))
-    return pa.table({"file": files, "content": contents})
-
-
 @asset_check(asset="dataset_release", **RELEASE_CHECK)
 def dataset_release_manifest(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """MANIFEST.json hashes match the files, and no file is missing or extra."""
@@ -151,5 +134,5 @@ def dataset_release_privacy_scan(
     context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
 ) -> AssetCheckResult:
     """No raw identifier, and not the secret, in any file of the release folder."""
-    table = release_file_table(release_dir(lake, context))
+    table = folder_as_table(release_dir(lake, context))
     return _privacy_scan("dataset_release", table, lake, privacy, days_in_window(context))

@@ -145,3 +145,84 @@ def pii_totals(rows: pa.Table) -> dict[str, dict[str, int]]:
     ):
         totals.setdefault(day, Counter()).update(json.loads(counts or "{}"))
     return {day: dict(sorted(c.items())) for day, c in sorted(totals.items())}
+
+
+def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: PrivacyResource) -> list[dict]:
+    """Residual-PII and identifier-leak scans of every public table of the release (counts only)."""
+    from blueprint_assets.assets.privacy import text_anonymizer
+    from blueprint_assets.core.privacy_scan import (
+        folder_as_table,
+        lake_raw_identifiers,
+        leak_scan,
+        thread_texts,
+    )
+
+    days = days_in_window(context)
+    known = lake_raw_identifiers(read_files(lake.lake.day_files("raw_events", days), columns=["kind", "raw"]))
+    anonymizer = text_anonymizer(privacy.ner)
+    posts = release_rows(lake, "anonymized_posts", days)
+    threads = read_files([release_file(lake, "action_threads", context)])
+    tables = {
+        "anonymized_posts": (posts, posts.column("text").to_pylist()),
+        "action_threads": (threads, thread_texts(threads)),
+        "dataset_release": (folder_as_table(release_dir(lake, context)), thread_texts(threads)),
+    }
+    scans = []
+    for name, (table, texts) in tables.items():
+        residual = {k: n for k, n in anonymizer.residual_scan(texts).items() if n}
+        leaks = leak_scan(name, table, known)
+        scans.append({"table": name, "check": "residual_scan", "passed": not residual,
+                      "details": f"{len(texts)} texts; residual by type: {residual or 'none'}"})  # fmt: skip
+        scans.append({"table": name, "check": "leak_scan", "passed": not leaks,
+                      "details": "; ".join(map(str, leaks)) or f"{table.num_rows} rows, no raw identifier"})  # fmt: skip
+    return scans
+
+
+def redacted_examples(posts: pa.Table, limit: int = 5) -> list[dict]:
+    """A few anonymized texts with placeholders; the 'before' side is only the list of removed types."""
+    examples = []
+    for text, counts in zip(
+        posts.column("text").to_pylist(), posts.column("pii_counts").to_pylist(), strict=True
+    ):
+        kinds = sorted(json.loads(counts or "{}"))
+        if text and kinds and len(text) < 300:
+            examples.append({"before_placeholders": kinds, "after": text})
+    examples.sort(key=lambda e: (len(e["before_placeholders"]) * -1, e["after"]))
+    return examples[:limit]
+
+
+@asset(deps=[dataset_release], **RELEASE_GROUP)
+def privacy_audit_report(
+    context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
+) -> MaterializeResult:
+    """What was found and removed, scan results for every table, clusters, opt-outs: read before publishing."""
+    from blueprint_assets.core.audit_report import render_audit_report
+    from blueprint_assets.core.release_files import refresh_manifest
+
+    days = days_in_window(context)
+    posts = release_rows(lake, "anonymized_posts", days, ["day", "text", "pii_counts"])
+    clusters = read_files([release_file(lake, "persona_clusters", context)])
+    sizes = Counter(clusters.column("cluster_id").to_pylist())
+    opted_out = sorted(privacy.opted_out(privacy.pseudonymizer()))
+    stats = {
+        "release": release_name(context),
+        "pii_by_type_and_day": pii_totals(posts),
+        "scans": audit_scans(lake, context, privacy),
+        "ner_policy": privacy.ner_policy,
+        "cluster_sizes": {str(c): n for c, n in sorted(sizes.items())},
+        "min_cluster_size": settings.min_cluster_size,
+        "opt_outs": {"count": len(opted_out), "pseudonyms": opted_out},
+        "pseudonym_mode": pseudonym_mode(settings),
+        "time_coarsening": "relative integer rank of message times within the release; clock time removed",
+        "examples": redacted_examples(posts),
+    }
+    folder = release_dir(lake, context)
+    report = render_audit_report(stats, folder / "privacy_audit")
+    refresh_manifest(folder)  # the report is part of the release and of its checksums
+    return MaterializeResult(
+        metadata={
+            "report": MetadataValue.md(report.markdown),
+            "path": MetadataValue.path(str(folder / "privacy_audit")),
+            "scans_failed": sum(not s["passed"] for s in stats["scans"]),
+        }
+    )

@@ -22,6 +22,7 @@ ARCHIVE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndj
 TIME_US_PATTERN = re.compile(rb'"time_us"\s*:\s*(\d{13,19})')
 LAYOUT_PATTERN = re.compile(r"(\d{4})-(\d{2})/(\d{2})(?:/|$)")
 US_PER_DAY = 86_400_000_000
+PLAUSIBLE_US = (946_684_800_000_000, 4_102_444_800_000_000)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,11 @@ def scan_time_range(path: Path) -> tuple[int | None, int | None]:
         while chunk := handle.read(8 << 20):
             # Extend to the end of the line so a number is never cut in two.
             chunk += handle.readline()
-            values = [int(v) for v in TIME_US_PATTERN.findall(chunk)]
+            # Only plausible event times (2000..2100, the range ingestion keeps): a malformed line's
+            # millisecond timestamp must not stretch the file over decades of days.
+            values = [
+                v for v in map(int, TIME_US_PATTERN.findall(chunk)) if PLAUSIBLE_US[0] <= v < PLAUSIBLE_US[1]
+            ]
             if values:
                 low = min(values) if low is None else min(low, min(values))
                 high = max(values) if high is None else max(high, max(values))

@@ -8,15 +8,18 @@ value: the value is the personal data the scan protects.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 DID_PATTERN = re.compile(r"did:(?:plc:[a-z2-7]{24}|web:[a-z0-9.\-]+[a-z0-9])", re.IGNORECASE)
-EMAIL_PATTERN = re.compile(r"[\w.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+", re.IGNORECASE)
+EMAIL_PATTERN = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+", re.IGNORECASE)
 URL_PATTERN = re.compile(r"(?:https?|at)://[^\s\"'<>\\]+", re.IGNORECASE)
 DOMAIN = r"(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z][a-z0-9\-]*[a-z0-9]"
 MENTION_PATTERN = re.compile(rf"(?<![\w@.])@({DOMAIN})", re.IGNORECASE)
@@ -51,19 +54,28 @@ def harvest_identifiers(raw_lines: Iterable[str | None], handles: Iterable[str |
     for line in raw_lines:
         if not line:
             continue
-        for pattern in (DID_PATTERN, EMAIL_PATTERN, URL_PATTERN):
-            found.update(_clean(m.group(0)) for m in pattern.finditer(line))
-        found.update(_clean(m.group(1)) for m in MENTION_PATTERN.finditer(line))
+        for gate, pattern in (("did:", DID_PATTERN), ("@", EMAIL_PATTERN), ("://", URL_PATTERN)):
+            if gate in line:
+                found.update(_clean(m.group(0)) for m in pattern.finditer(line))
+        if "@" in line:
+            found.update(_clean(m.group(1)) for m in MENTION_PATTERN.finditer(line))
     found.update(_clean(h) for h in handles if h)
     return {value for value in found if len(value) >= 6}
 
 
 def tokens_with_kinds(text: str) -> set[tuple[str, str]]:
     """(kind, value) for every identifier-shaped token of an output string."""
-    tokens = {("DID", _clean(m.group(0))) for m in DID_PATTERN.finditer(text)}
-    tokens |= {("EMAIL_ADDRESS", _clean(m.group(0))) for m in EMAIL_PATTERN.finditer(text)}
-    tokens |= {("URL", _clean(m.group(0))) for m in URL_PATTERN.finditer(text)}
-    tokens |= {("HANDLE", _clean(m.group(1))) for m in BARE_DOMAIN_PATTERN.finditer(text)}
+    tokens: set[tuple[str, str]] = set()
+    if "." not in text and ":" not in text:
+        return tokens  # every identifier kind needs a dot or a colon (pseudonyms and plain words skip here)
+    if "did:" in text:
+        tokens |= {("DID", _clean(m.group(0))) for m in DID_PATTERN.finditer(text)}
+    if "@" in text:
+        tokens |= {("EMAIL_ADDRESS", _clean(m.group(0))) for m in EMAIL_PATTERN.finditer(text)}
+    if "://" in text:
+        tokens |= {("URL", _clean(m.group(0))) for m in URL_PATTERN.finditer(text)}
+    if "." in text:
+        tokens |= {("HANDLE", _clean(m.group(1))) for m in BARE_DOMAIN_PATTERN.finditer(text)}
     return tokens
 
 
@@ -109,3 +121,35 @@ def secret_scan(table_name: str, table: pa.Table, secret: bytes) -> list[Finding
 def scan_bytes_for_secret(data: bytes, secret: bytes) -> bool:
     """True when a file's bytes contain the secret."""
     return secret.strip() in data
+
+
+def lake_raw_identifiers(raw: pa.Table | None) -> set[str]:
+    """Identifiers in raw_events rows (columns kind, raw), including identity events' handles."""
+    if raw is None:
+        return set()
+    lines = raw.column("raw").to_pylist()
+    handles = [
+        json.loads(line).get("identity", {}).get("handle")
+        for kind, line in zip(raw.column("kind").to_pylist(), lines, strict=True)
+        if kind == "identity" and '"handle"' in line
+    ]
+    return harvest_identifiers(lines, handles)
+
+
+def folder_as_table(root: Path) -> pa.Table:
+    """Every file below `root` as (file, content) text rows, Parquet decoded to its rows, for scanning."""
+    files, contents = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        files.append(path.relative_to(root).as_posix())
+        if path.suffix == ".parquet":
+            contents.append(repr(pq.read_table(path, partitioning=None).to_pylist()))
+        elif path.suffix == ".png":
+            contents.append(path.read_bytes().decode("latin-1"))
+        else:
+            contents.append(path.read_text(errors="replace"))
+    return pa.table({"file": files, "content": contents})
+
+
+def thread_texts(threads: pa.Table) -> list[str]:
+    """Every message text of an action_threads-shaped table."""
+    return [m["text"] for thread in threads.column("thread").to_pylist() for m in thread if m.get("text")]

@@ -296,9 +296,15 @@ def _write_tree(root: Path, splits: dict[str, list], persona_cards: dict[int, st
         card = persona_cards[cluster].rstrip("\n") + "\n"
         (root / "personas" / f"cluster_{cluster}.md").write_text(card, encoding="utf-8")
     (root / "README.md").write_text(_card(stats, clusters, context), encoding="utf-8")
-    manifest = {path: _sha256(root / path) for path in _files(root)}
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    manifest = refresh_manifest(root)
     return {"counts": stats, "clusters": clusters, "files": len(manifest) + 1}
+
+
+def refresh_manifest(root: Path) -> dict[str, str]:
+    """(Re)write MANIFEST.json with the sha256 of every other file in the release folder."""
+    manifest = {path: _sha256(root / path) for path in _files(root) if path != MANIFEST}
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return manifest
 
 
 def _swap_in(tmp: Path, out_dir: Path) -> None:

@@ -1,0 +1,429 @@
+"""End-to-end ingestion throughput and peak memory: raw_events + actions for one large sample day.
+
+Run: `python benchmarks/bench_ingestion.py [--users 20000] [--events-per-user-day 50] [--quick]`.
+
+1. Generates (once; cached under benchmarks/work/ingest/) a one-day sample archive with
+   `core.sample.generate_sample` (20,000 users x 50 events ~ 1M lines), and a day `--small-factor` times
+   smaller (same seed, fewer users).
+2. Ingests it in a fresh subprocess through the assets' code path: `line_sources_for("jetstream-archive")`
+   (ArchiveIndex + file lines) -> `stage_lines` -> `write_raw_days` -> `build_actions_day`, on an in-memory
+   DuckDB connection set up by `core.ingest.configure` (as the `QueryEngine` resource does). The child
+   reports wall time per phase and its own peak RSS (`ru_maxrss`).
+3. Baseline, also in a fresh subprocess: a plain Python loop `json.loads` of every line of the same files
+   into a list of dicts (and its peak RSS).
+
+Figures (merged into benchmarks/results.json): ingestion_throughput (events/s; events = non-blank input
+lines), ingestion_peak_rss_mb (vs the json.loads baseline), ingestion_peak_rss_scaling (large day vs the
+smaller day; ~1.0 means memory does not grow with the day) and the same scaling for the baseline.
+Goal: >= 100,000 events/s on 2 cores. Goals are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    ROOT,
+    WORK_DIR,
+    child_json,
+    merge_results,
+    parse_child_json,
+    peak_rss_mb,
+    record,
+    report,
+)
+
+GOAL_EVENTS_PER_S = 100_000
+DAY = "2025-03-01"
+CHILD_TAG = "BENCH_INGESTION_JSON "
+INGEST_DIR = WORK_DIR / "ingest"
+
+# Which phase a DuckDB statement belongs to, by the first pattern its SQL matches.
+SQL_PHASES: tuple[tuple[str, str], ...] = (
+    (r"INSERT INTO staged", "stage: INSERT Arrow chunks into DuckDB"),
+    (r"TEMP TABLE staged|DROP TABLE staged", "stage: create/drop staging table"),
+    (r"TEMP TABLE parsed", "parse: decode + validate JSON (parsed)"),
+    (r"TEMP TABLE window_events", "parse: extract fields + sha1 key (window_events)"),
+    (r"COPY \(.*FROM window_events", "raw_events: dedupe + sort + COPY to Parquet"),
+    (r"COPY \(.*FROM parsed", "quarantine: COPY to Parquet"),
+    (r"TEMP TABLE mapped", "actions: map commits SQL (mapped)"),
+    (r"COPY \(.*FROM mapped", "actions: join + sort + COPY to Parquet"),
+    (r"creates", "actions: create index for undos"),
+    (r"read_parquet|FROM parsed|FROM window_events", "counts and summaries"),
+    (r"^\s*SET ", "configure"),
+)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Child: the ingestion run (fresh process, so its ru_maxrss is clean)
+# ----------------------------------------------------------------------------------------------------------
+
+
+class TimedConnection:
+    """A DuckDB connection that adds each statement's wall time to a phase (see SQL_PHASES)."""
+
+    def __init__(self, con: Any, seconds: dict[str, float]) -> None:
+        self._con = con
+        self._seconds = seconds
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        phase = next(
+            (name for pattern, name in SQL_PHASES if re.search(pattern, sql, re.DOTALL)), "other SQL"
+        )
+        start = time.perf_counter()
+        try:
+            return self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+        finally:
+            self._seconds[phase] += time.perf_counter() - start
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def _timed_first(sources: Iterable[Any], seconds: dict[str, float], phase: str) -> Iterator[Any]:
+    """Yield from `sources`, charging the time to produce the first item (the archive index scan) to `phase`."""
+    iterator = iter(sources)
+    start = time.perf_counter()
+    first = next(iterator, None)
+    seconds[phase] += time.perf_counter() - start
+    if first is None:
+        return
+    yield first
+    yield from iterator
+
+
+def child_ingest(args: argparse.Namespace) -> None:
+    """Ingest DAY of `args.sample` into a fresh lake under `args.data_dir`; print timings and peak RSS."""
+    import duckdb
+
+    from blueprint_assets.core import ingest
+    from blueprint_assets.core.actions import build_actions_day
+    from blueprint_assets.core.ingest import IngestStats, configure, stage_lines, write_raw_days
+    from blueprint_assets.core.lake import Lake
+    from blueprint_assets.core.source_lines import line_sources_for
+
+    if args.chunk_lines:
+        ingest.CHUNK_LINES = args.chunk_lines  # diagnostic knob only; the default is the module's value
+    data_dir = Path(args.data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    lake = Lake(str(data_dir))
+    state_dir = data_dir / "state"
+    seconds: dict[str, float] = defaultdict(float)
+    stats = IngestStats()
+    profiler = cProfile.Profile() if args.cprofile else None
+    rss_before = peak_rss_mb()
+
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    con = TimedConnection(duckdb.connect(":memory:"), seconds)
+    configure(con, state_dir / "duckdb_spill", args.memory_limit)
+    if args.threads:
+        con.execute(f"SET threads = {int(args.threads)}")
+    sources = line_sources_for("jetstream-archive", days=[DAY], state_dir=state_dir, path=args.sample)
+    t0 = time.perf_counter()
+    sql_before = sum(seconds.values())
+    stage_lines(con, _timed_first(sources, seconds, "index: scan archive time ranges"), stats)
+    stage_wall = time.perf_counter() - t0
+    seconds["stage: read lines + build Arrow chunks (Python)"] += stage_wall - (
+        sum(seconds.values()) - sql_before
+    )
+    t_raw = time.perf_counter()
+    write_raw_days(con, lake, [DAY], stats)
+    t_actions = time.perf_counter()
+    summary = build_actions_day(con, lake, DAY)
+    end = time.perf_counter()
+    if profiler:
+        profiler.disable()
+    con.close()
+
+    profile_text = ""
+    if profiler:
+        buffer = io.StringIO()
+        pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(15)
+        profile_text = buffer.getvalue()
+    child_json(
+        CHILD_TAG,
+        {
+            "seconds": end - start,
+            "stage_lines_s": t_raw - t0,
+            "write_raw_days_s": t_actions - t_raw,
+            "build_actions_day_s": end - t_actions,
+            "phases": dict(seconds),
+            "lines_read": stats.lines_read,
+            "files_read": stats.files_read,
+            "events_kept": sum(stats.events_by_day.values()),
+            "duplicates": sum(stats.duplicates_by_day.values()),
+            "quarantined": sum(sum(r.values()) for r in stats.quarantined_by_day.values()),
+            "actions": sum(summary["by_type"].values()),
+            "peak_rss_mb": peak_rss_mb(),
+            "rss_at_start_mb": rss_before,
+            "profile": profile_text,
+        },
+    )
+    if not args.keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def child_json_loads(args: argparse.Namespace) -> None:
+    """Baseline: json.loads every non-blank line of the archive's files into one list of dicts."""
+    files = sorted(p for p in Path(args.sample).rglob("*") if p.is_file() and p.name.endswith(".jsonl"))
+    rss_before = peak_rss_mb()
+    start = time.perf_counter()
+    events: list[dict] = []
+    bad = 0
+    for path in files:
+        with open(path, "rb") as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                try:
+                    events.append(json.loads(line))
+                except ValueError:  # invalid JSON or UTF-8: counted, like ingestion's quarantine
+                    bad += 1
+    seconds = time.perf_counter() - start
+    child_json(
+        CHILD_TAG,
+        {
+            "seconds": seconds,
+            "lines_read": len(events) + bad,
+            "parsed": len(events),
+            "bad": bad,
+            "files_read": len(files),
+            "peak_rss_mb": peak_rss_mb(),
+            "rss_at_start_mb": rss_before,
+        },
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Parent
+# ----------------------------------------------------------------------------------------------------------
+
+
+def ensure_sample(users: int, events_per_user_day: float, seed: int) -> tuple[Path, dict[str, Any]]:
+    """A one-day sample archive, generated once and reused (a marker file records its summary)."""
+    from blueprint_assets.core.sample import generate_sample
+
+    folder = INGEST_DIR / f"sample_u{users}_e{events_per_user_day:g}_s{seed}"
+    # Beside the archive, not inside it: a .json file inside would be read as an archive file.
+    marker = INGEST_DIR / f"{folder.name}.summary.json"
+    if marker.is_file() and folder.is_dir():
+        return folder, json.loads(marker.read_text())
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"generating sample: 1 day, {users} users x {events_per_user_day:g} events ...", flush=True)
+    start = time.perf_counter()
+    summary = generate_sample(
+        folder,
+        days=1,
+        users=users,
+        seed=seed,
+        start=date.fromisoformat(DAY),
+        events_per_user_day=events_per_user_day,
+    ).to_dict()
+    info = {k: summary[k] for k in ("lines", "events", "duplicates", "malformed", "misfiled")}
+    info["bytes"] = sum(p.stat().st_size for p in folder.rglob("*.jsonl"))
+    print(
+        f"  generated {info['lines']:,} lines, {info['bytes'] / 1e6:.0f} MB in {time.perf_counter() - start:.0f}s"
+    )
+    marker.write_text(json.dumps(info))
+    return folder, info
+
+
+def run_child(mode: str, sample: Path, args: argparse.Namespace, label: str) -> dict[str, Any]:
+    """Run this script as a fresh child process in `mode` and return its JSON result."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--sample", str(sample)]
+    cmd += ["--data-dir", str(INGEST_DIR / f"run_{label}"), "--memory-limit", args.memory_limit]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    if args.chunk_lines:
+        cmd += ["--chunk-lines", str(args.chunk_lines)]
+    if args.cprofile and mode == "ingest":
+        cmd.append("--cprofile")
+    if args.keep:
+        cmd.append("--keep")
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{mode} child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return parse_child_json(CHILD_TAG, proc.stdout)
+
+
+def print_phases(result: dict[str, Any]) -> None:
+    """Where the ingestion wall time went, largest first."""
+    total = result["seconds"]
+    print(
+        f"  phases of {total:.1f}s (stage_lines {result['stage_lines_s']:.1f}s, write_raw_days "
+        f"{result['write_raw_days_s']:.1f}s, build_actions_day {result['build_actions_day_s']:.1f}s):"
+    )
+    for phase, seconds in sorted(result["phases"].items(), key=lambda kv: -kv[1]):
+        if seconds >= 0.05:
+            print(f"    {seconds:7.2f}s {100 * seconds / total:5.1f}%  {phase}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=20_000, help="users of the large day (~50 lines each)")
+    parser.add_argument("--events-per-user-day", type=float, default=50.0)
+    parser.add_argument("--small-factor", type=int, default=4, help="the small day has users / this")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="a 4x smaller large day (~250k lines)")
+    parser.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit (configure's default)")
+    parser.add_argument(
+        "--low-memory-limit",
+        default="512MB",
+        help="also ingest the large day with this DuckDB memory_limit, to show peak RSS follows the limit"
+        " rather than the day's size ('' to skip)",
+    )
+    parser.add_argument("--threads", type=int, default=0, help="DuckDB threads (0: DuckDB's default)")
+    parser.add_argument("--chunk-lines", type=int, default=0, help="diagnostic: override ingest.CHUNK_LINES")
+    parser.add_argument("--cprofile", action="store_true", help="print a cProfile of the large ingestion")
+    parser.add_argument("--keep", action="store_true", help="keep the ingested lakes under benchmarks/work")
+    parser.add_argument("--no-results", action="store_true", help="do not write benchmarks/results.json")
+    parser.add_argument("--child", choices=("ingest", "json_loads"), help=argparse.SUPPRESS)
+    parser.add_argument("--sample", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child == "ingest":
+        return child_ingest(args)
+    if args.child == "json_loads":
+        return child_json_loads(args)
+
+    users = args.users // 4 if args.quick else args.users
+    small_users = max(2, users // args.small_factor)
+    large_dir, large_info = ensure_sample(users, args.events_per_user_day, args.seed)
+    small_dir, small_info = ensure_sample(small_users, args.events_per_user_day, args.seed)
+
+    print(
+        f"large day: {large_info['lines']:,} lines ({large_info['bytes'] / 1e6:.0f} MB); ingesting ...",
+        flush=True,
+    )
+    ours = run_child("ingest", large_dir, args, "large")
+    base = run_child("json_loads", large_dir, args, "large_base")
+    if ours["lines_read"] != base["lines_read"]:
+        raise RuntimeError(
+            f"line counts differ: ingestion {ours['lines_read']} vs baseline {base['lines_read']}"
+        )
+    print(f"small day: {small_info['lines']:,} lines; ingesting ...", flush=True)
+    ours_small = run_child("ingest", small_dir, args, "small")
+    base_small = run_child("json_loads", small_dir, args, "small_base")
+
+    low = None
+    if args.low_memory_limit:
+        print(f"large day again with memory_limit {args.low_memory_limit} ...", flush=True)
+        low_args = argparse.Namespace(**{**vars(args), "memory_limit": args.low_memory_limit})
+        low = run_child("ingest", large_dir, low_args, "large_low_memory")
+
+    n = ours["lines_read"]
+    print(
+        f"ingested {n:,} lines from {ours['files_read']} files: {ours['events_kept']:,} raw_events, "
+        f"{ours['duplicates']:,} duplicates, {ours['quarantined']:,} quarantined, {ours['actions']:,} actions"
+    )
+    print_phases(ours)
+    if ours.get("profile"):
+        print(ours["profile"])
+    ours_rate = n / ours["seconds"]
+    base_rate = base["lines_read"] / base["seconds"]
+    records = [
+        report(
+            record("ingestion_throughput", ours_rate, "events/s", "json_loads_list", base_rate, digits=1),
+            goal=f">= {GOAL_EVENTS_PER_S:,} events/s on 2 cores",
+        ),
+        report(
+            record(
+                "ingestion_peak_rss_mb",
+                ours["peak_rss_mb"],
+                "MiB",
+                "json_loads_list",
+                base["peak_rss_mb"],
+                digits=1,
+            ),
+            goal="below the baseline",
+        ),
+        report(
+            record(
+                "ingestion_peak_rss_scaling",
+                ours["peak_rss_mb"],
+                "MiB",
+                f"ingestion_day_{args.small_factor}x_smaller",
+                ours_small["peak_rss_mb"],
+                digits=1,
+            ),
+            goal=f"~1.0 (memory does not grow with the day; lines {n:,} vs {ours_small['lines_read']:,})",
+        ),
+        report(
+            record(
+                "json_loads_peak_rss_scaling",
+                base["peak_rss_mb"],
+                "MiB",
+                f"json_loads_day_{args.small_factor}x_smaller",
+                base_small["peak_rss_mb"],
+                digits=1,
+            ),
+            goal="none (shows how a naive loader grows)",
+        ),
+        report(
+            record(
+                "ingestion_throughput_small_day",
+                ours_small["lines_read"] / ours_small["seconds"],
+                "events/s",
+                "json_loads_list",
+                base_small["lines_read"] / base_small["seconds"],
+                digits=1,
+            ),
+        ),
+    ]
+    if low is not None:
+        records.append(
+            report(
+                record(
+                    "ingestion_peak_rss_mb_low_memory_limit",
+                    low["peak_rss_mb"],
+                    "MiB",
+                    f"ingestion_memory_limit_{args.memory_limit}",
+                    ours["peak_rss_mb"],
+                    digits=1,
+                ),
+                goal=f"follows memory_limit {args.low_memory_limit} (DuckDB spills; same output)",
+            )
+        )
+        records.append(
+            report(
+                record(
+                    "ingestion_throughput_low_memory_limit",
+                    low["lines_read"] / low["seconds"],
+                    "events/s",
+                    f"ingestion_memory_limit_{args.memory_limit}",
+                    ours_rate,
+                    digits=1,
+                )
+            )
+        )
+        if (low["events_kept"], low["actions"]) != (ours["events_kept"], ours["actions"]):
+            raise RuntimeError("the low-memory run wrote different row counts")
+    verdict = "MET" if ours_rate >= GOAL_EVENTS_PER_S else "MISSED"
+    print(f"goal >= {GOAL_EVENTS_PER_S:,} events/s: {verdict} ({ours_rate:,.0f} events/s)")
+    if not args.no_results:
+        merge_results(records)
+
+
+if __name__ == "__main__":
+    main()

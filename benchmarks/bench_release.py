@@ -1,0 +1,140 @@
+"""Release-stage throughput: build_threads, split_threads and write_release on synthetic anonymized actions.
+
+Run: `python benchmarks/bench_release.py [--actions 500000]`. Builds a deterministic table shaped like
+`anonymized_posts` (20,000 users, 80% of them in scope across 25 clusters; posts, replies, quotes, likes,
+reposts, follows and their undos pointing at recent posts), then times each release step on it.
+
+Baseline, same run, same table: `table.to_pylist()` + sorting the rows by (time_us, event_id), the least
+any Python pass over the window's rows must do. Each figure is actions/s of a step vs actions/s of the
+baseline (ratio < 1: the step is that much slower than one plain Python pass). Records merged into
+benchmarks/results.json: release_build_threads, release_split_threads, release_write_release.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import merge_results, record, report  # noqa: E402
+
+from blueprint_assets.core.release_files import write_release  # noqa: E402
+from blueprint_assets.core.splits import split_threads  # noqa: E402
+from blueprint_assets.core.threads import build_threads  # noqa: E402
+
+COLUMNS = (
+    "event_id",
+    "time_us",
+    "action",
+    "actor",
+    "record_id",
+    "text",
+    "reply_parent_id",
+    "quote_id",
+    "subject_id",
+    "subject_user",
+    "resolved",
+)
+# Action mix, roughly Bluesky's: likes dominate, then posts and replies.
+KINDS = (
+    ["post"] * 20
+    + ["reply"] * 15
+    + ["like"] * 35
+    + ["repost"] * 8
+    + ["quote"] * 3
+    + ["follow"] * 10
+    + ["unlike", "unrepost", "block", "unfollow", "post_update", "post_delete", "unblock"]
+)
+K = 25
+
+
+def _h(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def synth(n: int, n_users: int = 20_000, seed: int = 1) -> tuple[pa.Table, dict[str, int]]:
+    """`n` anonymized-action rows and the cluster of each in-scope user (80% of users)."""
+    rng = random.Random(seed)
+    users = [_h(f"u{i}") for i in range(n_users)]
+    posts: list[tuple[str, str]] = []
+    cols: dict[str, list] = {c: [] for c in COLUMNS}
+    t = 1_740_787_200_000_000
+    for i in range(n):
+        t += rng.randint(0, 20_000)
+        actor = users[rng.randrange(n_users)]
+        kind = rng.choice(KINDS)
+        rec = _h(f"r{i}")
+        row: dict[str, Any] = dict.fromkeys(COLUMNS)
+        row.update(event_id=_h(f"e{i}"), time_us=t, action=kind, actor=actor, record_id=rec, resolved=True)
+        target = posts[-rng.randint(1, min(len(posts), 5000))] if posts else None
+        if kind in ("post", "reply", "quote"):
+            row["text"] = f"some text number {i} about things"
+            if kind == "reply" and target:
+                row["reply_parent_id"] = target[0]
+            if kind == "quote" and target:
+                row["quote_id"] = target[0]
+            posts.append((rec, actor))
+        elif kind in ("like", "repost", "unlike", "unrepost") and target:
+            row["subject_id"] = target[0]
+        elif kind in ("follow", "block", "unfollow", "unblock") and target:
+            row["subject_user"] = target[1]
+        elif kind in ("post_update", "post_delete") and target:
+            row["subject_id"] = row["record_id"] = target[0]
+            row["actor"] = target[1]
+            row["text"] = "edited" if kind == "post_update" else None
+        for key, value in row.items():
+            cols[key].append(value)
+    clusters = {u: i % K for i, u in enumerate(users) if i % 5}
+    return pa.table(cols), clusters
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--actions", type=int, default=500_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 actions")
+    parser.add_argument("--no-results", action="store_true", help="do not write benchmarks/results.json")
+    args = parser.parse_args()
+    n = 100_000 if args.quick else args.actions
+
+    table, clusters = synth(n)
+    _, base_s = timed(lambda: sorted(table.to_pylist(), key=lambda r: (r["time_us"], r["event_id"])))
+    result, build_s = timed(lambda: build_threads(table, clusters, secret=b"bench-secret"))
+    splits, split_s = timed(lambda: split_threads(result.threads))
+    with tempfile.TemporaryDirectory() as tmp:
+        cards = {i: f"# Persona {i}" for i in range(K)}
+        _, write_s = timed(lambda: write_release(Path(tmp) / "release", splits, cards, {}))
+    print(f"{n:,} actions -> {len(result.threads):,} threads; dropped {dict(sorted(result.dropped.items()))}")
+    base_rate = n / base_s
+    print(f"baseline to_pylist + sort: {base_s:.2f}s ({base_rate:,.0f} actions/s)")
+    records = [
+        report(record(f"release_{step}", n / seconds, "actions/s", "to_pylist_sort", base_rate, digits=1))
+        for step, seconds in (
+            ("build_threads", build_s),
+            ("split_threads", split_s),
+            ("write_release", write_s),
+        )
+    ]
+    if not args.no_results:
+        merge_results(records)
+
+
+if __name__ == "__main__":
+    main()

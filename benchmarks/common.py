@@ -1,0 +1,134 @@
+"""Shared helpers of the bench scripts: result records, results.json merging, printing, peak memory.
+
+Every figure is measured next to a baseline in the same run; `record` builds the stored dict
+`{name, value, unit, baseline, baseline_value, ratio}` and `report` prints it as
+"figure vs baseline = ratio". `merge_results` read-modify-writes `benchmarks/results.json` keyed by name,
+so each bench replaces only its own records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / "benchmarks"
+# run_all.py points the benches at its own file through this variable (see its --results).
+RESULTS_PATH = Path(os.environ.get("BLUEPRINT_BENCH_RESULTS") or BENCH_DIR / "results.json")
+WORK_DIR = BENCH_DIR / "work"  # gitignored scratch space for generated inputs and outputs
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def record(
+    name: str,
+    value: float,
+    unit: str,
+    baseline: str,
+    baseline_value: float,
+    ratio: float | None = None,
+    digits: int = 4,
+) -> dict[str, Any]:
+    """One result record; `ratio` defaults to value / baseline_value (None when the baseline is 0)."""
+    if ratio is None:
+        ratio = value / baseline_value if baseline_value else None
+    return {
+        "name": name,
+        "value": round(float(value), digits),
+        "unit": unit,
+        "baseline": baseline,
+        "baseline_value": round(float(baseline_value), digits),
+        "ratio": None if ratio is None else round(float(ratio), 3),
+    }
+
+
+def format_record(rec: dict[str, Any]) -> str:
+    """`name: value unit vs baseline baseline_value unit = ratio x`."""
+    ratio = "n/a" if rec["ratio"] is None else f"{rec['ratio']:.2f}x"
+    return (
+        f"{rec['name']}: {_num(rec['value'])} {rec['unit']} vs {rec['baseline']} "
+        f"{_num(rec['baseline_value'])} {rec['unit']} = {ratio}"
+    )
+
+
+def _num(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def report(rec: dict[str, Any], goal: str | None = None) -> dict[str, Any]:
+    """Print a record as "figure vs baseline = ratio" (and the goal it is read against); return it."""
+    line = format_record(rec)
+    print(line + (f"   [goal: {goal}]" if goal else ""), flush=True)
+    return rec
+
+
+def load_results(path: Path = RESULTS_PATH) -> list[dict[str, Any]]:
+    """The stored records (an empty list when the file is missing or unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return data if isinstance(data, list) else []
+
+
+def merge_results(records: Iterable[dict[str, Any]], path: Path = RESULTS_PATH) -> None:
+    """Replace the records of the same names in `path` (keeping the others and their order), atomically."""
+    records = list(records)
+    names = {r["name"] for r in records}
+    merged = [r for r in load_results(path) if r.get("name") not in names] + records
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(merged, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports ru_maxrss in KiB)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024 if sys.platform != "darwin" else kib / (1024 * 1024)
+
+
+@contextmanager
+def timer() -> Iterator[Callable[[], float]]:
+    """`with timer() as elapsed: ...`; `elapsed()` gives seconds so far, frozen at exit."""
+    start = time.perf_counter()
+    end: list[float] = []
+    yield lambda: (end[0] if end else time.perf_counter()) - start
+    end.append(time.perf_counter())
+
+
+def best_of(fn: Callable[[], Any], repeat: int = 2) -> tuple[Any, float]:
+    """Run `fn` `repeat` times; (last result, shortest seconds). The minimum is the least disturbed figure
+    on a shared machine."""
+    best = float("inf")
+    result = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return result, best
+
+
+def child_json(line_prefix: str, payload: dict[str, Any]) -> None:
+    """Print a child process's result as one tagged JSON line for `parse_child_json`."""
+    print(line_prefix + json.dumps(payload, sort_keys=True), flush=True)
+
+
+def parse_child_json(line_prefix: str, stdout: str) -> dict[str, Any]:
+    """The last tagged JSON line a child printed."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(line_prefix):
+            return json.loads(line[len(line_prefix) :])
+    raise RuntimeError(f"child printed no {line_prefix!r} line; output tail:\n{stdout[-2000:]}")

@@ -1,0 +1,186 @@
+"""Personas and release stages through real Dagster runs: clusters, cards, threads, gates, rebuilds, audit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from conftest import all_output_text, pipeline_resources, run_assets
+from dagster import AssetKey, DagsterInstance, asset, materialize
+
+from blueprint_assets.assets.ingestion import actions, raw_events
+from blueprint_assets.assets.personas import persona_clusters, post_embeddings, user_embeddings
+from blueprint_assets.assets.privacy import anonymized_posts
+from blueprint_assets.assets.release import (
+    action_splits,
+    action_threads,
+    dataset_release,
+    privacy_audit_report,
+)
+from blueprint_assets.core.actions_space import ACTION_ORDER
+from blueprint_assets.core.lake import Lake, read_files
+from blueprint_assets.core.privacy_scan import lake_raw_identifiers
+from blueprint_assets.partitions import monthly_partitions
+from blueprint_assets.resources import EncoderResource, ReleaseSettings
+from checks.release_checks import (
+    action_splits_quality,
+    action_threads_privacy_scan,
+    action_threads_quality,
+    dataset_release_manifest,
+    dataset_release_privacy_scan,
+    persona_clusters_min_size,
+)
+
+DAYS = ("2025-03-01", "2025-03-02")
+MONTH = "2025-03-01"
+DAILY = [raw_events, actions, anonymized_posts, post_embeddings]
+RELEASE = [
+    user_embeddings,
+    persona_clusters,
+    action_threads,
+    action_splits,
+    dataset_release,
+    privacy_audit_report,
+]
+RELEASE_CHECKS = [persona_clusters_min_size, action_threads_quality, action_threads_privacy_scan,
+                  action_splits_quality, dataset_release_manifest, dataset_release_privacy_scan]  # fmt: skip
+
+
+def resources(data_dir: Path, archive: Path) -> dict:
+    return {
+        **pipeline_resources(data_dir, archive),
+        "encoder": EncoderResource(),
+        "settings": ReleaseSettings(k=6, min_cluster_size=10),
+    }
+
+
+def build_release(res: dict, assets: list | None = None, raise_on_error: bool = True):
+    return materialize(
+        assets or [*RELEASE, *RELEASE_CHECKS], resources=res, partition_key=MONTH,
+        instance=DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
+    )  # fmt: skip
+
+
+def release_bytes(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def built(small_sample: Path, tmp_path_factory) -> tuple[Path, dict]:
+    data_dir = tmp_path_factory.mktemp("release") / "data"
+    res = resources(data_dir, small_sample)
+    assert run_assets(DAILY, res, *DAYS).success
+    assert build_release(res).success
+    return data_dir, res
+
+
+def test_clusters_respect_minimum_size_and_cards_are_clean(built) -> None:
+    data_dir, _ = built
+    lake = Lake(str(data_dir))
+    clusters = read_files([lake.partition_file("persona_clusters", "release", "2025-03")]).to_pandas()
+    sizes = clusters.groupby("cluster_id")["user"].count()
+    assert len(sizes) >= 2 and sizes.min() >= 10
+    cards = sorted((data_dir / "releases" / "2025-03" / "personas").glob("cluster_*.md"))
+    assert len(cards) == len(sizes)
+    text = cards[0].read_text()
+    assert "## Action types" in text and "Representative posts" in text
+    known = lake_raw_identifiers(read_files(lake.all_files("raw_events"), columns=["kind", "raw"]))
+    for card in cards:
+        lowered = card.read_text().lower()
+        assert not [k for k in known if k in lowered]
+
+
+def test_rerun_encodes_nothing(built) -> None:
+    data_dir, res = built
+    result = run_assets([post_embeddings], res, *DAYS)
+    materialization = result.get_asset_materialization_events()[0]  # one per day, same metadata
+    metadata = materialization.step_materialization_data.materialization.metadata
+    assert metadata["encoded"].value == 0 and metadata["reused"].value > 100
+
+
+def test_threads_cover_every_sample_action_and_splits_hide_answers(built) -> None:
+    data_dir, _ = built
+    release = data_dir / "releases" / "2025-03"
+    actions_seen = set()
+    for split in ("train", "validation", "test"):
+        for line in (
+            (release / "answers" / f"{split}.jsonl").read_text().splitlines() if split != "train" else []
+        ):
+            actions_seen.add(json.loads(line)["action"])
+    train = pq.read_table(release / "data" / "train.parquet").to_pylist()
+    for row in train:
+        last = row["thread"][-1]
+        actions_seen.add(next(a for a in ACTION_ORDER if last["actions"][a]))
+    assert actions_seen == set(ACTION_ORDER)
+    validation = pq.read_table(release / "data" / "validation.parquet").to_pylist()
+    assert all(
+        row["thread"][-1]["actions"] is None and row["thread"][-1]["text"] is None for row in validation
+    )
+    ids = [
+        r["id"]
+        for s in ("train", "validation", "test")
+        for r in pq.read_table(release / "data" / f"{s}.parquet").to_pylist()
+    ]
+    assert len(ids) == len(set(ids))
+
+
+def test_release_loads_with_pyarrow_and_duckdb(built) -> None:
+    data_dir, _ = built
+    release = data_dir / "releases" / "2025-03"
+    manifest = json.loads((release / "MANIFEST.json").read_text())
+    card = (release / "README.md").read_text()
+    for split in ("train", "validation", "test"):
+        path = release / "data" / f"{split}.parquet"
+        assert f"data/{split}.parquet" in manifest
+        arrow_rows = pq.read_table(path).num_rows
+        duck_rows = duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0]
+        jsonl_rows = sum(len(p.read_text().splitlines()) for p in (release / split).glob("cluster_*.jsonl"))
+        assert arrow_rows == duck_rows == jsonl_rows > 0
+        assert f"num_examples: {arrow_rows}" in card
+
+
+def test_release_rebuilds_byte_identically(built) -> None:
+    data_dir, res = built
+    folder = data_dir / "releases" / "2025-03"
+    before = release_bytes(folder)
+    assert build_release(res).success
+    assert release_bytes(folder) == before
+
+
+def test_audit_report_has_every_section_and_no_identifiers(built) -> None:
+    data_dir, _ = built
+    audit = data_dir / "releases" / "2025-03" / "privacy_audit"
+    markdown = (audit / "privacy_audit.md").read_text()
+    for heading in ("PII removed", "NER", "Cluster sizes", "Opt-outs", "Pseudonym", "residual", "leak"):
+        assert heading.lower() in markdown.lower(), heading
+    lake = Lake(str(data_dir))
+    known = lake_raw_identifiers(read_files(lake.all_files("raw_events"), columns=["kind", "raw"]))
+    for path, text in all_output_text(audit).items():
+        assert not [k for k in known if k in text.lower()], path
+
+
+def test_corrupted_release_file_blocks_downstream(built, tmp_path: Path) -> None:
+    data_dir, res = built
+    folder = data_dir / "releases" / "2025-03"
+
+    @asset(key=AssetKey("dataset_release"), partitions_def=monthly_partitions, group_name="release")
+    def tampered_release() -> None:
+        target = folder / "data" / "test.parquet"
+        target.write_bytes(target.read_bytes() + b"tampered")
+
+    result = build_release(
+        res, [tampered_release, privacy_audit_report, dataset_release_manifest], raise_on_error=False
+    )
+    assert not result.success
+    [evaluation] = result.get_asset_check_evaluations()
+    assert not evaluation.passed and "changed: data/test.parquet" in evaluation.description
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert AssetKey("privacy_audit_report") not in materialized, (
+        "the audit must not run on a corrupted release"
+    )
+    assert build_release(res).success  # a rebuild repairs it

@@ -31,6 +31,10 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/blueprint sample --out $(SAMPLE_DIR) --days $(SAMPLE_DAYS) --users $(SAMPLE_USERS) --seed 7 --start $(FIRST_DAY)
 	$(BIN)/blueprint run --source-dir $(SAMPLE_DIR) --from $(FIRST_DAY) --to $(LAST_DAY) --data-dir $(DATA_DIR)
+	$(BIN)/blueprint release --months $(RELEASE_MONTH) --data-dir $(DATA_DIR)
+	$(BIN)/blueprint baseline leaderboard --release $(DATA_DIR)/releases/$(RELEASE_MONTH) --split validation \
+		--out $(DATA_DIR)/leaderboard.md
+	$(BIN)/blueprint summary --from $(FIRST_DAY) --to $(LAST_DAY) --data-dir $(DATA_DIR)
 
 lint: install
 	$(BIN)/ruff check .
@@ -38,7 +42,12 @@ lint: install
 
 test: install lint
 	$(BIN)/dagster definitions validate -w workspace.yaml
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --ignore=tests/e2e
+
+# Real-browser UI test and Postgres parallel-runs test; installs Debian's chromium and postgresql.
+e2e: install
+	bash scripts/e2e_setup.sh
+	$(BIN)/python -m pytest -q tests/e2e
 
 ui: install
 	mkdir -p $(DAGSTER_HOME)

@@ -146,12 +146,18 @@ def child_ingest(args: argparse.Namespace) -> None:
     )
     t_raw = time.perf_counter()
     write_raw_days(con, lake, [DAY], stats)
+    con.close()
     t_actions = time.perf_counter()
+    # `actions` is its own asset with its own connection: the staging tables are gone by then.
+    con = TimedConnection(duckdb.connect(":memory:"), seconds)
+    configure(con, state_dir / "duckdb_spill", args.memory_limit)
+    if args.threads:
+        con.execute(f"SET threads = {int(args.threads)}")
     summary = build_actions_day(con, lake, DAY)
+    con.close()
     end = time.perf_counter()
     if profiler:
         profiler.disable()
-    con.close()
 
     profile_text = ""
     if profiler:

@@ -132,7 +132,20 @@ def print_summary(data_dir: Path, first: str, last: str) -> None:
     print(f"  lake:              {lake.root}")
     releases = data_dir / "releases"
     if releases.is_dir():
-        print(f"  releases:          {releases}")
+        for folder in sorted(p for p in releases.iterdir() if p.is_dir()):
+            print(f"  release:           {folder}")
+            audit = folder / "privacy_audit" / "privacy_audit.md"
+            if audit.is_file():
+                print(f"  privacy audit:     {audit}")
+    leaderboard = data_dir / "leaderboard.md"
+    if leaderboard.is_file():
+        print(f"  leaderboard:       {leaderboard}")
+    print(f"  dagster instance:  {data_dir / 'dagster_home'} (see it with `make ui`)")
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    print_summary(_data_dir(args), args.date_from, args.date_to or args.date_from)
+    return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -142,7 +155,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         Path(args.out), days=args.days, users=args.users, seed=args.seed, start=date.fromisoformat(args.start),
         gzip=args.gzip,
     )  # fmt: skip
-    print(f"wrote sample to {args.out}: {summary}")
+    print(
+        f"wrote sample to {args.out}: {summary.events} events in {len(summary.files)} files, "
+        f"{summary.duplicates} duplicate and {summary.malformed} malformed lines, {summary.active_users} active users"
+    )
+    print("  planned actions: " + ", ".join(f"{k} {v}" for k, v in summary.by_action.items()))
     return 0
 
 
@@ -198,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="data directory (default $BLUEPRINT_DATA_DIR or ./data)")
     run.add_argument("--select", help="comma-separated asset names (default: the whole daily job)")
     run.set_defaults(func=cmd_run)
+
+    summary = sub.add_parser("summary", help="print what the lake holds for a range of days")
+    summary.add_argument("--from", dest="date_from", required=True)
+    summary.add_argument("--to", dest="date_to")
+    summary.add_argument("--data-dir")
+    summary.set_defaults(func=cmd_summary)
 
     sample = sub.add_parser("sample", help="generate the deterministic sample archive")
     sample.add_argument("--out", required=True)

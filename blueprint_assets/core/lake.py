@@ -64,11 +64,15 @@ class Lake:
         return join(self.root, table, f"{key}=*", PART_FILE)
 
     def existing_days(self, table: str) -> list[str]:
-        """Days for which `table` has a stored partition, sorted."""
-        base = Path(join(self.root, table))
-        if not base.is_dir():
-            return []
-        return sorted(p.name[4:] for p in base.glob("day=*") if (p / PART_FILE).is_file())
+        """Days for which `table` has a stored partition, sorted (local folder or object store)."""
+        filesystem, base = resolve_root(join(self.root, table))
+        selector = pafs.FileSelector(base, allow_not_found=True, recursive=True)
+        days = []
+        for info in filesystem.get_file_info(selector):
+            parent, name = info.path.rsplit("/", 2)[-2:]
+            if name == PART_FILE and parent.startswith("day=") and info.type == pafs.FileType.File:
+                days.append(parent[4:])
+        return sorted(days)
 
     def day_files(self, table: str, days: Iterable[str]) -> list[str]:
         """Stored partition files of `table` for the given days (missing days are skipped)."""

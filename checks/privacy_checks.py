@@ -74,3 +74,17 @@ def anonymized_posts_secret_scan(
     table = load_daily(lake, "anonymized_posts", days_in_window(context))
     findings = secret_scan("anonymized_posts", table, privacy.secret_for_scans())
     return scan_result("anonymized_posts", findings, table.num_rows, "secret scan")
+
+
+@asset_check(asset="post_embeddings", blocking=True, partitions_def=daily_partitions)
+def post_embeddings_privacy_scan(
+    context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
+) -> AssetCheckResult:
+    """No raw identifier, and not the secret, in any column of the post vectors table."""
+    days = days_in_window(context)
+    table = load_daily(lake, "post_embeddings", days).drop_columns(["vector"])
+    known = raw_identifiers_for_days(lake, _days_with_neighbours(days))
+    findings = leak_scan("post_embeddings", table, known) + secret_scan(
+        "post_embeddings", table, privacy.secret_for_scans()
+    )
+    return scan_result("post_embeddings", findings, table.num_rows, "leak and secret scans")

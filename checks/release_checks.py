@@ -120,13 +120,33 @@ def _privacy_scan(name: str, table: pa.Table, lake: LakeResource, privacy: Priva
     return scan_result(name, findings, table.num_rows, "leak and secret scans")
 
 
-@asset_check(asset="action_threads", **RELEASE_CHECK)
-def action_threads_privacy_scan(
-    context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
-) -> AssetCheckResult:
-    """No raw identifier from the window's raw events, and not the secret, in any thread."""
-    table = read_files([release_file(lake, "action_threads", context)])
-    return _privacy_scan("action_threads", table, lake, privacy, days_in_window(context))
+def release_table_privacy_scan(asset_name: str, tables: tuple[str, ...]):
+    """A blocking leak-and-secret scan over the lake tables a release-level asset writes."""
+
+    @asset_check(asset=asset_name, name=f"{asset_name}_privacy_scan", **RELEASE_CHECK)
+    def _scan(
+        context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
+    ) -> AssetCheckResult:
+        days = days_in_window(context)
+        results = [
+            _privacy_scan(t, read_files([release_file(lake, t, context)]), lake, privacy, days)
+            for t in tables
+        ]
+        failed = [r for r in results if not r.passed]
+        return failed[0] if failed else results[0]
+
+    _scan.__doc__ = (
+        f"No raw identifier from the window's raw events, and not the secret, in {', '.join(tables)}."
+    )
+    return _scan
+
+
+user_embeddings_privacy_scan = release_table_privacy_scan("user_embeddings", ("user_embeddings",))
+persona_clusters_privacy_scan = release_table_privacy_scan(
+    "persona_clusters", ("persona_clusters", "persona_cards")
+)
+action_threads_privacy_scan = release_table_privacy_scan("action_threads", ("action_threads",))
+action_splits_privacy_scan = release_table_privacy_scan("action_splits", ("action_splits",))
 
 
 @asset_check(asset="dataset_release", **RELEASE_CHECK)

@@ -25,18 +25,22 @@ from blueprint_assets.core.lake import Lake, read_files
 from blueprint_assets.core.privacy_scan import lake_raw_identifiers
 from blueprint_assets.partitions import monthly_partitions
 from blueprint_assets.resources import EncoderResource, ReleaseSettings
+from checks.privacy_checks import post_embeddings_privacy_scan
 from checks.release_checks import (
+    action_splits_privacy_scan,
     action_splits_quality,
     action_threads_privacy_scan,
     action_threads_quality,
     dataset_release_manifest,
     dataset_release_privacy_scan,
     persona_clusters_min_size,
+    persona_clusters_privacy_scan,
+    user_embeddings_privacy_scan,
 )
 
 DAYS = ("2025-03-01", "2025-03-02")
 MONTH = "2025-03-01"
-DAILY = [raw_events, actions, anonymized_posts, post_embeddings]
+DAILY = [raw_events, actions, anonymized_posts, post_embeddings, post_embeddings_privacy_scan]
 RELEASE = [
     user_embeddings,
     persona_clusters,
@@ -46,7 +50,10 @@ RELEASE = [
     privacy_audit_report,
 ]
 RELEASE_CHECKS = [persona_clusters_min_size, action_threads_quality, action_threads_privacy_scan,
-                  action_splits_quality, dataset_release_manifest, dataset_release_privacy_scan]  # fmt: skip
+                  action_splits_quality, dataset_release_manifest, dataset_release_privacy_scan,
+                  user_embeddings_privacy_scan, persona_clusters_privacy_scan, action_splits_privacy_scan]  # fmt: skip
+PUBLIC_TABLES = ("anonymized_posts", "post_embeddings", "user_embeddings", "persona_clusters", "persona_cards",
+                 "action_threads", "action_splits")  # fmt: skip
 
 
 def resources(data_dir: Path, archive: Path) -> dict:
@@ -93,6 +100,24 @@ def test_clusters_respect_minimum_size_and_cards_are_clean(built) -> None:
     for card in cards:
         lowered = card.read_text().lower()
         assert not [k for k in known if k in lowered]
+
+
+def test_no_sample_identifier_or_secret_in_any_public_file(built) -> None:
+    data_dir, _ = built
+    lake = Lake(str(data_dir))
+    known = lake_raw_identifiers(read_files(lake.all_files("raw_events"), columns=["kind", "raw"]))
+    assert len(known) > 100
+    secret = (data_dir / "secret.key").read_text().strip()
+    texts = {}
+    for table in PUBLIC_TABLES:
+        assert (data_dir / "lake" / table).is_dir(), table
+        texts.update(all_output_text(data_dir / "lake" / table))
+    texts.update(all_output_text(data_dir / "releases"))
+    assert len(texts) > 20
+    for path, text in texts.items():
+        lowered = text.lower()
+        assert secret not in text, path
+        assert not [k for k in known if k in lowered], path
 
 
 def test_rerun_encodes_nothing(built) -> None:

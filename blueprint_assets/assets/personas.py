@@ -45,7 +45,7 @@ def posts_to_embed(posts: pa.Table) -> pa.Table:
     )
     chosen = posts.filter(mask).select(["record_id", "actor", "day", "text"])
     _, first = np.unique(np.asarray(chosen.column("record_id").to_pylist(), dtype=object), return_index=True)
-    return chosen.take(pa.array(sorted(first.tolist()))).sort_by("record_id")
+    return chosen.take(pa.array(sorted(first.tolist()), type=pa.int64())).sort_by("record_id")
 
 
 def stored_vectors(path: str, model: str) -> dict[str, list[float]]:

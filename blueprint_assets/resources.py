@@ -184,13 +184,6 @@ class EventSourceResource(ConfigurableResource):
         """Lines of every input that may hold events of `days` (or report bad lines for them)."""
         from blueprint_assets.core.source_lines import SourceOptions, line_sources_for
 
-        options = SourceOptions(
-            max_retries=self.max_retries,
-            backoff=self.backoff,
-            idle_timeout=self.idle_timeout,
-            open_timeout=self.open_timeout,
-            skip_failed_repos=self.skip_failed_repos,
-        )
         return line_sources_for(
             self.kind,
             days=days,
@@ -201,5 +194,5 @@ class EventSourceResource(ConfigurableResource):
             actors=self.actors,
             base_url=self.base_url,
             collections=self.collections,
-            options=options,
+            options=SourceOptions.from_config(self),
         )

@@ -55,39 +55,47 @@ def outcome_result(outcome, table: str, rows: int) -> AssetCheckResult:
     )
 
 
-@asset_check(asset="raw_events", blocking=True, partitions_def=daily_partitions)
-def raw_events_quality(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    """Schema, not-null keys, times inside the day, unique event keys."""
+def day_table_quality(
+    context: AssetCheckExecutionContext,
+    lake: LakeResource,
+    table: str,
+    columns: list[str],
+    not_null: tuple[str, ...],
+    extra: tuple = (),
+) -> AssetCheckResult:
+    """The suite both lake tables share: exactly `columns`, non-null keys, the table's `extra` expectations,
+    unique event keys, and every row's day and time inside the checked window."""
     days = days_in_window(context)
-    frame = load_days(lake, "raw_events", days, columns=[c for c in RAW_COLUMNS if c != "raw"])
+    frame = load_days(lake, table, days, columns=columns)
     gx = expectations()
     suite = [
-        gx.ExpectTableColumnsToMatchSet(column_set=[c for c in RAW_COLUMNS if c != "raw"], exact_match=True),
-        *(gx.ExpectColumnValuesToNotBeNull(column=c) for c in ("event_key", "day", "time_us", "did", "kind")),
+        gx.ExpectTableColumnsToMatchSet(column_set=columns, exact_match=True),
+        *(gx.ExpectColumnValuesToNotBeNull(column=c) for c in not_null),
+        *extra,
         gx.ExpectColumnValuesToBeUnique(column="event_key"),
         gx.ExpectColumnValuesToBeInSet(column="day", value_set=days),
         *time_in_day_expectations(days),
     ]
-    return outcome_result(run_suite(frame, suite, "raw_events"), "raw_events", len(frame))
+    return outcome_result(run_suite(frame, suite, table), table, len(frame))
+
+
+@asset_check(asset="raw_events", blocking=True, partitions_def=daily_partitions)
+def raw_events_quality(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    """Schema, not-null keys, times inside the day, unique event keys."""
+    columns = [c for c in RAW_COLUMNS if c != "raw"]
+    return day_table_quality(
+        context, lake, "raw_events", columns, ("event_key", "day", "time_us", "did", "kind")
+    )
 
 
 @asset_check(asset="actions", blocking=True, partitions_def=daily_partitions)
 def actions_quality(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """Schema, not-null keys, action type within the 13, times inside the day, unique event keys."""
-    days = days_in_window(context)
-    frame = load_days(lake, "actions", days, columns=[c for c in ACTION_COLUMNS if c != "langs"])
-    gx = expectations()
-    suite = [
-        gx.ExpectTableColumnsToMatchSet(
-            column_set=[c for c in ACTION_COLUMNS if c != "langs"], exact_match=True
-        ),
-        *(
-            gx.ExpectColumnValuesToNotBeNull(column=c)
-            for c in ("event_key", "time_us", "action", "actor_did")
-        ),
-        gx.ExpectColumnValuesToBeInSet(column="action", value_set=list(ACTION_ORDER)),
-        gx.ExpectColumnValuesToBeUnique(column="event_key"),
-        gx.ExpectColumnValuesToBeInSet(column="day", value_set=days),
-        *time_in_day_expectations(days),
-    ]
-    return outcome_result(run_suite(frame, suite, "actions"), "actions", len(frame))
+    return day_table_quality(
+        context,
+        lake,
+        "actions",
+        [c for c in ACTION_COLUMNS if c != "langs"],
+        ("event_key", "time_us", "action", "actor_did"),
+        extra=(expectations().ExpectColumnValuesToBeInSet(column="action", value_set=list(ACTION_ORDER)),),
+    )

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import stat
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from local_servers import ACCESS, HANDLE, PASSWORD, XrpcHandler, feed_post, http_server, repost_reason
 
 from blueprint_assets.core.author_feed import (
     AuthError,
@@ -23,40 +21,9 @@ from blueprint_assets.core.author_feed import (
     synthetic_tid,
 )
 
-HANDLE = "collector.test"
-PASSWORD = "abcd-efgh-ijkl-mnop"
 ALICE = "did:plc:alicealicealicealice0000"
 BOB = "did:plc:bobbobbobbobbobbobbob0000"
 CAROL = "did:plc:carolcarolcarolcarol0000"
-
-
-def _jwt(payload: dict) -> str:
-    enc = [
-        base64.urlsafe_b64encode(json.dumps(p).encode()).rstrip(b"=").decode()
-        for p in ({"alg": "ES256K"}, payload)
-    ]
-    return f"{enc[0]}.{enc[1]}.c2ln"
-
-
-ACCESS = _jwt({"scope": "com.atproto.appPass", "sub": "did:plc:collector", "exp": int(time.time()) + 7200})
-REFRESH = _jwt({"scope": "com.atproto.refresh", "sub": "did:plc:collector", "exp": int(time.time()) + 86400})
-
-
-def _post(did: str, rkey: str, created: str, **extra: object) -> dict:
-    record = {
-        "$type": "app.bsky.feed.post",
-        "text": f"post {rkey}",
-        "langs": ["en"],
-        "createdAt": created,
-        **extra,
-    }
-    return {
-        "uri": f"at://{did}/app.bsky.feed.post/{rkey}",
-        "cid": f"bafyrei{rkey}",
-        "author": {"did": did, "handle": "someone.test"},
-        "record": record,
-        "indexedAt": created,
-    }
 
 
 def _ref(did: str, rkey: str) -> dict:
@@ -66,17 +33,13 @@ def _ref(did: str, rkey: str) -> dict:
 # Alice's feed, newest first, over 3 pages. p1's last item repeats at the top of p2 (pagination shift).
 ALICE_PAGES = [
     [
-        {"post": _post(ALICE, "3la9", "2025-03-03T10:00:00.000Z")},
+        {"post": feed_post(ALICE, "3la9", "2025-03-03T10:00:00.000Z")},
         {
-            "post": _post(BOB, "3lb1", "2025-03-01T08:00:00.000Z"),
-            "reason": {
-                "$type": "app.bsky.feed.defs#reasonRepost",
-                "by": {"did": ALICE, "handle": "alice.test"},
-                "indexedAt": "2025-03-03T09:00:00.000Z",
-            },
+            "post": feed_post(BOB, "3lb1", "2025-03-01T08:00:00.000Z"),
+            "reason": repost_reason(ALICE, "alice.test", "2025-03-03T09:00:00.000Z"),
         },
         {
-            "post": _post(
+            "post": feed_post(
                 ALICE,
                 "3la8",
                 "2025-03-03T08:00:00.000Z",
@@ -86,7 +49,7 @@ ALICE_PAGES = [
     ],
     [
         {
-            "post": _post(
+            "post": feed_post(
                 ALICE,
                 "3la8",
                 "2025-03-03T08:00:00.000Z",
@@ -94,7 +57,7 @@ ALICE_PAGES = [
             )
         },
         {
-            "post": _post(
+            "post": feed_post(
                 ALICE,
                 "3la7",
                 "2025-03-02T12:00:00.000Z",
@@ -103,99 +66,64 @@ ALICE_PAGES = [
         },
     ],
     [
-        {"post": _post(ALICE, "3la6", "2025-03-02T06:00:00.000Z")},
+        {"post": feed_post(ALICE, "3la6", "2025-03-02T06:00:00.000Z")},
         {
-            "post": _post(CAROL, "3lc1", "2025-02-27T06:00:00.000Z"),
-            "reason": {
-                "$type": "app.bsky.feed.defs#reasonRepost",
-                "by": {"did": ALICE, "handle": "alice.test"},
-                "uri": f"at://{ALICE}/app.bsky.feed.repost/3lrp1",
-                "cid": "bafyreirepost1",
-                "indexedAt": "2025-03-01T20:00:00.000Z",
-            },
+            "post": feed_post(CAROL, "3lc1", "2025-02-27T06:00:00.000Z"),
+            "reason": repost_reason(
+                ALICE, "alice.test", "2025-03-01T20:00:00.000Z", "3lrp1", "bafyreirepost1"
+            ),
         },
     ],
 ]
 BOB_PAGES = [
     [
         {
-            "post": _post(BOB, "3lb2", "2025-03-02T01:00:00.000Z"),
+            "post": feed_post(BOB, "3lb2", "2025-03-02T01:00:00.000Z"),
             "reason": {"$type": "app.bsky.feed.defs#reasonPin"},
         },
-        {"post": _post(BOB, "3lb2", "2025-03-02T01:00:00.000Z")},
-        {"post": _post(BOB, "3lb1", "2025-03-01T08:00:00.000Z")},
+        {"post": feed_post(BOB, "3lb2", "2025-03-02T01:00:00.000Z")},
+        {"post": feed_post(BOB, "3lb1", "2025-03-01T08:00:00.000Z")},
     ]
 ]
 
 
-class Xrpc(BaseHTTPRequestHandler):
-    logins = 0
+class Xrpc(XrpcHandler):
     feed_calls: list[tuple[str, str | None]] = []
     failed: set[str] = set()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _json(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if self.path != "/xrpc/com.atproto.server.createSession":
-            return self._json(404, {"error": "MethodNotImplemented"})
-        type(self).logins += 1
-        if body.get("identifier") != HANDLE or body.get("password") != PASSWORD:
-            return self._json(
-                401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"}
-            )
-        self._json(
-            200, {"accessJwt": ACCESS, "refreshJwt": REFRESH, "handle": HANDLE, "did": "did:plc:collector"}
-        )
 
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
         parts = urlsplit(self.path)
         if parts.path != "/xrpc/app.bsky.feed.getAuthorFeed":
-            return self._json(404, {"error": "MethodNotImplemented"})
+            return self.send_json(404, {"error": "MethodNotImplemented"})
         if self.headers.get("Authorization") != f"Bearer {ACCESS}":
-            return self._json(401, {"error": "AuthMissing"})
+            return self.send_json(401, {"error": "AuthMissing"})
         query = parse_qs(parts.query)
         actor, cursor = query["actor"][0], query.get("cursor", [None])[0]
         type(self).feed_calls.append((actor, cursor))
         pages = {ALICE: ALICE_PAGES, BOB: BOB_PAGES}.get(actor)
         if pages is None:
-            return self._json(400, {"error": "InvalidRequest", "message": f"Profile not found: {actor}"})
+            return self.send_json(400, {"error": "InvalidRequest", "message": f"Profile not found: {actor}"})
         page_no = int(cursor or 0)
         if actor == ALICE and page_no == 1 and "429" not in self.failed:
             self.failed.add("429")
             reset = str(int(time.time()) + 1)
-            return self._json(
+            return self.send_json(
                 429, {"error": "RateLimitExceeded"}, {"ratelimit-reset": reset, "ratelimit-remaining": "0"}
             )
         if actor == ALICE and page_no == 2 and "500" not in self.failed:
             self.failed.add("500")
-            return self._json(500, {"error": "InternalServerError"})
+            return self.send_json(500, {"error": "InternalServerError"})
         body: dict = {"feed": pages[page_no]}
         if page_no + 1 < len(pages):
             body["cursor"] = str(page_no + 1)
-        self._json(200, body)
+        self.send_json(200, body)
 
 
 @pytest.fixture()
 def xrpc() -> Iterator[str]:
     Xrpc.logins, Xrpc.feed_calls, Xrpc.failed = 0, [], set()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Xrpc)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(Xrpc) as url:
+        yield url
 
 
 def _run(base: str, tmp_path: Path, sleeps: list[float], stats: dict) -> list[dict]:

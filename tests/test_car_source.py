@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from local_servers import TINY, XrpcHandler, http_server, needs_tiny
 
 from blueprint_assets.core.car_source import (
     CorruptCarError,
@@ -23,14 +21,9 @@ from blueprint_assets.core.car_source import (
     walk_mst,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = Path(os.environ.get("BLUEPRINT_SAMPLES", REPO_ROOT.parent / "shared" / "samples"))
-TINY = SAMPLES / "tiny.car"
 KNOWN_DID = "did:plc:knownknownknownknown0000"
 MISSING_DID = "did:plc:missingmissingmissing000"
 FLAKY_DID = "did:plc:flakyflakyflakyflaky0000"
-
-needs_tiny = pytest.mark.skipif(not TINY.exists(), reason="tiny.car sample absent (set BLUEPRINT_SAMPLES)")
 
 
 @needs_tiny
@@ -118,35 +111,24 @@ def test_to_json_compatible_bytes_and_links() -> None:
     assert to_json_compatible({"a": [b"\x00\x01"]}) == {"a": [{"$bytes": "AAE"}]}
 
 
-class RepoHost(BaseHTTPRequestHandler):
+class RepoHost(XrpcHandler):
     car: bytes = b""
     calls: list[str] = []
     flaky_failed = False
-
-    def log_message(self, *args: object) -> None:  # keep test output quiet
-        pass
-
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
         parts = urlsplit(self.path)
         did = parse_qs(parts.query).get("did", [""])[0]
         type(self).calls.append(did)
         if parts.path != "/xrpc/com.atproto.sync.getRepo":
-            self._send(404, b'{"error":"MethodNotImplemented"}', "application/json")
+            self.send_json(404, {"error": "MethodNotImplemented"})
         elif did == KNOWN_DID or (did == FLAKY_DID and type(self).flaky_failed):
-            self._send(200, self.car, "application/vnd.ipld.car")
+            self.send_body(200, self.car, "application/vnd.ipld.car")
         elif did == FLAKY_DID:
             type(self).flaky_failed = True
-            self._send(503, b'{"error":"Unavailable"}', "application/json")
+            self.send_json(503, {"error": "Unavailable"})
         else:
-            body = json.dumps({"error": "RepoNotFound", "message": f"Could not find repo for DID: {did}"})
-            self._send(400, body.encode(), "application/json")
+            self.send_repo_not_found(did)
 
 
 @pytest.fixture()
@@ -154,12 +136,8 @@ def repo_host() -> Iterator[str]:
     RepoHost.car = TINY.read_bytes()
     RepoHost.calls = []
     RepoHost.flaky_failed = False
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RepoHost)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(RepoHost) as url:
+        yield url
 
 
 @needs_tiny

@@ -49,6 +49,7 @@ def anonymized_rows() -> list[dict]:
 
     for i in range(120):
         actor, other = USERS[i % 4], USERS[(i + 1) % 4]
+        other_user = pseudonym(LAKE_SECRET, f"did:plc:{other}")
         kind = i % 10
         target = posts[other][-1] if posts[other] else None
         if kind in (0, 1) or target is None:
@@ -58,12 +59,7 @@ def anonymized_rows() -> list[dict]:
         elif kind == 3:
             add(i, "like" if i % 20 == 3 else "repost", actor, subject_id=target)
         elif kind == 4:
-            add(
-                i,
-                "follow" if i % 20 == 4 else "block",
-                actor,
-                subject_user=pseudonym(LAKE_SECRET, f"did:plc:{other}"),
-            )
+            add(i, "follow" if i % 20 == 4 else "block", actor, subject_user=other_user)
         elif kind == 5:
             posts[actor].append(add(i, "quote", actor, text=f"quote {i}", quote_id=target))
         elif kind == 6 and posts[actor]:
@@ -72,12 +68,7 @@ def anonymized_rows() -> list[dict]:
         elif kind == 7:
             add(i, "unlike" if i % 20 == 7 else "unrepost", actor, subject_id=target)
         elif kind == 8:
-            add(
-                i,
-                "unfollow" if i % 20 == 8 else "unblock",
-                actor,
-                subject_user=pseudonym(LAKE_SECRET, f"did:plc:{other}"),
-            )
+            add(i, "unfollow" if i % 20 == 8 else "unblock", actor, subject_user=other_user)
         elif kind == 9 and len(posts[actor]) > 1:
             own = posts[actor].pop(0)
             add(i, "post_delete", actor, subject_id=own, record_id=own)

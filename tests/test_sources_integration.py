@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import os
 import shutil
 import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,8 +17,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster import materialize
+from local_servers import (
+    HANDLE,
+    PASSWORD,
+    TINY,
+    XrpcHandler,
+    feed_post,
+    http_server,
+    needs_tiny,
+    repost_reason,
+    websocket_server,
+)
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.server import ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
 from blueprint_assets.assets.ingestion import actions, raw_events
 from blueprint_assets.core.archive import day_of
@@ -35,11 +42,6 @@ from blueprint_assets.core.source_lines import (
     line_sources_for,
 )
 from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = Path(os.environ.get("BLUEPRINT_SAMPLES", REPO_ROOT.parent / "shared" / "samples"))
-TINY = SAMPLES / "tiny.car"
-needs_tiny = pytest.mark.skipif(not TINY.exists(), reason="tiny.car sample absent (set BLUEPRINT_SAMPLES)")
 
 DAY = "2025-03-01"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -122,19 +124,6 @@ class ReplayJetstream:
             for line in selected:
                 ws.send(line)
             ws.recv()
-
-
-@contextlib.contextmanager
-def websocket_server(handler) -> Iterator[str]:
-    srv = serve(handler, "127.0.0.1", 0)
-    port = srv.socket.getsockname()[1]
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"ws://127.0.0.1:{port}/subscribe"
-    finally:
-        srv.shutdown()
-        thread.join(timeout=5)
 
 
 def test_live_day_with_two_drops_equals_archive_day(tmp_path: Path) -> None:
@@ -289,33 +278,12 @@ def test_unknown_kind_and_missing_config_are_rejected(tmp_path: Path) -> None:
 
 # --- getRepo and getAuthorFeed over a local XRPC host ---------------------------------------------------------
 
-HANDLE = "collector.test"
-PASSWORD = "abcd-efgh-ijkl-mnop"
 ALICE = "did:plc:alicealicealicealice0000"
 MISSING_DID = "did:plc:missingmissingmissing000"
 
 
-def _jwt(payload: dict) -> str:
-    enc = [
-        base64.urlsafe_b64encode(json.dumps(p).encode()).rstrip(b"=").decode()
-        for p in ({"alg": "ES256K"}, payload)
-    ]
-    return f"{enc[0]}.{enc[1]}.c2ln"
-
-
-ACCESS = _jwt({"scope": "com.atproto.appPass", "sub": "did:plc:collector", "exp": int(time.time()) + 7200})
-REFRESH = _jwt({"scope": "com.atproto.refresh", "sub": "did:plc:collector", "exp": int(time.time()) + 86400})
-
-
 def _feed_post(rkey: str, created: str, **extra: object) -> dict:
-    record = {"$type": "app.bsky.feed.post", "text": f"post {rkey}", "langs": ["en"], "createdAt": created}
-    return {
-        "uri": f"at://{ALICE}/app.bsky.feed.post/{rkey}",
-        "cid": f"bafyrei{rkey}",
-        "author": {"did": ALICE, "handle": "alice.test"},
-        "record": {**record, **extra},
-        "indexedAt": created,
-    }
+    return feed_post(ALICE, rkey, created, handle="alice.test", **extra)
 
 
 # Newest first, like the AppView: one item after the window, three inside it, one before.
@@ -326,13 +294,7 @@ ALICE_FEED = [
             **_feed_post("3lb1", "2025-02-20T08:00:00.000Z"),
             "uri": "at://did:plc:bob/app.bsky.feed.post/3lb1",
         },
-        "reason": {
-            "$type": "app.bsky.feed.defs#reasonRepost",
-            "by": {"did": ALICE, "handle": "alice.test"},
-            "uri": f"at://{ALICE}/app.bsky.feed.repost/3lrp1",
-            "cid": "bafyreirepost1",
-            "indexedAt": "2025-03-01T20:00:00.000Z",
-        },
+        "reason": repost_reason(ALICE, "alice.test", "2025-03-01T20:00:00.000Z", "3lrp1", "bafyreirepost1"),
     },
     {
         "post": _feed_post(
@@ -349,50 +311,26 @@ ALICE_FEED = [
 ]
 
 
-class FakeBsky(BaseHTTPRequestHandler):
+class FakeBsky(XrpcHandler):
     car: bytes = b""
     car_did: str = ""
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if body.get("identifier") != HANDLE or body.get("password") != PASSWORD:
-            return self._send(
-                401, b'{"error":"AuthenticationRequired","message":"Invalid identifier or password"}'
-            )
-        session = {"accessJwt": ACCESS, "refreshJwt": REFRESH, "handle": HANDLE, "did": "did:plc:collector"}
-        self._send(200, json.dumps(session).encode())
 
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
         if parts.path == "/xrpc/com.atproto.sync.getRepo":
             if query["did"][0] == self.car_did:
-                return self._send(200, self.car, "application/vnd.ipld.car")
-            message = f"Could not find repo for DID: {query['did'][0]}"
-            return self._send(400, json.dumps({"error": "RepoNotFound", "message": message}).encode())
+                return self.send_body(200, self.car, "application/vnd.ipld.car")
+            return self.send_repo_not_found(query["did"][0])
         if parts.path == "/xrpc/app.bsky.feed.getAuthorFeed" and query["actor"][0] == ALICE:
-            return self._send(200, json.dumps({"feed": ALICE_FEED}).encode())
-        self._send(400, b'{"error":"InvalidRequest"}')
+            return self.send_json(200, {"feed": ALICE_FEED})
+        self.send_json(400, {"error": "InvalidRequest"})
 
 
 @pytest.fixture()
 def bsky_host() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeBsky)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(FakeBsky) as url:
+        yield url
 
 
 @needs_tiny

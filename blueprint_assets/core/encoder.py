@@ -196,13 +196,7 @@ class SentenceEncoder:
 
 
 @functools.lru_cache(maxsize=4)
-def load_encoder(
-    model_name: str = DEFAULT_MODEL,
-    pooling: str = "mean",
-    max_tokens: int = 256,
-    batch_size: int = 64,
-    prefix: str = "",
-    offline: bool | None = None,
-) -> SentenceEncoder:
-    """The process-wide encoder for these settings (loading costs seconds; do it once)."""
-    return SentenceEncoder(model_name, pooling, max_tokens, batch_size, prefix, offline)
+def load_encoder(*args: Any, **kwargs: Any) -> SentenceEncoder:
+    """The process-wide `SentenceEncoder(*args, **kwargs)` for these settings (loading costs seconds; do it
+    once). The arguments and their defaults are `SentenceEncoder`'s, kept in that one place."""
+    return SentenceEncoder(*args, **kwargs)

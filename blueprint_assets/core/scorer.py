@@ -18,7 +18,7 @@ import math
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,23 @@ def _examples(items: Sequence[Any], k: int = N_EXAMPLES) -> str:
     return f"{shown}, ... ({len(items)} in total)" if len(items) > k else f"{shown} ({len(items)} in total)"
 
 
+def _problems(*checks: tuple[str, Sequence[Any]]) -> list[str]:
+    """'<what is wrong>: <examples>' for each (label, offending items) check that found any."""
+    return [f"{label}: {_examples(items)}" for label, items in checks if items]
+
+
+def _json_lines(fh: Iterable[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) of each non-blank line; None where the line is not JSON (a literal
+    `null` reads the same, and every caller rejects it too)."""
+    for line_no, line in enumerate(fh, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield line_no, json.loads(line)
+        except json.JSONDecodeError:
+            yield line_no, None
+
+
 def _raise_if(problems: list[str], what: str) -> None:
     if problems:
         lines = "\n".join(f"- {p}" for p in problems)
@@ -95,13 +112,10 @@ def load_answers(path: str | Path, split: str = "validation") -> dict[str, Answe
     bad_action: list[str] = []
     duplicates: list[str] = []
     with file.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
+        for line_no, row in _json_lines(fh):
             try:
-                row = json.loads(line)
                 aid, cluster, action = str(row["id"]), int(row["cluster_id"]), row["action"]
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError):
                 bad_lines.append(line_no)
                 continue
             if action not in ACTION_SET:
@@ -112,13 +126,11 @@ def load_answers(path: str | Path, split: str = "validation") -> dict[str, Answe
                 continue
             text = row.get("text")
             answers[aid] = Answer(aid, cluster, action, text if isinstance(text, str) else None)
-    problems = []
-    if bad_lines:
-        problems.append(f"lines without a valid id/cluster_id/action: {_examples(bad_lines)}")
-    if bad_action:
-        problems.append(f"unknown action on ids: {_examples(bad_action)}")
-    if duplicates:
-        problems.append(f"duplicate ids: {_examples(duplicates)}")
+    problems = _problems(
+        ("lines without a valid id/cluster_id/action", bad_lines),
+        ("unknown action on ids", bad_action),
+        ("duplicate ids", duplicates),
+    )
     _raise_if(problems, f"answers file {file.name}")
     if not answers:
         raise ScoringError(f"answers file {file.name} holds no answers")
@@ -137,30 +149,21 @@ def _read_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]
             # Header is line 1; DictReader puts surplus cells under the None key.
             rows = [(i, dict(r)) for i, r in enumerate(reader, start=2)]
         ragged = [i for i, r in rows if None in r or any(v is None for v in r.values())]
-        return rows, (
-            [f"rows with the wrong number of cells on lines: {_examples(ragged)}"] if ragged else []
-        )
+        return rows, _problems(("rows with the wrong number of cells on lines", ragged))
     if suffix not in {".jsonl", ".json", ".ndjson"}:
         raise ScoringError(
             f"predictions file {path.name}: unsupported extension {suffix!r}; use .jsonl or .csv"
         )
     rows, bad = [], []
     with path.open(encoding="utf-8") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                bad.append(i)
-                continue
+        for i, row in _json_lines(fh):
             if not isinstance(row, dict):
                 bad.append(i)
                 continue
             if isinstance(row.get("actions"), dict):  # the answers' nested layout is accepted too
                 row = {**{k: v for k, v in row.items() if k not in ("actions", "action")}, **row["actions"]}
             rows.append((i, row))
-    return rows, ([f"lines that are not JSON objects: {_examples(bad)}"] if bad else [])
+    return rows, _problems(("lines that are not JSON objects", bad))
 
 
 def _to_bool(value: Any) -> bool | None:
@@ -228,22 +231,15 @@ def load_predictions(path: str | Path, answers: Mapping[str, Answer] | None = No
             duplicates.append(rid)
         elif len(chosen) == 1:
             preds[rid] = Prediction(rid, chosen[0], text or "")
-    for col, ids in missing_cols.items():
-        problems.append(f"missing column {col!r} on ids: {_examples(ids)}")
-    if no_id:
-        problems.append(f"rows without an id on lines: {_examples(no_id)}")
-    if duplicates:
-        problems.append(f"duplicate ids: {_examples(duplicates)}")
-    if non_bool:
-        problems.append(f"non-boolean action values (use true/false or 1/0) at: {_examples(non_bool)}")
-    if bad_text:
-        problems.append(f"text is not a string on ids: {_examples(bad_text)}")
-    if none_true:
-        problems.append(f"no action set to true (exactly one is required) on ids: {_examples(none_true)}")
-    if many_true:
-        problems.append(
-            f"more than one action set to true (exactly one is required) on ids: {_examples(many_true)}"
-        )
+    problems += _problems(
+        *((f"missing column {col!r} on ids", ids) for col, ids in missing_cols.items()),
+        ("rows without an id on lines", no_id),
+        ("duplicate ids", duplicates),
+        ("non-boolean action values (use true/false or 1/0) at", non_bool),
+        ("text is not a string on ids", bad_text),
+        ("no action set to true (exactly one is required) on ids", none_true),
+        ("more than one action set to true (exactly one is required) on ids", many_true),
+    )
     _raise_if(problems, f"predictions file {file.name}")
     if answers is not None:
         check_coverage(answers, preds, file.name)
@@ -256,11 +252,10 @@ def check_coverage(
     """Every answer id predicted, no prediction for an id the answers do not know."""
     missing = [i for i in answers if i not in preds]
     unknown = [i for i in preds if i not in answers]
-    problems = []
-    if missing:
-        problems.append(f"missing ids (in the answers, not predicted): {_examples(missing)}")
-    if unknown:
-        problems.append(f"unknown ids (not in the answers): {_examples(unknown)}")
+    problems = _problems(
+        ("missing ids (in the answers, not predicted)", missing),
+        ("unknown ids (not in the answers)", unknown),
+    )
     _raise_if(problems, name)
 
 
@@ -420,11 +415,10 @@ def score_matrix(
     clusters = sorted({a.cluster_id for a in answers.values()})
     missing = [c for c in clusters if c not in models]
     extra = sorted(m for m in models if m not in clusters)
-    problems = []
-    if missing:
-        problems.append(f"no model predictions for clusters: {_examples(missing)}")
-    if extra:
-        problems.append(f"model predictions for clusters absent from the answers: {_examples(extra)}")
+    problems = _problems(
+        ("no model predictions for clusters", missing),
+        ("model predictions for clusters absent from the answers", extra),
+    )
     _raise_if(problems, "matrix scoring")
     embed = cached_embed(embed)
     results: dict[int, dict[str, Any]] = {}

@@ -21,7 +21,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,6 +62,15 @@ class SourceOptions:
     open_timeout: float = 10.0
     # Skip (and count) a corrupt CAR or a repository that is gone instead of failing the run.
     skip_failed_repos: bool = False
+
+    @classmethod
+    def from_config(cls, config: object) -> SourceOptions:
+        """The options `config` (e.g. the Dagster resource) has an attribute for; the others keep defaults."""
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)})
+
+    def stream_kwargs(self) -> dict[str, Any]:
+        """The retry and timeout keywords of `jetstream_live.stream_window` (all but `skip_failed_repos`)."""
+        return {k: v for k, v in asdict(self).items() if k != "skip_failed_repos"}
 
 
 @dataclass
@@ -202,16 +211,7 @@ def _live_day(
 
     first = True
     for line in stream_window(
-        url,
-        start_us,
-        end_us,
-        collections,
-        max_retries=options.max_retries,
-        backoff=options.backoff,
-        max_backoff=options.max_backoff,
-        idle_timeout=options.idle_timeout,
-        open_timeout=options.open_timeout,
-        on_progress=progress,
+        url, start_us, end_us, collections, on_progress=progress, **options.stream_kwargs()
     ):
         if first:
             first = False
@@ -316,25 +316,18 @@ def _author_feed_sources(
     options: SourceOptions,
     stats: SourceStats,
 ) -> Iterator[LineSource]:
+    def lines() -> Iterator[bytes]:
+        # One stream for all accounts; nothing is imported or opened until ingestion pulls lines.
+        from blueprint_assets.core.author_feed import BskySession, Retry, iter_author_feed_events
+
+        session = BskySession(session_dir=state_dir / "bsky_session", base_url=base_url)
+        start_us, end_us = _window(days)
+        retry = Retry(max_retries=options.max_retries, backoff=options.backoff)
+        for event in iter_author_feed_events(
+            session, actors, since_us=start_us, until_us=end_us, retry=retry, stats=stats.feed
+        ):
+            stats.events_by_collection[event["commit"]["collection"]] += 1
+            yield event_line(event)
+
     stats.inputs += len(actors)
-    yield "author-feed", days[0], _author_feed_lines(actors, days, state_dir, base_url, options, stats)
-
-
-def _author_feed_lines(
-    actors: list[str],
-    days: list[str],
-    state_dir: Path,
-    base_url: str,
-    options: SourceOptions,
-    stats: SourceStats,
-) -> Iterator[bytes]:
-    from blueprint_assets.core.author_feed import BskySession, Retry, iter_author_feed_events
-
-    session = BskySession(session_dir=state_dir / "bsky_session", base_url=base_url)
-    start_us, end_us = _window(days)
-    retry = Retry(max_retries=options.max_retries, backoff=options.backoff)
-    for event in iter_author_feed_events(
-        session, actors, since_us=start_us, until_us=end_us, retry=retry, stats=stats.feed
-    ):
-        stats.events_by_collection[event["commit"]["collection"]] += 1
-        yield event_line(event)
+    yield "author-feed", days[0], lines()

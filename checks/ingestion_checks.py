@@ -4,7 +4,6 @@ import pandas as pd
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from blueprint_assets.core.actions_space import ACTION_ORDER
-from blueprint_assets.core.archive import day_bounds_us
 from blueprint_assets.core.lake import read_files
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import LakeResource
@@ -31,19 +30,10 @@ def load_days(
     return read_files(files, columns=columns).to_pandas()
 
 
-def time_in_day_expectations(days: list[str]) -> list:
-    """One expectation per day: times lie inside their partition's day."""
-    gx = expectations()
-    result = []
-    for day in days:
-        start, end = day_bounds_us(day)
-        result.append(
-            gx.ExpectColumnValuesToBeBetween(
-                column="time_us", min_value=start, max_value=end - 1, row_condition=f'day=="{day}"',
-                condition_parser="pandas",
-            )
-        )  # fmt: skip
-    return result
+def with_time_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add `time_day`, the UTC day of each row's `time_us`, so one expectation covers every day of a range."""
+    stamps = pd.to_datetime(frame["time_us"], unit="us", utc=True, errors="coerce")
+    return frame.assign(time_day=stamps.dt.strftime("%Y-%m-%d"))
 
 
 def outcome_result(outcome, table: str, rows: int) -> AssetCheckResult:
@@ -66,15 +56,16 @@ def day_table_quality(
     """The suite both lake tables share: exactly `columns`, non-null keys, the table's `extra` expectations,
     unique event keys, and every row's day and time inside the checked window."""
     days = days_in_window(context)
-    frame = load_days(lake, table, days, columns=columns)
+    frame = with_time_day(load_days(lake, table, days, columns=columns))
     gx = expectations()
     suite = [
-        gx.ExpectTableColumnsToMatchSet(column_set=columns, exact_match=True),
+        gx.ExpectTableColumnsToMatchSet(column_set=[*columns, "time_day"], exact_match=True),
         *(gx.ExpectColumnValuesToNotBeNull(column=c) for c in not_null),
         *extra,
         gx.ExpectColumnValuesToBeUnique(column="event_key"),
         gx.ExpectColumnValuesToBeInSet(column="day", value_set=days),
-        *time_in_day_expectations(days),
+        # Times inside their partition's day.
+        gx.ExpectColumnPairValuesToBeEqual(column_A="day", column_B="time_day"),
     ]
     return outcome_result(run_suite(frame, suite, table), table, len(frame))
 

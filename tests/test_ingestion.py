@@ -103,7 +103,30 @@ def test_events_are_assigned_by_time_not_folder(tmp_path: Path) -> None:
     assert counts_by_action(lake, ["2025-03-01"]) == {"follow": 1}
 
 
-def test_failing_check_blocks_downstream(small_sample: Path, tmp_path: Path) -> None:
+def duplicate_rows(table):
+    import pyarrow as pa
+
+    return pa.concat_tables([table, table.slice(0, 5)])  # repeated event keys
+
+
+def shift_a_time(table):
+    import pyarrow as pa
+
+    times = table.column("time_us").to_pylist()
+    times[0] += 3 * 86_400_000_000  # an event three days away from its partition
+    return table.set_column(table.column_names.index("time_us"), "time_us", pa.array(times, pa.int64()))
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expectation"),
+    [
+        (duplicate_rows, "expect_column_values_to_be_unique"),
+        (shift_a_time, "expect_column_pair_values_to_be_equal"),
+    ],
+)
+def test_failing_check_blocks_downstream(
+    small_sample: Path, tmp_path: Path, corrupt, expectation: str
+) -> None:
     """A corrupted raw_events partition fails its blocking check and `actions` does not run."""
     lake = Lake(str(tmp_path / "data"))
 
@@ -111,13 +134,9 @@ def test_failing_check_blocks_downstream(small_sample: Path, tmp_path: Path) -> 
     def corrupted_raw_events() -> None:
         good = tmp_path / "good"
         run_assets([raw_events], resources(good, small_sample), DAYS[0])
-        table = pq.read_table(Lake(str(good)).day_file("raw_events", DAYS[0]))
-        duplicated = table.slice(0, 5)  # repeated event keys: the unique-key expectation must fail
-        import pyarrow as pa
-
-        corrupt = pa.concat_tables([table, duplicated])
+        table = read_files([Lake(str(good)).day_file("raw_events", DAYS[0])])
         Path(lake.day_file("raw_events", DAYS[0])).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(corrupt, lake.day_file("raw_events", DAYS[0]))
+        pq.write_table(corrupt(table), lake.day_file("raw_events", DAYS[0]))
 
     result = run_assets(
         [corrupted_raw_events, actions, raw_events_quality], resources(tmp_path / "data", small_sample), DAYS[0],
@@ -126,5 +145,5 @@ def test_failing_check_blocks_downstream(small_sample: Path, tmp_path: Path) -> 
     assert not result.success
     evaluations = result.get_asset_check_evaluations()
     assert [e.passed for e in evaluations] == [False]
-    assert "expect_column_values_to_be_unique" in evaluations[0].description
+    assert expectation in evaluations[0].description
     assert not Path(lake.day_file("actions", DAYS[0])).exists(), "actions must not materialize"

@@ -163,7 +163,7 @@ def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: Pri
     posts = release_rows(lake, "anonymized_posts", days)
     threads = read_files([release_file(lake, "action_threads", context)])
     tables = {
-        "anonymized_posts": (posts, posts.column("text").to_pylist()),
+        "anonymized_posts": (posts, [t for t in posts.column("text").to_pylist() if t]),
         "action_threads": (threads, thread_texts(threads)),
         "dataset_release": (folder_as_table(release_dir(lake, context)), thread_texts(threads)),
     }

@@ -142,7 +142,11 @@ class QueryEngine(DuckDBResource):
     """DuckDB over the lake's Parquet files, with bounded memory and a spill folder."""
 
     def configured_connection(self, spill_dir: Path):
-        """A context manager yielding a configured DuckDB connection."""
+        """A context manager yielding a configured DuckDB connection.
+
+        Tables it creates live in a throwaway DuckDB file under `spill_dir` (deleted on exit), so large
+        working tables are disk-backed and memory stays within the configured limit.
+        """
         return _ConfiguredConnection(self, spill_dir)
 
 
@@ -150,14 +154,27 @@ class _ConfiguredConnection:
     def __init__(self, engine: QueryEngine, spill_dir: Path) -> None:
         self._inner = engine.get_connection()
         self._spill_dir = spill_dir
+        self._work = None
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
+        from blueprint_assets.core.ingest import work_database
+
         con = self._inner.__enter__()
-        configure(con, self._spill_dir)
+        try:
+            configure(con, self._spill_dir)
+            self._work = work_database(con, self._spill_dir)
+            self._work.__enter__()
+        except BaseException:
+            self._inner.__exit__(None, None, None)
+            raise
         return con
 
     def __exit__(self, *exc) -> None:
-        self._inner.__exit__(*exc)
+        try:
+            if self._work is not None:
+                self._work.__exit__(*exc)
+        finally:
+            self._inner.__exit__(*exc)
 
 
 class EventSourceResource(ConfigurableResource):

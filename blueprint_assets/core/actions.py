@@ -15,7 +15,8 @@ import json
 
 import duckdb
 
-from blueprint_assets.core.lake import Lake, copy_query_to_parquet
+from blueprint_assets.core.ingest import copy_to_parquet
+from blueprint_assets.core.lake import Lake
 
 ACTION_COLLECTIONS = {
     "app.bsky.feed.like": ("like", "unlike"),
@@ -26,10 +27,24 @@ ACTION_COLLECTIONS = {
 UNDO_ACTIONS = ("unlike", "unrepost", "unfollow", "unblock", "post_delete")
 POST = "app.bsky.feed.post"
 
-_EMBED_TYPE = """raw->>'$.commit.record.embed."$type"'"""
-_QUOTE_URI = f"""CASE {_EMBED_TYPE}
-    WHEN 'app.bsky.embed.record' THEN raw->>'$.commit.record.embed.record.uri'
-    WHEN 'app.bsky.embed.recordWithMedia' THEN raw->>'$.commit.record.embed.record.record.uri' END"""
+MAPPED_TABLE = "actions_mapped"
+CREATES_TABLE = "actions_creates"
+TEXT_ACTIONS = ("post", "reply", "quote", "post_update")
+CREATE_ACTIONS = ("post", "reply", "quote", "like", "repost", "follow", "block")
+
+# Every record field the mapping reads, extracted with one parse of the line (`r[1]`..`r[11]`).
+# `r[i] ->> '$'` equals `raw ->> path` (strings unescaped, other values as JSON text, JSON null as NULL),
+# and `r[i]` is NULL exactly when `raw -> path` is (a JSON null is the non-NULL value 'null').
+RECORD_PATHS = """[
+  '$.commit.record.text', '$.commit.record.langs', '$.commit.record.reply',
+  '$.commit.record.reply.parent.uri', '$.commit.record.reply.root.uri', '$.commit.record.embed."$type"',
+  '$.commit.record.embed.record.uri', '$.commit.record.embed.record.record.uri',
+  '$.commit.record.subject.uri', '$.commit.record.subject', '$.commit.record.facets'
+]"""
+
+_QUOTE_URI = """CASE r[6] ->> '$'
+    WHEN 'app.bsky.embed.record' THEN r[7] ->> '$'
+    WHEN 'app.bsky.embed.recordWithMedia' THEN r[8] ->> '$' END"""
 
 
 def _action_case() -> str:
@@ -40,8 +55,8 @@ def _action_case() -> str:
     )
     return f"""CASE
     WHEN collection = '{POST}' AND operation = 'create' THEN
-      CASE WHEN (raw->'$.commit.record.reply') IS NOT NULL THEN 'reply'
-           WHEN {_EMBED_TYPE} IN ('app.bsky.embed.record', 'app.bsky.embed.recordWithMedia') THEN 'quote'
+      CASE WHEN r[3] IS NOT NULL THEN 'reply'
+           WHEN (r[6] ->> '$') IN ('app.bsky.embed.record', 'app.bsky.embed.recordWithMedia') THEN 'quote'
            ELSE 'post' END
     WHEN collection = '{POST}' AND operation = 'update' THEN 'post_update'
     WHEN collection = '{POST}' AND operation = 'delete' THEN 'post_delete'
@@ -53,24 +68,32 @@ def _author_of(uri_sql: str) -> str:
     return f"regexp_extract({uri_sql}, '^at://([^/]+)/', 1)"
 
 
+# Only commits to the five collections that map to actions are parsed (others give no action).
 MAPPED_SQL = f"""
 SELECT event_key, day, time_us, action, did AS actor_did,
        concat('at://', did, '/', collection, '/', rkey) AS record_uri,
-       CASE WHEN action IN ('post', 'reply', 'quote', 'post_update') THEN raw->>'$.commit.record.text' END AS text,
-       CASE WHEN action IN ('post', 'reply', 'quote', 'post_update')
-            THEN json_extract_string(raw, '$.commit.record.langs[*]') END AS langs,
-       raw->>'$.commit.record.reply.parent.uri' AS reply_parent_uri,
-       raw->>'$.commit.record.reply.root.uri' AS reply_root_uri,
-       {_QUOTE_URI} AS quote_uri,
-       CASE WHEN action IN ('like', 'repost') THEN raw->>'$.commit.record.subject.uri'
-            WHEN action = 'reply' THEN raw->>'$.commit.record.reply.parent.uri'
-            WHEN action = 'quote' THEN {_QUOTE_URI}
+       CASE WHEN action IN {TEXT_ACTIONS} THEN r[1] ->> '$' END AS text,
+       -- `langs[*]` of a missing field is an empty list, as json_extract_string(raw, path[*]) gives.
+       CASE WHEN action IN {TEXT_ACTIONS}
+            THEN coalesce(json_extract_string(r[2], '$[*]'), []::VARCHAR[]) END AS langs,
+       r[4] ->> '$' AS reply_parent_uri,
+       r[5] ->> '$' AS reply_root_uri,
+       quote_uri,
+       CASE WHEN action IN ('like', 'repost') THEN r[9] ->> '$'
+            WHEN action = 'reply' THEN r[4] ->> '$'
+            WHEN action = 'quote' THEN quote_uri
             WHEN action IN ('post_update', 'post_delete') THEN concat('at://', did, '/', collection, '/', rkey)
        END AS subject_uri,
-       CASE WHEN action IN ('follow', 'block') THEN raw->>'$.commit.record.subject' END AS subject_did_direct,
-       CASE WHEN action IN ('post', 'reply', 'quote', 'post_update')
-            THEN CAST(raw->'$.commit.record.facets' AS VARCHAR) END AS facets_json
-FROM (SELECT *, {_action_case()} AS action FROM read_parquet(?, hive_partitioning = false) WHERE kind = 'commit')
+       CASE WHEN action IN ('follow', 'block') THEN r[10] ->> '$' END AS subject_did_direct,
+       CASE WHEN action IN {TEXT_ACTIONS} THEN CAST(r[11] AS VARCHAR) END AS facets_json
+FROM (
+  SELECT *, {_action_case()} AS action, {_QUOTE_URI} AS quote_uri
+  FROM (
+    SELECT event_key, day, time_us, did, collection, operation, rkey, json_extract(raw, {RECORD_PATHS}) AS r
+    FROM read_parquet(?, hive_partitioning = false)
+    WHERE kind = 'commit' AND collection IN ('{POST}', {", ".join(f"'{c}'" for c in ACTION_COLLECTIONS)})
+  )
+)
 WHERE action IS NOT NULL
 """
 
@@ -84,42 +107,56 @@ SELECT m.event_key, m.day, m.time_us, m.action, m.actor_did, m.record_uri, m.tex
             ELSE nullif({_author_of("m.subject_uri")}, '') END AS subject_did,
        m.facets_json,
        CASE WHEN m.action IN {UNDO_ACTIONS} THEN c.record_uri IS NOT NULL ELSE true END AS resolved
-FROM mapped m
-LEFT JOIN creates c ON m.action IN {UNDO_ACTIONS} AND c.record_uri = m.record_uri
+FROM {MAPPED_TABLE} m
+LEFT JOIN {CREATES_TABLE} c ON m.action IN {UNDO_ACTIONS} AND c.record_uri = m.record_uri
 ORDER BY m.time_us, m.event_key
 """
 
 
 def build_actions_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: str) -> dict:
     """Write `actions` for one day from its `raw_events`; return counts for the asset's metadata."""
-    con.execute("CREATE OR REPLACE TEMP TABLE mapped AS " + MAPPED_SQL, [lake.day_file("raw_events", day)])
+    con.execute(
+        f"CREATE OR REPLACE TABLE {MAPPED_TABLE} AS " + MAPPED_SQL, [lake.day_file("raw_events", day)]
+    )
     earlier = [
         f for d, f in zip(lake.existing_days("actions"), lake.all_files("actions"), strict=True) if d < day
     ]
     _build_create_index(con, earlier)
-    copy_query_to_parquet(con, ACTIONS_OUTPUT, [], lake.day_file("actions", day))
+    copy_to_parquet(con, ACTIONS_OUTPUT, [], lake.day_file("actions", day))
+    con.execute(f"DROP TABLE {CREATES_TABLE}")
+    con.execute(f"DROP TABLE {MAPPED_TABLE}")
     return actions_day_summary(con, lake, day)
 
 
 def _build_create_index(con: duckdb.DuckDBPyConnection, earlier_files: list[str]) -> None:
-    """Creates that deletes may undo: today's creates plus earlier days' (only those referenced today)."""
+    """Creates that today's deletes may undo, from today and every earlier stored day.
+
+    Only creates whose record URI an undo of today names are kept: nothing else is ever joined.
+    """
+    undone = f"SELECT record_uri FROM {MAPPED_TABLE} WHERE action IN {UNDO_ACTIONS}"
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE creates AS
+        f"""CREATE OR REPLACE TABLE {CREATES_TABLE} AS
            SELECT record_uri, subject_uri, coalesce(subject_did_direct, nullif(regexp_extract(subject_uri,
                   '^at://([^/]+)/', 1), '')) AS subject_did, time_us
-           FROM mapped WHERE action IN ('post', 'reply', 'quote', 'like', 'repost', 'follow', 'block')"""
+           FROM {MAPPED_TABLE} WHERE action IN {CREATE_ACTIONS} AND record_uri IN ({undone})
+           -- A row that joins nothing (no record URI is empty), present when the day has creates, as when
+           -- all of them were kept: DuckDB writes `resolved` as a required Parquet column when it can
+           -- tell that no row joins, so this keeps the column's schema what it always was.
+           UNION ALL
+           SELECT '', NULL, NULL, NULL
+           WHERE EXISTS (SELECT 1 FROM {MAPPED_TABLE} WHERE action IN {CREATE_ACTIONS})"""
     )
     if earlier_files:
         con.execute(
-            f"""INSERT INTO creates
-               SELECT a.record_uri, a.subject_uri, a.subject_did, a.time_us FROM read_parquet(?, hive_partitioning = false) a
-               WHERE a.action IN ('post', 'reply', 'quote', 'like', 'repost', 'follow', 'block')
-                 AND a.record_uri IN (SELECT record_uri FROM mapped WHERE action IN {UNDO_ACTIONS})""",
+            f"""INSERT INTO {CREATES_TABLE}
+               SELECT a.record_uri, a.subject_uri, a.subject_did, a.time_us
+               FROM read_parquet(?, hive_partitioning = false) a
+               WHERE a.action IN {CREATE_ACTIONS} AND a.record_uri IN ({undone})""",
             [earlier_files],
         )
     # One create per record URI (a re-created record keeps its latest subject).
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE creates AS SELECT * FROM creates
+        f"""CREATE OR REPLACE TABLE {CREATES_TABLE} AS SELECT * FROM {CREATES_TABLE}
            QUALIFY row_number() OVER (PARTITION BY record_uri ORDER BY time_us DESC) = 1"""
     )
 

@@ -307,7 +307,7 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit (configure's default)")
     parser.add_argument(
         "--low-memory-limit",
-        default="1GB",
+        default="512MB",
         help="also ingest the large day with this DuckDB memory_limit, to show peak RSS follows the limit"
         " rather than the day's size ('' to skip)",
     )

@@ -10,7 +10,7 @@ FIRST_DAY := 2025-03-01
 LAST_DAY := 2025-03-03
 RELEASE_MONTH := 2025-03
 export BLUEPRINT_DATA_DIR := $(DATA_DIR)
-export DAGSTER_HOME := $(DATA_DIR)/dagster_home
+DAGSTER_HOME_DIR := $(DATA_DIR)/dagster_home
 export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS :=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -50,8 +50,8 @@ e2e: install
 	$(BIN)/python -m pytest -q tests/e2e
 
 ui: install
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	mkdir -p $(DAGSTER_HOME_DIR)
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

@@ -2,6 +2,7 @@
 # System packages for the end-to-end tests (`make e2e`): headless Chromium for the UI test and a local
 # PostgreSQL server for the parallel-runs test. Idempotent: a second call only checks and returns.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(chromium chromium-driver postgresql)
 
@@ -30,3 +31,11 @@ fi
 test -x /usr/bin/chromium || { echo "e2e_setup: /usr/bin/chromium missing" >&2; exit 1; }
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "e2e_setup: initdb missing" >&2; exit 1; }
 echo "e2e_setup: chromium and postgresql ready"
+
+# Dagster's Postgres storage for the parallel-runs test, pinned to the dagster 1.13.27 line.
+VENV_PYTHON="${VENV_PYTHON:-.venv/bin/python}"
+if ! "$VENV_PYTHON" -c "import dagster_postgres" 2>/dev/null; then
+  echo "e2e_setup: installing dagster-postgres==0.29.27 into the venv"
+  "$VENV_PYTHON" -m pip install --quiet dagster-postgres==0.29.27
+fi
+echo "e2e_setup: dagster-postgres ready"

@@ -132,7 +132,10 @@ def dataset_release(
             "files": summary["files"],
             "manifest_sha256": summary["manifest_sha256"],
             "counts_by_split_and_action": MetadataValue.json(summary["counts"]),
-            "dataset_card": MetadataValue.md(readme),
+            # The YAML header is for the Hugging Face hub; the UI shows the prose.
+            "dataset_card": MetadataValue.md(
+                readme.split("\n---\n", 1)[-1] if readme.startswith("---") else readme
+            ),
         }
     )
 

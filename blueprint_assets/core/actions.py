@@ -118,9 +118,8 @@ def build_actions_day(con: duckdb.DuckDBPyConnection, lake: Lake, day: str) -> d
     con.execute(
         f"CREATE OR REPLACE TABLE {MAPPED_TABLE} AS " + MAPPED_SQL, [lake.day_file("raw_events", day)]
     )
-    earlier = [
-        f for d, f in zip(lake.existing_days("actions"), lake.all_files("actions"), strict=True) if d < day
-    ]
+    # One listing, so a partition appearing meanwhile (a parallel run) cannot misalign days and files.
+    earlier = [lake.day_file("actions", d) for d in lake.existing_days("actions") if d < day]
     _build_create_index(con, earlier)
     copy_to_parquet(con, ACTIONS_OUTPUT, [], lake.day_file("actions", day))
     con.execute(f"DROP TABLE {CREATES_TABLE}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -75,13 +76,47 @@ class Page:
         missing = [needle for needle in needles if needle not in text]
         raise AssertionError(f"page never showed {missing}; it showed:\n{text[:3000]}")
 
+    def wait_for_pattern(self, pattern: str, timeout: float = 60.0) -> str:
+        """Poll until the page text matches the regular expression `pattern`; the text on success."""
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.text()
+            if re.search(pattern, text):
+                return text
+            time.sleep(0.5)
+        raise AssertionError(f"page never matched {pattern!r}; it showed:\n{text[:3000]}")
+
+    def wait_for_absent(self, needle: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while needle in self.text():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"page still shows {needle!r}")
+            time.sleep(0.25)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until no CSS animation or transition is running (dialogs fade in), so a screenshot is final."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 2:
+            running = self.evaluate("document.getAnimations().filter(a => a.playState === 'running').length")
+            quiet = quiet + 1 if not running else 0
+            time.sleep(0.25)
+
+    def scroll_to_top(self) -> None:
+        """Scroll the window and every scrolled container (a tall dialog's overlay) back to the top."""
+        self.evaluate(
+            "window.scrollTo(0, 0);"
+            "document.querySelectorAll('*').forEach(n => { if (n.scrollTop > 0) n.scrollTop = 0; });"
+        )
+
     def click_text(self, label: str) -> bool:
         """Click the first button or link whose own text is exactly `label`; False if there is none."""
         script = f"""(() => {{
             const nodes = [...document.querySelectorAll('button, a, [role=button], [role=tab]')];
             const hit = nodes.find(n => n.innerText && n.innerText.trim() === {json.dumps(label)});
             if (!hit) return false;
-            hit.scrollIntoView(); hit.click(); return true;
+            hit.click(); return true;
         }})()"""
         return bool(self.evaluate(script))
 

@@ -30,21 +30,9 @@ from common import merge_results, record, report  # noqa: E402
 
 from blueprint_assets.core.release_files import write_release  # noqa: E402
 from blueprint_assets.core.splits import split_threads  # noqa: E402
+from blueprint_assets.core.threads import INPUT_COLUMNS as COLUMNS  # noqa: E402
 from blueprint_assets.core.threads import build_threads  # noqa: E402
 
-COLUMNS = (
-    "event_id",
-    "time_us",
-    "action",
-    "actor",
-    "record_id",
-    "text",
-    "reply_parent_id",
-    "quote_id",
-    "subject_id",
-    "subject_user",
-    "resolved",
-)
 # Action mix, roughly Bluesky's: likes dominate, then posts and replies.
 KINDS = (
     ["post"] * 20

@@ -59,7 +59,8 @@ _ONE_HOT = {name: one_hot(name) for name in ACTION_ORDER}
 # One encoder instance: json.dumps with non-default options builds a new encoder on every call.
 _CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
-_COLUMNS = (
+# The anonymized_posts columns thread building reads.
+INPUT_COLUMNS = (
     "event_id",
     "time_us",
     "action",
@@ -121,9 +122,9 @@ def _rows(actions: list[dict] | pa.Table) -> list[_Row]:
     if isinstance(actions, pa.Table):
         present = set(actions.column_names)
         n = actions.num_rows
-        cols = [actions.column(c).to_pylist() if c in present else [None] * n for c in _COLUMNS]
+        cols = [actions.column(c).to_pylist() if c in present else [None] * n for c in INPUT_COLUMNS]
     else:
-        cols = [[a.get(c) for a in actions] for c in _COLUMNS]
+        cols = [[a.get(c) for a in actions] for c in INPUT_COLUMNS]
     # A missing `resolved` means the ingestion did not flag it: treat as resolved.
     cols[-1] = [value is not False for value in cols[-1]]
     rows = [_Row._make(values) for values in zip(*cols, strict=True)]

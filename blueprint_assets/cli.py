@@ -87,16 +87,39 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def embed_with_progress(chunk: int = 512):
+    """The default encoder, encoding in chunks and reporting progress on stderr (text can take minutes)."""
+    import numpy as np
+
+    state: dict = {}
+
+    def embed(texts: list[str]):
+        if "encoder" not in state:
+            from blueprint_assets.core.encoder import load_encoder
+
+            state["encoder"] = load_encoder()
+        encoder = state["encoder"]
+        parts = []
+        for start in range(0, len(texts), chunk):
+            parts.append(encoder.encode(texts[start : start + chunk]))
+            if len(texts) > chunk:
+                done = min(start + chunk, len(texts))
+                print(f"  encoded {done}/{len(texts)} texts", file=sys.stderr, flush=True)
+        return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), dtype=np.float32)
+
+    return embed
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from blueprint_assets.core.scorer import main_score
 
-    return main_score(args.rest)
+    return main_score(args.rest, embed=embed_with_progress())
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     from blueprint_assets.core.baselines import main_baseline
 
-    return main_baseline(args.rest)
+    return main_baseline(args.rest, embed=embed_with_progress())
 
 
 def print_summary(data_dir: Path, first: str, last: str) -> None:
@@ -267,7 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PASS_THROUGH = {"score": cmd_score, "baseline": cmd_baseline}  # they parse their own options
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PASS_THROUGH:
+        return PASS_THROUGH[argv[0]](argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -91,7 +91,9 @@ def test_schema_validation_can_fail(tmp_path: Path, pg_env: None) -> None:
 def test_dagster_yaml_secrets_only_from_env() -> None:
     text = (DEPLOY / "dagster.yaml").read_text(encoding="utf-8")
     pg = yaml.safe_load(text)["storage"]["postgres"]["postgres_db"]
-    assert all(isinstance(v, dict) and set(v) == {"env"} for v in pg.values())
+    connection = {k: v for k, v in pg.items() if k != "scheme"}  # the driver name is not a secret
+    assert connection and all(isinstance(v, dict) and set(v) == {"env"} for v in connection.values())
+    assert pg["scheme"] == "postgresql+psycopg2"
     assert "BLUEPRINT_SECRET" not in text
 
 

@@ -62,6 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         date.fromisoformat(value)
     if last < first:
         raise SystemExit(f"--to {last} is before --from {first}")
+    if args.source_dir and not Path(args.source_dir).is_dir():
+        raise FileNotFoundError(f"--source-dir is not a folder: {args.source_dir}")
     selection = [s.strip() for s in args.select.split(",")] if args.select else None
     ok = run_job("daily_ingestion", first, last, args, selection)
     print_summary(_data_dir(args), first, last)

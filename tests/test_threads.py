@@ -137,6 +137,23 @@ def test_like_repost_need_a_known_target_and_undo_needs_resolution() -> None:
     assert result.dropped == {"target_post_unknown": 1, "unresolved_undo": 1}
 
 
+def test_undo_left_unresolved_by_the_lake_is_resolved_from_the_window() -> None:
+    """Days ingested in parallel can leave a cross-day undo unresolved; the release resolves it itself."""
+    feed = Feed()
+    target = feed.add("post", "carol", text="likeable")
+    like = feed.add("like", "alice", subject=target, subject_user="carol")
+    follow = feed.add("follow", "bob", subject_user="carol")
+    deleted = feed.add("post", "alice", text="regret")
+    feed.add("unlike", "alice", record=like, resolved=False)
+    feed.add("unfollow", "bob", record=follow, resolved=False)
+    feed.add("post_delete", "alice", record=deleted, resolved=False)
+    result = build(feed)
+    assert [t["action"] for t in result.threads][-3:] == ["unlike", "unfollow", "post_delete"]
+    assert texts(result.threads[-3]) == ["likeable", None]
+    assert texts(result.threads[-1])[0] == "regret"
+    assert result.dropped == {}
+
+
 def test_quote_keeps_both_texts_and_needs_known_target() -> None:
     feed = Feed()
     target = feed.add("post", "bob", text="original claim")

@@ -35,6 +35,7 @@ LIKE_LIKE = frozenset({"like", "unlike", "repost", "unrepost"})
 UNDO_ACTIONS = frozenset({"unlike", "unrepost", "unfollow", "unblock"})
 USER_TARGET_ACTIONS = frozenset({"follow", "unfollow", "block", "unblock"})
 POST_CREATES = frozenset({"post", "reply", "quote"})
+UNDOABLE_CREATES = frozenset({"like", "repost", "follow", "block"})
 
 ACTIONS_TYPE = pa.struct([pa.field(name, pa.bool_(), nullable=False) for name in ACTION_ORDER])
 MESSAGE_TYPE = pa.struct(
@@ -139,6 +140,23 @@ class _State:
         self.versions: dict[str, _Version] = {}
         self.deleted: set[str] = set()
         self.author_posts: dict[str, list[str]] = {}
+        # Likes, reposts, follows and blocks seen so far, by record id: what an undo refers to.
+        self.undoable: dict[str, tuple[str | None, str | None]] = {}
+
+    def resolve(self, row: _Row) -> _Row:
+        """Resolve an undo or delete the lake left unresolved, from a create seen earlier in the window.
+
+        The lake resolves deletes against earlier *stored* days, so days ingested in parallel can leave a
+        cross-day undo unresolved; the release sees the whole window and does not depend on that order.
+        """
+        if row.resolved or row.record_id is None:
+            return row
+        if row.action in UNDO_ACTIONS and row.record_id in self.undoable:
+            subject_id, subject_user = self.undoable[row.record_id]
+            return row._replace(subject_id=subject_id, subject_user=subject_user, resolved=True)
+        if row.action == "post_delete" and row.record_id in self.versions:
+            return row._replace(subject_id=row.record_id, resolved=True)
+        return row
 
     def post(self, record_id: str | None) -> _Version | None:
         """The visible version of a post with text, or None if unknown, deleted or textless."""
@@ -162,6 +180,8 @@ class _State:
 
     def apply(self, row: _Row) -> None:
         """Update the state with a row, after its own thread was built (context precedes the action)."""
+        if row.action in UNDOABLE_CREATES and row.record_id is not None:
+            self.undoable[row.record_id] = (row.subject_id, row.subject_user)
         if row.action in POST_CREATES and row.record_id is not None:
             if row.record_id not in self.versions:
                 self.author_posts.setdefault(row.actor, []).append(row.record_id)
@@ -384,6 +404,7 @@ def _build(
         if row.action not in ACTION_SET:
             dropped["unknown_action"] += 1
             continue
+        row = state.resolve(row)
         cluster_id = clusters.get(row.actor)
         if cluster_id is None:
             dropped["actor_out_of_scope"] += 1

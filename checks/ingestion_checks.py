@@ -1,6 +1,7 @@
 """Blocking data-quality checks on raw_events and actions (great-expectations 1.x inside asset checks)."""
 
 import pandas as pd
+import pyarrow as pa
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from blueprint_assets.core.actions_space import ACTION_ORDER
@@ -19,15 +20,22 @@ ACTION_COLUMNS = [
 ]  # fmt: skip
 
 
-def load_days(
+def load_day_table(
     lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None
-) -> pd.DataFrame:
-    """The stored partitions of `table` for `days` as one DataFrame (missing days raise)."""
+) -> pa.Table:
+    """The stored partitions of `table` for `days` as one Arrow table (missing days raise)."""
     files = lake.lake.day_files(table, days)
     missing = sorted(set(days) - {f.split("day=")[1][:10] for f in files})
     if missing:
         raise FileNotFoundError(f"{table} has no stored partition for {', '.join(missing)}")
-    return read_files(files, columns=columns).to_pandas()
+    return read_files(files, columns=columns)
+
+
+def load_days(
+    lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The same, as a DataFrame (what great-expectations validates)."""
+    return load_day_table(lake, table, days, columns).to_pandas()
 
 
 def with_time_day(frame: pd.DataFrame) -> pd.DataFrame:

@@ -5,13 +5,13 @@ Messages name the table, column and identifier type, never the value.
 
 from datetime import date, timedelta
 
-import pyarrow as pa
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from blueprint_assets.core.lake import read_files
 from blueprint_assets.core.privacy_scan import lake_raw_identifiers, leak_scan, secret_scan
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import LakeResource, PrivacyResource
+from checks.ingestion_checks import load_day_table
 
 
 def raw_identifiers_for_days(lake: LakeResource, days: list[str]) -> set[str]:
@@ -28,13 +28,6 @@ def scan_result(table: str, findings: list, scanned_rows: int, what: str) -> Ass
     )
 
 
-def load_daily(lake: LakeResource, table: str, days: list[str]) -> pa.Table:
-    data = read_files(lake.lake.day_files(table, days))
-    if data is None:
-        raise FileNotFoundError(f"{table} has no stored partition for the run's days")
-    return data
-
-
 def _days_with_neighbours(days: list[str]) -> list[str]:
     """The run's days plus one on each side: a post can quote or reply to yesterday's identifiers."""
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
@@ -49,7 +42,7 @@ def anonymized_posts_residual_scan(
     """Re-running the recognizers over the anonymized text finds nothing of the removed types."""
     from blueprint_assets.assets.privacy import text_anonymizer
 
-    table = load_daily(lake, "anonymized_posts", days_in_window(context))
+    table = load_day_table(lake, "anonymized_posts", days_in_window(context))
     residual = text_anonymizer(privacy.ner).residual_scan(table.column("text").to_pylist())
     findings = [f"anonymized_posts.text: {n} residual {kind}" for kind, n in sorted(residual.items()) if n]
     return scan_result("anonymized_posts", findings, table.num_rows, "residual scan")
@@ -59,7 +52,7 @@ def anonymized_posts_residual_scan(
 def anonymized_posts_leak_scan(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """No raw DID, handle, email or URL from the raw events appears in any column."""
     days = days_in_window(context)
-    table = load_daily(lake, "anonymized_posts", days)
+    table = load_day_table(lake, "anonymized_posts", days)
     known = raw_identifiers_for_days(lake, _days_with_neighbours(days))
     return scan_result(
         "anonymized_posts", leak_scan("anonymized_posts", table, known), table.num_rows, "leak scan"
@@ -71,7 +64,7 @@ def anonymized_posts_secret_scan(
     context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
 ) -> AssetCheckResult:
     """The pseudonymization secret appears in no column."""
-    table = load_daily(lake, "anonymized_posts", days_in_window(context))
+    table = load_day_table(lake, "anonymized_posts", days_in_window(context))
     findings = secret_scan("anonymized_posts", table, privacy.secret_for_scans())
     return scan_result("anonymized_posts", findings, table.num_rows, "secret scan")
 
@@ -82,7 +75,7 @@ def post_embeddings_privacy_scan(
 ) -> AssetCheckResult:
     """No raw identifier, and not the secret, in any column of the post vectors table."""
     days = days_in_window(context)
-    table = load_daily(lake, "post_embeddings", days).drop_columns(["vector"])
+    table = load_day_table(lake, "post_embeddings", days).drop_columns(["vector"])
     known = raw_identifiers_for_days(lake, _days_with_neighbours(days))
     findings = leak_scan("post_embeddings", table, known) + secret_scan(
         "post_embeddings", table, privacy.secret_for_scans()

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -113,24 +112,3 @@ def read_files(paths: list[str], columns: list[str] | None = None) -> pa.Table |
     return pa.concat_tables(
         [pq.read_table(p, columns=columns, partitioning=None) for p in paths], promote_options="default"
     )
-
-
-def remove_partition(final_path: str) -> bool:
-    """Delete a stored partition file; True when one existed."""
-    try:
-        os.remove(final_path)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def copy_query_to_parquet(con: duckdb.DuckDBPyConnection, query: str, params: list, final_path: str) -> None:
-    """COPY a DuckDB query's result to Parquet atomically (temp file beside, then rename)."""
-    os.makedirs(os.path.dirname(final_path), exist_ok=True)
-    tmp = temp_path_beside(final_path)
-    try:
-        con.execute(f"COPY ({query}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)", params)
-        commit_file(tmp, final_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from blueprint_assets.core.anonymize_actions import URI_COLUMNS
+from blueprint_assets.core.anonymize_actions import URI_COLUMNS, involves, uri_author
 from blueprint_assets.core.lake import PART_FILE, Lake, write_table_atomic
 
 OPTOUT_LOG = "optouts.jsonl"
@@ -100,14 +100,9 @@ def forget_account(data_dir: Path, did: str, pseudonym: Callable[[str], str]) ->
     for path in _partition_files(lake, "actions"):
         table = pq.read_table(path, partitioning=None).to_pylist()
         for row in table:
-            uris = [row[c] for c in URI_COLUMNS if row[c]]
-            if (
-                row["actor_did"] == did
-                or row["subject_did"] == did
-                or any(u.startswith(f"at://{did}/") for u in uris)
-            ):
+            if involves(row, {did}):
                 derived.add(pseudonym(row["event_key"]))
-                derived.update(pseudonym(u) for u in uris if u.startswith(f"at://{did}/"))
+                derived.update(pseudonym(row[c]) for c in URI_COLUMNS if uri_author(row[c]) == did)
 
     removals = {
         "raw_events": without_did_text("raw"),

@@ -118,11 +118,6 @@ def secret_scan(table_name: str, table: pa.Table, secret: bytes) -> list[Finding
     return findings
 
 
-def scan_bytes_for_secret(data: bytes, secret: bytes) -> bool:
-    """True when a file's bytes contain the secret."""
-    return secret.strip() in data
-
-
 def lake_raw_identifiers(raw: pa.Table | None) -> set[str]:
     """Identifiers in raw_events rows (columns kind, raw), including identity events' handles."""
     if raw is None:

@@ -1,0 +1,158 @@
+"""Golden digests: threads, splits and release files stay byte-for-byte identical on a fixed input.
+
+The digests were computed with the original (pre-optimisation) thread builder, splitter and writers, so any
+speed-up that changes a published byte fails here. Files are keyed by their last two path parts and the
+dataset card and manifests are left out, so moving folders (public/, private/) or editing the card's prose
+does not touch these digests; the serialised threads, rows, answers and persona files do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from blueprint_assets.core.release_files import write_release
+from blueprint_assets.core.splits import split_threads
+from blueprint_assets.core.threads import INPUT_COLUMNS, action_threads_table, build_threads
+
+SECRET = b"golden-release-secret"
+KINDS = (
+    ["post"] * 8 + ["reply"] * 8 + ["like"] * 10 + ["repost"] * 3 + ["quote"] * 3 + ["follow"] * 3
+    + ["unlike", "unrepost", "block", "unfollow", "unblock", "post_update", "post_delete", "bogus"]
+)  # fmt: skip
+TEXTS = (
+    "plain words about gardens",
+    'quotes " and backslash \\ and tab\t',
+    "héllo wörld, ünïcode ✓ and emoji 🌱🚆",
+    "line one\nline two\r\nline three",
+    "control \x01 char and \u2028 separator",
+    "<URL> placeholder and <USERNAME> too",
+    "",
+)
+
+
+def _h(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def golden_actions(n: int = 4000, n_users: int = 60, seed: int = 5) -> tuple[pa.Table, dict[str, int]]:
+    """Every action kind, reply chains, undos (some unresolved), edits, deletes, repeats and odd texts."""
+    rng = random.Random(seed)
+    users = [_h(f"user-{i}") for i in range(n_users)]
+    posts: list[tuple[str, str]] = []
+    creates: list[tuple[str, str, str]] = []  # (record id, kind, target) of likes/reposts/follows/blocks
+    cols: dict[str, list[Any]] = {c: [] for c in INPUT_COLUMNS}
+    t = 1_740_787_200_000_000
+    for i in range(n):
+        t += rng.choice((0, 1, 1_000, 250_000))  # ties on time_us exercise the event_id order
+        row: dict[str, Any] = dict.fromkeys(INPUT_COLUMNS)
+        kind = rng.choice(KINDS)
+        actor = users[rng.randrange(n_users)]
+        row.update(event_id=_h(f"event-{i}"), time_us=t, action=kind, actor=actor, record_id=_h(f"r{i}"))
+        row["resolved"] = True
+        target = posts[-rng.randint(1, min(len(posts), 40))] if posts else None
+        if kind in ("post", "reply", "quote"):
+            row["text"] = f"{rng.choice(TEXTS)} #{i}" if rng.random() < 0.95 else None
+            if kind == "reply" and target:
+                row["reply_parent_id"] = target[0]
+            if kind == "quote" and target:
+                row["quote_id"] = target[0]
+            posts.append((row["record_id"], actor))
+        elif kind in ("like", "repost") and target:
+            row["subject_id"] = target[0]
+            creates.append((row["record_id"], kind, target[0]))
+        elif kind in ("follow", "block") and target:
+            row["subject_user"] = target[1]
+            creates.append((row["record_id"], kind, target[1]))
+        elif kind.startswith("un") and creates:
+            record_id, _, subject = creates[-rng.randint(1, min(len(creates), 30))]
+            row["record_id"] = record_id
+            if rng.random() < 0.7:  # resolved by the lake
+                row["subject_id" if kind in ("unlike", "unrepost") else "subject_user"] = subject
+            else:
+                row["resolved"] = False
+        elif kind in ("post_update", "post_delete") and target:
+            row["subject_id"] = row["record_id"] = target[0]
+            row["actor"] = target[1]
+            row["text"] = f"edited {rng.choice(TEXTS)}" if kind == "post_update" else None
+            row["resolved"] = rng.random() < 0.9
+        for key, value in row.items():
+            cols[key].append(value)
+        if rng.random() < 0.01:  # at-least-once delivery: the same event twice
+            for key, value in row.items():
+                cols[key].append(value)
+    clusters = {u: i % 7 for i, u in enumerate(users) if i % 6}
+    return pa.table(cols), clusters
+
+
+def _threads_digest(threads: list[dict[str, Any]]) -> str:
+    payload = json.dumps(threads, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    table = action_threads_table(threads)
+    return hashlib.sha256(payload.encode() + str(table.to_pylist()).encode()).hexdigest()
+
+
+def _files_digest(root: Path) -> dict[str, str]:
+    out = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.name in ("README.md", "MANIFEST.json"):
+            continue
+        key = "/".join(path.relative_to(root).parts[-2:])
+        assert key not in out, f"two files map to {key}"
+        out[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return out
+
+
+def _combined(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+# (stable_ids, split strategy) -> (threads digest, drops, relabels, release files digest, file count)
+DROPPED = {
+    "actor_opted_out": 66,
+    "actor_out_of_scope": 637,
+    "duplicate_event": 45,
+    "no_prior_post_of_target_user": 91,
+    "original_post_unknown": 8,
+    "target_post_unknown": 154,
+    "unknown_action": 82,
+    "unresolved_undo": 37,
+}
+GOLDEN = {
+    (False, "temporal"): (
+        "91ca31333a76f2e570a398bdde6f91472740bf9b2dbe454ec0790ac47afad2dd",
+        DROPPED,
+        {"reply_to_post": 148},
+        "a78ecbeb9b83f76b05eff527decffd6e37f64349d6dd7ae8199881c549c9b7e4",
+        35,
+    ),
+    (True, "random"): (
+        "d6cae8049105cd2027e897cd207d7d938c32843fe3b3f7949b77cd3de48f628a",
+        DROPPED,
+        {"reply_to_post": 148},
+        "babc3a243515f5cae4cc1589a67e946d1a39fd8f55184b44da0c410eebfbb8cb",
+        35,
+    ),
+}
+
+
+@pytest.mark.parametrize(("stable_ids", "strategy"), list(GOLDEN))
+def test_release_output_is_byte_identical_to_the_golden_digest(
+    tmp_path: Path, stable_ids: bool, strategy: str
+) -> None:
+    table, clusters = golden_actions()
+    excluded = [_h("user-7")]
+    result = build_threads(table, clusters, secret=SECRET, stable_ids=stable_ids, excluded_users=excluded)
+    assert len(result.threads) > 2000
+    assert {"duplicate_event", "actor_opted_out", "unknown_action", "unresolved_undo"} <= set(result.dropped)
+    splits = split_threads(result.threads, strategy=strategy, fractions=(0.7, 0.15, 0.15), seed=3)
+    cards = {i: f"# Persona {i}\nTalks about ✓ things {i}." for i in range(7)}
+    write_release(tmp_path / "release", splits, cards, {"window": "2025-03"})
+    files = _files_digest(tmp_path / "release")
+    got = (_threads_digest(result.threads), result.dropped, result.relabeled, _combined(files), len(files))
+    assert got == GOLDEN[(stable_ids, strategy)]

@@ -1,10 +1,19 @@
-"""`blueprint`: the command line for maintainers, researchers and modellers."""
+"""`blueprint`: the command line for maintainers, researchers and modellers.
+
+Exit codes: 0 success, 1 a failed run or command, 2 bad usage. Errors are one line on stderr
+(`--verbose` adds Dagster's full log and tracebacks). A new subcommand: write `cmd_x(args) -> int`, and
+register it in `build_parser` with `add_command(sub, "x", cmd_x, "help ...")`; raise `UsageError` for bad
+input and `CommandFailed` for a failure, each with a message that names the cause and the fix.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,8 +21,52 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
+class UsageError(ValueError):
+    """Bad usage: exit code 2, one line."""
+
+
+class CommandFailed(RuntimeError):
+    """A run or command that failed: exit code 1, one line naming the cause and the fix."""
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir or os.environ.get("BLUEPRINT_DATA_DIR", "data")).resolve()
+    return Path(getattr(args, "data_dir", None) or os.environ.get("BLUEPRINT_DATA_DIR", "data")).resolve()
+
+
+def existing_data_dir(args: argparse.Namespace) -> Path:
+    """The data directory of a read-only command; it must exist (read-only commands never create it)."""
+    data_dir = _data_dir(args)
+    if not data_dir.is_dir():
+        raise CommandFailed(f"no data folder at {data_dir}: pass --data-dir or run `blueprint run` first")
+    return data_dir
+
+
+def iso_day(value: str) -> str:
+    """argparse type: a YYYY-MM-DD day."""
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a day (YYYY-MM-DD)") from None
+
+
+def month_spec(value: str) -> str:
+    """argparse type: `2025-03` or `2025-03..2025-05`, normalized (`2025-03..2025-03` is `2025-03`)."""
+    from blueprint_assets.partitions import month_label, month_range
+
+    try:
+        return month_label(*month_range(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a month (YYYY-MM) or range YYYY-MM..YYYY-MM"
+        ) from None
+
+
+def day_range(args: argparse.Namespace) -> tuple[str, str]:
+    """(--from, --to) with --to defaulting to --from; a reversed range is bad usage."""
+    first, last = args.date_from, args.date_to or args.date_from
+    if last < first:
+        raise UsageError(f"--to {last} is before --from {first}")
+    return first, last
 
 
 def dagster_instance(data_dir: Path):
@@ -31,9 +84,19 @@ def dagster_instance(data_dir: Path):
 
 def run_job(
     job_name: str, first: str, last: str, args: argparse.Namespace, selection: list[str] | None
-) -> bool:
-    """Materialize a partition range through Dagster as one run; True when it succeeded."""
+) -> str | None:
+    """Materialize a partition range through Dagster as one run; None on success, else the failure line."""
+    verbose = getattr(args, "verbose", False)
+    with _quiet_warnings(verbose):
+        return _run_job(job_name, first, last, args, selection, verbose)
+
+
+def _run_job(
+    job_name: str, first: str, last: str, args: argparse.Namespace, selection: list[str] | None, verbose: bool
+) -> str | None:
+    from blueprint_assets.automation import WRITER_TAG
     from blueprint_assets.definitions import build_definitions, selection_job
+    from blueprint_assets.run_console import PROGRESS_LOGGER, failure_line, progress_logger, quiet_run_config
 
     data_dir = _data_dir(args)
     os.environ["BLUEPRINT_DATA_DIR"] = str(data_dir)
@@ -44,30 +107,66 @@ def run_job(
         options["source_url"] = args.url
     if getattr(args, "source_dir", None) or getattr(args, "path", None):
         options["source_path"] = str(Path(args.source_dir or args.path).resolve())
+    settings = {name: getattr(args, name, None) for name in ("idle_timeout", "max_retries", "backoff")}
+    if any(value is not None for value in settings.values()):
+        options["source_settings"] = settings
     extra = [selection_job(job_name, selection)] if selection else []
     defs = build_definitions(**options, extra_jobs=extra)
     job = defs.resolve_job_def(extra[0].name if extra else job_name)
-    from blueprint_assets.automation import WRITER_TAG
-
+    run_config: dict = {}
+    if not verbose:
+        job = job.with_logger_defs({PROGRESS_LOGGER: progress_logger})
+        run_config = quiet_run_config()
     # The same writer tag as scheduled runs, so the production queue never runs two writers of one range.
     window = first if first == last else f"{first}..{last}"
     tags = {RANGE_START_TAG: first, RANGE_END_TAG: last, WRITER_TAG: f"{job_name}/{window}"}
-    result = job.execute_in_process(instance=dagster_instance(data_dir), tags=tags, raise_on_error=False)
-    return result.success
+    print(f"{job_name} {window}: running", file=sys.stderr, flush=True)
+    result = job.execute_in_process(
+        instance=dagster_instance(data_dir), tags=tags, run_config=run_config, raise_on_error=False
+    )
+    if not result.success:
+        return failure_line(result.all_events) or f"run {result.run_id} failed: {GENERIC_FIX}"
+    return None
+
+
+GENERIC_FIX = "rerun with --verbose for Dagster's full log"
+
+
+@contextmanager
+def _quiet_warnings(verbose: bool) -> Iterator[None]:
+    """Python warnings (Dagster's beta/preview notices) reach the terminal only with --verbose."""
+    with warnings.catch_warnings():
+        if not verbose:
+            warnings.simplefilter("ignore")
+            # Model-loading progress bars (transformers, huggingface_hub) are noise in the terse view.
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            os.environ.setdefault("TQDM_DISABLE", "1")
+        yield
+
+
+def daily_selection(text: str | None) -> list[str] | None:
+    """`--select a,b` as asset names of the daily job; an unknown name is bad usage."""
+    if not text:
+        return None
+    from blueprint_assets.definitions import DAILY_ASSETS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in DAILY_ASSETS]
+    if unknown or not names:
+        raise UsageError(f"--select {text!r}: choose from {', '.join(DAILY_ASSETS)} (comma-separated)")
+    return names
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    first, last = args.date_from, args.date_to or args.date_from
-    for value in (first, last):
-        date.fromisoformat(value)
-    if last < first:
-        raise SystemExit(f"--to {last} is before --from {first}")
+    first, last = day_range(args)
     if args.source_dir and not Path(args.source_dir).is_dir():
-        raise FileNotFoundError(f"--source-dir is not a folder: {args.source_dir}")
-    selection = [s.strip() for s in args.select.split(",")] if args.select else None
-    ok = run_job("daily_ingestion", first, last, args, selection)
+        raise UsageError(f"--source-dir is not a folder: {args.source_dir}")
+    selection = daily_selection(args.select)
+    failure = run_job("daily_ingestion", first, last, args, selection)
     print_summary(_data_dir(args), first, last)
-    return 0 if ok else 1
+    if failure:
+        raise CommandFailed(failure)
+    return 0
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -75,18 +174,20 @@ def cmd_release(args: argparse.Namespace) -> int:
 
     from blueprint_assets.partitions import month_range
 
-    first, last = month_range(args.months)
-    ok = run_job("monthly_release", first, last, args, None)
-    name = args.months
+    name = args.months  # normalized by month_spec: the folder name of the release
+    first, last = month_range(name)
+    failure = run_job("monthly_release", first, last, args, None)
     built = _data_dir(args) / "releases" / name
-    if ok and args.out:
+    if failure:
+        raise CommandFailed(f"release {name} not built: {failure}")
+    if args.out:
         target = Path(args.out)
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(built, target)
         print(f"release copied to {target}")
-    print(f"release {name}: {'built' if ok else 'FAILED (see the check messages above)'} at {built}")
-    return 0 if ok else 1
+    print(f"release {name}: built at {built}")
+    return 0
 
 
 def embed_with_progress(chunk: int = 512):
@@ -169,7 +270,8 @@ def print_summary(data_dir: Path, first: str, last: str) -> None:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    print_summary(_data_dir(args), args.date_from, args.date_to or args.date_from)
+    data_dir = existing_data_dir(args)
+    print_summary(data_dir, *day_range(args))
     return 0
 
 
@@ -222,73 +324,130 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="blueprint", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (exit 2) instead of the usage block."""
 
-    run = sub.add_parser("run", help="materialize days through Dagster (ingestion, privacy, embeddings)")
-    run.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
-    run.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD (default: --from)")
-    run.add_argument("--source-dir", help="Jetstream archive folder")
-    run.add_argument(
-        "--source", help="jetstream-archive (default), jetstream-live, car, author-feed or sample"
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("blueprint")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every subcommand accepts (also before the subcommand)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="show Dagster's full log and tracebacks",
+    )  # fmt: skip
+    return common
+
+
+def add_command(
+    sub, name: str, func, help: str, *, data_dir: bool = True, **kwargs
+) -> argparse.ArgumentParser:
+    """Register subcommand `name` running `func(args) -> exit code`, with the common options."""
+    command = sub.add_parser(name, help=help, description=help, parents=[common_options()], **kwargs)
+    if data_dir:
+        command.add_argument("--data-dir", help="data directory (default $BLUEPRINT_DATA_DIR or ./data)")
+    command.set_defaults(func=func)
+    return command
+
+
+def add_day_range(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--from", dest="date_from", required=True, type=iso_day, metavar="DAY", help="first day, YYYY-MM-DD"
     )
+    command.add_argument(
+        "--to", dest="date_to", type=iso_day, metavar="DAY", help="last day, YYYY-MM-DD (default: --from)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from blueprint_assets.core.source_lines import SOURCE_KINDS
+
+    parser = Parser(prog="blueprint", description=__doc__.split("\n\n")[0], parents=[common_options()])
+    parser.add_argument("--version", action="version", version=f"blueprint {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+
+    run = add_command(
+        sub, "run", cmd_run, "materialize days through Dagster (ingestion, privacy, embeddings)"
+    )
+    add_day_range(run)
+    run.add_argument(
+        "--source-dir", help="Jetstream archive folder (same as --source jetstream-archive --path)"
+    )
+    run.add_argument(
+        "--source", choices=SOURCE_KINDS, metavar="KIND",
+        help=f"where events come from: {', '.join(SOURCE_KINDS)} (default $BLUEPRINT_SOURCE or jetstream-archive)",
+    )  # fmt: skip
     run.add_argument("--path", help="source path (archive folder or CAR file)")
     run.add_argument(
         "--url", help="Jetstream websocket URL (jetstream-live) or server base URL (car, author-feed)"
     )
-    run.add_argument("--data-dir", help="data directory (default $BLUEPRINT_DATA_DIR or ./data)")
     run.add_argument("--select", help="comma-separated asset names (default: the whole daily job)")
-    run.set_defaults(func=cmd_run)
+    run.add_argument(
+        "--idle-timeout", type=float, metavar="SECONDS",
+        help="network sources: reconnect after this long without data (default $BLUEPRINT_SOURCE_IDLE_TIMEOUT or 60)",
+    )  # fmt: skip
+    run.add_argument(
+        "--max-retries", type=int, metavar="N",
+        help="network sources: reconnects/retries before giving up (default $BLUEPRINT_SOURCE_MAX_RETRIES or 8)",
+    )  # fmt: skip
+    run.add_argument(
+        "--backoff", type=float, metavar="SECONDS",
+        help="network sources: first retry delay, doubling (default $BLUEPRINT_SOURCE_BACKOFF or 1)",
+    )  # fmt: skip
 
-    summary = sub.add_parser("summary", help="print what the lake holds for a range of days")
-    summary.add_argument("--from", dest="date_from", required=True)
-    summary.add_argument("--to", dest="date_to")
-    summary.add_argument("--data-dir")
-    summary.set_defaults(func=cmd_summary)
+    summary = add_command(sub, "summary", cmd_summary, "print what the lake holds for a range of days")
+    add_day_range(summary)
 
-    sample = sub.add_parser("sample", help="generate the deterministic sample archive")
-    sample.add_argument("--out", required=True)
-    sample.add_argument("--days", type=int, default=3)
-    sample.add_argument("--users", type=int, default=2000)
-    sample.add_argument("--seed", type=int, default=7)
-    sample.add_argument("--start", default="2025-03-01")
-    sample.add_argument("--gzip", action="store_true")
-    sample.set_defaults(func=cmd_sample)
-
-    examples = sub.add_parser(
-        "import-examples", help="flatten a grouped Jetstream examples JSON into an archive"
+    sample = add_command(
+        sub, "sample", cmd_sample, "generate the deterministic sample archive", data_dir=False
     )
-    examples.add_argument("--json", required=True)
-    examples.add_argument("--out", required=True)
-    examples.set_defaults(func=cmd_import_examples)
-    release = sub.add_parser("release", help="build a release folder through Dagster (all gates must pass)")
+    sample.add_argument("--out", required=True, help="folder to write the archive to")
+    sample.add_argument("--days", type=int, default=3, help="number of days (default 3)")
+    sample.add_argument("--users", type=int, default=2000, help="number of accounts (default 2000)")
+    sample.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    sample.add_argument("--start", default="2025-03-01", type=iso_day, help="first day (default 2025-03-01)")
+    sample.add_argument("--gzip", action="store_true", help="gzip the archive files")
+
+    examples = add_command(
+        sub, "import-examples", cmd_import_examples,
+        "flatten a grouped Jetstream examples JSON into an archive", data_dir=False,
+    )  # fmt: skip
+    examples.add_argument("--json", required=True, help="the grouped examples JSON file")
+    examples.add_argument("--out", required=True, help="archive folder to write")
+
+    release = add_command(
+        sub, "release", cmd_release, "build a release folder through Dagster (all gates must pass)"
+    )
     release.add_argument(
-        "--months", required=True, help="2025-03, or a range 2025-03..2025-05 (extended release)"
-    )
-    release.add_argument("--data-dir")
+        "--months", required=True, type=month_spec,
+        help="2025-03, or a range 2025-03..2025-05 (extended release)",
+    )  # fmt: skip
     release.add_argument("--out", help="also copy the finished release folder here")
-    release.set_defaults(func=cmd_release)
 
-    score = sub.add_parser(
-        "score", help="score predictions against answer keys (see `blueprint score --help`)"
-    )
-    score.add_argument("rest", nargs=argparse.REMAINDER)
-    score.set_defaults(func=cmd_score)
+    # score and baseline parse their own options (see PASS_THROUGH); these entries give them help lines.
+    for name, func, text in (
+        ("score", cmd_score, "score predictions against answer keys (see `blueprint score --help`)"),
+        ("baseline", cmd_baseline, "run a baseline: majority, cluster-prior, retrieval, leaderboard"),
+    ):
+        command = add_command(sub, name, func, text, data_dir=False)
+        command.add_argument("rest", nargs=argparse.REMAINDER, help="options of the subcommand")
 
-    baseline = sub.add_parser(
-        "baseline", help="run a baseline (majority, cluster-prior, retrieval, leaderboard)"
-    )
-    baseline.add_argument("rest", nargs=argparse.REMAINDER)
-    baseline.set_defaults(func=cmd_baseline)
-
-    forget = sub.add_parser(
-        "forget", help="opt-out: remove every row derived from an account, keep excluding it"
+    forget = add_command(
+        sub, "forget", cmd_forget, "opt-out: remove every row derived from an account, keep excluding it"
     )
     forget.add_argument("--did", help="the account's DID")
     forget.add_argument("--list", help="a file of DIDs, one per line")
-    forget.add_argument("--data-dir")
-    forget.set_defaults(func=cmd_forget)
     return parser
 
 
@@ -299,12 +458,29 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PASS_THROUGH:
         return PASS_THROUGH[argv[0]](argparse.Namespace(rest=argv[1:]))
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version or a usage error (already printed)
+        return done.code if isinstance(done.code, int) else 2
+    verbose = getattr(args, "verbose", False)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as error:
+    except CommandFailed as error:
+        print(f"blueprint: error: {error}", file=sys.stderr)
+        return 1
+    except (UsageError, FileNotFoundError, ValueError) as error:
+        if verbose:
+            raise
         print(f"blueprint: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("blueprint: interrupted", file=sys.stderr)
+        return 1
+    except Exception as error:
+        if verbose:
+            raise
+        print(f"blueprint: error: {type(error).__name__}: {error} ({GENERIC_FIX})", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ all_checks = load_asset_checks_from_modules(
     [checks.ingestion_checks, checks.privacy_checks, checks.release_checks]
 )
 
+DAILY_ASSETS = ["raw_events", "actions", "anonymized_posts", "post_embeddings"]
 daily_job = define_asset_job(
     "daily_ingestion",
-    selection=["raw_events", "actions", "anonymized_posts", "post_embeddings"],
+    selection=DAILY_ASSETS,
     partitions_def=daily_partitions,
     description="Ingest, map and (later stages) anonymize and embed a range of days.",
 )
@@ -40,11 +41,35 @@ def _csv_env(name: str) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()] or None
 
 
+# Network-source knobs: resource field -> (environment variable, type).
+SOURCE_OPTION_ENV = {
+    "idle_timeout": ("BLUEPRINT_SOURCE_IDLE_TIMEOUT", float),
+    "max_retries": ("BLUEPRINT_SOURCE_MAX_RETRIES", int),
+    "backoff": ("BLUEPRINT_SOURCE_BACKOFF", float),
+}
+
+
+def source_options(overrides: dict | None = None) -> dict:
+    """Retry and timeout settings: the given values, else BLUEPRINT_SOURCE_* variables, else the defaults."""
+    options = {}
+    for name, (variable, cast) in SOURCE_OPTION_ENV.items():
+        value = (overrides or {}).get(name)
+        if value is None and os.environ.get(variable):
+            try:
+                value = cast(os.environ[variable])
+            except ValueError:
+                raise ValueError(f"{variable}={os.environ[variable]!r} is not a {cast.__name__}") from None
+        if value is not None:
+            options[name] = value
+    return options
+
+
 def build_resources(
     data_dir: str | None = None,
     source_kind: str | None = None,
     source_path: str | None = None,
     source_url: str | None = None,
+    source_settings: dict | None = None,
 ) -> dict:
     """Resources for a data directory; defaults come from the environment (BLUEPRINT_*)."""
     data_dir = data_dir or default_data_dir()
@@ -64,6 +89,7 @@ def build_resources(
             url=source_url or os.environ.get("BLUEPRINT_SOURCE_URL") or None,
             dids=_csv_env("BLUEPRINT_SOURCE_DIDS"),
             actors=_csv_env("BLUEPRINT_SOURCE_ACTORS"),
+            **source_options(source_settings),
         ),
         "encoder": EncoderResource(model_name=os.environ.get("BLUEPRINT_ENCODER", "default")),
         "settings": ReleaseSettings(

@@ -23,7 +23,12 @@ def days_in_window(context) -> list[str]:
 def release_name(context) -> str:
     """`2025-03` for one month, `2025-03..2025-05` for an extended release over a month range."""
     keys = context.partition_key_range
-    first, last = keys.start[:7], keys.end[:7]
+    return month_label(keys.start, keys.end)
+
+
+def month_label(first: str, last: str) -> str:
+    """The release name of monthly partition keys (or days) `first`..`last`: `2025-03` or `2025-03..2025-05`."""
+    first, last = first[:7], last[:7]
     return first if first == last else f"{first}..{last}"
 
 

@@ -1,4 +1,4 @@
-"""The `blueprint` command line: pass-through subcommands and clear errors."""
+"""The `blueprint` command line: exit codes, one-line errors, validation, pass-through subcommands."""
 
 from __future__ import annotations
 
@@ -9,6 +9,18 @@ import pytest
 from blueprint_assets.cli import main
 
 
+@pytest.fixture
+def isolated_env(monkeypatch, tmp_path: Path) -> Path:
+    """The CLI sets DAGSTER_HOME and BLUEPRINT_DATA_DIR; restore them after the test."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused_home"))
+    monkeypatch.setenv("BLUEPRINT_DATA_DIR", str(tmp_path / "unused_data"))
+    return tmp_path
+
+
+def error_lines(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+
 def test_score_options_reach_the_scorer(tmp_path: Path, capsys) -> None:
     answers = tmp_path / "answers.jsonl"
     answers.write_text('{"id": "t1", "cluster_id": 0, "action": "like", "actions": {}, "text": null}\n')
@@ -17,11 +29,94 @@ def test_score_options_reach_the_scorer(tmp_path: Path, capsys) -> None:
     assert "missing.jsonl" in capsys.readouterr().err
 
 
-def test_run_rejects_a_reversed_range(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="before"):
-        main(["run", "--from", "2025-03-03", "--to", "2025-03-01", "--data-dir", str(tmp_path)])
+def test_unknown_source_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    code = main(["run", "--source", "bogus", "--from", "2025-03-01", "--data-dir", str(tmp_path / "d")])
+    lines = error_lines(capsys)
+    assert code == 2
+    assert len(lines) == 1
+    assert "bogus" in lines[0] and "jetstream-archive" in lines[0]
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "--from", "2025-02-30"], "2025-02-30"),
+        (["run", "--from", "2025-03-03", "--to", "2025-03-01"], "before"),
+        (["run", "--from", "2025-03-01", "--select", "raw_events,nope"], "nope"),
+        (["release", "--months", "2025-13"], "2025-13"),
+        (["release", "--months", "2025-05..2025-03"], "2025-05..2025-03"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(tmp_path: Path, capsys, argv: list[str], needle: str) -> None:
+    code = main([*argv, "--data-dir", str(tmp_path / "d")] if argv[0] != "frobnicate" else argv)
+    lines = error_lines(capsys)
+    assert code == 2
+    assert len(lines) == 1 and needle in lines[0]
+    assert "Traceback" not in lines[0]
+    assert not (tmp_path / "d").exists()
+
+
+def test_summary_on_a_missing_folder_exits_1_and_creates_nothing(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "nowhere"
+    assert main(["summary", "--from", "2025-03-01", "--data-dir", str(missing)]) == 1
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and "no data folder" in lines[0]
+    assert not missing.exists()
+
+
+def test_version_and_help(capsys) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("blueprint ")
+    assert main(["run", "--help"]) == 0
+    text = capsys.readouterr().out
+    for option in (
+        "--from",
+        "--source",
+        "--select",
+        "--idle-timeout",
+        "--max-retries",
+        "--backoff",
+        "--verbose",
+    ):
+        assert option in text
+
+
+def test_every_subcommand_and_option_has_help() -> None:
+    from blueprint_assets.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command")
+    assert commands.choices
+    for name, command in commands.choices.items():
+        assert command.description, name
+        for action in command._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest}"
 
 
 def test_forget_needs_a_did(tmp_path: Path, capsys) -> None:
     assert main(["forget", "--data-dir", str(tmp_path)]) == 2
     assert "--did" in capsys.readouterr().err
+
+
+def test_release_on_too_few_users_exits_1_with_the_cause(isolated_env: Path, capsys) -> None:
+    data = isolated_env / "data"
+    assert main(["sample", "--out", str(data / "sample"), "--days", "1", "--users", "12"]) == 0
+    assert (
+        main(["run", "--source-dir", str(data / "sample"), "--from", "2025-03-01", "--data-dir", str(data)])
+        == 0
+    )
+    capsys.readouterr()
+    # `2025-03..2025-03` is the same release as `2025-03`: one folder name in every message.
+    code = main(["release", "--months", "2025-03..2025-03", "--data-dir", str(data)])
+    captured = capsys.readouterr()
+    last = captured.err.strip().splitlines()[-1]
+    assert code == 1
+    assert last.startswith("blueprint: error: release 2025-03 not built: persona_clusters failed: ")
+    assert "in-scope users, need 10 per cluster: lower BLUEPRINT_MIN_CLUSTER_SIZE or widen the window" in last
+    assert "Traceback" not in captured.err and "DEBUG" not in captured.err
+    assert "2025-03..2025-03" not in captured.err + captured.out
+    # One line per step: the failed step, and no Dagster engine chatter.
+    assert "  FAILED   persona_clusters" in captured.err
+    assert "STEP_" not in captured.err

@@ -161,6 +161,16 @@ def user_embeddings(
     )
 
 
+def require_enough_users(users: int, min_cluster_size: int) -> None:
+    """Fail with the cause and the fix when not even one cluster of the minimum size can be formed."""
+    if users < min_cluster_size:
+        noun = "user" if users == 1 else "users"
+        raise ValueError(
+            f"{users} in-scope {noun}, need {min_cluster_size} per cluster: "
+            "lower BLUEPRINT_MIN_CLUSTER_SIZE or widen the window"
+        )
+
+
 @asset(deps=[user_embeddings, AssetKey("post_embeddings"), AssetKey("anonymized_posts")], **RELEASE)
 def persona_clusters(
     context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
@@ -172,6 +182,7 @@ def persona_clusters(
     users_table = read_files([release_file(lake, "user_embeddings", context)])
     users = users_table.column("user").to_pylist()
     matrix = np.asarray(users_table.column("vector").to_pylist(), dtype=np.float32)
+    require_enough_users(len(users), settings.min_cluster_size)
     result = cluster_users(
         matrix, k=settings.k, min_cluster_size=settings.min_cluster_size, seed=settings.seed
     )

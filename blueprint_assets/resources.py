@@ -197,8 +197,11 @@ class EventSourceResource(ConfigurableResource):
     open_timeout: float = 10.0
     skip_failed_repos: bool = False
 
-    def line_sources(self, days: list[str], state_dir: Path) -> Iterable[LineSource]:
-        """Lines of every input that may hold events of `days` (or report bad lines for them)."""
+    def line_sources(self, days: list[str], state_dir: Path, stats=None) -> Iterable[LineSource]:
+        """Lines of every input that may hold events of `days` (or report bad lines for them).
+
+        `stats` (a `core.source_lines.SourceStats`) is filled while the lines are read.
+        """
         from blueprint_assets.core.source_lines import SourceOptions, line_sources_for
 
         return line_sources_for(
@@ -212,4 +215,5 @@ class EventSourceResource(ConfigurableResource):
             base_url=self.base_url,
             collections=self.collections,
             options=SourceOptions.from_config(self),
+            stats=stats,
         )

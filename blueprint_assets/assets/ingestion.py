@@ -1,11 +1,13 @@
 """Ingestion stage: raw Jetstream events, then the 13-type action table (daily partitions)."""
 
+import json
 from collections import Counter
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from blueprint_assets.core.actions import build_actions_day
 from blueprint_assets.core.ingest import IngestStats, stage_lines, write_raw_days
+from blueprint_assets.core.source_lines import SourceStats
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
 
@@ -28,15 +30,19 @@ def raw_events(
     """Every Jetstream event of the day, verbatim, deduplicated; bad lines go to raw_events_quarantine."""
     days = days_in_window(context)
     stats = IngestStats()
+    delivered = SourceStats()
     with query_engine.configured_connection(lake.state_dir / "duckdb_spill") as con:
-        stage_lines(con, source.line_sources(days, lake.state_dir), stats)
+        stage_lines(con, source.line_sources(days, lake.state_dir, delivered), stats)
         context.log.info(
             f"read {stats.lines_read} lines from {stats.files_read} files for {len(days)} day(s)"
         )
+        # What the source skipped (other collections, unavailable accounts, replays) reaches the run log.
+        context.log.info(f"{delivered.one_line()}: {json.dumps(delivered.summary(), sort_keys=True)}")
         pseudonym = privacy.pseudonymizer()
         opted_out = privacy.opted_out(pseudonym)
         excluded = (lambda dids: [d for d in dids if pseudonym(d) in opted_out]) if opted_out else None
         write_raw_days(con, lake.lake, days, stats, excluded)
+    replays = delivered.stream.get("replays_dropped", 0)
     quarantined = Counter()
     for reasons in stats.quarantined_by_day.values():
         quarantined.update(reasons)
@@ -47,12 +53,16 @@ def raw_events(
             "blank_lines": stats.blank_lines,
             "files_read": stats.files_read,
             "events": sum(stats.events_by_day.values()),
-            "duplicates_dropped": sum(stats.duplicates_by_day.values()),
+            # Copies the live source dropped by key never reach ingestion; both are deduplicated deliveries.
+            "duplicates_dropped": sum(stats.duplicates_by_day.values()) + replays,
+            "source_replays_dropped": replays,
             "opted_out_events_dropped": stats.opted_out_events,
             "quarantined": sum(quarantined.values()),
             "quarantined_by_reason": MetadataValue.json(dict(sorted(quarantined.items()))),
             "events_by_day": MetadataValue.json(stats.events_by_day),
             "path": MetadataValue.path(lake.lake.root + "/raw_events"),
+            "source": MetadataValue.json(delivered.summary()),
+            "summary": delivered.one_line(),
         }
     )
 

@@ -86,6 +86,7 @@ class SourceStats:
     skipped_inputs: Counter[str] = field(default_factory=Counter)  # reason -> count (skip_failed_repos)
     feed: dict[str, Any] = field(default_factory=dict)  # author-feed counters (pages, items, ...)
     late_start_days: list[str] = field(default_factory=list)  # live days whose first event came late
+    stream: Counter[str] = field(default_factory=Counter)  # live: reconnects, stalls, replays dropped, ...
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready dict for logs and asset metadata."""
@@ -99,7 +100,28 @@ class SourceStats:
             "skipped_inputs": dict(sorted(self.skipped_inputs.items())),
             "feed": {k: v for k, v in sorted(self.feed.items()) if isinstance(v, int)},
             "late_start_days": list(self.late_start_days),
+            "stream": dict(sorted(self.stream.items())),
         }
+
+    def one_line(self) -> str:
+        """The terminal summary: what was read and everything skipped, dropped or unavailable."""
+        parts = [f"source {self.kind}: {self.lines} lines from {self.inputs} inputs"]
+        for label, counts in (
+            ("ignored by collection", self.ignored_by_collection),
+            ("undated", self.undated_by_collection),
+            ("inputs skipped", self.skipped_inputs),
+        ):
+            if counts:
+                parts.append(f"{label} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        feed = {k: v for k, v in sorted(self.feed.items()) if isinstance(v, int) and v and k != "pages"}
+        if feed:
+            parts.append("feed " + ", ".join(f"{k} {v}" for k, v in feed.items()))
+        stream = {k: v for k, v in sorted(self.stream.items()) if v and k != "connections"}
+        if stream:
+            parts.append("stream " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in stream.items()))
+        if self.late_start_days:
+            parts.append(f"late start on {len(self.late_start_days)} day(s)")
+        return "; ".join(parts)
 
 
 def event_line(event: dict) -> bytes:
@@ -202,7 +224,19 @@ def _live_sources(
 def _live_day(
     url: str, day: str, collections: list[str], options: SourceOptions, stats: SourceStats
 ) -> Iterator[bytes]:
-    from blueprint_assets.core.jetstream_live import stream_window
+    from blueprint_assets.core.jetstream_live import StreamStats
+
+    counts = StreamStats()
+    try:
+        yield from _live_day_lines(url, day, collections, options, stats, counts)
+    finally:
+        stats.stream.update(counts.summary())
+
+
+def _live_day_lines(
+    url: str, day: str, collections: list[str], options: SourceOptions, stats: SourceStats, counts
+) -> Iterator[bytes]:
+    from blueprint_assets.core.jetstream_live import is_valid_event, stream_window
 
     start_us, end_us = day_bounds_us(day)
 
@@ -211,12 +245,13 @@ def _live_day(
 
     first = True
     for line in stream_window(
-        url, start_us, end_us, collections, on_progress=progress, **options.stream_kwargs()
+        url, start_us, end_us, collections, on_progress=progress, stats=counts, **options.stream_kwargs()
     ):
-        if first:
+        # Only the first valid line is parsed again (stream_window checked it): a day holds tens of millions.
+        event = json.loads(line) if first else None
+        if event is not None and is_valid_event(event):
             first = False
-            # Only the first line is parsed again (stream_window checked it): a day holds tens of millions.
-            late_us = json.loads(line)["time_us"] - start_us
+            late_us = event["time_us"] - start_us
             if late_us > LIVE_LATE_START_US:
                 # Jetstream replays only its recent buffer; an older cursor silently starts at its oldest event.
                 stats.late_start_days.append(day)

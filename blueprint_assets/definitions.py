@@ -20,6 +20,7 @@ from blueprint_assets.resources import (
     QueryEngine,
     ReleaseSettings,
     default_data_dir,
+    model_cache_dir,
 )
 
 all_assets = load_assets_from_modules([ingestion, privacy, personas, release])
@@ -91,7 +92,9 @@ def build_resources(
             actors=_csv_env("BLUEPRINT_SOURCE_ACTORS"),
             **source_options(source_settings),
         ),
-        "encoder": EncoderResource(model_name=os.environ.get("BLUEPRINT_ENCODER", "default")),
+        "encoder": EncoderResource(
+            model_name=os.environ.get("BLUEPRINT_ENCODER", "default"), cache_dir=model_cache_dir(data_dir)
+        ),
         "settings": ReleaseSettings(
             k=int(os.environ.get("BLUEPRINT_K", "25")),
             min_cluster_size=int(os.environ.get("BLUEPRINT_MIN_CLUSTER_SIZE", "10")),

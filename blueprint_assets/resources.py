@@ -72,47 +72,45 @@ class PrivacyResource(ConfigurableResource):
 
 
 class EncoderResource(ConfigurableResource):
-    """The sentence encoder (default: all-MiniLM-L6-v2 bundled weights, offline, CPU)."""
+    """The post encoder: "default" is the static model2vec model distilled from the bundled
+    all-MiniLM-L6-v2 (built once under `cache_dir`); "minilm" or any sentence-transformers name selects a
+    transformer (see core/encoder.py)."""
 
     model_name: str = "default"
     pooling: str = "mean"
     max_tokens: int = 256
     batch_size: int = 64
+    cache_dir: str | None = None  # default: BLUEPRINT_MODEL_CACHE, else <BLUEPRINT_DATA_DIR>/models
 
     @property
-    def resolved_name(self) -> str:
-        from blueprint_assets.core.encoder import DEFAULT_MODEL
-
-        return DEFAULT_MODEL if self.model_name == "default" else self.model_name
+    def resolved_cache_dir(self) -> str:
+        return self.cache_dir or model_cache_dir(default_data_dir())
 
     @property
     def model_key(self) -> str:
         """What determines the vectors (the same string as the loaded encoder's `model_id`)."""
-        return "|".join([self.resolved_name, f"pool={self.pooling}", f"max_tokens={self.max_tokens}"])
+        from blueprint_assets.core.encoder import encoder_model_id
+
+        return encoder_model_id(self.model_name, self.pooling, self.max_tokens)
 
     @property
     def dim(self) -> int:
         return self.encoder().dim
 
     def encoder(self):
-        from blueprint_assets.core.encoder import load_encoder
+        from blueprint_assets.core.encoder import encoder_for
 
-        loaded = _cached_encoder(
-            load_encoder, self.resolved_name, self.pooling, self.max_tokens, self.batch_size
+        loaded = encoder_for(
+            self.model_name, self.resolved_cache_dir, self.pooling, self.max_tokens, self.batch_size
         )
         if loaded.model_id != self.model_key:
             raise RuntimeError("encoder settings and loaded model disagree; vectors would not be re-usable")
         return loaded
 
 
-_ENCODERS: dict = {}
-
-
-def _cached_encoder(loader, *key):
-    """One loaded model per process and settings (loading costs seconds)."""
-    if key not in _ENCODERS:
-        _ENCODERS[key] = loader(*key)
-    return _ENCODERS[key]
+def model_cache_dir(data_dir: str) -> str:
+    """Where built encoder models are cached: BLUEPRINT_MODEL_CACHE, else `<data_dir>/models`."""
+    return os.environ.get("BLUEPRINT_MODEL_CACHE") or os.path.join(data_dir, "models")
 
 
 class ReleaseSettings(ConfigurableResource):

@@ -14,6 +14,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 REPO = Path(__file__).resolve().parents[1]
+# The static encoder is distilled once (~30 s) and shared by every test's data dir, across runs.
+os.environ.setdefault("BLUEPRINT_MODEL_CACHE", str(REPO / ".pytest_cache" / "blueprint-models"))
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 

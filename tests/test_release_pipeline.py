@@ -6,13 +6,19 @@ import json
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from conftest import all_output_text, pipeline_resources, run_assets
 from dagster import AssetKey, DagsterInstance, asset, materialize
 
 from blueprint_assets.assets.ingestion import actions, raw_events
-from blueprint_assets.assets.personas import persona_clusters, post_embeddings, user_embeddings
+from blueprint_assets.assets.personas import (
+    persona_clusters,
+    post_embeddings,
+    posts_to_embed,
+    user_embeddings,
+)
 from blueprint_assets.assets.privacy import anonymized_posts
 from blueprint_assets.assets.release import (
     action_splits,
@@ -23,6 +29,7 @@ from blueprint_assets.assets.release import (
 from blueprint_assets.core.actions_space import ACTION_ORDER
 from blueprint_assets.core.lake import Lake, read_files
 from blueprint_assets.core.privacy_scan import lake_raw_identifiers
+from blueprint_assets.core.static_encoder import static_model_id
 from blueprint_assets.partitions import monthly_partitions
 from blueprint_assets.resources import EncoderResource, ReleaseSettings
 from checks.privacy_checks import post_embeddings_privacy_scan
@@ -126,6 +133,18 @@ def test_rerun_encodes_nothing(built) -> None:
     materialization = result.get_asset_materialization_events()[0]  # one per day, same metadata
     metadata = materialization.step_materialization_data.materialization.metadata
     assert metadata["encoded"].value == 0 and metadata["reused"].value > 100
+
+
+def test_post_embeddings_store_the_static_model_id_and_its_exact_vectors(built) -> None:
+    data_dir, res = built
+    table = read_files(Lake(str(data_dir)).all_files("post_embeddings")).to_pylist()
+    assert len(table) > 100
+    assert {row["model"] for row in table} == {static_model_id()}
+    sample = table[:50]
+    posts = posts_to_embed(read_files(Lake(str(data_dir)).all_files("anonymized_posts")))
+    text_of = dict(zip(posts.column("record_id").to_pylist(), posts.column("text").to_pylist(), strict=True))
+    again = res["encoder"].encoder().encode([text_of[row["record_id"]] for row in sample])
+    assert np.array_equal(np.asarray([row["vector"] for row in sample], dtype=np.float32), again)
 
 
 def test_threads_cover_every_sample_action_and_splits_hide_answers(built) -> None:

@@ -115,6 +115,17 @@ def release_rows(
     return data
 
 
+def single_model(models: pa.Table) -> str:
+    """The one encoder that made a window's post vectors; vectors of two models must never be averaged."""
+    found = sorted(set(pc.unique(models.column("model")).to_pylist()))
+    if len(found) != 1:
+        raise ValueError(
+            f"post_embeddings in this window were made by {len(found)} encoders ({', '.join(found)}): "
+            "re-materialize post_embeddings for the whole window with one BLUEPRINT_ENCODER"
+        )
+    return found[0]
+
+
 def release_file(lake: LakeResource, table: str, context: AssetExecutionContext) -> str:
     return lake.lake.partition_file(table, "release", release_name(context))
 
@@ -135,6 +146,7 @@ def user_embeddings(
     scope = select_in_scope_users(
         rows, keywords, settings.min_english_posts, require_keywords=settings.require_keywords
     )
+    single_model(release_rows(lake, "post_embeddings", days, ["model"]))
     vectors = release_rows(lake, "post_embeddings", days, ["record_id", "actor", "vector"])
     post_ids = scope.posts.filter(
         pc.is_in(scope.posts.column("action"), value_set=pa.array(USER_VECTOR_ACTIONS))

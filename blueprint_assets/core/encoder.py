@@ -1,6 +1,12 @@
-"""Pluggable sentence encoder (default: all-MiniLM-L6-v2 from the bundled, offline weights).
+"""Pluggable sentence encoders: the static default (core/static_encoder.py) or a sentence-transformers model.
 
-The encoder returns float32, L2-normalized vectors so cosine similarity is a dot product and faiss
+`encoder_for` picks one by name (BLUEPRINT_ENCODER): "default"/"static" is the model2vec model distilled
+from the bundled all-MiniLM-L6-v2; "minilm" (or its full name) is that transformer itself, offline; any
+other name is a sentence-transformers model (local folder, cache or hub). `load_encoder()` with no
+arguments stays MiniLM: the scorer's text metrics are defined on it. Transformer encoders run on CUDA
+when torch sees a device, else on CPU.
+
+Every encoder returns float32, L2-normalized vectors so cosine similarity is a dot product and faiss
 k-means on them behaves like spherical k-means. `model_id` names everything that changes the vectors
 (model, pooling, max tokens, prefix) and is stored next to them: vectors with different ids must never
 be mixed in one clustering.
@@ -19,7 +25,7 @@ import numpy as np
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # Names under which the bundled default may be requested.
-_BUNDLED_ALIASES = frozenset({DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2"})
+_BUNDLED_ALIASES = frozenset({DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2", "minilm"})
 POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len_tokens", "lasttoken", "weightedmean")
 _DEFAULT_THREADS = 1
 
@@ -61,7 +67,7 @@ def torch_threads() -> int:
 
 
 @contextlib.contextmanager
-def _offline_env() -> Iterator[None]:
+def offline_env() -> Iterator[None]:
     """Force the Hugging Face libraries offline while loading, then restore the environment."""
     keys = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
     saved = {key: os.environ.get(key) for key in keys}
@@ -92,8 +98,15 @@ def _pooling_class() -> Any:
     return Pooling
 
 
+def torch_device() -> str:
+    """The torch device for transformer encoders: cuda when torch sees one, else cpu."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 class SentenceEncoder:
-    """A sentence-transformers model on CPU with fixed pooling and truncation.
+    """A sentence-transformers model (CUDA when available, else CPU) with fixed pooling and truncation.
 
     `model_name` is the default (bundled, offline), a local directory, or a hub name such as
     `intfloat/multilingual-e5-large` (loaded from the local cache, or downloaded when `offline` is false
@@ -113,7 +126,7 @@ class SentenceEncoder:
             raise ValueError(f"unknown pooling {pooling!r}; expected one of {', '.join(POOLING_MODES)}")
         if max_tokens < 1 or batch_size < 1:
             raise ValueError("max_tokens and batch_size must be positive")
-        self.model_name = model_name
+        self.model_name = DEFAULT_MODEL if model_name in _BUNDLED_ALIASES else model_name
         self.pooling = pooling
         self.max_tokens = max_tokens
         self.batch_size = batch_size
@@ -154,15 +167,16 @@ class SentenceEncoder:
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(torch_threads())
+        device = torch_device()
         if model_name in _BUNDLED_ALIASES:
-            with _offline_env():
-                return SentenceTransformer(str(bundled_model_path()), device="cpu", local_files_only=True)
+            with offline_env():
+                return SentenceTransformer(str(bundled_model_path()), device=device, local_files_only=True)
         if Path(model_name).is_dir():
-            with _offline_env():
-                return SentenceTransformer(model_name, device="cpu", local_files_only=True)
+            with offline_env():
+                return SentenceTransformer(model_name, device=device, local_files_only=True)
         try:
             # The local cache first: no network round trips when the model is already there.
-            return SentenceTransformer(model_name, device="cpu", local_files_only=True)
+            return SentenceTransformer(model_name, device=device, local_files_only=True)
         except Exception as cached_exc:  # noqa: BLE001 - any failure means "not cached"
             if offline:
                 raise EncoderUnavailableError(
@@ -171,7 +185,7 @@ class SentenceEncoder:
                     f"pre-download it or use the default {DEFAULT_MODEL!r}"
                 ) from cached_exc
         try:
-            return SentenceTransformer(model_name, device="cpu")
+            return SentenceTransformer(model_name, device=device)
         except Exception as exc:  # noqa: BLE001 - surface one clear message
             raise EncoderUnavailableError(
                 f"could not load encoder model {model_name!r} from the Hugging Face hub "
@@ -200,3 +214,38 @@ def load_encoder(*args: Any, **kwargs: Any) -> SentenceEncoder:
     """The process-wide `SentenceEncoder(*args, **kwargs)` for these settings (loading costs seconds; do it
     once). The arguments and their defaults are `SentenceEncoder`'s, kept in that one place."""
     return SentenceEncoder(*args, **kwargs)
+
+
+def is_static(name: str) -> bool:
+    """Whether an encoder name (BLUEPRINT_ENCODER) means the static model2vec default."""
+    from blueprint_assets.core.static_encoder import STATIC_ALIASES
+
+    return name in STATIC_ALIASES
+
+
+def encoder_model_id(name: str = "default", pooling: str = "mean", max_tokens: int = 256) -> str:
+    """The `model_id` the encoder `encoder_for(name, ...)` will have, without loading it."""
+    if is_static(name):
+        from blueprint_assets.core.static_encoder import static_model_id
+
+        return static_model_id(max_tokens)
+    model = DEFAULT_MODEL if name in _BUNDLED_ALIASES else name
+    return "|".join([model, f"pool={pooling}", f"max_tokens={max_tokens}"])
+
+
+def encoder_for(
+    name: str = "default",
+    cache_dir: str | Path = "data/models",
+    pooling: str = "mean",
+    max_tokens: int = 256,
+    batch_size: int = 64,
+) -> Any:
+    """The process-wide encoder for a name: the static default (built once under `cache_dir`) or a
+    sentence-transformers model (pooling and batch_size apply to those only)."""
+    if is_static(name):
+        from blueprint_assets.core.static_encoder import load_static_encoder
+
+        if pooling != "mean":
+            raise ValueError("the static encoder only does mean pooling")
+        return load_static_encoder(cache_dir, max_tokens)
+    return load_encoder(name, pooling, max_tokens, batch_size)

@@ -100,7 +100,7 @@ def action_splits_quality(
 
 @asset_check(asset="dataset_release", **RELEASE_CHECK)
 def dataset_release_manifest(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    """MANIFEST.json hashes match the files, and no file is missing or extra."""
+    """public/ and private/ MANIFEST.json hashes match the files, and no file is missing or extra."""
     from blueprint_assets.core.release_files import verify_manifest
 
     problems = verify_manifest(release_dir(lake, context))
@@ -142,9 +142,7 @@ def release_table_privacy_scan(asset_name: str, tables: tuple[str, ...]):
 
 
 user_embeddings_privacy_scan = release_table_privacy_scan("user_embeddings", ("user_embeddings",))
-persona_clusters_privacy_scan = release_table_privacy_scan(
-    "persona_clusters", ("persona_clusters", "persona_cards")
-)
+persona_clusters_privacy_scan = release_table_privacy_scan("persona_clusters", ("persona_clusters",))
 action_threads_privacy_scan = release_table_privacy_scan("action_threads", ("action_threads",))
 action_splits_privacy_scan = release_table_privacy_scan("action_splits", ("action_splits",))
 
@@ -153,6 +151,28 @@ action_splits_privacy_scan = release_table_privacy_scan("action_splits", ("actio
 def dataset_release_privacy_scan(
     context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
 ) -> AssetCheckResult:
-    """No raw identifier, and not the secret, in any file of the release folder."""
+    """No raw identifier, and not the secret, in any file of the release folder (public, private, audit)."""
     table = folder_as_table(release_dir(lake, context))
     return _privacy_scan("dataset_release", table, lake, privacy, days_in_window(context))
+
+
+@asset_check(asset="dataset_release", **RELEASE_CHECK)
+def dataset_release_no_answers(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    """No validation/test answer (its action or its text) appears anywhere in public/."""
+    from blueprint_assets.core.answer_leaks import AnswerIndex, load_answer_rows, scan_public
+    from blueprint_assets.core.release_layout import answer_files, public_dir
+
+    folder = release_dir(lake, context)
+    index = AnswerIndex(load_answer_rows(answer_files(folder)))
+    findings = scan_public(public_dir(folder), index)
+    if not len(index):
+        findings.append("private/ holds no answer keys: nothing to score against")
+    description = (
+        f"{len(findings)} leak(s): " + "; ".join(findings[:5])
+        if findings
+        else f"none of {len(index)} hidden answers appears in public/"
+    )
+    return AssetCheckResult(
+        passed=not findings, severity=AssetCheckSeverity.ERROR, description=description,
+        metadata={"answers": len(index), "findings": len(findings)},
+    )  # fmt: skip

@@ -93,12 +93,12 @@ def _table(rows: list[dict[str, Any]]) -> pa.Table:
 
 @pytest.fixture
 def release(tmp_path: Path) -> Path:
-    root = tmp_path / "releases" / "2025-03"
-    (root / "data").mkdir(parents=True)
-    (root / "answers").mkdir()
-    pq.write_table(_table(TRAIN), root / "data" / "train.parquet")
-    pq.write_table(_table([_hidden(t) for t in VALIDATION]), root / "data" / "validation.parquet")
-    with (root / "answers" / "validation.jsonl").open("w") as fh:
+    root = tmp_path / "releases" / "2025-03"  # the release layout: public/ data, private/ answers
+    (root / "public" / "data").mkdir(parents=True)
+    (root / "private" / "answers").mkdir(parents=True)
+    pq.write_table(_table(TRAIN), root / "public" / "data" / "train.parquet")
+    pq.write_table(_table([_hidden(t) for t in VALIDATION]), root / "public" / "data" / "validation.parquet")
+    with (root / "private" / "answers" / "validation.jsonl").open("w") as fh:
         for t in VALIDATION:
             key = {"id": t["id"], "cluster_id": t["cluster_id"], "action": t["action"]}
             fh.write(json.dumps({**key, "actions": one_hot(t["action"]), "text": t["text"]}) + "\n")

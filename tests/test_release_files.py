@@ -13,7 +13,7 @@ import yaml
 
 from blueprint_assets.core.actions_space import ACTION_ORDER, one_hot
 from blueprint_assets.core.pseudonyms import pseudonym
-from blueprint_assets.core.release_files import release_stats, verify_manifest, write_release
+from blueprint_assets.core.release_files import verify_manifest, write_release
 from blueprint_assets.core.splits import split_threads
 from blueprint_assets.core.threads import build_threads
 
@@ -90,32 +90,38 @@ def test_layout_is_exactly_the_contract(tmp_path: Path, splits: dict) -> None:
     out = tmp_path / "releases" / "2025-03"
     summary = write_release(out, splits, PERSONAS, CONTEXT)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    expected = (
+    public = (
         ["MANIFEST.json", "README.md"]
-        + [f"answers/{s}.{ext}" for s in ("test", "validation") for ext in ("jsonl", "parquet")]
         + [f"data/{s}.parquet" for s in ("test", "train", "validation")]
         + ["personas/cluster_0.md", "personas/cluster_1.md"]
         + [f"{s}/cluster_{c}.jsonl" for s in ("test", "train", "validation") for c in (0, 1)]
     )
-    assert files == sorted(expected)
+    private = ["MANIFEST.json"] + [
+        f"answers/{s}.{ext}" for s in ("test", "validation") for ext in ("jsonl", "parquet")
+    ]
+    assert files == sorted([f"public/{f}" for f in public] + [f"private/{f}" for f in private])
     assert summary["files"] == len(files)
-    assert summary["counts"] == release_stats(splits)
+    published = {name: sum(counts.values()) for name, counts in summary["counts"].items()}
+    total = {name: len(threads) for name, threads in splits.items()}
+    assert sum(published.values()) + summary["reveals_hidden_answer"] == sum(total.values())
+    assert published["train"] == total["train"] and summary["reveals_hidden_answer"] > 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["2025-03"]  # no temp folder left beside
-    assert (out / "personas" / "cluster_0.md").read_text() == PERSONAS[0] + "\n"
+    assert (out / "public" / "personas" / "cluster_0.md").read_text() == PERSONAS[0] + "\n"
 
 
 def test_parquet_jsonl_and_answers_agree_and_hide_the_answers(tmp_path: Path, splits: dict) -> None:
     out = tmp_path / "rel"
-    write_release(out, splits, PERSONAS, CONTEXT)
-    stats = release_stats(splits)
+    stats = write_release(out, splits, PERSONAS, CONTEXT)["counts"]
     for name in ("train", "validation", "test"):
-        table = pq.read_table(out / "data" / f"{name}.parquet")
+        table = pq.read_table(out / "public" / "data" / f"{name}.parquet")
         assert table.column_names == ["id", "cluster_id", "thread"]
-        assert table.num_rows == len(splits[name]) == sum(stats[name].values())
-        jsonl = read_jsonl(out / name / "cluster_0.jsonl") + read_jsonl(out / name / "cluster_1.jsonl")
+        assert table.num_rows == sum(stats[name].values()) > 0
+        jsonl = read_jsonl(out / "public" / name / "cluster_0.jsonl") + read_jsonl(
+            out / "public" / name / "cluster_1.jsonl"
+        )
         assert sorted(r["id"] for r in jsonl) == sorted(table.column("id").to_pylist())
         assert all(list(r) == ["id", "cluster_id", "thread"] for r in jsonl)
-        assert all(r["cluster_id"] == 0 for r in read_jsonl(out / name / "cluster_0.jsonl"))
+        assert all(r["cluster_id"] == 0 for r in read_jsonl(out / "public" / name / "cluster_0.jsonl"))
         lasts = [r["thread"][-1] for r in jsonl]
         if name == "train":
             assert all(sum(m["actions"].values()) == 1 for m in lasts)
@@ -126,7 +132,7 @@ def test_parquet_jsonl_and_answers_agree_and_hide_the_answers(tmp_path: Path, sp
             m["text"] is None and m["actions"] is None
             for m in (r[-1] for r in table.column("thread").to_pylist())
         )
-        answers = read_jsonl(out / "answers" / f"{name}.jsonl")
+        answers = read_jsonl(out / "private" / "answers" / f"{name}.jsonl")
         assert [a["id"] for a in answers] == [r["id"] for r in table.to_pylist()]
         originals = {t["id"]: t for t in splits[name]}
         for answer in answers:
@@ -134,36 +140,35 @@ def test_parquet_jsonl_and_answers_agree_and_hide_the_answers(tmp_path: Path, sp
             assert list(answer) == ["id", "cluster_id", "action", "actions", "text"]
             assert answer["actions"] == one_hot(original["action"]) and answer["action"] == original["action"]
             assert answer["text"] == original["thread"][-1].get("text")
-        assert pq.read_table(out / "answers" / f"{name}.parquet").to_pylist() == answers
+        assert pq.read_table(out / "private" / "answers" / f"{name}.parquet").to_pylist() == answers
 
 
 def test_duckdb_reads_the_release_and_counts_match(tmp_path: Path, splits: dict) -> None:
     out = tmp_path / "rel"
-    write_release(out, splits, PERSONAS, CONTEXT)
-    stats = release_stats(splits)
+    stats = write_release(out, splits, PERSONAS, CONTEXT)["counts"]
     con = duckdb.connect()
     for name in ("train", "validation", "test"):
-        path = str(out / "data" / f"{name}.parquet")
+        path = str(out / "public" / "data" / f"{name}.parquet")
         (count,) = con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone()
         assert count == sum(stats[name].values())
     by_action = dict(
         con.execute(
             "SELECT action, count(*) FROM read_json_auto(?) GROUP BY action",
-            [str(out / "answers" / "test.jsonl")],
+            [str(out / "private" / "answers" / "test.jsonl")],
         ).fetchall()
     )
     assert by_action == {a: n for a, n in stats["test"].items() if n}
     (likes,) = con.execute(
         'SELECT count(*) FROM read_parquet(?) WHERE thread[len(thread)].actions."like"',
-        [str(out / "data" / "train.parquet")],
+        [str(out / "public" / "data" / "train.parquet")],
     ).fetchone()
     assert likes == stats["train"]["like"]
 
 
 def test_dataset_card_header_and_prose(tmp_path: Path, splits: dict) -> None:
     out = tmp_path / "rel"
-    write_release(out, splits, PERSONAS, {**CONTEXT, "dropped": {"target_post_unknown": 3}})
-    card = (out / "README.md").read_text(encoding="utf-8")
+    stats = write_release(out, splits, PERSONAS, {**CONTEXT, "dropped": {"target_post_unknown": 3}})["counts"]
+    card = (out / "public" / "README.md").read_text(encoding="utf-8")
     assert card.startswith("---\n")
     header = yaml.safe_load(card.split("---\n")[1])
     assert header["license"] == "cc-by-4.0"
@@ -172,26 +177,24 @@ def test_dataset_card_header_and_prose(tmp_path: Path, splits: dict) -> None:
         {"split": s, "path": f"data/{s}.parquet"} for s in ("train", "validation", "test")
     ]
     assert {s["name"]: s["num_examples"] for s in header["dataset_info"]["splits"]} == {
-        s: len(splits[s]) for s in ("train", "validation", "test")
+        s: sum(stats[s].values()) for s in ("train", "validation", "test")
     }
     for phrase in ("## Collection", "## Filtering", "## Privacy measures", "## Known residual risks"):
         assert phrase in card
     assert "blueprint forget" in card and "per-thread" in card and "temporal" in card
     assert "`target_post_unknown`: 3" in card
     like_row = next(line for line in card.splitlines() if line.startswith("| like |"))
-    stats = release_stats(splits)
-    assert like_row == "| like | " + " | ".join(
-        str(stats[s]["like"]) for s in ("train", "validation", "test")
-    ) + (f" | {sum(stats[s]['like'] for s in stats)} |")
+    assert like_row == f"| like | {stats['train']['like']} |"  # hidden splits: totals only
+    assert f"validation {sum(stats['validation'].values())}, test {sum(stats['test'].values())}" in card
     assert "(7 opt-outs applied)" in (
         write_release(tmp_path / "o", splits, PERSONAS, {**CONTEXT, "opt_outs": 7})
-        and (tmp_path / "o" / "README.md")
+        and (tmp_path / "o" / "public" / "README.md")
     ).read_text(encoding="utf-8")
     stable = tmp_path / "stable"
     write_release(
         stable, splits, PERSONAS, {**CONTEXT, "pseudonym_mode": "stable", "license": "cc-by-nc-4.0"}
     )
-    stable_card = (stable / "README.md").read_text(encoding="utf-8")
+    stable_card = (stable / "public" / "README.md").read_text(encoding="utf-8")
     assert "**stable**" in stable_card and "license: cc-by-nc-4.0" in stable_card
 
 
@@ -216,21 +219,22 @@ def test_verify_manifest_catches_changed_missing_and_extra_files(tmp_path: Path,
     out = tmp_path / "rel"
     write_release(out, splits, PERSONAS, CONTEXT)
     assert verify_manifest(out) == []
-    manifest = json.loads((out / "MANIFEST.json").read_text())
+    manifest = json.loads((out / "public" / "MANIFEST.json").read_text())
     assert list(manifest) == sorted(manifest) and "MANIFEST.json" not in manifest
-    data = out / "data" / "test.parquet"
+    data = out / "public" / "data" / "test.parquet"
     corrupted = bytearray(data.read_bytes())
     corrupted[len(corrupted) // 2] ^= 0xFF
     data.write_bytes(bytes(corrupted))
-    (out / "personas" / "cluster_1.md").unlink()
-    (out / "train" / "cluster_9.jsonl").write_text("{}\n")
+    (out / "public" / "personas" / "cluster_1.md").unlink()
+    (out / "public" / "train" / "cluster_9.jsonl").write_text("{}\n")
     assert verify_manifest(out) == [
-        "changed: data/test.parquet",
-        "missing: personas/cluster_1.md",
-        "extra: train/cluster_9.jsonl",
+        "changed: public/data/test.parquet",
+        "missing: public/personas/cluster_1.md",
+        "extra: public/train/cluster_9.jsonl",
     ]
-    (out / "MANIFEST.json").unlink()
-    assert verify_manifest(out) == ["missing: MANIFEST.json"]
+    (out / "public" / "MANIFEST.json").unlink()
+    (out / "private" / "answers" / "test.jsonl").write_text("")
+    assert verify_manifest(out) == ["missing: public/MANIFEST.json", "changed: private/answers/test.jsonl"]
 
 
 def test_no_lake_identifier_or_clock_time_is_published(tmp_path: Path, splits: dict) -> None:
@@ -260,3 +264,44 @@ def test_overlapping_splits_are_refused(tmp_path: Path, splits: dict) -> None:
     with pytest.raises(ValueError, match="unknown split"):
         write_release(tmp_path / "bad", {"dev": []}, PERSONAS, CONTEXT)
     assert list(tmp_path.iterdir()) == []  # nothing half-written is left behind
+
+
+def _hidden_index(out: Path):
+    from blueprint_assets.core.answer_leaks import AnswerIndex, load_answer_rows
+    from blueprint_assets.core.release_layout import answer_files
+
+    return AnswerIndex(load_answer_rows(answer_files(out)))
+
+
+def test_public_folder_holds_no_answer_and_planting_one_is_caught(tmp_path: Path, splits: dict) -> None:
+    from blueprint_assets.core.answer_leaks import scan_public
+
+    out = tmp_path / "rel"
+    write_release(out, splits, PERSONAS, CONTEXT)
+    index = _hidden_index(out)
+    answers = read_jsonl(out / "private" / "answers" / "test.jsonl")
+    assert len(index) == len(answers) + len(read_jsonl(out / "private" / "answers" / "validation.jsonl"))
+    assert scan_public(out / "public", index) == []
+    with_text = next(a for a in answers if a["text"] and len(a["text"]) >= 16)
+    # An answer text planted in a persona card (Markdown-escaped, inside other words) is found.
+    card = out / "public" / "personas" / "cluster_0.md"
+    card.write_text(card.read_text() + "\n> Said: " + with_text["text"].replace("é", "é") + " indeed\n")
+    [finding] = scan_public(out / "public", index)
+    assert finding.startswith("personas/cluster_0.md: holds the text of 1 hidden answer")
+
+
+def test_scan_catches_answers_files_and_restored_actions_in_public(tmp_path: Path, splits: dict) -> None:
+    from blueprint_assets.core.answer_leaks import scan_public
+
+    out = tmp_path / "rel"
+    write_release(out, splits, PERSONAS, CONTEXT)
+    index = _hidden_index(out)
+    shutil.copytree(out / "private" / "answers", out / "public" / "answers")
+    findings = scan_public(out / "public", index)
+    assert "answers/test.jsonl: an answers folder inside public/" in findings
+    shutil.rmtree(out / "public" / "answers")
+    rows = read_jsonl(out / "public" / "test" / "cluster_0.jsonl")
+    rows[0]["thread"][-1]["actions"] = one_hot("like")
+    (out / "public" / "test" / "cluster_0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    [finding] = scan_public(out / "public", index)
+    assert finding.startswith("test/cluster_0.jsonl: hidden thread") and "carries its action" in finding

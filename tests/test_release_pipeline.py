@@ -39,6 +39,7 @@ from checks.release_checks import (
     action_threads_privacy_scan,
     action_threads_quality,
     dataset_release_manifest,
+    dataset_release_no_answers,
     dataset_release_privacy_scan,
     persona_clusters_min_size,
     persona_clusters_privacy_scan,
@@ -58,8 +59,9 @@ RELEASE = [
 ]
 RELEASE_CHECKS = [persona_clusters_min_size, action_threads_quality, action_threads_privacy_scan,
                   action_splits_quality, dataset_release_manifest, dataset_release_privacy_scan,
-                  user_embeddings_privacy_scan, persona_clusters_privacy_scan, action_splits_privacy_scan]  # fmt: skip
-PUBLIC_TABLES = ("anonymized_posts", "post_embeddings", "user_embeddings", "persona_clusters", "persona_cards",
+                  user_embeddings_privacy_scan, persona_clusters_privacy_scan, action_splits_privacy_scan,
+                  dataset_release_no_answers]  # fmt: skip
+PUBLIC_TABLES = ("anonymized_posts", "post_embeddings", "user_embeddings", "persona_clusters",
                  "action_threads", "action_splits")  # fmt: skip
 
 
@@ -99,7 +101,7 @@ def test_clusters_respect_minimum_size_and_cards_are_clean(built) -> None:
     clusters = read_files([lake.partition_file("persona_clusters", "release", "2025-03")]).to_pandas()
     sizes = clusters.groupby("cluster_id")["user"].count()
     assert len(sizes) >= 2 and sizes.min() >= 10
-    cards = sorted((data_dir / "releases" / "2025-03" / "personas").glob("cluster_*.md"))
+    cards = sorted((data_dir / "releases" / "2025-03" / "public" / "personas").glob("cluster_*.md"))
     assert len(cards) == len(sizes)
     text = cards[0].read_text()
     assert "## Action types" in text and "Representative posts" in text
@@ -153,29 +155,31 @@ def test_threads_cover_every_sample_action_and_splits_hide_answers(built) -> Non
     actions_seen = set()
     for split in ("train", "validation", "test"):
         for line in (
-            (release / "answers" / f"{split}.jsonl").read_text().splitlines() if split != "train" else []
+            (release / "private" / "answers" / f"{split}.jsonl").read_text().splitlines()
+            if split != "train"
+            else []
         ):
             actions_seen.add(json.loads(line)["action"])
-    train = pq.read_table(release / "data" / "train.parquet").to_pylist()
+    train = pq.read_table(release / "public" / "data" / "train.parquet").to_pylist()
     for row in train:
         last = row["thread"][-1]
         actions_seen.add(next(a for a in ACTION_ORDER if last["actions"][a]))
     assert actions_seen == set(ACTION_ORDER)
-    validation = pq.read_table(release / "data" / "validation.parquet").to_pylist()
+    validation = pq.read_table(release / "public" / "data" / "validation.parquet").to_pylist()
     assert all(
         row["thread"][-1]["actions"] is None and row["thread"][-1]["text"] is None for row in validation
     )
     ids = [
         r["id"]
         for s in ("train", "validation", "test")
-        for r in pq.read_table(release / "data" / f"{s}.parquet").to_pylist()
+        for r in pq.read_table(release / "public" / "data" / f"{s}.parquet").to_pylist()
     ]
     assert len(ids) == len(set(ids))
 
 
 def test_release_loads_with_pyarrow_and_duckdb(built) -> None:
     data_dir, _ = built
-    release = data_dir / "releases" / "2025-03"
+    release = data_dir / "releases" / "2025-03" / "public"
     manifest = json.loads((release / "MANIFEST.json").read_text())
     card = (release / "README.md").read_text()
     for split in ("train", "validation", "test"):
@@ -208,23 +212,41 @@ def test_audit_report_has_every_section_and_no_identifiers(built) -> None:
         assert not [k for k in known if k in text.lower()], path
 
 
-def test_corrupted_release_file_blocks_downstream(built, tmp_path: Path) -> None:
-    data_dir, res = built
-    folder = data_dir / "releases" / "2025-03"
+def tamper_blocks_downstream(res: dict, tamper, check) -> str:
+    """Run a stand-in dataset_release that calls `tamper()`, then `check`; return the failed check's text."""
 
     @asset(key=AssetKey("dataset_release"), partitions_def=monthly_partitions, group_name="release")
     def tampered_release() -> None:
-        target = folder / "data" / "test.parquet"
-        target.write_bytes(target.read_bytes() + b"tampered")
+        tamper()
 
-    result = build_release(
-        res, [tampered_release, privacy_audit_report, dataset_release_manifest], raise_on_error=False
-    )
+    result = build_release(res, [tampered_release, privacy_audit_report, check], raise_on_error=False)
     assert not result.success
     [evaluation] = result.get_asset_check_evaluations()
-    assert not evaluation.passed and "changed: data/test.parquet" in evaluation.description
+    assert not evaluation.passed
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert AssetKey("privacy_audit_report") not in materialized, (
-        "the audit must not run on a corrupted release"
-    )
+    assert AssetKey("privacy_audit_report") not in materialized, "the audit must not run on a bad release"
     assert build_release(res).success  # a rebuild repairs it
+    return evaluation.description
+
+
+def test_corrupted_release_file_blocks_downstream(built) -> None:
+    data_dir, res = built
+    target = data_dir / "releases" / "2025-03" / "public" / "data" / "test.parquet"
+    description = tamper_blocks_downstream(
+        res, lambda: target.write_bytes(target.read_bytes() + b"tampered"), dataset_release_manifest
+    )
+    assert "changed: public/data/test.parquet" in description
+
+
+def test_answer_text_planted_in_public_fails_the_blocking_check(built) -> None:
+    data_dir, res = built
+    folder = data_dir / "releases" / "2025-03"
+    answers = [
+        json.loads(line) for line in (folder / "private" / "answers" / "test.jsonl").read_text().splitlines()
+    ]
+    planted = next(a["text"] for a in answers if a["text"] and len(a["text"]) >= 20)
+    card = folder / "public" / "personas" / "cluster_0.md"
+    description = tamper_blocks_downstream(
+        res, lambda: card.write_text(card.read_text() + f"\n> {planted}\n"), dataset_release_no_answers
+    )
+    assert "personas/cluster_0.md: holds the text of 1 hidden answer" in description

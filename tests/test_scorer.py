@@ -92,6 +92,10 @@ def test_load_answers_from_release_dir_answers_dir_and_file(tmp_path: Path) -> N
         assert list(loaded) == [r[0] for r in ANSWERS]
         assert loaded["t03"] == scorer.Answer("t03", 0, "reply", "cats are wonderful pets")
     assert list(scorer.load_answers(tmp_path / "rel", "test")) == ["t01", "t02"]
+    split_layout = write_answers(tmp_path / "split" / "private" / "answers" / "validation.jsonl", ANSWERS[:1])
+    (tmp_path / "split" / "public").mkdir()
+    assert scorer.resolve_answers_path(tmp_path / "split") == split_layout
+    assert scorer.resolve_answers_path(tmp_path / "split" / "public") == split_layout
     with pytest.raises(scorer.ScoringError, match=r"answers/validation.jsonl"):
         scorer.load_answers(tmp_path / "nowhere")
 

@@ -187,13 +187,10 @@ def require_enough_users(users: int, min_cluster_size: int) -> None:
 def persona_clusters(
     context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> MaterializeResult:
-    """faiss k-means with a guaranteed minimum cluster size, and a Markdown persona card per cluster."""
-    from blueprint_assets.core.cards import build_persona_cards
+    """faiss k-means with a guaranteed minimum cluster size (cards are written with the release)."""
     from blueprint_assets.core.clustering import cluster_users, silhouette_sample
 
-    users_table = read_files([release_file(lake, "user_embeddings", context)])
-    users = users_table.column("user").to_pylist()
-    matrix = np.asarray(users_table.column("vector").to_pylist(), dtype=np.float32)
+    users, matrix = user_matrix(lake, context)
     require_enough_users(len(users), settings.min_cluster_size)
     result = cluster_users(
         matrix, k=settings.k, min_cluster_size=settings.min_cluster_size, seed=settings.seed
@@ -203,19 +200,6 @@ def persona_clusters(
         schema=pa.schema([("user", pa.string()), ("cluster_id", pa.int32()), ("distance", pa.float32())]),
     )
     write_table_atomic(table, release_file(lake, "persona_clusters", context))
-
-    days = days_in_window(context)
-    rows = release_rows(lake, "anonymized_posts", days, ["actor", "action", "text", "record_id"])
-    post_vectors = release_rows(lake, "post_embeddings", days, ["record_id", "vector"])
-    dim = len(post_vectors.column("vector")[0]) if post_vectors.num_rows else matrix.shape[1]
-    centroids = np.stack([matrix[result.assignments == c, :dim].mean(axis=0) for c in range(result.k_used)])
-    cards = build_persona_cards(
-        dict(zip(users, result.assignments.tolist(), strict=True)), rows, rows, post_vectors, centroids
-    )
-    cards_table = pa.table(
-        {"cluster_id": pa.array(sorted(cards), pa.int32()), "markdown": [cards[c] for c in sorted(cards)]}
-    )
-    write_table_atomic(cards_table, release_file(lake, "persona_cards", context))
     silhouette = silhouette_sample(matrix, result.assignments) if result.k_used > 1 else float("nan")
     return MaterializeResult(
         metadata={
@@ -226,6 +210,28 @@ def persona_clusters(
             "min_size": int(result.sizes.min()),
             "inertia": float(result.inertia),
             "silhouette_sample": float(silhouette),
-            "persona_cards": MetadataValue.md("\n\n---\n\n".join(cards[c] for c in sorted(cards))),
         }
     )
+
+
+def user_matrix(lake: LakeResource, context: AssetExecutionContext) -> tuple[list[str], np.ndarray]:
+    table = read_files([release_file(lake, "user_embeddings", context)])
+    return table.column("user").to_pylist(), np.asarray(table.column("vector").to_pylist(), dtype=np.float32)
+
+
+def persona_cards_for(
+    lake: LakeResource, context: AssetExecutionContext, clusters: dict[str, int], hidden_text
+) -> dict[int, str]:
+    """Markdown card per cluster; posts whose text `hidden_text(text)` flags (hidden answers) are left out."""
+    from blueprint_assets.core.cards import build_persona_cards
+
+    users, matrix = user_matrix(lake, context)
+    assignments = np.asarray([clusters[u] for u in users])
+    days = days_in_window(context)
+    rows = release_rows(lake, "anonymized_posts", days, ["actor", "action", "text", "record_id"])
+    texts = rows.column("text").to_pylist()
+    posts = rows.filter(pa.array([not (t and hidden_text(t)) for t in texts], pa.bool_()))
+    post_vectors = release_rows(lake, "post_embeddings", days, ["record_id", "vector"])
+    dim = len(post_vectors.column("vector")[0]) if post_vectors.num_rows else matrix.shape[1]
+    centroids = {c: matrix[assignments == c, :dim].mean(axis=0) for c in sorted(set(clusters.values()))}
+    return build_persona_cards(clusters, rows, posts, post_vectors, centroids)

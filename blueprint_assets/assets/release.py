@@ -7,9 +7,16 @@ from pathlib import Path
 import pyarrow as pa
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from blueprint_assets.assets.personas import RELEASE, persona_clusters, release_file, release_rows
+from blueprint_assets.assets.personas import (
+    RELEASE,
+    persona_cards_for,
+    persona_clusters,
+    release_file,
+    release_rows,
+)
 from blueprint_assets.assets.privacy import anonymized_posts
 from blueprint_assets.core.lake import read_files, write_table_atomic
+from blueprint_assets.core.release_layout import audit_dir, public_dir
 from blueprint_assets.partitions import days_in_window, release_name
 from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
 
@@ -96,13 +103,14 @@ def release_dir(lake: LakeResource, context: AssetExecutionContext) -> Path:
 def dataset_release(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
-    """The published folder: Parquet and Kaggle-layout JSONL per split, answer keys, cards, dataset card, manifest."""
+    """public/ (Parquet and Kaggle JSONL per split, persona cards, dataset card, manifest) and private/ answers."""
+    from blueprint_assets.core.answer_leaks import AnswerIndex
     from blueprint_assets.core.release_files import write_release
+    from blueprint_assets.core.splits import HIDDEN_SPLITS, hide_answers
 
-    cards = read_files([release_file(lake, "persona_cards", context)])
-    persona_cards = dict(
-        zip(cards.column("cluster_id").to_pylist(), cards.column("markdown").to_pylist(), strict=True)
-    )
+    splits = load_splits(lake, context)
+    hidden = AnswerIndex(hide_answers(t)[1] for name in HIDDEN_SPLITS for t in splits[name])
+    persona_cards = persona_cards_for(lake, context, cluster_map(lake, context), hidden.hits)
     pii = pii_totals(release_rows(lake, "anonymized_posts", days_in_window(context), ["day", "pii_counts"]))
     card_context = {
         "window": release_name(context),
@@ -122,19 +130,23 @@ def dataset_release(
         },
         "opt_outs": len(privacy.opted_out(privacy.pseudonymizer())),
     }
-    summary = write_release(
-        release_dir(lake, context), load_splits(lake, context), persona_cards, card_context
-    )
-    readme = (release_dir(lake, context) / "README.md").read_text()
+    folder = release_dir(lake, context)
+    summary = write_release(folder, splits, persona_cards, card_context)
+    readme = (public_dir(folder) / "README.md").read_text()
     return MaterializeResult(
         metadata={
-            "path": MetadataValue.path(str(release_dir(lake, context))),
+            "path": MetadataValue.path(str(folder)),
+            "public": MetadataValue.path(str(public_dir(folder))),
             "files": summary["files"],
             "manifest_sha256": summary["manifest_sha256"],
             "counts_by_split_and_action": MetadataValue.json(summary["counts"]),
+            "dropped_reveals_hidden_answer": summary["reveals_hidden_answer"],
             # The YAML header is for the Hugging Face hub; the UI shows the prose.
             "dataset_card": MetadataValue.md(
                 readme.split("\n---\n", 1)[-1] if readme.startswith("---") else readme
+            ),
+            "persona_cards": MetadataValue.md(
+                "\n\n---\n\n".join(persona_cards[c] for c in sorted(persona_cards))
             ),
         }
     )
@@ -200,7 +212,6 @@ def privacy_audit_report(
 ) -> MaterializeResult:
     """What was found and removed, scan results for every table, clusters, opt-outs: read before publishing."""
     from blueprint_assets.core.audit_report import render_audit_report
-    from blueprint_assets.core.release_files import refresh_manifest
 
     days = days_in_window(context)
     posts = release_rows(lake, "anonymized_posts", days, ["day", "text", "pii_counts"])
@@ -220,12 +231,11 @@ def privacy_audit_report(
         "examples": redacted_examples(posts),
     }
     folder = release_dir(lake, context)
-    report = render_audit_report(stats, folder / "privacy_audit")
-    refresh_manifest(folder)  # the report is part of the release and of its checksums
+    report = render_audit_report(stats, audit_dir(folder))  # beside public/ and private/, never uploaded
     return MaterializeResult(
         metadata={
             "report": MetadataValue.md(report.markdown),
-            "path": MetadataValue.path(str(folder / "privacy_audit")),
+            "path": MetadataValue.path(str(audit_dir(folder))),
             "scans_failed": sum(not s["passed"] for s in stats["scans"]),
         }
     )

@@ -61,9 +61,14 @@ def _last_action(message: dict[str, Any]) -> str | None:
     return chosen[0] if len(chosen) == 1 else None
 
 
-def load_split(release_dir: str | Path, split: str) -> list[Thread]:
-    """Threads of `data/{split}.parquet` in a release folder, in file order."""
-    path = Path(release_dir) / "data" / f"{split}.parquet"
+def load_split(release_dir: str | Path, split: str, k: int | None = None) -> list[Thread]:
+    """Threads of `data/{split}.parquet` of a release (its public side, granularity K), in file order."""
+    from blueprint_assets.core.release_layout import LayoutError, data_root
+
+    try:
+        path = data_root(release_dir, k) / "data" / f"{split}.parquet"
+    except LayoutError as exc:
+        raise ScoringError(str(exc)) from exc
     if not path.is_file():
         raise ScoringError(f"release folder {Path(release_dir)} has no data/{split}.parquet")
     threads = []

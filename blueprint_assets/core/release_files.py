@@ -1,12 +1,18 @@
 """The published release folder (docs/CONTRACTS.md, "Release folder"), written atomically and reproducibly.
 
-Layout under `<out_dir>`:
-    data/{split}.parquet            id, cluster_id, thread (validation/test: last message without text/actions)
-    {split}/cluster_{i}.jsonl       the same rows, Kaggle layout, one file per cluster
-    answers/{validation,test}.jsonl + .parquet   hidden answer keys
-    personas/cluster_{i}.md         persona cards
-    README.md                       dataset card with a Hugging Face YAML header
-    MANIFEST.json                   {relative path: sha256} of every other file, sorted
+Layout under `<out_dir>` (core/release_layout.py resolves it for readers):
+    public/                          the uploadable dataset
+      data/{split}.parquet           id, cluster_id, thread (validation/test: last message without text/actions)
+      {split}/cluster_{i}.jsonl      the same rows, Kaggle layout, one file per cluster
+      personas/cluster_{i}.md        persona cards
+      README.md                      dataset card with a Hugging Face YAML header
+      MANIFEST.json                  {relative path: sha256} of every other public file, sorted
+    private/                         never uploaded
+      answers/{validation,test}.jsonl + .parquet   hidden answer keys
+      MANIFEST.json                  the same for the private files
+
+Threads whose public part would reveal a hidden answer's text (core/answer_leaks.py) are dropped and
+counted under `reveals_hidden_answer`, so the public folder provably holds no answer.
 
 Everything is a pure function of the inputs (no clock, no random names inside the folder, fixed row and
 key order), so rebuilding from the same inputs gives byte-identical files and the manifest doubles as a
@@ -28,6 +34,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from blueprint_assets.core.actions_space import ACTION_ORDER
+from blueprint_assets.core.answer_leaks import AnswerIndex
+from blueprint_assets.core.release_layout import ANSWERS, private_dir, public_dir
 from blueprint_assets.core.splits import HIDDEN_SPLITS, SPLITS, hide_answers, public_thread
 from blueprint_assets.core.threads import ACTIONS_TYPE, MESSAGE_TYPE, paused_gc
 
@@ -68,8 +76,25 @@ def _row_key(row: dict[str, Any]) -> tuple[int, str]:
     return (int(row["thread"][-1]["relative_integer_time"]), str(row["id"]))
 
 
-def _published(splits: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list], dict[str, list]]:
-    """Published rows per split and answer keys per hidden split, in a stable order."""
+def _public_texts(row: dict[str, Any]) -> str:
+    return "\n".join(m["text"] for m in row["thread"] if m.get("text"))
+
+
+def _drop_revealing(rows: dict[str, list], answers: dict[str, list]) -> int:
+    """Remove threads whose public messages hold a hidden answer's text (and their answers); count them."""
+    index = AnswerIndex(a for keys in answers.values() for a in keys)
+    dropped = 0
+    for name in SPLITS:
+        keep = [not index.hits(_public_texts(row)) for row in rows[name]]
+        dropped += keep.count(False)
+        rows[name] = [row for row, k in zip(rows[name], keep, strict=True) if k]
+        if name in answers:
+            answers[name] = [a for a, k in zip(answers[name], keep, strict=True) if k]
+    return dropped
+
+
+def _published(splits: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list], dict[str, list], int]:
+    """Published rows per split, answer keys per hidden split (stable order), threads dropped as revealing."""
     unknown = set(splits) - set(SPLITS)
     if unknown:
         raise ValueError(f"unknown split names {sorted(unknown)}; expected {list(SPLITS)}")
@@ -86,7 +111,7 @@ def _published(splits: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list]
             answers[name] = [answer for _, answer in pairs]
         else:
             rows[name] = sorted((public_thread(t) for t in threads), key=_row_key)
-    return rows, answers
+    return rows, answers, _drop_revealing(rows, answers)
 
 
 def _jsonl(records: list[dict[str, Any]]) -> bytes:
@@ -163,13 +188,13 @@ def _yaml_header(stats: dict[str, dict[str, int]], context: dict[str, Any]) -> s
 
 
 def _counts_table(stats: dict[str, dict[str, int]]) -> str:
-    lines = ["| action | " + " | ".join(SPLITS) + " | total |", "|---|" + "---:|" * (len(SPLITS) + 1)]
-    for action in ACTION_ORDER:
-        values = [stats[s][action] for s in SPLITS]
-        lines.append(f"| {action} | " + " | ".join(str(v) for v in values) + f" | {sum(values)} |")
-    totals = [sum(stats[s].values()) for s in SPLITS]
-    lines.append("| **all** | " + " | ".join(str(v) for v in totals) + f" | {sum(totals)} |")
-    return "\n".join(lines)
+    """Train threads per action; validation/test only as totals (their action mix is part of the answers)."""
+    hidden = [s for s in SPLITS if s in HIDDEN_SPLITS]
+    lines = ["| action | train |", "|---|---:|"]
+    lines += [f"| {action} | {stats['train'][action]} |" for action in ACTION_ORDER]
+    lines.append(f"| **all** | {sum(stats['train'].values())} |")
+    totals = ", ".join(f"{s} {sum(stats[s].values())}" for s in hidden)
+    return "\n".join(lines) + f"\n\nHidden splits (threads): {totals}."
 
 
 def _bullets(mapping: dict[str, Any]) -> str:
@@ -210,8 +235,8 @@ def _card(stats: dict[str, dict[str, int]], clusters: list[int], context: dict[s
         "- `data/{train,validation,test}.parquet`: `id`, `cluster_id`, `thread` (list of messages "
         "`{user_id, relative_integer_time, text?, actions?}`; only the last message has `actions`).\n"
         "- `{split}/cluster_{i}.jsonl`: the same rows, one file per persona cluster (Kaggle layout).\n"
-        "- In `validation` and `test` the last message has neither `text` nor `actions`; the answer keys are "
-        "in `answers/{validation,test}.jsonl` (and `.parquet`).\n"
+        "- In `validation` and `test` the last message has neither `text` nor `actions`. Their answer keys "
+        "are not part of this dataset: the maintainers keep them to score submissions.\n"
         "- `personas/cluster_{i}.md`: a description of each persona cluster.\n"
         "- `MANIFEST.json`: SHA-256 of every file.\n\n"
         "Load with `datasets.load_dataset('parquet', data_dir='data')`, pandas `read_parquet`, or DuckDB "
@@ -266,7 +291,7 @@ def _card(stats: dict[str, dict[str, int]], clusters: list[int], context: dict[s
             if strategy == "temporal"
             else ". Random: a seeded shuffle (BluePrint used 90/10 train/test)."
         ),
-        "## Statistics\nThreads per action type and split:\n\n" + _counts_table(stats),
+        "## Statistics\nTraining threads per action type:\n\n" + _counts_table(stats),
         "## License\n"
         f"Released under `{license_id}` (configurable per release). Text remains the work of its authors.",
         "## Citation\nBluePrint: a social-media user dataset for LLM persona evaluation and training "
@@ -275,33 +300,47 @@ def _card(stats: dict[str, dict[str, int]], clusters: list[int], context: dict[s
     return _yaml_header(stats, context) + "\n" + "\n\n".join(sections) + "\n"
 
 
+def _published_stats(rows: dict[str, list], answers: dict[str, list]) -> dict[str, dict[str, int]]:
+    """Thread counts per split and action of what is published (answers give the hidden actions)."""
+    labelled = {
+        name: [{"action": a["action"]} for a in answers[name]]
+        if name in answers
+        else [{"action": next(x for x in ACTION_ORDER if r["thread"][-1]["actions"][x])} for r in rows[name]]
+        for name in SPLITS
+    }
+    return release_stats(labelled)
+
+
 def _write_tree(root: Path, splits: dict[str, list], persona_cards: dict[int, str], context: dict) -> dict:
-    rows, answers = _published(splits)
-    stats = release_stats({name: splits.get(name, []) for name in SPLITS})
+    rows, answers, revealing = _published(splits)
+    stats = _published_stats(rows, answers)
+    public, private = public_dir(root), private_dir(root)
+    context = {**context, "dropped": {**context.get("dropped", {}), "reveals_hidden_answer": revealing}}
     clusters = sorted({int(c) for c in persona_cards} | {r["cluster_id"] for rs in rows.values() for r in rs})
-    for sub in ("data", "answers", "personas", *SPLITS):
-        (root / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("data", "personas", *SPLITS):
+        (public / sub).mkdir(parents=True, exist_ok=True)
+    (private / ANSWERS).mkdir(parents=True, exist_ok=True)
     for name in SPLITS:
-        _write_parquet(rows[name], RELEASE_SCHEMA, root / "data" / f"{name}.parquet")
+        _write_parquet(rows[name], RELEASE_SCHEMA, public / "data" / f"{name}.parquet")
         by_cluster: dict[int, list] = {cluster: [] for cluster in clusters}
         for row in rows[name]:
             by_cluster[row["cluster_id"]].append(row)
         # One file per cluster even when empty, so the layout is the same for every split and release.
         for cluster, records in by_cluster.items():
-            (root / name / f"cluster_{cluster}.jsonl").write_bytes(_jsonl(records))
+            (public / name / f"cluster_{cluster}.jsonl").write_bytes(_jsonl(records))
     for name, keys in answers.items():
-        (root / "answers" / f"{name}.jsonl").write_bytes(_jsonl(keys))
-        _write_parquet(keys, ANSWERS_SCHEMA, root / "answers" / f"{name}.parquet")
+        (private / ANSWERS / f"{name}.jsonl").write_bytes(_jsonl(keys))
+        _write_parquet(keys, ANSWERS_SCHEMA, private / ANSWERS / f"{name}.parquet")
     for cluster in sorted(int(c) for c in persona_cards):
         card = persona_cards[cluster].rstrip("\n") + "\n"
-        (root / "personas" / f"cluster_{cluster}.md").write_text(card, encoding="utf-8")
-    (root / "README.md").write_text(_card(stats, clusters, context), encoding="utf-8")
-    manifest = refresh_manifest(root)
-    return {"counts": stats, "clusters": clusters, "files": len(manifest) + 1}
+        (public / "personas" / f"cluster_{cluster}.md").write_text(card, encoding="utf-8")
+    (public / "README.md").write_text(_card(stats, clusters, context), encoding="utf-8")
+    files = len(refresh_manifest(public)) + len(refresh_manifest(private)) + 2
+    return {"counts": stats, "clusters": clusters, "files": files, "reveals_hidden_answer": revealing}
 
 
 def refresh_manifest(root: Path) -> dict[str, str]:
-    """(Re)write MANIFEST.json with the sha256 of every other file in the release folder."""
+    """(Re)write `root`/MANIFEST.json with the sha256 of every other file below `root` (public/ or private/)."""
     manifest = {path: _sha256(root / path) for path in _files(root) if path != MANIFEST}
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
@@ -345,13 +384,25 @@ def write_release(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    manifest_digest = _sha256(out_dir / MANIFEST)
+    manifest_digest = _sha256(public_dir(out_dir) / MANIFEST)
     return {"out_dir": str(out_dir), "manifest_sha256": manifest_digest, **summary}
 
 
 def verify_manifest(release_dir: Path) -> list[str]:
-    """Problems found against MANIFEST.json: `missing: p`, `extra: p`, `changed: p`, `invalid: p`."""
+    """Problems of a release's public and private manifests, as `missing|extra|changed|invalid: side/path`."""
     root = Path(release_dir)
+    sides = [side for side in (public_dir(root), private_dir(root)) if side.is_dir()]
+    if not sides:
+        return [f"missing: {public_dir(root).name}/{MANIFEST}"]
+    problems = []
+    for side in sides:
+        problems += [p.replace(": ", f": {side.name}/", 1) for p in verify_folder_manifest(side)]
+    return problems
+
+
+def verify_folder_manifest(folder: Path) -> list[str]:
+    """Problems found against `folder`/MANIFEST.json: `missing: p`, `extra: p`, `changed: p`, `invalid: p`."""
+    root = Path(folder)
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         return [f"missing: {MANIFEST}"]

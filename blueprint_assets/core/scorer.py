@@ -90,23 +90,29 @@ def _raise_if(problems: list[str], what: str) -> None:
 # ---------------------------------------------------------------- answers
 
 
-def resolve_answers_path(path: str | Path, split: str = "validation") -> Path:
-    """A file as is; a release dir -> answers/{split}.jsonl; an answers dir -> {split}.jsonl."""
+def resolve_answers_path(path: str | Path, split: str = "validation", k: int | None = None) -> Path:
+    """A file as is; a release dir -> its private answers (core/release_layout.py); an answers dir -> {split}.jsonl."""
+    from blueprint_assets.core.release_layout import LayoutError, answers_dir
+
     p = Path(path)
     if p.is_file():
         return p
-    for candidate in (p / "answers" / f"{split}.jsonl", p / f"{split}.jsonl"):
+    try:
+        resolved = answers_dir(p, k)
+    except LayoutError as exc:
+        raise ScoringError(str(exc)) from exc
+    for candidate in (resolved / f"{split}.jsonl", p / f"{split}.jsonl"):
         if candidate.is_file():
             return candidate
     raise ScoringError(
-        f"no answers found at {p}: expected a file, a release folder with answers/{split}.jsonl, "
+        f"no answers found at {p}: expected a file, a release folder with private/answers/{split}.jsonl, "
         f"or an answers folder with {split}.jsonl"
     )
 
 
-def load_answers(path: str | Path, split: str = "validation") -> dict[str, Answer]:
-    """Answers keyed by id, in file order. `path`: a release dir (+ split), an answers dir, or a file."""
-    file = resolve_answers_path(path, split)
+def load_answers(path: str | Path, split: str = "validation", k: int | None = None) -> dict[str, Answer]:
+    """Answers keyed by id, in file order. `path`: a release dir (+ split, K), an answers dir, or a file."""
+    file = resolve_answers_path(path, split, k)
     answers: dict[str, Answer] = {}
     bad_lines: list[int] = []
     bad_action: list[str] = []

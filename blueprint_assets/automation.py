@@ -14,7 +14,6 @@ instance (deployments/dagster.yaml) limits to one run per value.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -41,20 +40,12 @@ from dagster import (
     sensor,
 )
 
-from blueprint_assets.core.archive import (
-    TIME_US_PATTERN,
-    US_PER_DAY,
-    day_of,
-    folder_day,
-    list_archive_files,
-)
+from blueprint_assets.core.archive import home_day_of, list_archive_files, scan_file
 from blueprint_assets.resources import default_data_dir
 
 WRITER_TAG = "blueprint/partition-writer"
 AUTOMATION_ROOT = "raw_events"
 HASH_CHUNK = 8 << 20
-# The ingest quarantines events outside 2000..2100, so they only ever touch their file's home day.
-PLAUSIBLE_US = (946_684_800_000_000, 4_102_444_800_000_000)
 
 
 def writer_tags(job_name: str, partition_key: str) -> dict[str, str]:
@@ -205,22 +196,11 @@ def content_digest(path: Path) -> str:
 def file_days(path: Path, relpath: str, mtime_ns: int) -> list[str]:
     """Days whose partition this file can change: the days of its events, plus its home day.
 
-    The home day (where its bad lines are reported) follows `ArchiveIndex`. Only days that hold one of
-    its events count, not the whole min..max span: one stray timestamp must not re-run a year.
+    The same scan and home day as `ArchiveIndex`. Only days that hold one of its events count, not the
+    whole min..max span: one stray timestamp must not re-run a year.
     """
-    day_numbers: set[int] = set()
-    low: int | None = None
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            chunk += handle.readline()  # never cut a number in two
-            values = [int(v) for v in TIME_US_PATTERN.findall(chunk)]
-            if not values:
-                continue
-            low = min(values) if low is None else min(low, min(values))
-            day_numbers.update(v // US_PER_DAY for v in values if PLAUSIBLE_US[0] <= v < PLAUSIBLE_US[1])
-    home = folder_day(relpath) or day_of(low if low is not None else mtime_ns // 1000)
-    return sorted({day_of(n * US_PER_DAY) for n in day_numbers} | {home})
+    scan = scan_file(path)
+    return sorted(set(scan.days) | {home_day_of(relpath, scan, mtime_ns)})
 
 
 def day_digest(files: dict[str, list], day: str) -> tuple[str, int]:
@@ -230,7 +210,11 @@ def day_digest(files: dict[str, list], day: str) -> tuple[str, int]:
 
 
 def plan_archive_requests(
-    root: Path, state: WatchState, is_requestable: Callable[[str], bool | None], max_files: int = 2000
+    root: Path,
+    state: WatchState,
+    is_requestable: Callable[[str], bool | None],
+    max_files: int = 2000,
+    exclude: Sequence[str] = (),
 ) -> WatchPlan:
     """Compare the archive folder with the cursor and decide which days to (re-)run.
 
@@ -242,7 +226,7 @@ def plan_archive_requests(
     dirty: set[str] = set(state.pending)
     changed = deferred = 0
     present = set()
-    for path in list_archive_files(root):
+    for path in list_archive_files(root, exclude):
         rel = path.relative_to(root).as_posix()
         present.add(rel)
         stat = path.stat()
@@ -317,6 +301,7 @@ def archive_sensor(
     minimum_interval_seconds: int = 300,
     max_files_per_tick: int = 2000,
     default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
+    exclude: Sequence[str] | None = None,
 ) -> SensorDefinition:
     """Run the daily `job` for every day whose archive files appeared or changed.
 
@@ -338,7 +323,7 @@ def archive_sensor(
             return SkipReason(f"archive folder not found: {root}")
         state = WatchState.from_cursor(context.cursor)
         check = day_requestable(partitions_def, datetime.now(UTC))
-        plan = plan_archive_requests(root, state, check, max_files=max_files_per_tick)
+        plan = plan_archive_requests(root, state, check, max_files=max_files_per_tick, exclude=exclude or ())
         context.log.info(
             f"{plan.changed_files} changed, {plan.removed_files} removed, {plan.deferred_files} deferred "
             f"file(s); {len(plan.requests)} day(s) to run, {len(plan.state.pending)} pending"

@@ -110,6 +110,8 @@ def _run_job(
     settings = {name: getattr(args, name, None) for name in ("idle_timeout", "max_retries", "backoff")}
     if any(value is not None for value in settings.values()):
         options["source_settings"] = settings
+    if getattr(args, "exclude", None):
+        options["source_exclude"] = list(args.exclude)
     extra = [selection_job(job_name, selection)] if selection else []
     defs = build_definitions(**options, extra_jobs=extra)
     job = defs.resolve_job_def(extra[0].name if extra else job_name)
@@ -161,6 +163,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     first, last = day_range(args)
     if args.source_dir and not Path(args.source_dir).is_dir():
         raise UsageError(f"--source-dir is not a folder: {args.source_dir}")
+    if args.source_dir:
+        from blueprint_assets.core.archive import list_archive_files
+
+        if not list_archive_files(Path(args.source_dir), args.exclude or ()):
+            raise UsageError(
+                f"--source-dir holds no readable file: {args.source_dir} (hidden files and --exclude matches"
+                " are skipped)"
+            )
     selection = daily_selection(args.select)
     failure = run_job("daily_ingestion", first, last, args, selection)
     print_summary(_data_dir(args), first, last)
@@ -246,12 +256,18 @@ def print_summary(data_dir: Path, first: str, last: str) -> None:
             else []
         )
 
+    from blueprint_assets.core.quarantine import count_damaged_files
+
     events = query("raw_events", "SELECT count(*) FROM T")
     quarantined = query("raw_events_quarantine", "SELECT count(*) FROM T")
+    damaged = count_damaged_files(con, lake.day_files("raw_events_quarantine", days))
     by_type = query("actions", "SELECT action, count(*) FROM T GROUP BY 1 ORDER BY 2 DESC")
     print(f"\nBluePrint summary for {first}..{last}")
     print(f"  events kept:       {events[0][0] if events else 0}")
     print(f"  quarantined lines: {quarantined[0][0] if quarantined else 0}")
+    print(f"  corrupt files:     {damaged}")
+    if not (events and events[0][0]) and not (quarantined and quarantined[0][0]):
+        print("  WARNING: no line was read for these days: check --source-dir, --exclude and the dates")
     print("  actions by type:")
     for action, count in by_type:
         print(f"    {action:<12} {count:>8}")
@@ -391,6 +407,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--path", help="source path (archive folder or CAR file)")
     run.add_argument(
         "--url", help="Jetstream websocket URL (jetstream-live) or server base URL (car, author-feed)"
+    )
+    run.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GLOB",
+        help="skip archive files matching GLOB (on the relative path or the name; repeatable;"
+        " also $BLUEPRINT_SOURCE_EXCLUDE, comma-separated). Hidden files are always skipped",
     )
     run.add_argument("--select", help="comma-separated asset names (default: the whole daily job)")
     run.add_argument(

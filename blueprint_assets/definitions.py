@@ -71,6 +71,7 @@ def build_resources(
     source_path: str | None = None,
     source_url: str | None = None,
     source_settings: dict | None = None,
+    source_exclude: list[str] | None = None,
 ) -> dict:
     """Resources for a data directory; defaults come from the environment (BLUEPRINT_*)."""
     data_dir = data_dir or default_data_dir()
@@ -91,6 +92,7 @@ def build_resources(
             dids=_csv_env("BLUEPRINT_SOURCE_DIDS"),
             actors=_csv_env("BLUEPRINT_SOURCE_ACTORS"),
             **source_options(source_settings),
+            exclude=source_exclude or _csv_env("BLUEPRINT_SOURCE_EXCLUDE"),
         ),
         "encoder": EncoderResource(
             model_name=os.environ.get("BLUEPRINT_ENCODER", "default"), cache_dir=model_cache_dir(data_dir)
@@ -141,7 +143,7 @@ def build_definitions(extra_jobs: list | None = None, **resource_options) -> Def
         asset_checks=all_checks,
         jobs=[*JOBS.values(), *(extra_jobs or [])],
         schedules=[daily_schedule(daily_job), monthly_release_schedule(release_job)],
-        sensors=[archive_sensor(daily_job, source.path)] if watch_archive else [],
+        sensors=[archive_sensor(daily_job, source.path, exclude=source.exclude)] if watch_archive else [],
         resources=resources,
     )
 

@@ -189,16 +189,20 @@ class EventSourceResource(ConfigurableResource):
     actors: list[str] | None = None
     base_url: str | None = None
     collections: list[str] | None = None
+    exclude: list[str] | None = None  # archive files to skip (globs); hidden files are always skipped
     max_retries: int = 8
     backoff: float = 1.0
     idle_timeout: float = 60.0
     open_timeout: float = 10.0
     skip_failed_repos: bool = False
 
-    def line_sources(self, days: list[str], state_dir: Path, stats=None) -> Iterable[LineSource]:
+    def line_sources(
+        self, days: list[str], state_dir: Path, stats=None, progress=None
+    ) -> Iterable[LineSource]:
         """Lines of every input that may hold events of `days` (or report bad lines for them).
 
-        `stats` (a `core.source_lines.SourceStats`) is filled while the lines are read.
+        `stats` (a `core.source_lines.SourceStats`) is filled while the lines are read; `progress` gets
+        one-line progress messages.
         """
         from blueprint_assets.core.source_lines import SourceOptions, line_sources_for
 
@@ -214,4 +218,6 @@ class EventSourceResource(ConfigurableResource):
             collections=self.collections,
             options=SourceOptions.from_config(self),
             stats=stats,
+            exclude=self.exclude,
+            progress=progress,
         )

@@ -5,6 +5,7 @@ import pyarrow as pa
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
 from blueprint_assets.core.actions_space import ACTION_ORDER
+from blueprint_assets.core.ingest import accounting_problems, read_accounting
 from blueprint_assets.core.lake import read_files
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import LakeResource
@@ -97,4 +98,31 @@ def actions_quality(context: AssetCheckExecutionContext, lake: LakeResource) -> 
         [c for c in ACTION_COLUMNS if c != "langs"],
         ("event_key", "time_us", "action", "actor_did"),
         extra=(expectations().ExpectColumnValuesToBeInSet(column="action", value_set=list(ACTION_ORDER)),),
+    )
+
+
+def stored_rows(lake: LakeResource, table: str, days: list[str]) -> int:
+    """Rows in the stored partitions of `table` for `days` (Parquet footers only)."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in lake.lake.day_files(table, days))
+
+
+@asset_check(asset="raw_events", blocking=True, partitions_def=daily_partitions)
+def raw_events_line_accounting(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    """Every line read is accounted for: lines_read = kept + quarantined + duplicates + outside_window
+    + opted_out, with kept and quarantined counted in the stored partitions."""
+    days = days_in_window(context)
+    record = read_accounting(lake.state_dir, days)
+    stored = {
+        "kept": stored_rows(lake, "raw_events", days),
+        "quarantined": stored_rows(lake, "raw_events_quarantine", days),
+    }
+    problems = accounting_problems(record, stored)
+    return AssetCheckResult(
+        passed=not problems,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(problems)
+        or "every line read is kept, quarantined, a duplicate or outside the window",
+        metadata={**(record or {}), **{f"stored_{k}": v for k, v in stored.items()}},
     )

@@ -83,7 +83,7 @@ def test_sample_ingestion_is_idempotent_and_quarantines(small_sample: Path, tmp_
     lake = Lake(str(tmp_path / "data"))
     quarantine = read_files(lake.all_files("raw_events_quarantine")).to_pandas()
     assert len(quarantine) > 0 and quarantine["reason"].notna().all()
-    assert {"invalid JSON", "missing or non-string did"} <= set(quarantine["reason"])
+    assert {"truncated JSON", "HTML markup", "missing or non-string did"} <= set(quarantine["reason"])
     counts = counts_by_action(lake, DAYS[:2])
     assert counts["like"] == max(counts.values()), "likes dominate"
     assert len(counts) == 13

@@ -6,7 +6,7 @@ from collections import Counter
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from blueprint_assets.core.actions import build_actions_day
-from blueprint_assets.core.ingest import IngestStats, stage_lines, write_raw_days
+from blueprint_assets.core.ingest import IngestStats, stage_lines, write_accounting, write_raw_days
 from blueprint_assets.core.source_lines import SourceStats
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
@@ -32,7 +32,9 @@ def raw_events(
     stats = IngestStats()
     delivered = SourceStats()
     with query_engine.configured_connection(lake.state_dir / "duckdb_spill") as con:
-        stage_lines(con, source.line_sources(days, lake.state_dir, delivered), stats)
+        stage_lines(
+            con, source.line_sources(days, lake.state_dir, delivered, progress=context.log.info), stats
+        )
         context.log.info(
             f"read {stats.lines_read} lines from {stats.files_read} files for {len(days)} day(s)"
         )
@@ -43,6 +45,10 @@ def raw_events(
         excluded = (lambda dids: [d for d in dids if pseudonym(d) in opted_out]) if opted_out else None
         write_raw_days(con, lake.lake, days, stats, excluded)
     replays = delivered.stream.get("replays_dropped", 0)
+    accounting = write_accounting(lake.state_dir, days, stats)
+    warnings = ingestion_warnings(stats, days)
+    for warning in warnings:
+        context.log.warning(warning)
     quarantined = Counter()
     for reasons in stats.quarantined_by_day.values():
         quarantined.update(reasons)
@@ -52,11 +58,15 @@ def raw_events(
             "lines_read": stats.lines_read,
             "blank_lines": stats.blank_lines,
             "files_read": stats.files_read,
+            "corrupt_files": stats.corrupt_files,
             "events": sum(stats.events_by_day.values()),
             # Copies the live source dropped by key never reach ingestion; both are deduplicated deliveries.
             "duplicates_dropped": sum(stats.duplicates_by_day.values()) + replays,
             "source_replays_dropped": replays,
+            "outside_window": stats.outside_window,
             "opted_out_events_dropped": stats.opted_out_events,
+            "line_accounting": MetadataValue.json(accounting),
+            "warnings": MetadataValue.json(warnings),
             "quarantined": sum(quarantined.values()),
             "quarantined_by_reason": MetadataValue.json(dict(sorted(quarantined.items()))),
             "events_by_day": MetadataValue.json(stats.events_by_day),
@@ -65,6 +75,22 @@ def raw_events(
             "summary": delivered.one_line(),
         }
     )
+
+
+def ingestion_warnings(stats: IngestStats, days: list[str]) -> list[str]:
+    """What a user must not miss: nothing to read, nothing read, damaged files."""
+    window = days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    warnings = []
+    if stats.files_read == 0:
+        warnings.append(f"WARNING: no source file holds events of {window}; nothing was ingested")
+    elif stats.lines_read == 0:
+        warnings.append(f"WARNING: {stats.files_read} file(s) read for {window} but 0 lines in them")
+    if stats.corrupt_files:
+        warnings.append(
+            f"WARNING: {stats.corrupt_files} damaged file(s) (corrupt or truncated gzip, unreadable): their"
+            " lines before the damage were kept, the rest is quarantined"
+        )
+    return warnings
 
 
 @asset(deps=[raw_events], **DAILY)

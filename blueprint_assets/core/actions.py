@@ -72,7 +72,8 @@ def _author_of(uri_sql: str) -> str:
 MAPPED_SQL = f"""
 SELECT event_key, day, time_us, action, did AS actor_did,
        concat('at://', did, '/', collection, '/', rkey) AS record_uri,
-       CASE WHEN action IN {TEXT_ACTIONS} THEN r[1] ->> '$' END AS text,
+       -- An escaped NUL (JSON "\\u0000") would reach anonymized_posts as a real NUL: strip it.
+       CASE WHEN action IN {TEXT_ACTIONS} THEN replace(r[1] ->> '$', chr(0), '') END AS text,
        -- `langs[*]` of a missing field is an empty list, as json_extract_string(raw, path[*]) gives.
        CASE WHEN action IN {TEXT_ACTIONS}
             THEN coalesce(json_extract_string(r[2], '$[*]'), []::VARCHAR[]) END AS langs,

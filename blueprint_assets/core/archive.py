@@ -1,28 +1,40 @@
-"""Jetstream archive folders: finding files, indexing their time range, reading their lines.
+"""Jetstream archive folders: finding files, indexing the days they hold, reading their lines.
 
 An archive is a folder of Jetstream JSON lines, plain or gzip, usually in BluePrint's hourly layout
-`YYYY-MM/DD/HH/*.jsonl[.gz]`. Archives are cut by receive time, so an event can sit in a neighbouring
-folder (or anywhere): a day is built from every file whose events *might* fall on it. The index records
-each file's min/max `time_us` (cached by size and mtime), so a day never misses an event and never
-reads the whole archive.
+`<prefix>-YYYY-MM/DD/HH/<file>` (the file name may have any extension, or none). Every regular file is
+read, whatever its name, except hidden ones (a name, or a folder on its path, starting with `.`) and
+those matching an `--exclude` glob. Gzip is recognised by its magic bytes, not its suffix.
+Archives are cut by receive time, so an event can sit in a neighbouring folder (or anywhere): a day is
+built from every file that holds an event of that day. The index records the days each file holds
+(cached by size and mtime), so a day never misses an event, and a file with one stray timestamp is not
+read for every window in between.
+A damaged file (bad gzip CRC, cut short, unreadable) never stops a run: its lines before the damage are
+read, then a `FileDamage` marker says where it broke (ingestion quarantines it).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import json
 import os
 import re
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import IO
 
-ARCHIVE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
+from blueprint_assets.core.quarantine import damage_reason
+
+GZIP_MAGIC = b"\x1f\x8b"
 TIME_US_PATTERN = re.compile(rb'"time_us"\s*:\s*(\d{13,19})')
 LAYOUT_PATTERN = re.compile(r"(\d{4})-(\d{2})/(\d{2})(?:/|$)")
 US_PER_DAY = 86_400_000_000
 PLAUSIBLE_US = (946_684_800_000_000, 4_102_444_800_000_000)
+READ_BLOCK = 8 << 20
+INDEX_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,14 @@ class ArchiveFile:
     min_time_us: int | None
     max_time_us: int | None
     home_day: str  # where its unparseable lines are reported: folder date, else first event day
+    days: list[str] = field(default_factory=list)  # the UTC days of its (plausible) event times
+
+
+@dataclass(frozen=True)
+class FileDamage:
+    """Yielded by `open_lines` in place of the lines a damaged file could not give."""
+
+    reason: str
 
 
 def day_of(time_us: int) -> str:
@@ -49,24 +69,70 @@ def day_bounds_us(day: str) -> tuple[int, int]:
     return start_us, start_us + US_PER_DAY
 
 
-def list_archive_files(root: Path) -> list[Path]:
-    """Every archive file below `root`, sorted by relative path."""
+def is_excluded(relpath: str, exclude: Sequence[str]) -> bool:
+    """Hidden (any path part starts with `.`) or matching an exclude glob (on the path or the name)."""
+    parts = relpath.split("/")
+    if any(part.startswith(".") for part in parts):
+        return True
+    return any(fnmatch.fnmatchcase(relpath, g) or fnmatch.fnmatchcase(parts[-1], g) for g in exclude)
+
+
+def list_archive_files(root: Path, exclude: Sequence[str] = ()) -> list[Path]:
+    """Every regular file below `root` that is not hidden or excluded, sorted by relative path."""
     if not root.is_dir():
         raise FileNotFoundError(f"archive folder does not exist: {root}")
-    files = [p for p in root.rglob("*") if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES)]
+    files = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # never walk into .git and the like
+        for name in names:
+            path = Path(folder) / name
+            rel = path.relative_to(root).as_posix()
+            if path.is_file() and not is_excluded(rel, exclude):
+                files.append(path)
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
-def open_lines(path: Path) -> Iterator[bytes]:
-    """Yield the raw lines of a plain or gzip file, without the trailing newline."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        for line in handle:
-            yield line.rstrip(b"\r\n")
+def is_gzip(path: Path) -> bool:
+    """True when the file starts with the gzip magic bytes (whatever its name)."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def open_archive_file(path: Path) -> IO[bytes]:
+    """A binary reader of the file's content, decompressed when it is gzip."""
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+
+
+def _damage(error: BaseException, lines_before: int) -> FileDamage:
+    if isinstance(error, EOFError):
+        kind = "truncated gzip"
+    elif isinstance(error, gzip.BadGzipFile | zlib.error):
+        kind = "corrupt gzip"
+    else:
+        kind = "unreadable file"
+    return FileDamage(damage_reason(kind, lines_before))
+
+
+# What a damaged or unreadable file raises while it is read (BadGzipFile is an OSError).
+READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def open_lines(path: Path) -> Iterator[bytes | FileDamage]:
+    """Yield the raw lines of a plain or gzip file, without the trailing newline.
+
+    A damaged file yields its lines up to the damage, then one `FileDamage` (and stops).
+    """
+    count = 0
+    try:
+        with open_archive_file(path) as handle:
+            for count, line in enumerate(handle, start=1):  # noqa: B007 - count is read after the loop
+                yield line.rstrip(b"\r\n")
+    except READ_ERRORS as error:
+        yield _damage(error, count)
 
 
 def folder_day(relpath: str) -> str | None:
-    """The date encoded in a BluePrint-layout path (`YYYY-MM/DD/...`), if any."""
+    """The date encoded in a BluePrint-layout path (`[prefix-]YYYY-MM/DD/...`), if any."""
     match = LAYOUT_PATTERN.search(relpath)
     if not match:
         return None
@@ -76,81 +142,125 @@ def folder_day(relpath: str) -> str | None:
         return None
 
 
-def scan_time_range(path: Path) -> tuple[int | None, int | None]:
-    """Min and max `time_us` mentioned in a file, found by a fast byte-level scan."""
+@dataclass
+class FileScan:
+    """What a byte-level scan of one file found: its plausible event times and days."""
+
     low: int | None = None
     high: int | None = None
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        while chunk := handle.read(8 << 20):
-            # Extend to the end of the line so a number is never cut in two.
-            chunk += handle.readline()
-            # Only plausible event times (2000..2100, the range ingestion keeps): a malformed line's
-            # millisecond timestamp must not stretch the file over decades of days.
-            values = [
-                v for v in map(int, TIME_US_PATTERN.findall(chunk)) if PLAUSIBLE_US[0] <= v < PLAUSIBLE_US[1]
-            ]
-            if values:
-                low = min(values) if low is None else min(low, min(values))
-                high = max(values) if high is None else max(high, max(values))
-    return low, high
+    day_numbers: set[int] = field(default_factory=set)
+    damaged: bool = False
+
+    @property
+    def days(self) -> list[str]:
+        return sorted(day_of(n * US_PER_DAY) for n in self.day_numbers)
+
+
+def scan_file(path: Path) -> FileScan:
+    """Min, max and days of the `time_us` values mentioned in a file, by a fast byte-level scan.
+
+    Only plausible event times (2000..2100, the range ingestion keeps) count: a malformed line's
+    millisecond timestamp must not stretch the file over decades. A damaged file gives what it read.
+    """
+    scan = FileScan()
+    try:
+        with open_archive_file(path) as handle:
+            while chunk := handle.read(READ_BLOCK):
+                chunk += handle.readline()  # extend to the end of the line: never cut a number in two
+                values = [
+                    v
+                    for v in map(int, TIME_US_PATTERN.findall(chunk))
+                    if PLAUSIBLE_US[0] <= v < PLAUSIBLE_US[1]
+                ]
+                if values:
+                    low, high = min(values), max(values)
+                    scan.low = low if scan.low is None else min(scan.low, low)
+                    scan.high = high if scan.high is None else max(scan.high, high)
+                    scan.day_numbers.update(v // US_PER_DAY for v in values)
+    except READ_ERRORS:
+        scan.damaged = True
+    return scan
+
+
+def scan_time_range(path: Path) -> tuple[int | None, int | None]:
+    """Min and max plausible `time_us` mentioned in a file."""
+    scan = scan_file(path)
+    return scan.low, scan.high
+
+
+def home_day_of(relpath: str, scan: FileScan, mtime_ns: int) -> str:
+    """Where a file's unparseable lines are reported: its folder date, else its first event's day."""
+    return folder_day(relpath) or day_of(scan.low if scan.low is not None else mtime_ns // 1000)
 
 
 class ArchiveIndex:
-    """Per-file time ranges of an archive folder, cached in a JSON file keyed by size and mtime."""
+    """Per-file days of an archive folder, cached in a JSON file keyed by size and mtime."""
 
-    def __init__(self, root: Path, cache_path: Path | None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        cache_path: Path | None,
+        exclude: Sequence[str] = (),
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.root = root
         self.cache_path = cache_path
+        self.exclude = tuple(exclude)
+        self.progress = progress
 
     def _load_cache(self) -> dict[str, dict]:
         if self.cache_path is None or not self.cache_path.is_file():
             return {}
         try:
-            return json.loads(self.cache_path.read_text())
+            data = json.loads(self.cache_path.read_text())
         except (OSError, ValueError):
             return {}  # a damaged cache is only a lost optimisation
+        # An older cache (no per-file days) is rebuilt rather than trusted.
+        return data.get("files", {}) if data.get("version") == INDEX_VERSION else {}
 
     def _save_cache(self, entries: dict[str, dict]) -> None:
         if self.cache_path is None:
             return
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.cache_path.with_name(f".{self.cache_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(entries, sort_keys=True))
+        tmp.write_text(json.dumps({"version": INDEX_VERSION, "files": entries}, sort_keys=True))
         os.replace(tmp, self.cache_path)
 
     def files(self) -> list[ArchiveFile]:
         """Index every archive file, re-scanning only new or changed ones."""
         cache = self._load_cache()
         result: list[ArchiveFile] = []
-        changed = False
-        for path in list_archive_files(self.root):
+        scanned = 0
+        paths = list_archive_files(self.root, self.exclude)
+        for number, path in enumerate(paths, start=1):
             rel = path.relative_to(self.root).as_posix()
             stat = path.stat()
             cached = cache.get(rel)
             if cached and cached["size"] == stat.st_size and cached["mtime_ns"] == stat.st_mtime_ns:
                 result.append(ArchiveFile(**cached))
                 continue
-            low, high = scan_time_range(path)
-            home = folder_day(rel) or (day_of(low) if low is not None else day_of(stat.st_mtime_ns // 1000))
-            entry = ArchiveFile(rel, stat.st_size, stat.st_mtime_ns, low, high, home)
+            scan = scan_file(path)
+            entry = ArchiveFile(
+                rel, stat.st_size, stat.st_mtime_ns, scan.low, scan.high,
+                home_day_of(rel, scan, stat.st_mtime_ns), scan.days,
+            )  # fmt: skip
             cache[rel] = asdict(entry)
             result.append(entry)
-            changed = True
-        if changed:
-            self._save_cache(cache)
+            scanned += 1
+            if self.progress and (scanned % 100 == 0 or number == len(paths)):
+                self.progress(f"archive index: {number}/{len(paths)} files ({scanned} scanned)")
+        if scanned:
+            # Files gone from the folder leave the cache too.
+            self._save_cache({e.relpath: asdict(e) for e in result})
         return result
 
-    def files_for_window(self, start_us: int, end_us: int, days: set[str]) -> list[ArchiveFile]:
-        """Files that may hold events in [start_us, end_us) or report bad lines for one of `days`."""
-        chosen = []
-        for entry in self.files():
-            overlaps = (
-                entry.min_time_us is not None and entry.min_time_us < end_us and entry.max_time_us >= start_us
-            )
-            if overlaps or entry.home_day in days:
-                chosen.append(entry)
-        return chosen
+    def files_for_window(self, days: set[str], files: list[ArchiveFile] | None = None) -> list[ArchiveFile]:
+        """Files (of `files`, default all) that hold an event of one of `days` or report bad lines on one."""
+        return [
+            e
+            for e in (self.files() if files is None else files)
+            if e.home_day in days or not days.isdisjoint(e.days)
+        ]
 
 
 def iter_example_events(node: object) -> Iterator[dict]:

@@ -12,6 +12,7 @@ the whole window in memory.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import uuid
@@ -23,8 +24,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from blueprint_assets.core.archive import day_bounds_us
+from blueprint_assets.core.archive import FileDamage, day_bounds_us
 from blueprint_assets.core.lake import Lake, commit_file, temp_path_beside
+from blueprint_assets.core.quarantine import DAMAGE_SQL, QUARANTINE_REASON_SQL, register_udf
 
 # Lines per chunk handed to DuckDB. Bigger chunks amortise per-statement overhead; smaller ones keep the
 # Python side (a list of line bytes plus its Arrow copy, two chunks in flight) small.
@@ -34,28 +36,14 @@ CHUNK_LINES = 100_000
 LineSource = tuple[str, str, Iterable[bytes]]
 
 STAGING_SCHEMA = pa.schema(
-    [("source_file", pa.string()), ("line_no", pa.int64()), ("raw", pa.binary()), ("home_day", pa.string())]
+    [
+        ("source_file", pa.string()),
+        ("line_no", pa.int64()),
+        ("raw", pa.binary()),
+        ("home_day", pa.string()),
+        ("damage", pa.string()),  # set (and raw NULL) on the row that stands for a damaged file's rest
+    ]
 )
-
-# Why a line is quarantined: first failing rule wins, so the reason is the most basic problem.
-# It re-parses the line several times, so it runs only on lines the single-parse check below rejects.
-QUARANTINE_REASON_SQL = """
-CASE
-  WHEN raw_text IS NULL THEN 'not valid UTF-8'
-  WHEN NOT json_valid(raw_text) THEN 'invalid JSON'
-  WHEN json_type(raw_text) <> 'OBJECT' THEN 'JSON is not an object'
-  WHEN coalesce(json_type(raw_text, '$.did'), '') <> 'VARCHAR' THEN 'missing or non-string did'
-  WHEN coalesce(json_type(raw_text, '$.time_us'), '') NOT IN ('UBIGINT', 'BIGINT')
-    THEN 'missing or non-integer time_us'
-  WHEN (raw_text->>'$.time_us')::HUGEINT NOT BETWEEN 946684800000000 AND 4102444800000000
-    THEN 'time_us outside 2000..2100'
-  WHEN coalesce(json_type(raw_text, '$.kind'), '') <> 'VARCHAR' THEN 'missing kind'
-  WHEN raw_text->>'$.kind' = 'commit' AND (
-       raw_text->>'$.commit.collection' IS NULL OR raw_text->>'$.commit.operation' IS NULL
-       OR raw_text->>'$.commit.rkey' IS NULL) THEN 'commit without collection, operation or rkey'
-  ELSE NULL
-END
-"""
 
 # The fields an event is keyed and filed by, extracted with one parse per line (`f[1]`..`f[7]`).
 FIELD_PATHS = "['$.did', '$.time_us', '$.kind', '$.commit.collection', '$.commit.operation', '$.commit.rkey', '$.commit.rev']"
@@ -89,13 +77,15 @@ SELECT source_file, line_no, home_day, reason,
        time_us, did, kind, collection, operation, rkey, rev, raw_text AS raw,
        CASE WHEN raw_text IS NULL THEN raw_in END AS raw_bytes
 FROM (
-  SELECT source_file, line_no, home_day, raw_text, raw_in,
-         CASE WHEN {FAST_VALID_SQL} THEN NULL ELSE {QUARANTINE_REASON_SQL} END AS reason,
+  SELECT source_file, line_no, home_day, raw_text, raw_in, damage,
+         CASE WHEN damage IS NOT NULL THEN damage WHEN {FAST_VALID_SQL} THEN NULL
+              ELSE {QUARANTINE_REASON_SQL} END AS reason,
          try_cast(f[2]::VARCHAR AS BIGINT) AS time_us, f[1] ->> '$' AS did, f[3] ->> '$' AS kind,
          f[4] ->> '$' AS collection, f[5] ->> '$' AS operation, f[6] ->> '$' AS rkey, f[7] ->> '$' AS rev
   FROM (
     SELECT *, try(json_extract(raw_text, {FIELD_PATHS})) AS f
-    FROM (SELECT source_file, line_no, home_day, raw AS raw_in, try(decode(raw)) AS raw_text FROM chunk_view)
+    FROM (SELECT source_file, line_no, home_day, damage, raw AS raw_in, try(decode(raw)) AS raw_text
+          FROM chunk_view)
   )
 )
 """
@@ -124,6 +114,21 @@ class IngestStats:
     duplicates_by_day: dict[str, int] = field(default_factory=dict)
     quarantined_by_day: dict[str, dict[str, int]] = field(default_factory=dict)
     opted_out_events: int = 0
+    outside_window: int = (
+        0  # lines read for other days: events timed outside the window, bad lines filed elsewhere
+    )
+    corrupt_files: int = 0
+
+    def accounting(self) -> dict[str, int]:
+        """Where every non-blank line read went: `lines_read` equals the sum of the other terms."""
+        return {
+            "lines_read": self.lines_read,
+            "kept": sum(self.events_by_day.values()),
+            "quarantined": sum(sum(r.values()) for r in self.quarantined_by_day.values()),
+            "duplicates": sum(self.duplicates_by_day.values()),
+            "outside_window": self.outside_window,
+            "opted_out": self.opted_out_events,
+        }
 
 
 def configure(con: duckdb.DuckDBPyConnection, temp_dir: Path, memory_limit: str = "1GB") -> None:
@@ -166,22 +171,26 @@ def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[N
 
 def _chunks(sources: Iterable[LineSource], size: int) -> Iterator[tuple[pa.Table, int]]:
     """Arrow chunks of staged lines, and how many blank lines were skipped along the way."""
-    files, line_nos, raws, homes = [], [], [], []
+    files, line_nos, raws, homes, damages = [], [], [], [], []
     blank = 0
     for source_file, home_day, lines in sources:
         for line_no, raw in enumerate(lines, start=1):
-            if not raw.strip():
+            damage = None
+            if isinstance(raw, FileDamage):
+                damage, raw = raw.reason, None  # the damaged rest of the file counts as one line
+            elif not raw.strip():
                 blank += 1  # a blank line holds no event; counted, not quarantined
                 continue
             files.append(source_file)
             line_nos.append(line_no)
             raws.append(raw)
             homes.append(home_day)
+            damages.append(damage)
             if len(raws) >= size:
-                yield pa.table([files, line_nos, raws, homes], schema=STAGING_SCHEMA), blank
-                files, line_nos, raws, homes = [], [], [], []
+                yield pa.table([files, line_nos, raws, homes, damages], schema=STAGING_SCHEMA), blank
+                files, line_nos, raws, homes, damages = [], [], [], [], []
                 blank = 0
-    yield pa.table([files, line_nos, raws, homes], schema=STAGING_SCHEMA), blank
+    yield pa.table([files, line_nos, raws, homes, damages], schema=STAGING_SCHEMA), blank
 
 
 _DONE = object()
@@ -232,6 +241,7 @@ def _prefetched(items: Iterator, depth: int = 1) -> Iterator:
 def stage_lines(con: duckdb.DuckDBPyConnection, sources: Iterable[LineSource], stats: IngestStats) -> None:
     """Parse every line into the `ingest_lines` table: fields, event key, or a quarantine reason."""
     con.execute(f"CREATE OR REPLACE TABLE {LINES_TABLE} ({LINES_COLUMNS})")
+    register_udf(con)
     seen_files: set[str] = set()
     for chunk, blank in _prefetched(_chunks(sources, CHUNK_LINES)):
         stats.blank_lines += blank
@@ -243,6 +253,9 @@ def stage_lines(con: duckdb.DuckDBPyConnection, sources: Iterable[LineSource], s
         finally:
             con.unregister("chunk_view")
     stats.files_read = len(seen_files)
+    stats.corrupt_files = con.execute(
+        f"SELECT count(DISTINCT source_file) FROM {LINES_TABLE} WHERE {DAMAGE_SQL}"
+    ).fetchone()[0]
 
 
 DID_REGEX = r"did:(?:plc:[a-z2-7]{24}|web:[A-Za-z0-9.\-]+)"
@@ -349,5 +362,62 @@ def write_raw_days(
             [day],
         ).fetchall()
         stats.quarantined_by_day[day] = dict(rows)
+    stats.outside_window = count_outside_window(con, days)
     con.execute(f"DROP TABLE IF EXISTS {LOSERS_TABLE}")
     con.execute(f"DROP TABLE IF EXISTS {LINES_TABLE}")
+
+
+def count_outside_window(con: duckdb.DuckDBPyConnection, days: list[str]) -> int:
+    """Staged lines no partition of `days` holds: events timed outside the window (however far: a year-2099
+    event in a 2025 file is counted here, and kept only by a run over its own day), and bad lines whose
+    file reports them on another day."""
+    start_us, end_us = day_bounds_us(days[0])[0], day_bounds_us(days[-1])[1]
+    return con.execute(
+        f"""SELECT count(*) FROM {LINES_TABLE}
+            WHERE (reason IS NULL AND NOT (time_us >= ? AND time_us < ?))
+               OR (reason IS NOT NULL AND home_day NOT IN (SELECT unnest(?::VARCHAR[])))""",
+        [start_us, end_us, days],
+    ).fetchone()[0]
+
+
+# --- Line accounting: lines_read = kept + quarantined + duplicates + outside_window + opted_out ---------
+
+ACCOUNTING_TERMS = ("kept", "quarantined", "duplicates", "outside_window", "opted_out")
+
+
+def accounting_path(state_dir: Path, days: list[str]) -> Path:
+    """Where the accounting of the run over `days` is kept (read back by the blocking check)."""
+    return state_dir / "ingest_accounting" / f"{days[0]}..{days[-1]}.json"
+
+
+def write_accounting(state_dir: Path, days: list[str], stats: IngestStats) -> dict[str, int]:
+    """Store the window's accounting atomically; return it."""
+    record = stats.accounting()
+    path = accounting_path(state_dir, days)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_beside(str(path))
+    Path(tmp).write_text(json.dumps(record, sort_keys=True))
+    commit_file(tmp, str(path))
+    return record
+
+
+def read_accounting(state_dir: Path, days: list[str]) -> dict[str, int] | None:
+    path = accounting_path(state_dir, days)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def accounting_problems(record: dict[str, int] | None, stored: dict[str, int]) -> list[str]:
+    """Why the books do not balance (empty when they do). `stored` holds the kept and quarantined rows
+    counted in the written partitions, which must equal the recorded ones."""
+    if record is None:
+        return ["no accounting record for this window: materialize raw_events for exactly these days"]
+    problems = [
+        f"{term}: {record.get(term)} recorded but {count} stored"
+        for term, count in stored.items()
+        if record.get(term) != count
+    ]
+    total = sum(int(record.get(term, 0)) for term in ACCOUNTING_TERMS)
+    if record.get("lines_read") != total:
+        terms = " + ".join(f"{t} {record.get(t, 0)}" for t in ACCOUNTING_TERMS)
+        problems.append(f"lines_read {record.get('lines_read')} != {terms} = {total}")
+    return problems

@@ -142,6 +142,8 @@ def line_sources_for(
     collections: list[str] | None = None,
     options: SourceOptions | None = None,
     stats: SourceStats | None = None,
+    exclude: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Iterable[LineSource]:
     """The line sources of `kind` for the UTC `days` (sorted YYYY-MM-DD); see the module docstring.
 
@@ -150,6 +152,8 @@ def line_sources_for(
     (live) or kept (car). Configuration is checked now (ValueError); the network and files are touched
     only while iterating.
     `stats`, if given, is filled while iterating (complete once the iterator is exhausted).
+    `exclude`: globs of archive files to skip (hidden files are always skipped); `progress` receives
+    one-line progress messages (the archive index scan).
     """
     if kind not in SOURCE_KINDS:
         raise ValueError(f"unknown source kind {kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
@@ -161,7 +165,8 @@ def line_sources_for(
     if kind in ("jetstream-archive", "sample"):
         if not path:
             raise ValueError(f"source {kind} needs --path (an archive folder)")
-        return _counted(_archive_sources(Path(path), days, state_dir, stats), stats)
+        archive = _archive_sources(Path(path), days, state_dir, stats, exclude or [], progress)
+        return _counted(archive, stats)
     if kind == "jetstream-live":
         wanted = list(collections or BLUESKY_COLLECTIONS)
         return _counted(_live_sources(url or DEFAULT_JETSTREAM_URL, days, wanted, options, stats), stats)
@@ -196,14 +201,31 @@ def _window(days: list[str]) -> tuple[int, int]:
 # --- Jetstream archive (and the sample, which is an archive folder) ---------------------------------------
 
 
-def _archive_sources(
-    root: Path, days: list[str], state_dir: Path, stats: SourceStats
-) -> Iterator[LineSource]:
-    # Same cache file name as the resource has always used, so existing indexes stay valid.
+def archive_index(
+    root: Path, state_dir: Path, exclude: list[str], progress: Callable[[str], None] | None = None
+) -> ArchiveIndex:
+    """The archive's index, cached under `state_dir` (one cache file per archive folder)."""
     digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
-    index = ArchiveIndex(root, state_dir / f"archive_index_{digest}.json")
-    start_us, end_us = _window(days)
-    for entry in index.files_for_window(start_us, end_us, set(days)):
+    return ArchiveIndex(root, state_dir / f"archive_index_{digest}.json", exclude, progress)
+
+
+def _archive_sources(
+    root: Path,
+    days: list[str],
+    state_dir: Path,
+    stats: SourceStats,
+    exclude: list[str],
+    progress: Callable[[str], None] | None,
+) -> Iterator[LineSource]:
+    if not root.is_dir():
+        raise SourceError("the archive folder does not exist")
+    index = archive_index(root, state_dir, exclude, progress)
+    files = index.files()
+    if not files:
+        raise SourceError(
+            "the archive folder holds no readable file (hidden files and --exclude matches are skipped)"
+        )
+    for entry in index.files_for_window(set(days), files):
         stats.inputs += 1
         yield entry.relpath, entry.home_day, open_lines(root / entry.relpath)
 

@@ -85,3 +85,42 @@ def test_names_select_the_static_default_or_a_transformer(cache: str) -> None:
     assert minilm.model_id == encoder_model_id("minilm") and minilm.dim == 384
     with pytest.raises(ValueError, match="mean pooling"):
         encoder_for("default", cache, pooling="cls")
+
+
+def test_posts_to_embed_keeps_the_first_row_of_each_record_in_id_order() -> None:
+    import pyarrow as pa
+
+    from blueprint_assets.assets.personas import posts_to_embed
+
+    posts = pa.table(
+        {
+            "record_id": ["b", "a", "b", "c", "d", "e"],
+            "actor": ["u1", "u2", "u1", "u3", "u4", "u5"],
+            "day": ["2025-03-01"] * 6,
+            "action": ["post", "reply", "post", "quote", "like", "post"],
+            "is_english": [True, True, True, True, True, False],
+            "text": ["first b", "a", "edited b", "c", "liked", "hola"],
+        }
+    )
+    chosen = posts_to_embed(posts)
+    assert chosen.column("record_id").to_pylist() == ["a", "b", "c"]
+    assert chosen.column("text").to_pylist() == ["a", "first b", "c"]
+
+
+def test_day_vectors_reuse_stored_rows_and_encode_only_the_rest(encoder: StaticEncoder) -> None:
+    import pyarrow as pa
+
+    from blueprint_assets.assets.personas import day_vectors
+
+    todo = pa.table({"record_id": ["a", "b", "c"], "text": TEXTS[:3]})
+    stored = (pa.array(["b", "x"]), np.full((2, encoder.dim), 0.5, dtype=np.float32))
+    calls: list[list[str]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        return encoder.encode(texts)
+
+    matrix, missing = day_vectors(todo, stored, encode)
+    assert missing == 2 and calls == [[TEXTS[0], TEXTS[2]]]
+    assert np.array_equal(matrix[1], stored[1][0])
+    assert np.array_equal(matrix[[0, 2]], encoder.encode([TEXTS[0], TEXTS[2]]))

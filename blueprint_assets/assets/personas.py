@@ -44,17 +44,53 @@ def posts_to_embed(posts: pa.Table) -> pa.Table:
         ),
     )
     chosen = posts.filter(mask).select(["record_id", "actor", "day", "text"])
-    _, first = np.unique(np.asarray(chosen.column("record_id").to_pylist(), dtype=object), return_index=True)
-    return chosen.take(pa.array(sorted(first.tolist()), type=pa.int64())).sort_by("record_id")
+    # The first row of each record id (a record may reappear, e.g. as an edit), then record-id order.
+    index = pa.array(np.arange(chosen.num_rows, dtype=np.int64))
+    firsts = (
+        pa.table({"record_id": chosen.column("record_id"), "i": index})
+        .group_by("record_id", use_threads=False)
+        .aggregate([("i", "min")])
+        .column("i_min")
+    )
+    return chosen.take(firsts).sort_by("record_id")
 
 
-def stored_vectors(path: str, model: str) -> dict[str, list[float]]:
-    """Vectors already stored for a day by the same model (re-used, never re-encoded)."""
-    table = read_files([path]) if _exists(path) else None
-    if table is None:
-        return {}
-    same = table.filter(pc.equal(table.column("model"), model))
-    return dict(zip(same.column("record_id").to_pylist(), same.column("vector").to_pylist(), strict=True))
+def stored_vectors(path: str, model: str) -> tuple[pa.Array, np.ndarray] | None:
+    """(record ids, float32 matrix) already stored for a day by the same model (re-used, never re-encoded)."""
+    if not _exists(path):
+        return None
+    table = read_files([path])
+    same = table.filter(pc.equal(table.column("model"), model)).combine_chunks()
+    if same.num_rows == 0:
+        return None
+    return same.column("record_id").chunk(0), vector_matrix(same.column("vector"))
+
+
+def vector_matrix(column: pa.ChunkedArray) -> np.ndarray:
+    """A fixed-size-list vector column as a float32 (n, dim) matrix, without a Python loop."""
+    dim = column.type.list_size
+    values = pa.concat_arrays([chunk.flatten() for chunk in column.chunks]) if column.num_chunks else []
+    return np.asarray(values, dtype=np.float32).reshape(-1, dim)
+
+
+def day_vectors(todo: pa.Table, known: tuple[pa.Array, np.ndarray] | None, encode) -> tuple[np.ndarray, int]:
+    """The (n, dim) matrix for `todo`'s rows: stored vectors where known, `encode` for the rest."""
+    ids = todo.column("record_id")
+    if known is None:
+        where = np.full(len(ids), -1, dtype=np.int64)
+    else:
+        where = pc.fill_null(pc.index_in(ids, value_set=known[0]), -1).to_numpy(zero_copy_only=False)
+    missing = np.flatnonzero(where < 0)
+    texts = todo.column("text").to_pylist() if len(missing) else []
+    encoded = encode([texts[i] for i in missing]) if len(missing) else None
+    dim = known[1].shape[1] if known is not None else encoded.shape[1] if encoded is not None else 0
+    matrix = np.zeros((len(ids), dim), dtype=np.float32)
+    if known is not None:
+        hit = where >= 0
+        matrix[hit] = known[1][where[hit]]
+    if encoded is not None:
+        matrix[missing] = encoded
+    return matrix, len(missing)
 
 
 def _exists(path: str) -> bool:
@@ -79,29 +115,26 @@ def post_embeddings(
             )
         todo = posts_to_embed(posts)
         path = lake.lake.day_file("post_embeddings", day)
-        known = stored_vectors(path, model)
-        ids = todo.column("record_id").to_pylist()
-        missing = [i for i, record in enumerate(ids) if record not in known]
-        if missing:
-            texts = todo.column("text").to_pylist()
-            vectors = encoder.encoder().encode([texts[i] for i in missing])
-            known.update({ids[i]: vec.tolist() for i, vec in zip(missing, vectors, strict=True)})
-        encoded += len(missing)
-        reused += len(ids) - len(missing)
-        dim = encoder.dim if not known else len(next(iter(known.values())))
+        matrix, missing = day_vectors(
+            todo, stored_vectors(path, model), lambda t: encoder.encoder().encode(t)
+        )
+        dim = matrix.shape[1] if todo.num_rows else encoder.dim
+        vectors = pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1), pa.float32()), dim)
         table = pa.table(
             {
-                "record_id": ids,
+                "record_id": todo.column("record_id"),
                 "actor": todo.column("actor"),
                 "day": todo.column("day"),
-                "vector": [known[r] for r in ids],
-                "model": [model] * len(ids),
+                "vector": vectors,
+                "model": pa.array([model] * todo.num_rows, pa.string()),
             },
             schema=embedding_schema(dim),
         )
         if missing or not _exists(path):
             write_table_atomic(table, path)  # unchanged days are not rewritten at all
-        context.log.info(f"post_embeddings {day}: {len(missing)} encoded, {len(ids) - len(missing)} re-used")
+        encoded += missing
+        reused += todo.num_rows - missing
+        context.log.info(f"post_embeddings {day}: {missing} encoded, {todo.num_rows - missing} re-used")
     return MaterializeResult(metadata={"encoded": encoded, "reused": reused, "model": model})
 
 

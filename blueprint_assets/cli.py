@@ -87,13 +87,6 @@ def run_job(
 ) -> str | None:
     """Materialize a partition range through Dagster as one run; None on success, else the failure line."""
     verbose = getattr(args, "verbose", False)
-    with _quiet_warnings(verbose):
-        return _run_job(job_name, first, last, args, selection, verbose)
-
-
-def _run_job(
-    job_name: str, first: str, last: str, args: argparse.Namespace, selection: list[str] | None, verbose: bool
-) -> str | None:
     from blueprint_assets.automation import WRITER_TAG
     from blueprint_assets.definitions import build_definitions, selection_job
     from blueprint_assets.run_console import PROGRESS_LOGGER, failure_line, progress_logger, quiet_run_config
@@ -487,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else 2
     verbose = getattr(args, "verbose", False)
     try:
-        return args.func(args)
+        with _quiet_warnings(verbose):
+            return args.func(args)
     except CommandFailed as error:
         print(f"blueprint: error: {error}", file=sys.stderr)
         return 1

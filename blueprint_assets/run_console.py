@@ -33,10 +33,12 @@ class ProgressHandler(logging.Handler):
     def __init__(self, stream=None) -> None:
         super().__init__(logging.DEBUG)
         self.stream = stream
+        self._printed: set[str] = set()  # a range run materializes once per day: say each line once
 
     def emit(self, record: logging.LogRecord) -> None:
         line = progress_text(record)
-        if line:
+        if line and line not in self._printed:
+            self._printed.add(line)
             print(line, file=self.stream or sys.stderr, flush=True)
 
 

@@ -43,6 +43,7 @@ from common import (  # noqa: E402
     ROOT,
     WORK_DIR,
     child_json,
+    generated_archive,
     merge_results,
     parse_child_json,
     peak_rss_mb,
@@ -237,31 +238,8 @@ def child_json_loads(args: argparse.Namespace) -> None:
 
 def ensure_sample(users: int, events_per_user_day: float, seed: int) -> tuple[Path, dict[str, Any]]:
     """A one-day sample archive, generated once and reused (a marker file records its summary)."""
-    from blueprint_assets.core.sample import generate_sample
-
     folder = INGEST_DIR / f"sample_u{users}_e{events_per_user_day:g}_s{seed}"
-    # Beside the archive, not inside it: a .json file inside would be read as an archive file.
-    marker = INGEST_DIR / f"{folder.name}.summary.json"
-    if marker.is_file() and folder.is_dir():
-        return folder, json.loads(marker.read_text())
-    shutil.rmtree(folder, ignore_errors=True)
-    print(f"generating sample: 1 day, {users} users x {events_per_user_day:g} events ...", flush=True)
-    start = time.perf_counter()
-    summary = generate_sample(
-        folder,
-        days=1,
-        users=users,
-        seed=seed,
-        start=date.fromisoformat(DAY),
-        events_per_user_day=events_per_user_day,
-    ).to_dict()
-    info = {k: summary[k] for k in ("lines", "events", "duplicates", "malformed", "misfiled")}
-    info["bytes"] = sum(p.stat().st_size for p in folder.rglob("*.jsonl"))
-    print(
-        f"  generated {info['lines']:,} lines, {info['bytes'] / 1e6:.0f} MB in {time.perf_counter() - start:.0f}s"
-    )
-    marker.write_text(json.dumps(info))
-    return folder, info
+    return folder, generated_archive(folder, 1, users, events_per_user_day, seed, date.fromisoformat(DAY))
 
 
 def run_child(mode: str, sample: Path, args: argparse.Namespace, label: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -132,3 +133,32 @@ def parse_child_json(line_prefix: str, stdout: str) -> dict[str, Any]:
         if line.startswith(line_prefix):
             return json.loads(line[len(line_prefix) :])
     raise RuntimeError(f"child printed no {line_prefix!r} line; output tail:\n{stdout[-2000:]}")
+
+
+def generated_archive(
+    folder: Path, days: int, users: int, events_per_user_day: float, seed: int, start: Any
+) -> dict[str, Any]:
+    """Summary of a `core.sample` archive in `folder`, generated once and reused afterwards.
+
+    The summary lives in a marker file beside the archive, not inside it: a .json file inside would be read
+    as an archive file.
+    """
+    from blueprint_assets.core.sample import generate_sample
+
+    marker = folder.with_name(f"{folder.name}.summary.json")
+    if marker.is_file() and folder.is_dir():
+        return json.loads(marker.read_text())
+    shutil.rmtree(folder, ignore_errors=True)
+    print(
+        f"generating sample: {days} day(s), {users:,} users x {events_per_user_day:g} events ...", flush=True
+    )
+    began = time.perf_counter()
+    summary = generate_sample(
+        folder, days=days, users=users, seed=seed, start=start, events_per_user_day=events_per_user_day
+    ).to_dict()
+    info = {k: summary[k] for k in ("lines", "events", "duplicates", "malformed", "misfiled")}
+    info["bytes"] = sum(p.stat().st_size for p in folder.rglob("*.jsonl"))
+    info["generate_s"] = round(time.perf_counter() - began, 1)
+    print(f"  generated {info['lines']:,} lines, {info['bytes'] / 1e6:.0f} MB in {info['generate_s']:.0f}s")
+    marker.write_text(json.dumps(info))
+    return info

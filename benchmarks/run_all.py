@@ -1,7 +1,7 @@
 """Run the benchmark suite (`make bench`): every bench as its own subprocess, then one table of figures.
 
 Usage: `python benchmarks/run_all.py [--only ingestion,release] [--skip personas] [--quick]`.
-Benches: ingestion, anonymizer, personas, release (see benchmarks/README.md for what each figure means).
+Benches: ingestion, anonymizer, personas, release, scale (see benchmarks/README.md for what each figure means).
 
 Each bench prints "figure vs baseline = ratio" as it goes and writes its records to a per-run file; this
 script collects them, merges them into benchmarks/results.json (keyed by name) and prints the table with
@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_scale import GOALS as SCALE_GOALS  # noqa: E402
 from common import BENCH_DIR, ROOT, WORK_DIR, load_results, merge_results  # noqa: E402
 
 
@@ -43,6 +44,7 @@ BENCHES: dict[str, Bench] = {
         ("--texts", "100", "--points", "50000", "--iters", "10", "--iters-k1000", "10"),
     ),
     "release": Bench("bench_release.py", (), ("--quick",)),
+    "scale": Bench("bench_scale.py", (), ("--quick",)),
 }
 
 # Goals to read the figures against: (description, test on the record). Only reported, never enforced.
@@ -60,6 +62,7 @@ GOALS: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
         lambda r: r["ratio"] is not None and r["ratio"] <= 1.01,
     ),
 }
+GOALS.update(SCALE_GOALS)
 
 
 def parse_names(text: str | None) -> list[str]:

@@ -376,7 +376,7 @@ def main() -> None:
     window, info = ensure_window(args.events, args.users, args.days)
     if args.generate_only:
         return
-    data_dir = SCALE_DIR / "data"
+    data_dir = SCALE_DIR / f"data_{window.name}"  # one scratch lake per size: runs may overlap
     shutil.rmtree(data_dir, ignore_errors=True)
     cache_dir = SCALE_DIR / "models"  # the static encoder is built once, outside the timed stages
     os.environ["BLUEPRINT_MODEL_CACHE"] = str(cache_dir)

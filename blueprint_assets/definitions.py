@@ -11,6 +11,7 @@ import checks.privacy_checks
 import checks.release_checks
 from blueprint_assets.assets import ingestion, personas, privacy, release
 from blueprint_assets.automation import archive_sensor, automated, daily_schedule, monthly_release_schedule
+from blueprint_assets.core.static_encoder import model_cache_dir
 from blueprint_assets.partitions import daily_partitions, monthly_partitions
 from blueprint_assets.resources import (
     EncoderResource,
@@ -20,7 +21,6 @@ from blueprint_assets.resources import (
     QueryEngine,
     ReleaseSettings,
     default_data_dir,
-    model_cache_dir,
 )
 
 all_assets = load_assets_from_modules([ingestion, privacy, personas, release])

@@ -84,6 +84,8 @@ class EncoderResource(ConfigurableResource):
 
     @property
     def resolved_cache_dir(self) -> str:
+        from blueprint_assets.core.static_encoder import model_cache_dir
+
         return self.cache_dir or model_cache_dir(default_data_dir())
 
     @property
@@ -106,11 +108,6 @@ class EncoderResource(ConfigurableResource):
         if loaded.model_id != self.model_key:
             raise RuntimeError("encoder settings and loaded model disagree; vectors would not be re-usable")
         return loaded
-
-
-def model_cache_dir(data_dir: str) -> str:
-    """Where built encoder models are cached: BLUEPRINT_MODEL_CACHE, else `<data_dir>/models`."""
-    return os.environ.get("BLUEPRINT_MODEL_CACHE") or os.path.join(data_dir, "models")
 
 
 class ReleaseSettings(ConfigurableResource):

@@ -46,6 +46,11 @@ def static_model_id(max_tokens: int = 256) -> str:
     )
 
 
+def model_cache_dir(data_dir: str | Path) -> str:
+    """Where built encoder models are cached: BLUEPRINT_MODEL_CACHE, else `<data_dir>/models`."""
+    return os.environ.get("BLUEPRINT_MODEL_CACHE") or os.path.join(str(data_dir), "models")
+
+
 def model_folder(cache_dir: str | Path) -> Path:
     """Where the distilled model for this model2vec version lives under `cache_dir`."""
     version = metadata.version("model2vec")
@@ -142,3 +147,10 @@ def load_static_encoder(cache_dir: str | Path, max_tokens: int = 256) -> StaticE
 @functools.lru_cache(maxsize=4)
 def _cached_static(cache_dir: str, max_tokens: int) -> StaticEncoder:
     return StaticEncoder(cache_dir, max_tokens=max_tokens)
+
+
+if __name__ == "__main__":
+    # `python -m blueprint_assets.core.static_encoder DATA_DIR`: build the cache ahead of a run (`make demo`
+    # overlaps it with sample generation); a no-op when built or when another encoder is configured.
+    if os.environ.get("BLUEPRINT_ENCODER", "default") in STATIC_ALIASES:
+        ensure_static_model(model_cache_dir(sys.argv[1] if len(sys.argv) > 1 else "data"))

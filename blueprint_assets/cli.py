@@ -29,14 +29,19 @@ class CommandFailed(RuntimeError):
     """A run or command that failed: exit code 1, one line naming the cause and the fix."""
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
-    return Path(getattr(args, "data_dir", None) or os.environ.get("BLUEPRINT_DATA_DIR", "data")).resolve()
+def _data_dir(args: argparse.Namespace) -> str:
+    """The data root: an absolute local path, or an object-store URL (`s3://bucket/prefix`) kept as is."""
+    from blueprint_assets.core.storage import normalize_root
+
+    return normalize_root(getattr(args, "data_dir", None) or os.environ.get("BLUEPRINT_DATA_DIR", "data"))
 
 
-def existing_data_dir(args: argparse.Namespace) -> Path:
+def existing_data_dir(args: argparse.Namespace) -> str:
     """The data directory of a read-only command; it must exist (read-only commands never create it)."""
+    from blueprint_assets.core.storage import is_object_store
+
     data_dir = _data_dir(args)
-    if not data_dir.is_dir():
+    if not is_object_store(data_dir) and not Path(data_dir).is_dir():
         raise CommandFailed(f"no data folder at {data_dir}: pass --data-dir or run `blueprint run` first")
     return data_dir
 
@@ -69,11 +74,18 @@ def day_range(args: argparse.Namespace) -> tuple[str, str]:
     return first, last
 
 
-def dagster_instance(data_dir: Path):
-    """The persistent Dagster instance under the data directory (the one `make ui` serves)."""
+def dagster_instance(data_dir: str):
+    """The persistent Dagster instance under the data directory (the one `make ui` serves).
+
+    With an object-store data dir the instance stays local (scratch), unless DAGSTER_HOME names one.
+    """
     from dagster import DagsterInstance
 
-    home = data_dir / "dagster_home"
+    from blueprint_assets.core.storage import is_object_store, join, local_folder
+
+    if is_object_store(data_dir) and os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    home = local_folder(join(data_dir, "dagster_home"))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
@@ -180,7 +192,9 @@ def cmd_release(args: argparse.Namespace) -> int:
     name = args.months  # normalized by month_spec: the folder name of the release
     first, last = month_range(name)
     failure = run_job("monthly_release", first, last, args, None)
-    built = _data_dir(args) / "releases" / name
+    from blueprint_assets.resources import LakeResource
+
+    built = LakeResource(data_dir=_data_dir(args)).release_folder(name)
     if failure:
         raise CommandFailed(f"release {name} not built: {failure}")
     if args.out:
@@ -228,16 +242,18 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return main_baseline(args.rest, embed=embed_with_progress())
 
 
-def print_summary(data_dir: Path, first: str, last: str) -> None:
+def print_summary(data_dir: str, first: str, last: str) -> None:
     """Events read, rows per action type, quarantined lines and where the files are."""
     import duckdb
 
+    from blueprint_assets.core import storage
     from blueprint_assets.core.lake import Lake
 
-    lake = Lake(str(data_dir))
+    lake = Lake(data_dir)
     days = [(date.fromisoformat(first) + timedelta(days=i)).isoformat()
             for i in range((date.fromisoformat(last) - date.fromisoformat(first)).days + 1)]  # fmt: skip
     con = duckdb.connect()
+    storage.register_with_duckdb(con, data_dir)
 
     def query(table: str, sql: str) -> list:
         files = lake.day_files(table, days)
@@ -265,17 +281,18 @@ def print_summary(data_dir: Path, first: str, last: str) -> None:
     for action, count in by_type:
         print(f"    {action:<12} {count:>8}")
     print(f"  lake:              {lake.root}")
-    releases = data_dir / "releases"
-    if releases.is_dir():
-        for folder in sorted(p for p in releases.iterdir() if p.is_dir()):
-            print(f"  release:           {folder}")
-            audit = folder / "privacy_audit" / "privacy_audit.md"
-            if audit.is_file():
-                print(f"  privacy audit:     {audit}")
-    leaderboard = data_dir / "leaderboard.md"
-    if leaderboard.is_file():
+    releases = storage.join(data_dir, "releases")
+    for name in storage.list_folders(releases):
+        folder = storage.join(releases, name)
+        print(f"  release:           {folder}")
+        audit = storage.join(folder, "privacy_audit", "privacy_audit.md")
+        if storage.is_file(audit):
+            print(f"  privacy audit:     {audit}")
+    leaderboard = storage.join(data_dir, "leaderboard.md")
+    if storage.is_file(leaderboard):
         print(f"  leaderboard:       {leaderboard}")
-    print(f"  dagster instance:  {data_dir / 'dagster_home'} (see it with `make ui`)")
+    home = storage.local_folder(storage.join(data_dir, "dagster_home"))
+    print(f"  dagster instance:  {home} (see it with `make ui`)")
 
 
 def cmd_summary(args: argparse.Namespace) -> int:

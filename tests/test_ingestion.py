@@ -31,7 +31,11 @@ def counts_by_action(lake: Lake, days: list[str]) -> dict[str, int]:
 
 
 def file_bytes(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
+    """Each partition's data bytes, by partition (a file's name is unique per write)."""
+    files = sorted(root.rglob("*.parquet"))
+    by_partition = {p.parent.relative_to(root).as_posix(): p.read_bytes() for p in files}
+    assert len(by_partition) == len(files), "a replaced version of a partition was left behind"
+    return by_partition
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from blueprint_assets.assets.ingestion import actions, raw_events
 from blueprint_assets.assets.privacy import anonymized_posts
 from blueprint_assets.core.archive import flatten_examples
 from blueprint_assets.core.lake import Lake, read_files, write_table_atomic
-from blueprint_assets.core.optout import OPTOUT_LOG
+from blueprint_assets.core.optout import OPTOUT_FOLDER
 from blueprint_assets.core.privacy_scan import harvest_identifiers
 from blueprint_assets.core.pseudonyms import Pseudonymizer
 from blueprint_assets.partitions import daily_partitions
@@ -129,9 +129,10 @@ def test_forget_removes_account_everywhere_and_stays_forgotten(small_sample: Pat
         assert not (public["actor"] == pseudonym).any() and not (public["subject_user"] == pseudonym).any()
 
     assert_gone()
-    log = (data_dir / "state" / OPTOUT_LOG).read_text()
+    entries = sorted((data_dir / "state" / OPTOUT_FOLDER).iterdir())
+    log = "\n".join(p.read_text() for p in entries)
     assert pseudonym in log and did not in log
-    assert [json.loads(line)["pseudonym"] for line in log.splitlines()] == [pseudonym]
+    assert [json.loads(p.read_text())["pseudonym"] for p in entries] == [pseudonym]
     # A later run over the same archive keeps excluding the account.
     assert run_assets(PIPELINE, res, DAYS[0], DAYS[1]).success
     assert_gone()

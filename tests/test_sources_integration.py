@@ -35,6 +35,7 @@ from blueprint_assets.assets.ingestion import actions, raw_events
 from blueprint_assets.core.archive import day_of
 from blueprint_assets.core.car_source import iter_car_events
 from blueprint_assets.core.jetstream_live import SourceError
+from blueprint_assets.core.lake import Lake
 from blueprint_assets.core.sample import generate_sample, iter_events
 from blueprint_assets.core.source_lines import (
     BLUESKY_COLLECTIONS,
@@ -68,7 +69,7 @@ def run(data_dir: Path, source: EventSourceResource, first: str, last: str | Non
 
 
 def day_file(data_dir: Path, table: str, day: str) -> Path:
-    return data_dir / "lake" / table / f"day={day}" / "part-0.parquet"
+    return Path(Lake(str(data_dir)).day_file(table, day))
 
 
 def rows(path: Path, columns: list[str] | None = None) -> list[dict]:

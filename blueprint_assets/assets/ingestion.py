@@ -31,7 +31,7 @@ def raw_events(
     days = days_in_window(context)
     stats = IngestStats()
     delivered = SourceStats()
-    with query_engine.configured_connection(lake.state_dir / "duckdb_spill") as con:
+    with query_engine.configured_connection(lake.scratch_dir / "duckdb_spill", lake.root) as con:
         stage_lines(
             con, source.line_sources(days, lake.state_dir, delivered, progress=context.log.info), stats
         )
@@ -102,7 +102,7 @@ def actions(
     by_type: Counter = Counter()
     ignored: Counter = Counter()
     unresolved = 0
-    with query_engine.configured_connection(lake.state_dir / "duckdb_spill") as con:
+    with query_engine.configured_connection(lake.scratch_dir / "duckdb_spill", lake.root) as con:
         # Days in order, so a delete can find a create from an earlier day of the same run.
         for number, day in enumerate(days, start=1):
             summary = build_actions_day(con, lake.lake, day)

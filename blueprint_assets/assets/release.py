@@ -96,7 +96,8 @@ def load_splits(lake: LakeResource, context: AssetExecutionContext) -> dict[str,
 
 
 def release_dir(lake: LakeResource, context: AssetExecutionContext) -> Path:
-    return lake.releases_dir / release_name(context)
+    """The local folder of the release (on an object store: a staging copy, see `LakeResource`)."""
+    return lake.release_folder(release_name(context))
 
 
 @asset(deps=[action_splits, persona_clusters], **RELEASE_GROUP)
@@ -132,6 +133,7 @@ def dataset_release(
     }
     folder = release_dir(lake, context)
     summary = write_release(folder, splits, persona_cards, card_context)
+    lake.publish_release(release_name(context))
     readme = (public_dir(folder) / "README.md").read_text()
     return MaterializeResult(
         metadata={
@@ -232,6 +234,7 @@ def privacy_audit_report(
     }
     folder = release_dir(lake, context)
     report = render_audit_report(stats, audit_dir(folder))  # beside public/ and private/, never uploaded
+    lake.publish_release(release_name(context))
     return MaterializeResult(
         metadata={
             "report": MetadataValue.md(report.markdown),

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import IO
 
 from blueprint_assets.core.quarantine import damage_reason
+from blueprint_assets.core.state import append_entry, compact, read_entries
+from blueprint_assets.core.storage import read_text
 
 GZIP_MAGIC = b"\x1f\x8b"
 TIME_US_PATTERN = re.compile(rb'"time_us"\s*:\s*(\d{13,19})')
@@ -194,43 +196,64 @@ def home_day_of(relpath: str, scan: FileScan, mtime_ns: int) -> str:
 
 
 class ArchiveIndex:
-    """Per-file days of an archive folder, cached in a JSON file keyed by size and mtime."""
+    """Per-file days of an archive folder, cached in the state store keyed by size and mtime.
+
+    The cache is shared by every worker: each run stores only the entries it scanned, as its own object
+    (core/state.py), so two workers indexing at once never lose each other's work. `cache_path` names the
+    cache (`.../archive_index_<digest>.json`: the single file of earlier versions, still read); its entries
+    live in the folder of that name without `.json`.
+    """
+
+    COMPACT_AFTER = 16  # entry objects before they are folded into one
 
     def __init__(
         self,
         root: Path,
-        cache_path: Path | None,
+        cache_path: str | Path | None,
         exclude: Sequence[str] = (),
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.root = root
-        self.cache_path = cache_path
+        self.cache_path = str(cache_path) if cache_path is not None else None
         self.exclude = tuple(exclude)
         self.progress = progress
+        self._shards: list[str] = []
+
+    @property
+    def _entries_folder(self) -> str:
+        return self.cache_path.removesuffix(".json")
 
     def _load_cache(self) -> dict[str, dict]:
-        if self.cache_path is None or not self.cache_path.is_file():
+        if self.cache_path is None:
             return {}
         try:
-            data = json.loads(self.cache_path.read_text())
+            legacy = json.loads(read_text(self.cache_path) or "{}")
+            shards = read_entries(self._entries_folder)
         except (OSError, ValueError):
             return {}  # a damaged cache is only a lost optimisation
         # An older cache (no per-file days) is rebuilt rather than trusted.
-        return data.get("files", {}) if data.get("version") == INDEX_VERSION else {}
+        cache = legacy.get("files", {}) if legacy.get("version") == INDEX_VERSION else {}
+        for _, shard in shards:
+            if shard.get("version") == INDEX_VERSION:
+                cache.update(shard["files"])
+        self._shards = [location for location, _ in shards]
+        return cache
 
-    def _save_cache(self, entries: dict[str, dict]) -> None:
+    def _save_cache(self, scanned: dict[str, dict], current: list[ArchiveFile]) -> None:
         if self.cache_path is None:
             return
-        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.cache_path.with_name(f".{self.cache_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": INDEX_VERSION, "files": entries}, sort_keys=True))
-        os.replace(tmp, self.cache_path)
+        if scanned:
+            append_entry(self._entries_folder, {"version": INDEX_VERSION, "files": scanned})
+        if len(self._shards) > self.COMPACT_AFTER:
+            # Files gone from the folder leave the cache here.
+            merged = {"version": INDEX_VERSION, "files": {e.relpath: asdict(e) for e in current}}
+            compact(self._entries_folder, merged, self._shards)
 
     def files(self) -> list[ArchiveFile]:
         """Index every archive file, re-scanning only new or changed ones."""
         cache = self._load_cache()
         result: list[ArchiveFile] = []
-        scanned = 0
+        scanned: dict[str, dict] = {}
         paths = list_archive_files(self.root, self.exclude)
         for number, path in enumerate(paths, start=1):
             rel = path.relative_to(self.root).as_posix()
@@ -244,14 +267,11 @@ class ArchiveIndex:
                 rel, stat.st_size, stat.st_mtime_ns, scan.low, scan.high,
                 home_day_of(rel, scan, stat.st_mtime_ns), scan.days,
             )  # fmt: skip
-            cache[rel] = asdict(entry)
+            scanned[rel] = asdict(entry)
             result.append(entry)
-            scanned += 1
-            if self.progress and (scanned % 100 == 0 or number == len(paths)):
-                self.progress(f"archive index: {number}/{len(paths)} files ({scanned} scanned)")
-        if scanned:
-            # Files gone from the folder leave the cache too.
-            self._save_cache({e.relpath: asdict(e) for e in result})
+            if self.progress and (len(scanned) % 100 == 0 or number == len(paths)):
+                self.progress(f"archive index: {number}/{len(paths)} files ({len(scanned)} scanned)")
+        self._save_cache(scanned, result)
         return result
 
     def files_for_window(self, days: set[str], files: list[ArchiveFile] | None = None) -> list[ArchiveFile]:

@@ -1,77 +1,88 @@
-"""The lake: Parquet files, one directory per table and partition, written atomically.
+"""The lake: Parquet partitions, one folder per table and partition, published atomically by a commit marker.
 
-Layout: `<root>/lake/<table>/<key>=<value>/part-0.parquet`. A partition is one file, replaced with
-`os.replace`, so a crash leaves the previous version and concurrent readers never see half a file.
-The root is a local folder or an object-store URL (`s3://bucket/prefix`); URLs are handled by
-pyarrow's filesystem layer (see `resolve_root`).
+Layout: `<root>/lake/<table>/<key>=<value>/part-<unique>.parquet` plus `_COMMITTED.json`, the marker naming the
+partition's current file. A write puts its data under a new unique key, then publishes it by replacing the
+marker (one small atomic write, on a local folder and on an object store alike). Readers follow the marker,
+so they see the previous version or the new one, never a half-written file; a writer killed mid-partition
+leaves the previous version in place. After publishing, the writer deletes the version it replaced and
+leftovers of killed writers older than `STRAY_GRACE_S` (a younger one may belong to a writer still running).
+A partition written before markers existed (`part-0.parquet` alone) still reads. See docs/storage.md.
 """
 
 from __future__ import annotations
 
-import os
+import json
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-PART_FILE = "part-0.parquet"
-OBJECT_STORE_SCHEMES = ("s3://", "gs://", "gcs://", "abfs://", "az://", "hdfs://")
+from blueprint_assets.core import storage
+from blueprint_assets.core.storage import is_object_store, join, resolve  # noqa: F401 (re-exported)
+
+PART_FILE = "part-0.parquet"  # the name of a partition that has no version yet (and of pre-marker files)
+COMMIT_FILE = "_COMMITTED.json"
+PART_PREFIX = "part-"
+STRAY_GRACE_S = 3600.0
 
 
-def is_object_store(root: str) -> bool:
-    """True when the data root is an object-store URL rather than a local folder."""
-    return root.startswith(OBJECT_STORE_SCHEMES)
+def resolve_root(root: str | Path):
+    """(filesystem, path inside it) for a local folder or an object-store URL."""
+    return resolve(storage.normalize_root(root))
 
 
-def resolve_root(root: str | Path) -> tuple[pafs.FileSystem, str]:
-    """Return (filesystem, path inside it) for a local folder or an object-store URL."""
-    text = str(root)
-    if is_object_store(text):
-        return pafs.FileSystem.from_uri(text)
-    return pafs.LocalFileSystem(), str(Path(text).expanduser().resolve())
+def partition_of(path: str) -> str:
+    """The partition folder of a file path inside it."""
+    return path.rsplit("/", 1)[0]
 
 
-def join(root: str, *parts: str) -> str:
-    """Join path parts with '/', keeping a URL scheme intact."""
-    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+def committed_part(partition: str) -> str | None:
+    """The location of a partition's current file, or None when the partition has never been published."""
+    text = storage.read_text(join(partition, COMMIT_FILE))
+    if text is not None:
+        return join(partition, json.loads(text)["file"])
+    legacy = join(partition, PART_FILE)
+    return legacy if storage.is_file(legacy) else None
 
 
 @dataclass(frozen=True)
 class Lake:
-    """Paths and atomic Parquet I/O under `<data_dir>/lake`."""
+    """Paths and atomic Parquet I/O under `<data_dir>/lake` (a local folder or an object-store URL)."""
 
     data_dir: str
 
     @property
     def root(self) -> str:
-        return join(str(self.data_dir), "lake")
+        return join(storage.normalize_root(self.data_dir), "lake")
 
     def partition_dir(self, table: str, key: str, value: str) -> str:
         return join(self.root, table, f"{key}={value}")
 
     def partition_file(self, table: str, key: str, value: str) -> str:
-        return join(self.partition_dir(table, key, value), PART_FILE)
+        """The partition's current file; for a partition not written yet, the path a writer is handed."""
+        folder = self.partition_dir(table, key, value)
+        return committed_part(folder) or join(folder, PART_FILE)
 
     def day_file(self, table: str, day: str) -> str:
         return self.partition_file(table, "day", day)
 
-    def table_glob(self, table: str, key: str = "day") -> str:
-        return join(self.root, table, f"{key}=*", PART_FILE)
+    def existing_values(self, table: str, key: str = "day") -> list[str]:
+        """Partition values of `table` that have a published file, sorted."""
+        values = set()
+        for stored in storage.list_files(join(self.root, table)):
+            parts = stored.relpath.split("/")
+            if len(parts) == 2 and parts[0].startswith(f"{key}=") and parts[1] in (COMMIT_FILE, PART_FILE):
+                values.add(parts[0].split("=", 1)[1])
+        return sorted(values)
 
     def existing_days(self, table: str) -> list[str]:
         """Days for which `table` has a stored partition, sorted (local folder or object store)."""
-        filesystem, base = resolve_root(join(self.root, table))
-        selector = pafs.FileSelector(base, allow_not_found=True, recursive=True)
-        days = []
-        for info in filesystem.get_file_info(selector):
-            parent, name = info.path.rsplit("/", 2)[-2:]
-            if name == PART_FILE and parent.startswith("day=") and info.type == pafs.FileType.File:
-                days.append(parent[4:])
-        return sorted(days)
+        return self.existing_values(table, "day")
 
     def day_files(self, table: str, days: Iterable[str]) -> list[str]:
         """Stored partition files of `table` for the given days (missing days are skipped)."""
@@ -81,34 +92,61 @@ class Lake:
     def all_files(self, table: str) -> list[str]:
         return [self.day_file(table, d) for d in self.existing_days(table)]
 
+    def drop_table(self, table: str) -> list[str]:
+        """Delete every partition of `table`; returns the partition values that were there."""
+        folder = join(self.root, table)
+        values = [name.split("=", 1)[1] for name in storage.list_folders(folder) if "=" in name]
+        storage.delete_tree(folder)
+        return sorted(values)
+
 
 def temp_path_beside(final_path: str) -> str:
-    """A unique temporary file name in the destination folder (same filesystem, so rename is atomic)."""
-    directory, name = os.path.split(final_path)
-    return os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
+    """A new unique file in the partition of `final_path`: where a writer puts the next version."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return join(partition_of(final_path), f"{PART_PREFIX}{stamp}-{uuid.uuid4().hex[:12]}.parquet")
 
 
-def commit_file(temp_path: str, final_path: str) -> None:
-    """Atomically move a finished temp file into place."""
-    os.replace(temp_path, final_path)
+def commit_file(temp_path: str, final_path: str | None = None) -> None:
+    """Publish a finished file as its partition's current version, then clean up what it replaced."""
+    partition = partition_of(temp_path)
+    previous = storage.read_text(join(partition, COMMIT_FILE))
+    name = temp_path.rsplit("/", 1)[1]
+    marker = {"file": name, "committed_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    storage.write_bytes(join(partition, COMMIT_FILE), json.dumps(marker).encode())
+    replaced = json.loads(previous)["file"] if previous else PART_FILE
+    _clean_partition(partition, keep=name, replaced=replaced)
+
+
+def _clean_partition(partition: str, keep: str, replaced: str) -> None:
+    now = time.time()
+    for stored in storage.list_files(partition):
+        name = stored.relpath
+        if "/" in name or name in (keep, COMMIT_FILE) or not name.startswith(PART_PREFIX):
+            continue
+        stray_age = now - (stored.mtime_s or now)
+        if name == replaced or stray_age > STRAY_GRACE_S:
+            storage.delete_file(stored.location)
 
 
 def write_table_atomic(table: pa.Table, final_path: str) -> None:
-    """Write `table` as Parquet at `final_path`, replacing any previous file atomically."""
-    os.makedirs(os.path.dirname(final_path), exist_ok=True)
+    """Write `table` as the new version of the partition holding `final_path` (see the module docstring)."""
     tmp = temp_path_beside(final_path)
+    storage.make_dirs(partition_of(tmp))
+    filesystem, inner = resolve(tmp)
     try:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
-        commit_file(tmp, final_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        pq.write_table(table, inner, filesystem=filesystem, compression="zstd", write_statistics=True)
+    except BaseException:
+        storage.delete_file(tmp)
+        raise
+    commit_file(tmp, final_path)
 
 
 def read_files(paths: list[str], columns: list[str] | None = None) -> pa.Table | None:
     """Concatenate the Parquet files in `paths` (None when there are none)."""
     if not paths:
         return None
-    return pa.concat_tables(
-        [pq.read_table(p, columns=columns, partitioning=None) for p in paths], promote_options="default"
-    )
+    tables = []
+    for path in paths:
+        filesystem, inner = resolve(path)
+        tables.append(pq.read_table(inner, columns=columns, partitioning=None, filesystem=filesystem))
+    return pa.concat_tables(tables, promote_options="default")

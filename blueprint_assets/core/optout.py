@@ -1,13 +1,12 @@
 """Opt-out: remove every row derived from an account, and keep excluding it (pure, no Dagster).
 
-The removal log (`state/optouts.jsonl`) is append-only and records pseudonyms only, so the log itself
-does not re-identify anyone. Later runs read it and drop the account as actor and as subject.
+The removal log (`state/optouts/`, one entry per opt-out, so concurrent workers never lose one) records
+pseudonyms only, so the log itself does not re-identify anyone. Later runs read it and drop the account as actor and as subject.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,12 +14,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from blueprint_assets.core import storage
 from blueprint_assets.core.anonymize_actions import URI_COLUMNS, involves, uri_author
-from blueprint_assets.core.lake import PART_FILE, Lake, write_table_atomic
+from blueprint_assets.core.lake import Lake, read_files, write_table_atomic
+from blueprint_assets.core.state import append_entry, read_entries
+from blueprint_assets.core.storage import join, normalize_root
 
-OPTOUT_LOG = "optouts.jsonl"
+OPTOUT_FOLDER = "optouts"  # one entry per opt-out (see core/state.py)
+OPTOUT_LOG = "optouts.jsonl"  # the single log of earlier versions, still read
 ID_COLUMNS = ("event_id", "actor", "record_id", "reply_parent_id", "reply_root_id", "quote_id", "subject_id",
               "subject_user", "user")  # fmt: skip
 # Release-level tables re-key users per thread, so rows cannot be traced back: they are dropped whole and the
@@ -36,20 +38,17 @@ class ForgetReport:
     dropped_releases: list[str] = field(default_factory=list)
 
 
-def record_optout(state_dir: Path, pseudonym: str) -> None:
-    """Append the pseudonym to the removal log (never the DID)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+def record_optout(state_dir: str | Path, pseudonym: str) -> None:
+    """Record the pseudonym (never the DID) as its own entry, so concurrent opt-outs never overwrite each other."""
     entry = {"pseudonym": pseudonym, "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    with open(state_dir / OPTOUT_LOG, "a", encoding="utf-8") as log:
-        log.write(json.dumps(entry) + "\n")
+    append_entry(join(str(state_dir), OPTOUT_FOLDER), entry)
 
 
-def logged_optouts(state_dir: Path) -> set[str]:
-    """Pseudonyms of every account that opted out so far."""
-    path = state_dir / OPTOUT_LOG
-    if not path.is_file():
-        return set()
-    return {json.loads(line)["pseudonym"] for line in path.read_text().splitlines() if line.strip()}
+def logged_optouts(state_dir: str | Path) -> set[str]:
+    """Pseudonyms of every account that opted out so far (entries, plus a pre-entry `optouts.jsonl`)."""
+    found = {entry["pseudonym"] for _, entry in read_entries(join(str(state_dir), OPTOUT_FOLDER))}
+    legacy = storage.read_text(join(str(state_dir), OPTOUT_LOG)) or ""
+    return found | {json.loads(line)["pseudonym"] for line in legacy.splitlines() if line.strip()}
 
 
 def listed_dids(path: str | None) -> list[str]:
@@ -60,19 +59,18 @@ def listed_dids(path: str | None) -> list[str]:
     return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
 
 
-def _rewrite(path: Path, keep: Callable[[pa.Table], pa.Array]) -> int:
-    table = pq.read_table(path, partitioning=None)
+def _rewrite(path: str, keep: Callable[[pa.Table], pa.Array]) -> int:
+    table = read_files([path])
     mask = keep(table)
     kept = table.filter(mask)
     removed = table.num_rows - kept.num_rows
     if removed:
-        write_table_atomic(kept, str(path))
+        write_table_atomic(kept, path)
     return removed
 
 
-def _partition_files(lake: Lake, table: str) -> list[Path]:
-    base = Path(lake.root) / table
-    return sorted(base.glob(f"*=*/{PART_FILE}")) if base.is_dir() else []
+def _partition_files(lake: Lake, table: str) -> list[str]:
+    return [lake.partition_file(table, "day", day) for day in lake.existing_days(table)]
 
 
 def _not_any(table: pa.Table, columns: tuple[str, ...], values: set[str]) -> pa.Array:
@@ -84,9 +82,10 @@ def _not_any(table: pa.Table, columns: tuple[str, ...], values: set[str]) -> pa.
     return pc.invert(drop)
 
 
-def forget_account(data_dir: Path, did: str, pseudonym: Callable[[str], str]) -> ForgetReport:
+def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], str]) -> ForgetReport:
     """Remove every stored row made by or about `did`, log the opt-out, drop affected releases."""
     lake = Lake(str(data_dir))
+    root = normalize_root(data_dir)
     report = ForgetReport()
     needle = did.lower()
 
@@ -98,7 +97,7 @@ def forget_account(data_dir: Path, did: str, pseudonym: Callable[[str], str]) ->
     # Identifiers derived from the account, collected before the private tables lose them.
     derived = {pseudonym(did)}
     for path in _partition_files(lake, "actions"):
-        table = pq.read_table(path, partitioning=None).to_pylist()
+        table = read_files([path]).to_pylist()
         for row in table:
             if involves(row, {did}):
                 derived.add(pseudonym(row["event_key"]))
@@ -122,17 +121,13 @@ def forget_account(data_dir: Path, did: str, pseudonym: Callable[[str], str]) ->
     for table_name, keep in removals.items():
         report.removed_rows[table_name] = sum(_rewrite(p, keep) for p in _partition_files(lake, table_name))
     for table_name in RELEASE_TABLES:
-        base = Path(lake.root) / table_name
-        if base.is_dir():
-            report.dropped_releases += sorted(p.name.split("=", 1)[1] for p in base.glob("release=*"))
-            shutil.rmtree(base)
-    releases = data_dir / "releases"
-    if releases.is_dir():
-        for folder in sorted(releases.iterdir()):
-            report.dropped_releases.append(folder.name)
-            shutil.rmtree(folder)
+        report.dropped_releases += lake.drop_table(table_name)
+    releases = join(root, "releases")
+    for name in storage.list_folders(releases):
+        report.dropped_releases.append(name)
+        storage.delete_tree(join(releases, name))
     report.dropped_releases = sorted(set(report.dropped_releases))
-    record_optout(data_dir / "state", pseudonym(did))
+    record_optout(join(root, "state"), pseudonym(did))
     return report
 
 

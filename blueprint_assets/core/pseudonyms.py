@@ -1,7 +1,7 @@
 """Keyed pseudonyms: HMAC-SHA256 of an identifier under a secret that never leaves the process.
 
 The secret comes from the environment (`BLUEPRINT_SECRET`) or from `<data_dir>/secret.key`, which is created
-on first use with mode 0600. Nothing in this module logs the secret or puts it in an exception message.
+on first use with mode 0600; with an object-store data dir only the environment is accepted. Nothing in this module logs the secret or puts it in an exception message.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+
+from blueprint_assets.core.storage import OBJECT_STORE_SCHEMES
 
 SECRET_ENV = "BLUEPRINT_SECRET"
 SECRET_FILE = "secret.key"
@@ -30,8 +32,14 @@ def _read_secret_file(path: Path) -> bytes:
     return value.encode("ascii")
 
 
-def load_or_create_secret(data_dir: Path) -> bytes:
+class MissingSecretError(RuntimeError):
+    """The data dir is an object store and `BLUEPRINT_SECRET` is not set."""
+
+
+def load_or_create_secret(data_dir: str | Path) -> bytes:
     """Return the pseudonymization secret, creating `<data_dir>/secret.key` on first use.
+
+    With an object-store data dir (`s3://...`) only `BLUEPRINT_SECRET` is accepted (MissingSecretError).
 
     `BLUEPRINT_SECRET` (utf-8) wins when set. Otherwise the file is created atomically: 32 random bytes are
     written as hex to a private temporary file (mode 0600), fsynced, then hard-linked to the final name.
@@ -41,6 +49,12 @@ def load_or_create_secret(data_dir: Path) -> bytes:
     env_value = os.environ.get(SECRET_ENV)
     if env_value:
         return env_value.encode("utf-8")
+    if str(data_dir).startswith(OBJECT_STORE_SCHEMES):
+        # Shared storage is readable by every worker and by whoever gets the bucket: never the secret's home.
+        raise MissingSecretError(
+            f"{SECRET_ENV} is not set: with an object-store data dir the secret must come from the "
+            "environment (a Kubernetes secret), it is never stored in the object store"
+        )
     data_dir = Path(data_dir)
     path = data_dir / SECRET_FILE
     if path.exists():
@@ -76,7 +90,7 @@ class Pseudonymizer:
         self._cache_size = cache_size
 
     @classmethod
-    def from_data_dir(cls, data_dir: Path) -> Pseudonymizer:
+    def from_data_dir(cls, data_dir: str | Path) -> Pseudonymizer:
         """Build from `load_or_create_secret(data_dir)`."""
         return cls(load_or_create_secret(data_dir))
 

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from blueprint_assets.core.archive import ArchiveIndex, day_bounds_us, open_lines
 from blueprint_assets.core.ingest import LineSource
 from blueprint_assets.core.jetstream_live import SourceError
+from blueprint_assets.core.storage import join, local_folder
 
 SOURCE_KINDS = ("jetstream-archive", "jetstream-live", "car", "author-feed", "sample")
 
@@ -133,7 +134,7 @@ def line_sources_for(
     kind: str,
     *,
     days: list[str],
-    state_dir: Path,
+    state_dir: str | Path,
     path: str | None = None,
     url: str | None = None,
     dids: list[str] | None = None,
@@ -202,17 +203,17 @@ def _window(days: list[str]) -> tuple[int, int]:
 
 
 def archive_index(
-    root: Path, state_dir: Path, exclude: list[str], progress: Callable[[str], None] | None = None
+    root: Path, state_dir: str | Path, exclude: list[str], progress: Callable[[str], None] | None = None
 ) -> ArchiveIndex:
     """The archive's index, cached under `state_dir` (one cache file per archive folder)."""
     digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
-    return ArchiveIndex(root, state_dir / f"archive_index_{digest}.json", exclude, progress)
+    return ArchiveIndex(root, join(str(state_dir), f"archive_index_{digest}.json"), exclude, progress)
 
 
 def _archive_sources(
     root: Path,
     days: list[str],
-    state_dir: Path,
+    state_dir: str | Path,
     stats: SourceStats,
     exclude: list[str],
     progress: Callable[[str], None] | None,
@@ -368,7 +369,7 @@ def _car_sources(
 def _author_feed_sources(
     actors: list[str],
     days: list[str],
-    state_dir: Path,
+    state_dir: str | Path,
     base_url: str,
     options: SourceOptions,
     stats: SourceStats,
@@ -377,7 +378,7 @@ def _author_feed_sources(
         # One stream for all accounts; nothing is imported or opened until ingestion pulls lines.
         from blueprint_assets.core.author_feed import BskySession, Retry, iter_author_feed_events
 
-        session = BskySession(session_dir=state_dir / "bsky_session", base_url=base_url)
+        session = BskySession(session_dir=local_folder(state_dir) / "bsky_session", base_url=base_url)
         start_us, end_us = _window(days)
         retry = Retry(max_retries=options.max_retries, backoff=options.backoff)
         for event in iter_author_feed_events(

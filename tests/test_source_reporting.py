@@ -22,6 +22,7 @@ from blueprint_assets.assets.ingestion import raw_events
 from blueprint_assets.core.archive import day_of
 from blueprint_assets.core.car_source import iter_car_events
 from blueprint_assets.core.jetstream_live import StreamStats, stream_window
+from blueprint_assets.core.lake import Lake
 from blueprint_assets.definitions import build_resources
 from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
 
@@ -136,10 +137,10 @@ def test_live_run_quarantines_twins_and_reports_what_the_stream_did(tmp_path: Pa
         source = EventSourceResource(kind="jetstream-live", url=url, backoff=0.0)
         result, instance = materialize_raw(tmp_path, source, DAY)
     assert result.success
-    day_dir = tmp_path / "lake" / "raw_events" / f"day={DAY}"
-    kept = pq.read_table(day_dir / "part-0.parquet", columns=["raw"]).column("raw").to_pylist()
+    lake = Lake(str(tmp_path))
+    kept = pq.read_table(lake.day_file("raw_events", DAY), columns=["raw"]).column("raw").to_pylist()
     assert sorted(kept) == sorted(VALID)
-    quarantine = pq.read_table(tmp_path / "lake" / "raw_events_quarantine" / f"day={DAY}" / "part-0.parquet")
+    quarantine = pq.read_table(lake.day_file("raw_events_quarantine", DAY))
     reasons = quarantine.column("reason").to_pylist()
     assert len(reasons) == 2 and set(reasons) == {"missing or non-integer time_us"}
     metadata = raw_metadata(result)

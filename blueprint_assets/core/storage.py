@@ -216,7 +216,7 @@ def register_with_duckdb(con, data_root: str | Path | None = None) -> None:
     class _S3Wrapper(ArrowFSWrapper):
         protocol = "s3"
 
-    if "s3" in con.list_filesystems() or any("s3" in str(f) for f in con.list_filesystems()):
+    if "s3" in con.list_filesystems():
         return
     filesystem, _ = resolve(root)
     con.register_filesystem(_S3Wrapper(filesystem))

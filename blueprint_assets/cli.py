@@ -19,6 +19,7 @@ from pathlib import Path
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
 
 
 class UsageError(ValueError):
@@ -126,7 +127,9 @@ def run_job(
         run_config = quiet_run_config()
     # The same writer tag as scheduled runs, so the production queue never runs two writers of one range.
     window = first if first == last else f"{first}..{last}"
-    tags = {RANGE_START_TAG: first, RANGE_END_TAG: last, WRITER_TAG: f"{job_name}/{window}"}
+    tags = {WRITER_TAG: f"{job_name}/{window}"}
+    # One partition is tagged as such, so Dagster attributes check results to it (the UI shows them).
+    tags.update({PARTITION_TAG: first} if first == last else {RANGE_START_TAG: first, RANGE_END_TAG: last})
     print(f"{job_name} {window}: running", file=sys.stderr, flush=True)
     result = job.execute_in_process(
         instance=dagster_instance(data_dir), tags=tags, run_config=run_config, raise_on_error=False

@@ -118,7 +118,13 @@ def failure_line(events: Iterable) -> str | None:
             else:
                 cause = "failed"
             return f"{_step_name(event.step_key)} failed: {with_fix(cause)}"
-        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION and not data.passed:
+        # A range run records one evaluation per partition: name each check once.
+        is_check = event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+        if (
+            is_check
+            and not data.passed
+            and (data.asset_key, data.check_name) not in {(c.asset_key, c.check_name) for c in checks}
+        ):
             checks.append(data)
     if checks:
         first = checks[0]

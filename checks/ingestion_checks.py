@@ -2,7 +2,7 @@
 
 import pandas as pd
 import pyarrow as pa
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity
 
 from blueprint_assets.core.actions_space import ACTION_ORDER
 from blueprint_assets.core.ingest import accounting_problems, read_accounting
@@ -10,6 +10,7 @@ from blueprint_assets.core.lake import read_files
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import LakeResource
 from checks.gx_suite import expectations, run_suite
+from checks.partitioned import asset_check
 
 RAW_COLUMNS = [
     "event_key", "day", "time_us", "did", "kind", "collection", "operation", "rkey", "rev",

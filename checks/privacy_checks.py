@@ -5,13 +5,14 @@ Messages name the table, column and identifier type, never the value.
 
 from datetime import date, timedelta
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity
 
 from blueprint_assets.core.lake import read_files
 from blueprint_assets.core.privacy_scan import lake_raw_identifiers, leak_scan, secret_scan
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import LakeResource, PrivacyResource
 from checks.ingestion_checks import load_day_table
+from checks.partitioned import asset_check
 
 
 def raw_identifiers_for_days(lake: LakeResource, days: list[str]) -> set[str]:

@@ -2,7 +2,7 @@
 
 import pandas as pd
 import pyarrow as pa
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity
 
 from blueprint_assets.assets.personas import release_file
 from blueprint_assets.assets.release import release_dir
@@ -13,6 +13,7 @@ from blueprint_assets.partitions import days_in_window, monthly_partitions
 from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
 from checks.gx_suite import expectations, run_suite
 from checks.ingestion_checks import outcome_result
+from checks.partitioned import asset_check
 from checks.privacy_checks import raw_identifiers_for_days, scan_result
 
 RELEASE_CHECK = {"blocking": True, "partitions_def": monthly_partitions}

@@ -16,6 +16,13 @@ from e2e_support import BIN, FIRST_DAY, LAST_DAY, REPO, Postgres, base_env, blue
 
 DAYS = [FIRST_DAY, LAST_DAY]
 RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_TAG = "dagster/partition"  # what the CLI tags a one-day run with
+
+
+def run_day(run) -> str:
+    return run.tags.get(PARTITION_TAG) or run.tags[RANGE_START_TAG]
+
+
 DAILY_ASSETS = ("raw_events", "actions", "anonymized_posts", "post_embeddings")
 
 
@@ -105,7 +112,7 @@ def test_both_runs_are_recorded_in_postgres(parallel: Path, postgres: Postgres):
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         runs = instance.get_runs()
-        assert sorted(run.tags[RANGE_START_TAG] for run in runs) == DAYS
+        assert sorted(run_day(run) for run in runs) == DAYS
         assert {run.job_name for run in runs} == {"daily_ingestion"}
         assert {run.status for run in runs} == {DagsterRunStatus.SUCCESS}
         # The runs really were concurrent: each started before the other finished.
@@ -113,7 +120,7 @@ def test_both_runs_are_recorded_in_postgres(parallel: Path, postgres: Postgres):
         assert max(r.start_time for r in records) < min(r.end_time for r in records)
         # Each run's materializations are in the Postgres event log: every daily asset, for its own day.
         for run in runs:
-            day = run.tags[RANGE_START_TAG]
+            day = run_day(run)
             assert materialized(instance, run.run_id) == {(asset, day) for asset in DAILY_ASSETS}
 
     # And they really are rows in the server's database, not in a local SQLite file.

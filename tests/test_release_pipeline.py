@@ -250,3 +250,41 @@ def test_answer_text_planted_in_public_fails_the_blocking_check(built) -> None:
         res, lambda: card.write_text(card.read_text() + f"\n> {planted}\n"), dataset_release_no_answers
     )
     assert "personas/cluster_0.md: holds the text of 1 hidden answer" in description
+
+
+def test_forget_leaves_no_trace_in_any_table_or_release(built, tmp_path: Path) -> None:
+    """Right after `forget`, before any re-ingest: neither the DID nor its pseudonym is in any file (private
+    tables, public tables, releases), for an account with standalone posts that another user mentions."""
+    import shutil
+    from collections import Counter
+
+    from blueprint_assets.cli import main
+    from blueprint_assets.core.privacy_scan import DID_PATTERN
+    from blueprint_assets.core.pseudonyms import Pseudonymizer
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(built[0], data_dir)
+    rows = read_files(Lake(str(data_dir)).all_files("actions")).to_pylist()
+    mentioned = Counter(
+        d
+        for r in rows
+        if r["facets_json"]
+        for d in DID_PATTERN.findall(r["facets_json"])
+        if d != r["actor_did"]
+    )
+    posters = {r["actor_did"] for r in rows if r["action"] == "post" and r["subject_did"] is None}
+    did = next(d for d, _ in mentioned.most_common() if d in posters)
+    pseudonym = Pseudonymizer.from_data_dir(data_dir)(did)
+    before = all_output_text(data_dir)
+    assert any("releases" in path for path in before), "a release was built"
+    assert any(did in text for text in before.values()) and any(pseudonym in text for text in before.values())
+    assert main(["forget", "--did", did, "--data-dir", str(data_dir)]) == 0
+    log = data_dir / "state" / "optouts"  # the opt-out log holds the pseudonym, by design
+    after = {
+        path: text
+        for path, text in all_output_text(data_dir).items()
+        if log not in Path(path).parents and Path(path) != data_dir / "secret.key"
+    }
+    assert len(after) > 5
+    leaks = sorted(path for path, text in after.items() if did in text.lower() or pseudonym in text)
+    assert not leaks, f"account still in {leaks[:3]}"

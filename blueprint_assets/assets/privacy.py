@@ -5,7 +5,7 @@ from functools import lru_cache
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from blueprint_assets.assets.ingestion import DAILY, actions
-from blueprint_assets.core.anonymize_actions import URI_COLUMNS, anonymize_actions, uri_author
+from blueprint_assets.core.anonymize_actions import anonymize_actions, involved_ids
 from blueprint_assets.core.lake import read_files, write_table_atomic
 from blueprint_assets.partitions import days_in_window
 from blueprint_assets.resources import LakeResource, PrivacyResource
@@ -33,8 +33,7 @@ def anonymized_posts(
         """Made by, or about, an opted-out account (as actor, subject, or author of a target post)."""
         if not opted_out:
             return False
-        candidates = {row["actor_did"], row["subject_did"], *(uri_author(row[c]) for c in URI_COLUMNS)}
-        return any(d and pseudonym(d) in opted_out for d in candidates)
+        return any(pseudonym(d) in opted_out for d in involved_ids(row) if d.startswith("did:"))
 
     totals = {"rows": 0, "opted_out_rows": 0}
     pii: dict[str, int] = {}

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from blueprint_assets.core.actions import facet_spans
+from blueprint_assets.core.privacy_scan import DID_PATTERN
 
 ANONYMIZED_SCHEMA = pa.schema(
     [
@@ -55,11 +56,29 @@ def uri_author(uri: str | None) -> str | None:
     return uri[5:].split("/", 1)[0]
 
 
-def involves(row: dict, dids: set[str]) -> bool:
-    """Whether a row was made by, or is about, one of `dids` (as actor, subject or post author)."""
-    if row["actor_did"] in dids or row["subject_did"] in dids:
-        return True
-    return any(uri_author(row[c]) in dids for c in URI_COLUMNS)
+# Columns whose value is an account or record identifier (raw in private tables, pseudonymized in public ones).
+IDENTIFIER_COLUMNS = ("did", "actor_did", "subject_did", "event_key", *URI_COLUMNS, "event_id", "actor",
+                      "record_id", "reply_parent_id", "reply_root_id", "quote_id", "subject_id", "subject_user",
+                      "user")  # fmt: skip
+# Free-text columns: a DID written anywhere in them (a mention facet, a pasted DID) involves that account.
+TEXT_COLUMNS = ("text", "facets_json", "raw")
+
+
+def involved_ids(row: dict) -> set[str]:
+    """Every account/record identifier a row involves: identifier columns, the author DID of every record
+    URI, and every DID written in a text column (lowercased). THE rule for opt-out and forget."""
+    ids = {value for c in IDENTIFIER_COLUMNS if isinstance(value := row.get(c), str) and value}
+    ids.update(author for c in URI_COLUMNS if (author := uri_author(row.get(c))))
+    for column in TEXT_COLUMNS:
+        text = row.get(column)
+        if text and "did:" in text.lower():
+            ids.update(m.group(0).lower() for m in DID_PATTERN.finditer(text))
+    return ids
+
+
+def involves(row: dict, ids: set[str]) -> bool:
+    """Whether a row was made by, is about, or mentions one of `ids` (see `involved_ids`)."""
+    return not involved_ids(row).isdisjoint(ids)
 
 
 def primary_lang(langs: list[str] | None) -> str | None:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from blueprint_assets.core import storage
 from blueprint_assets.core.anonymize_actions import URI_COLUMNS, involves, uri_author
@@ -23,8 +22,6 @@ from blueprint_assets.core.storage import join, normalize_root
 
 OPTOUT_FOLDER = "optouts"  # one entry per opt-out (see core/state.py)
 OPTOUT_LOG = "optouts.jsonl"  # the single log of earlier versions, still read
-ID_COLUMNS = ("event_id", "actor", "record_id", "reply_parent_id", "reply_root_id", "quote_id", "subject_id",
-              "subject_user", "user")  # fmt: skip
 # Release-level tables re-key users per thread, so rows cannot be traced back: they are dropped whole and the
 # affected releases rebuilt.
 RELEASE_TABLES = ("user_embeddings", "persona_clusters", "action_threads", "action_splits")
@@ -73,52 +70,30 @@ def _partition_files(lake: Lake, table: str) -> list[str]:
     return [lake.partition_file(table, "day", day) for day in lake.existing_days(table)]
 
 
-def _not_any(table: pa.Table, columns: tuple[str, ...], values: set[str]) -> pa.Array:
-    value_set = pa.array(sorted(values), type=pa.string())
-    drop = pa.array([False] * table.num_rows)
-    for column in columns:
-        if column in table.column_names:
-            drop = pc.or_(drop, pc.fill_null(pc.is_in(table.column(column), value_set=value_set), False))
-    return pc.invert(drop)
+def _keep_uninvolved(ids: set[str]) -> Callable[[pa.Table], pa.Array]:
+    """Keep mask: rows that do not involve any of `ids` under the shared rule (`involves`)."""
+    return lambda table: pa.array([not involves(row, ids) for row in table.to_pylist()], type=pa.bool_())
 
 
 def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], str]) -> ForgetReport:
-    """Remove every stored row made by or about `did`, log the opt-out, drop affected releases."""
+    """Remove every stored row made by, about or mentioning `did`, log the opt-out, drop affected releases.
+
+    One rule (`involves`) decides for every table; its identifiers are the DID plus the pseudonyms of the
+    account and of every record that involves it (collected before the private tables lose them), so
+    public tables, which hold pseudonyms only, lose the same rows as the private ones.
+    """
     lake = Lake(str(data_dir))
     root = normalize_root(data_dir)
     report = ForgetReport()
-    needle = did.lower()
-
-    def without_did_text(column: str) -> Callable[[pa.Table], pa.Array]:
-        return lambda t: pc.invert(
-            pc.fill_null(pc.match_substring(pc.utf8_lower(t.column(column)), needle), False)
-        )
-
-    # Identifiers derived from the account, collected before the private tables lose them.
-    derived = {pseudonym(did)}
+    ids = {did, did.lower(), pseudonym(did)}
     for path in _partition_files(lake, "actions"):
-        table = read_files([path]).to_pylist()
-        for row in table:
-            if involves(row, {did}):
-                derived.add(pseudonym(row["event_key"]))
-                derived.update(pseudonym(row[c]) for c in URI_COLUMNS if uri_author(row[c]) == did)
-
-    removals = {
-        "raw_events": without_did_text("raw"),
-        "raw_events_quarantine": without_did_text("raw"),
-        "actions": lambda t: pc.invert(
-            pc.fill_null(
-                pc.or_(
-                    pc.equal(t.column("actor_did"), did),
-                    pc.or_(pc.equal(t.column("subject_did"), did), _mentions_uri(t, did)),
-                ),
-                False,
-            )
-        ),
-        "anonymized_posts": lambda t: _not_any(t, ID_COLUMNS, derived),
-        "post_embeddings": lambda t: _not_any(t, ID_COLUMNS, derived),
-    }
-    for table_name, keep in removals.items():
+        for row in read_files([path]).to_pylist():
+            if involves(row, {did, did.lower()}):
+                # the row itself and the account's own records; not other people's posts it points to
+                ids.update(pseudonym(row[c]) for c in ("event_key", "record_uri") if row[c])
+                ids.update(pseudonym(row[c]) for c in URI_COLUMNS if uri_author(row[c]) == did)
+    keep = _keep_uninvolved(ids)
+    for table_name in (t for t in storage.list_folders(lake.root) if t not in RELEASE_TABLES):
         report.removed_rows[table_name] = sum(_rewrite(p, keep) for p in _partition_files(lake, table_name))
     for table_name in RELEASE_TABLES:
         report.dropped_releases += lake.drop_table(table_name)
@@ -129,11 +104,3 @@ def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], st
     report.dropped_releases = sorted(set(report.dropped_releases))
     record_optout(join(root, "state"), pseudonym(did))
     return report
-
-
-def _mentions_uri(table: pa.Table, did: str) -> pa.Array:
-    prefix = f"at://{did}/"
-    hit = pa.array([False] * table.num_rows)
-    for column in URI_COLUMNS:
-        hit = pc.or_(hit, pc.fill_null(pc.starts_with(table.column(column), prefix), False))
-    return hit

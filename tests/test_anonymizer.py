@@ -50,7 +50,7 @@ def _metrics(anonymizer: TextAnonymizer) -> dict[str, dict[str, float]]:
 
 
 def test_adversarial_recall_and_precision(anonymizer: TextAnonymizer) -> None:
-    assert len(ALL_CASES) >= 150 and len(NEGATIVE_CASES) >= 30
+    assert len(ALL_CASES) >= 500 and len(NEGATIVE_CASES) >= 200
     table = _metrics(anonymizer)
     print(f"\nadversarial set: {len(ALL_POSITIVE)} PII cases + {len(NEGATIVE_CASES)} look-alikes")
     print(f"{'type':<14}{'expected':>9}{'found':>7}{'predicted':>10}{'recall':>8}{'precision':>10}")
@@ -73,16 +73,16 @@ def test_adversarial_recall_and_precision(anonymizer: TextAnonymizer) -> None:
         assert row["precision"] >= 0.95, (kind, row)
 
 
-@pytest.mark.parametrize("marked", NEGATIVE_CASES)
-def test_lookalikes_untouched(anonymizer: TextAnonymizer, marked: str) -> None:
-    assert anonymizer.anonymize(marked).text == marked
+@pytest.mark.parametrize("case", NEGATIVE_CASES, ids=lambda case: case.subtype)
+def test_lookalikes_untouched(anonymizer: TextAnonymizer, case) -> None:
+    assert anonymizer.anonymize(case.text).text == case.text
 
 
 def test_placeholders_and_counts(anonymizer: TextAnonymizer) -> None:
     out = anonymizer.anonymize("hi @alice.bsky.social, mail bob@example.com or see example.org/x and @bob")
     assert out == AnonymizedText(
-        "hi <USERNAME>, mail <EMAIL_ADDRESS> or see <URL> and @bob",
-        {"USERNAME": 1, "EMAIL_ADDRESS": 1, "URL": 1},
+        "hi <USERNAME>, mail <EMAIL_ADDRESS> or see <URL> and <USERNAME>",
+        {"USERNAME": 2, "EMAIL_ADDRESS": 1, "URL": 1},
     )
 
 

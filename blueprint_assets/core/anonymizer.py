@@ -58,9 +58,9 @@ _DIGIT = regex.compile(r"\d")
 _URL_GATE = regex.compile(r"://|[a-z0-9]\.[a-z]{2}", _FLAGS)
 _IP_GATE = regex.compile(r"\d\.\d|[0-9a-f]:[0-9a-f:]|::", _FLAGS)
 _CARD_GATE = regex.compile(r"\d{4}[- ]?\d{3}")
-_CRYPTO_GATE = regex.compile(r"[13][a-z0-9]{25}", _FLAGS)
+_CRYPTO_GATE = regex.compile(r"[13][a-z0-9]{25}|0x[0-9a-f]{40}", _FLAGS)
 _IBAN_GATE = regex.compile(r"[a-z]{2}\d{2}", _FLAGS)
-_OBF_EMAIL_GATE = regex.compile(r"\bat\b.*\bdot\b", _FLAGS)
+_OBF_EMAIL_GATE = regex.compile(r"\bat\b|[\[({<]\s*@", _FLAGS)  # ' at ', '[at]', '(@)'...
 
 
 def _min_phone_digits(regions: Sequence[str]) -> int:
@@ -99,7 +99,7 @@ _PLACEHOLDER = regex.compile(r"<(?:" + "|".join(TYPE_PRIORITY) + r")>")
 def _gate(entity: str, text: str, lowered: str) -> bool:
     """True when the recognizer for `entity` might match `text` (False is a proof that it cannot)."""
     if entity == "EMAIL_ADDRESS":
-        return "@" in text or ("dot" in lowered and _OBF_EMAIL_GATE.search(text) is not None)
+        return "@" in text or ("at" in lowered and _OBF_EMAIL_GATE.search(text) is not None)
     if entity == "USERNAME":
         return "@" in text
     if entity == "DID":
@@ -246,13 +246,21 @@ class TextAnonymizer:
                 hits.append((result.start, result.end, result.entity_type))
         return hits
 
+    def resolve(self, text: str, spans: list[tuple[int, int, str]] | None = None) -> list[Hit]:
+        """The hits `anonymize` replaces: recognizer and facet hits after the overlap rule, each cut where
+        the next one starts (str offsets into `text`)."""
+        if not text:
+            return []
+        hits = resolve_overlaps(text, self.find(text) + byte_spans_to_str(text, spans))
+        return [
+            (s, min(e, hits[i + 1][0]) if i + 1 < len(hits) else e, t) for i, (s, e, t) in enumerate(hits)
+        ]
+
     def anonymize(self, text: str, spans: list[tuple[int, int, str]] | None = None) -> AnonymizedText:
         """Anonymize one text; `spans` are facet (byte_start, byte_end, kind) ranges to replace regardless."""
         if not text:
             return AnonymizedText(text or "", {})
-        hits = self.find(text)
-        hits.extend(byte_spans_to_str(text, spans))
-        return apply_placeholders(text, resolve_overlaps(text, hits))
+        return apply_placeholders(text, self.resolve(text, spans))
 
     def anonymize_many(
         self,

@@ -124,7 +124,6 @@ URL_IPV6_REGEX = rf"(?<![\w])(?:https?|ftp)://\[[0-9a-f:.]+\](?::\d{{2,5}})?{_PA
 _BR_AT = r"\s*[\[({<]\s*(?:at|@)\s*[\])}>]\s*"
 _BR_DOT = r"\s*[\[({<]\s*(?:dot|\.)\s*[\])}>]\s*"
 _ANY_DOT = rf"(?:{_BR_DOT}|\s+dot\s+|\.)"
-_OBF_DOT = rf"(?:{_BR_DOT}|\s+dot\s+)"
 # A local part, also spelled out: 'john dot doe', 'sam underscore lee'.
 _LOCAL = r"[\w][\w.+\-']*(?:\s+(?:dot|underscore|dash|hyphen|plus)\s+[\w][\w.+\-']*)*"
 # Obfuscated e-mails: 'bob [at] example [dot] com', 'name[at]domain[.]com', 'erin(at)example(dot)org',
@@ -323,15 +322,10 @@ class ProjectIpRecognizer(IpRecognizer):
         return kept
 
 
-class EthereumRecognizer(PatternRecognizer):
+def ethereum_recognizer() -> PatternRecognizer:
     """Ethereum/EVM addresses (`0x` + 40 hex digits); presidio's crypto recognizer only knows Bitcoin."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity="CRYPTO",
-            patterns=[Pattern("eth_address", ETH_ADDRESS_REGEX, 0.8)],
-            name="EthereumRecognizer",
-        )
+    eth = Pattern("eth_address", ETH_ADDRESS_REGEX, 0.8)
+    return PatternRecognizer(supported_entity="CRYPTO", patterns=[eth], name="EthereumRecognizer")
 
 
 class ProjectCreditCardRecognizer(CreditCardRecognizer):
@@ -351,7 +345,7 @@ def build_recognizers() -> list:
         ProjectIpRecognizer(),
         ProjectCreditCardRecognizer(),
         CryptoRecognizer(),
-        EthereumRecognizer(),
+        ethereum_recognizer(),
         IbanRecognizer(),
         BlueskyHandleRecognizer(),
         DidRecognizer(),

@@ -208,6 +208,43 @@ def redacted_examples(posts: pa.Table, limit: int = 5) -> list[dict]:
     return examples[:limit]
 
 
+def audit_evidence(
+    lake: LakeResource, context: AssetExecutionContext, privacy: PrivacyResource, settings: ReleaseSettings
+) -> dict:
+    """The audit's evidence sections: quality on the labelled set, second opinion, sample, re-id risk."""
+    from blueprint_assets.assets.privacy import text_anonymizer
+    from blueprint_assets.core.actions import facet_spans
+    from blueprint_assets.core.audit_evidence import (
+        FINDABLE_MIN_TOKENS,
+        anonymizer_quality,
+        reid_risk,
+        replacement_sample,
+        second_opinion_scan,
+    )
+    from blueprint_assets.core.cards import CardOptions
+
+    days = days_in_window(context)
+    anonymizer = text_anonymizer(privacy.ner)
+    threads = read_files([release_file(lake, "action_threads", context)]).to_pylist()
+    released: dict[str, list[str]] = {}
+    for thread in threads:
+        released.setdefault(str(thread["cluster_id"]), []).extend(
+            m["text"] for m in thread["thread"] if m["text"]
+        )
+    posts = release_rows(lake, "anonymized_posts", days, ["text"]).column("text").to_pylist()
+    raw = release_rows(lake, "actions", days, ["text", "facets_json"])
+    raw_rows = [(t, facet_spans(f)) for t, f in zip(*raw.to_pydict().values(), strict=True) if t]
+    return {
+        "anonymizer_quality": anonymizer_quality(anonymizer),
+        "second_opinion": second_opinion_scan(t for texts in released.values() for t in texts),
+        "replacement_sample": replacement_sample(raw_rows, anonymizer, seed=settings.seed),
+        "sample_seed": settings.seed,
+        "reid_risk": reid_risk(released, posts),
+        "findable_min_tokens": FINDABLE_MIN_TOKENS,
+        "quote_min_cluster_size": CardOptions().quote_min_cluster_size,
+    }
+
+
 @asset(deps=[dataset_release], **RELEASE_GROUP)
 def privacy_audit_report(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
@@ -231,6 +268,7 @@ def privacy_audit_report(
         "pseudonym_mode": pseudonym_mode(settings),
         "time_coarsening": "relative integer rank of message times within the release; clock time removed",
         "examples": redacted_examples(posts),
+        **audit_evidence(lake, context, privacy, settings),
     }
     folder = release_dir(lake, context)
     report = render_audit_report(stats, audit_dir(folder))  # beside public/ and private/, never uploaded

@@ -21,6 +21,8 @@ The `stats` dict (all keys optional unless marked required; JSON-compatible):
 - `examples`: list of `{"before_placeholders": [ENTITY_TYPE, ...], "after": str}`. The "before" side is never
   raw text: it is rebuilt from the anonymized `after` text, showing each placeholder as `[TYPE]`, plus the list
   of entity types that were removed.
+- `anonymizer_quality`, `second_opinion`, `replacement_sample` (+ `sample_seed`), `reid_risk` (+
+  `findable_min_tokens`, `quote_min_cluster_size`): evidence sections, see `audit_evidence` (shapes, never values).
 - `release`, `generated_at`: optional str, printed in the header (the renderer adds no clock time itself, so
   rendering the same stats twice gives byte-identical files).
 """
@@ -525,6 +527,9 @@ def _build(stats: Mapping[str, Any]) -> tuple[list[_Block], dict[str, bytes], st
     else:
         blocks.append(_Block("p", "No examples supplied."))
 
+    from blueprint_assets.core.audit_evidence import evidence_sections
+
+    blocks += [_Block(**section) for section in evidence_sections(stats)]
     blocks += [_Block("h2", "Residual risks"), _Block("ul", items=tuple(risks))]
 
     images = {PII_CHART_NAME: _pii_chart(pii), CLUSTER_CHART_NAME: _cluster_chart(sizes, minimum)}

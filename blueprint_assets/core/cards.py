@@ -9,17 +9,19 @@ Output is deterministic: every ranking has an explicit tie-break.
 from __future__ import annotations
 
 import math
+import os
 import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from blueprint_assets.core.actions_space import ACTION_ORDER
+from blueprint_assets.core.audit_evidence import findable_keys, text_key
 
 Rows = pa.Table | Sequence[Mapping[str, Any]]
 AUTHORED = frozenset({"post", "reply", "quote"})
@@ -48,6 +50,10 @@ class CardOptions:
     n_posts: int = 3
     min_term_users: int = 3
     max_post_chars: int = 280
+    # Clusters smaller than this quote no post a text search could find (see audit_evidence.findable_keys).
+    quote_min_cluster_size: int = field(
+        default_factory=lambda: int(os.environ.get("BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE", "50"))
+    )
 
 
 def _columns(rows: Rows, names: Sequence[str]) -> list[list[Any]]:
@@ -270,10 +276,14 @@ def build_persona_cards(
         records[cid].append((record_id, text))
     terms = distinctive_terms(texts, options.n_terms, options.min_term_users)
     vector_map = _vector_map(vectors)
+    findable = findable_keys(_columns(posts, ("text",))[0])
 
     cards: dict[int, str] = {}
     for cid in cluster_ids:
         stats = _activity([per_user[u] for u in members[cid]], by_cluster[cid])
-        examples = representative_posts(records[cid], vector_map, np.asarray(centroids[cid]), options.n_posts)
+        quotable = records[cid]
+        if len(members[cid]) < options.quote_min_cluster_size:
+            quotable = [(r, t) for r, t in quotable if text_key(t) not in findable]
+        examples = representative_posts(quotable, vector_map, np.asarray(centroids[cid]), options.n_posts)
         cards[cid] = _render(cid, len(members[cid]), stats, pop, terms[cid], examples, options)
     return cards

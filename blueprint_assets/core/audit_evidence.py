@@ -94,8 +94,8 @@ def second_opinion_recognizers() -> list:
     from presidio_analyzer.predefined_recognizers import (
         EmailRecognizer,
         MedicalLicenseRecognizer,
-        PhoneRecognizer,
         NhsRecognizer,
+        PhoneRecognizer,
         UrlRecognizer,
         UsItinRecognizer,
         UsSsnRecognizer,

@@ -1,7 +1,7 @@
 """Run the benchmark suite (`make bench`): every bench as its own subprocess, then one table of figures.
 
 Usage: `python benchmarks/run_all.py [--only ingestion,release] [--skip personas] [--quick]`.
-Benches: ingestion, anonymizer, personas, release, scale (see benchmarks/README.md for what each figure means).
+Benches: ingestion, anonymizer, personas, release, scale, clusters (see benchmarks/README.md for what each figure means).
 
 Each bench prints "figure vs baseline = ratio" as it goes and writes its records to a per-run file; this
 script collects them, merges them into benchmarks/results.json (keyed by name) and prints the table with
@@ -45,6 +45,7 @@ BENCHES: dict[str, Bench] = {
     ),
     "release": Bench("bench_release.py", (), ("--quick",)),
     "scale": Bench("bench_scale.py", (), ("--quick",)),
+    "clusters": Bench("bench_clusters.py", (), ("--quick",)),
 }
 
 # Goals to read the figures against: (description, test on the record). Only reported, never enforced.
@@ -63,6 +64,21 @@ GOALS: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
     ),
 }
 GOALS.update(SCALE_GOALS)
+for _k in (25, 100):
+    for _m in (10, 10_000 // _k):  # the default minimum and points / (2K) at 20,000 points
+        GOALS[f"clusters_k{_k}_min{_m}_seconds"] = (
+            ">= 20x faster than KMeansConstrained",
+            lambda r: r["ratio"] is not None and r["ratio"] >= 20,
+        )
+        GOALS[f"clusters_k{_k}_min{_m}_inertia"] = (
+            "ratio <= 1.01",
+            lambda r: r["ratio"] is not None and r["ratio"] <= 1.01,
+        )
+for _m in (10, 100):  # --quick: 5,000 points, K=25
+    GOALS.setdefault(f"clusters_k25_min{_m}_seconds", GOALS["clusters_k25_min10_seconds"])
+    GOALS.setdefault(f"clusters_k25_min{_m}_inertia", GOALS["clusters_k25_min10_inertia"])
+for _step in ("build_threads", "split_threads", "write_release"):
+    GOALS[f"release_{_step}"] = ("ratio >= 1", lambda r: r["ratio"] is not None and r["ratio"] >= 1)
 
 
 def parse_names(text: str | None) -> list[str]:

@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blueprint_assets.core.clustering import cluster_users, enforce_min_size, silhouette_sample, train_kmeans
+from blueprint_assets.core.clustering import (
+    cluster_users,
+    enforce_min_size,
+    kmeans_plus_plus,
+    silhouette_sample,
+    train_kmeans,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,38 +62,77 @@ def test_centroids_distances_and_inertia_are_consistent() -> None:
     assert int(result.sizes.sum()) == x.shape[0]
 
 
-def test_min_cluster_size_is_guaranteed() -> None:
-    # Five tiny far-away groups of 3 would each get their own centroid; none may survive below 10.
+def test_exact_k_with_every_cluster_at_least_the_minimum() -> None:
+    # Five tiny far-away groups of 3 each attract a centroid; they are filled up, not dissolved.
     x, truth = planted((200, 150, 100, 3, 3, 3, 3, 3), spread=0.2, seed=3)
     result = cluster_users(x, k=8, min_cluster_size=10)
+    assert result.k_used == 8 and result.k_requested == 8
+    assert result.k_reason.startswith("kept")
     assert result.sizes.min() >= 10
     assert int(result.sizes.sum()) == x.shape[0]
-    assert 3 <= result.k_used < 8
-    # Plain k-means (same seed) does leave clusters below the minimum, so the guarantee did real work.
+    assert np.array_equal(np.unique(result.assignments), np.arange(8))
+    # Plain k-means (same seed and init) does leave clusters below the minimum: the repair did real work.
     _, raw = train_kmeans(x, 8, seed=42, niter=25)
     assert np.bincount(raw, minlength=8).min() < 10
-    assert np.array_equal(np.unique(result.assignments), np.arange(result.k_used))
-    assert any("moved" in note for note in result.notes)
-    assert any("removed" in note for note in result.notes)
+    assert any("moved into clusters below 10" in note for note in result.notes)
+    # Each tiny group stays whole: its cluster was filled around it.
+    for blob in range(3, 8):
+        assert np.unique(result.assignments[truth == blob]).size == 1
 
 
-def test_enforce_min_size_moves_members_to_the_nearest_live_cluster() -> None:
-    centroids = np.array([[0.0, 0.0], [10.0, 0.0], [4.0, 0.0]], dtype=np.float32)
-    x = np.array([[0.0, 0.1]] * 5 + [[10.0, 0.1]] * 5 + [[4.0, 0.1], [6.0, 0.0]], dtype=np.float32)
-    labels = np.array([0] * 5 + [1] * 5 + [2, 2])
+def test_enforce_min_size_takes_the_nearest_users_that_can_be_spared() -> None:
+    # Cluster 2 (one user at x=5) needs 2 more. The nearest outside users are cluster 1's (x=8..9), but
+    # cluster 1 is at the minimum (3), so the two nearest of cluster 0, which can spare 2, move instead.
+    centroids = np.array([[1.0, 0.0], [8.5, 0.0], [5.0, 0.0]], dtype=np.float32)
+    xs = [0.0, 0.5, 1.0, 1.5, 2.0, 8.0, 8.5, 9.0, 5.0]
+    x = np.array([[v, 0.0] for v in xs], dtype=np.float32)
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 2])
     new, moved = enforce_min_size(x, labels, centroids, min_cluster_size=3)
     assert moved == 2
-    # (4, 0.1) is nearer centroid 0, (6, 0) nearer centroid 1.
-    assert new[-2:].tolist() == [0, 1]
+    assert new.tolist() == [0, 0, 0, 2, 2, 1, 1, 1, 2]
+    # With room to spare in cluster 1, its users are the cheaper ones to move.
+    x2 = np.vstack([x, [[9.5, 0.0]]]).astype(np.float32)
+    new2, _ = enforce_min_size(x2, np.append(labels, 1), centroids, min_cluster_size=3)
+    # Costs into x=5: x=2 (from 0) 9 - 1 = 8, x=8 (from 1) 9 - 0.25 = 8.75, x=1.5 (from 0) 12.25 - 0.25 = 12.
+    assert np.bincount(new2).tolist() == [4, 3, 3]
+    assert new2[4] == 2 and new2[5] == 2
 
 
-def test_k_is_lowered_when_users_cannot_fill_it() -> None:
+def test_enforce_min_size_never_empties_a_donor_below_the_minimum() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(200, 8)).astype(np.float32)
+    centroids = rng.normal(size=(10, 8)).astype(np.float32) * 3
+    labels = np.argmin(((x[:, None, :] - centroids[None]) ** 2).sum(-1), axis=1)
+    new, moved = enforce_min_size(x, labels, centroids, min_cluster_size=20)
+    assert np.bincount(new, minlength=10).tolist() == [20] * 10
+    assert moved > 0
+    with pytest.raises(ValueError, match="cannot fill 10 clusters of at least 21"):
+        enforce_min_size(x, labels, centroids, min_cluster_size=21)
+
+
+def test_k_is_lowered_only_when_users_cannot_fill_it() -> None:
     x, _ = planted((30, 25), seed=5)
     result = cluster_users(x, k=25, min_cluster_size=10)
     assert result.k_requested == 25
-    assert result.k_used <= 5
+    assert result.k_used == 5
     assert result.sizes.min() >= 10
-    assert "k lowered from 25 to 5" in result.notes[0]
+    assert (
+        result.k_reason == "lowered from 25 to 5: 55 users cannot fill 25 clusters of at least 10 (need 250)"
+    )
+    assert result.k_reason in result.notes[0]
+    exact = cluster_users(x, k=5, min_cluster_size=11)
+    assert exact.k_used == 5 and exact.sizes.tolist() == [11] * 5
+
+
+def test_kmeans_plus_plus_init_is_seeded_and_spreads_centres() -> None:
+    x, truth = planted((100, 100, 100, 100), spread=0.1, seed=8)
+    first = kmeans_plus_plus(x, 4, seed=1)
+    assert first.tobytes() == kmeans_plus_plus(x, 4, seed=1).tobytes()
+    # One seed per planted blob: D^2 sampling almost never picks two in the same tight blob.
+    picked = {int(truth[np.flatnonzero((x == row).all(1))[0]]) for row in first}
+    assert picked == {0, 1, 2, 3}
+    with pytest.raises(ValueError, match="unknown init"):
+        train_kmeans(x, 4, seed=1, niter=5, init="bogus")
 
 
 def test_too_few_users_is_a_clear_error() -> None:

@@ -220,7 +220,7 @@ def require_enough_users(users: int, min_cluster_size: int) -> None:
 def persona_clusters(
     context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> MaterializeResult:
-    """faiss k-means with a guaranteed minimum cluster size (cards are written with the release)."""
+    """faiss k-means: exactly K clusters of at least the minimum size when users allow (cards: with the release)."""
     from blueprint_assets.core.clustering import cluster_users, silhouette_sample
 
     users, matrix = user_matrix(lake, context)
@@ -238,6 +238,8 @@ def persona_clusters(
         metadata={
             "k_requested": result.k_requested,
             "k_used": result.k_used,
+            "k_lowered": result.k_used < result.k_requested,
+            "k_reason": result.k_reason,
             "notes": MetadataValue.json(result.notes),
             "sizes": MetadataValue.json({str(c): int(n) for c, n in enumerate(result.sizes)}),
             "min_size": int(result.sizes.min()),

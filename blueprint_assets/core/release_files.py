@@ -36,6 +36,7 @@ import yaml
 from blueprint_assets.core.actions_space import ACTION_ORDER
 from blueprint_assets.core.answer_leaks import AnswerIndex
 from blueprint_assets.core.release_layout import ANSWERS, private_dir, public_dir
+from blueprint_assets.core.release_rows import jsonl
 from blueprint_assets.core.splits import HIDDEN_SPLITS, SPLITS, hide_answers, public_thread
 from blueprint_assets.core.threads import ACTIONS_TYPE, MESSAGE_TYPE, paused_gc
 
@@ -106,17 +107,18 @@ def _published(splits: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list]
     for name in SPLITS:
         threads = splits.get(name, [])
         if name in HIDDEN_SPLITS:
-            pairs = sorted((hide_answers(t) for t in threads), key=lambda pair: _row_key(pair[0]))
+            # copy=False: rows only feed the writers below, which never modify them.
+            pairs = sorted((hide_answers(t, copy=False) for t in threads), key=lambda pair: _row_key(pair[0]))
             rows[name] = [row for row, _ in pairs]
             answers[name] = [answer for _, answer in pairs]
         else:
-            rows[name] = sorted((public_thread(t) for t in threads), key=_row_key)
+            rows[name] = sorted((public_thread(t, copy=False) for t in threads), key=_row_key)
     return rows, answers, _drop_revealing(rows, answers)
 
 
 def _jsonl(records: list[dict[str, Any]]) -> bytes:
     # Key order is fixed by how the dicts are built (never sorted), text stays readable (ensure_ascii=False).
-    return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode()
+    return jsonl(records)
 
 
 def _write_parquet(records: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:

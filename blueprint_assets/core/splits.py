@@ -56,21 +56,31 @@ def split_threads(
     return {name: sorted(part, key=_order_key) for name, part in zip(SPLITS, parts, strict=True)}
 
 
-def public_thread(thread: dict[str, Any]) -> dict[str, Any]:
+def public_thread(thread: dict[str, Any], copy: bool = True) -> dict[str, Any]:
     """The published form of a training thread: id, cluster_id, thread (no action label, no clock time).
 
-    Messages are copied (they hold only scalars and the actions dict), so callers may edit the result.
+    Messages are copied (they hold only scalars and the actions dict), so callers may edit the result;
+    `copy=False` shares the message list with `thread`, for writers that only read it.
     """
-    messages = [dict(m) for m in thread["thread"]]
-    for message in messages:
-        if "actions" in message:
-            message["actions"] = dict(message["actions"])
+    if copy:
+        messages = [dict(m) for m in thread["thread"]]
+        for message in messages:
+            if "actions" in message:
+                message["actions"] = dict(message["actions"])
+    else:
+        messages = thread["thread"]
     return {"id": thread["id"], "cluster_id": int(thread["cluster_id"]), "thread": messages}
 
 
-def hide_answers(thread: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(input thread with the last message's `actions` and `text` removed, answer key)."""
-    public = public_thread(thread)
+def hide_answers(thread: dict[str, Any], copy: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(input thread with the last message's `actions` and `text` removed, answer key).
+
+    `copy=False` shares all messages but the last with `thread` (see `public_thread`); `thread` itself is
+    never modified.
+    """
+    public = public_thread(thread, copy)
+    if not copy:  # a new list and a new last message: `thread` stays as it was
+        public["thread"] = [*public["thread"][:-1], dict(public["thread"][-1])]
     last = public["thread"][-1]
     actions = last.pop("actions", None)
     text = last.pop("text", None)

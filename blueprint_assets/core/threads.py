@@ -18,14 +18,15 @@ from __future__ import annotations
 import gc
 import hashlib
 import hmac
-import json
 from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
 from typing import Any, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from blueprint_assets.core.actions_space import ACTION_ORDER, ACTION_SET, TEXT_ACTIONS, one_hot
 
@@ -57,8 +58,6 @@ ACTION_THREADS_SCHEMA = pa.schema(
 )
 
 _ONE_HOT = {name: one_hot(name) for name in ACTION_ORDER}
-# One encoder instance: json.dumps with non-default options builds a new encoder on every call.
-_CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 # The anonymized_posts columns thread building reads.
 INPUT_COLUMNS = (
@@ -123,13 +122,20 @@ def _rows(actions: list[dict] | pa.Table) -> list[_Row]:
     if isinstance(actions, pa.Table):
         present = set(actions.column_names)
         n = actions.num_rows
+        if n and "time_us" in present and "event_id" in present:
+            # Arrow's stable sort in C; UTF-8 byte order is code-point order, i.e. Python's str order.
+            order = pc.sort_indices(actions, [("time_us", "ascending"), ("event_id", "ascending")])
+            actions = actions.take(order)
         cols = [actions.column(c).to_pylist() if c in present else [None] * n for c in INPUT_COLUMNS]
+        presorted = True
     else:
         cols = [[a.get(c) for a in actions] for c in INPUT_COLUMNS]
+        presorted = False
     # A missing `resolved` means the ingestion did not flag it: treat as resolved.
     cols[-1] = [value is not False for value in cols[-1]]
-    rows = [_Row._make(values) for values in zip(*cols, strict=True)]
-    rows.sort(key=lambda r: (r.time_us, r.event_id))
+    rows = list(map(_Row._make, zip(*cols, strict=True)))
+    if not presorted:
+        rows.sort(key=lambda r: (r.time_us, r.event_id))
     return rows
 
 
@@ -280,57 +286,54 @@ def _monotonic(messages: list[_Msg]) -> list[_Msg]:
     return out
 
 
-class _UserKeyer:
-    """HMAC-SHA256(secret, pseudonym[|thread key]) truncated to USER_ID_HEX hex digits."""
-
-    def __init__(self, secret: bytes) -> None:
-        self._secret = bytes(secret)
-
-    def __repr__(self) -> str:
-        return "_UserKeyer(secret=<redacted>)"
-
-    def __call__(self, pseudonym: str, thread_key: str | None) -> str:
-        material = pseudonym if thread_key is None else f"{pseudonym}|{thread_key}"
-        # hmac.digest is OpenSSL's one-shot HMAC: several times faster than hmac.new per call.
-        return hmac.digest(self._secret, material.encode("utf-8"), "sha256").hex()[:USER_ID_HEX]
+def _json_str(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
 
 
-def _finalise(
-    label: str,
-    messages: list[_Msg],
-    row: _Row,
-    cluster_id: int,
-    rank: dict[int, int],
-    user_key: _UserKeyer,
-    stable_ids: bool,
-) -> dict[str, Any]:
-    thread_key = None if stable_ids else row.event_id
-    ids: dict[str, str] = {}
+def _finalise_all(
+    built: list[tuple[str, list[_Msg], _Row, int]], rank: dict[int, int], secret: bytes, stable_ids: bool
+) -> list[dict[str, Any]]:
+    """Published threads: user ids re-keyed (HMAC-SHA256(secret, pseudonym[|event]) cut to USER_ID_HEX hex
+    digits), clock times replaced by their rank, the last message flagged with its action, and an id.
+
+    The id is the sha1 of the compact JSON list [cluster_id, label, event_id, user_id, text, user_id, text,
+    ...]: what is published minus the time rank (which shifts with the release's composition), plus the
+    action's event pseudonym so that two identical-looking threads still get distinct ids. It is written
+    out by hand with json's own string encoder, byte for byte what `json.dumps(..., ensure_ascii=False,
+    separators=(",", ":"))` gives, without building an encoder per thread.
+    """
+    digest = hmac.digest  # OpenSSL's one-shot HMAC: several times faster than hmac.new per call
+    sha1 = hashlib.sha1
+    one_hot_of = _ONE_HOT
     out: list[dict[str, Any]] = []
-    last = len(messages) - 1
-    for i, msg in enumerate(messages):
-        if msg.author not in ids:
-            ids[msg.author] = user_key(msg.author, thread_key)
-        message: dict[str, Any] = {"user_id": ids[msg.author], "relative_integer_time": rank[msg.time_us]}
-        if msg.text is not None:
-            message["text"] = msg.text
-        if i == last:
-            message["actions"] = dict(_ONE_HOT[label])
-        out.append(message)
-    # The id hashes what is published minus the time rank (which shifts with the release's composition),
-    # plus the action's event pseudonym so that two identical-looking threads still get distinct ids.
-    # The actions dict is implied by the label, so a flat list of the rest is a canonical, fast-to-encode form.
-    canonical: list[Any] = [int(cluster_id), label, row.event_id]
-    for message in out:
-        canonical += [message["user_id"], message.get("text")]
-    payload = _CANONICAL_JSON.encode(canonical)
-    return {
-        "id": hashlib.sha1(payload.encode("utf-8")).hexdigest(),
-        "cluster_id": int(cluster_id),
-        "action": label,
-        "last_time_us": int(row.time_us),
-        "thread": out,
-    }
+    for label, messages, row, cluster_id in built:
+        suffix = "" if stable_ids else "|" + row.event_id
+        ids: dict[str, str] = {}
+        thread: list[dict[str, Any]] = []
+        parts = [str(int(cluster_id)), encode_basestring(label), encode_basestring(row.event_id)]
+        for msg in messages:
+            user_id = ids.get(msg.author)
+            if user_id is None:
+                material = (msg.author + suffix).encode("utf-8")
+                user_id = ids[msg.author] = digest(secret, material, "sha256").hex()[:USER_ID_HEX]
+            message: dict[str, Any] = {"user_id": user_id, "relative_integer_time": rank[msg.time_us]}
+            if msg.text is not None:
+                message["text"] = msg.text
+            thread.append(message)
+            parts.append(encode_basestring(user_id))
+            parts.append(_json_str(msg.text))
+        thread[-1]["actions"] = dict(one_hot_of[label])
+        payload = "[" + ",".join(parts) + "]"
+        out.append(
+            {
+                "id": sha1(payload.encode("utf-8")).hexdigest(),
+                "cluster_id": int(cluster_id),
+                "action": label,
+                "last_time_us": int(row.time_us),
+                "thread": thread,
+            }
+        )
+    return out
 
 
 @contextmanager
@@ -420,9 +423,8 @@ def _build(
         state.apply(row)
     # Dense rank over every message time of the release: order survives, clock time does not.
     times = sorted({m.time_us for _, messages, _, _ in built for m in messages})
-    rank = {t: i for i, t in enumerate(times)}
-    user_key = _UserKeyer(secret)
-    threads = [_finalise(lbl, msgs, row, cid, rank, user_key, stable_ids) for lbl, msgs, row, cid in built]
+    rank = dict(zip(times, range(len(times)), strict=True))
+    threads = _finalise_all(built, rank, bytes(secret), stable_ids)
     threads.sort(key=lambda t: (t["last_time_us"], t["id"]))
     return ThreadBuildResult(threads, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))
 

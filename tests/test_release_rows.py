@@ -1,0 +1,59 @@
+"""The hand-written JSON lines writer gives exactly json.dumps' bytes, on every row shape it may see."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from blueprint_assets.core.actions_space import one_hot
+from blueprint_assets.core.release_rows import jsonl
+from blueprint_assets.core.splits import hide_answers, public_thread
+
+
+def _plain(records: list) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode()
+
+
+def _msg(uid: str, t: int, **extra) -> dict:
+    return {"user_id": uid, "relative_integer_time": t, **extra}
+
+
+ODD_TEXTS = ['quote " backslash \\ tab \t', "nl \n cr \r", "\x00\x01\x1f ctrl", "\u2028\u2029 seps",
+             "ünï ✓ 🌱", "", "</script>"]  # fmt: skip
+
+
+def test_jsonl_matches_json_dumps_on_odd_rows() -> None:
+    rows = [
+        {
+            "id": "a",
+            "cluster_id": 3,
+            "thread": [_msg("u1", 0, text=t), _msg("u2", 5, actions=one_hot("like"))],
+        }
+        for t in ODD_TEXTS
+    ]
+    rows += [
+        {"id": "b", "cluster_id": 0, "thread": [_msg("u", 1)]},  # hidden last message
+        {"id": "c", "cluster_id": 1, "thread": [_msg("u", 1, text=None)]},  # explicit null text
+        {"id": "d", "cluster_id": 2, "thread": [_msg("u", True)]},  # bool is not an int here
+        {"id": "e", "cluster_id": 2, "thread": [_msg("u", 1, extra=1)]},  # unknown key
+        {"id": "f", "cluster_id": 2, "thread": [{"relative_integer_time": 1, "user_id": "u"}]},  # key order
+        {"id": "g", "cluster_id": 2, "thread": [_msg("u", 1, actions={"like": 1})]},  # non-bool flag
+        {"id": "h", "cluster_id": 2, "thread": [_msg("u", 1, text=5)]},  # non-string text
+        {"id": "i", "cluster_id": 2.5, "thread": []},  # float id, empty thread
+        {"cluster_id": 1, "id": "j", "thread": []},  # row key order
+        {"id": "k", "cluster_id": 1, "action": "like", "actions": one_hot("like"), "text": None},  # answer
+        {"id": "l", "cluster_id": 1, "thread": ({"user_id": "u", "relative_integer_time": 1},)},  # tuple
+    ]
+    assert jsonl(rows) == _plain(rows)
+    assert jsonl([]) == b""
+
+
+def test_shared_messages_are_never_modified() -> None:
+    thread = {"id": "t", "cluster_id": 1, "action": "reply", "last_time_us": 9,
+              "thread": [_msg("a", 0, text="hi"), _msg("b", 1, text="yo", actions=one_hot("reply"))]}  # fmt: skip
+    before = copy.deepcopy(thread)
+    public, answer = hide_answers(thread, copy=False)
+    assert thread == before
+    assert public == hide_answers(thread)[0] and answer == hide_answers(thread)[1]
+    assert public["thread"][-1] == {"user_id": "b", "relative_integer_time": 1}
+    assert public_thread(thread, copy=False)["thread"] is thread["thread"]

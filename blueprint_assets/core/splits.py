@@ -44,16 +44,20 @@ def split_threads(
     ids = [t["id"] for t in threads]
     if len(set(ids)) != len(ids):
         raise ValueError("thread ids must be unique")
-    ordered = sorted(threads, key=_order_key)
-    if strategy == "random":
+    if strategy == "temporal":
+        ordered = sorted(threads, key=_order_key)
+    elif strategy == "random":
         # Shuffle from a canonical order so the result depends on the seed only, not on input order.
         ordered = sorted(threads, key=lambda t: str(t["id"]))
         random.Random(seed).shuffle(ordered)
-    elif strategy != "temporal":
+    else:
         raise ValueError(f"unknown split strategy {strategy!r}; expected 'temporal' or 'random'")
     train_end, val_end = _boundaries(len(ordered), fractions)
     parts = (ordered[:train_end], ordered[train_end:val_end], ordered[val_end:])
-    return {name: sorted(part, key=_order_key) for name, part in zip(SPLITS, parts, strict=True)}
+    if strategy == "random":
+        parts = tuple(sorted(part, key=_order_key) for part in parts)
+    # Temporal parts are slices of one sorted list: already in (last_time_us, id) order.
+    return dict(zip(SPLITS, parts, strict=True))
 
 
 def public_thread(thread: dict[str, Any], copy: bool = True) -> dict[str, Any]:

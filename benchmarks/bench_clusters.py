@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_PATH, merge_results, record, report  # noqa: E402
+from common import RESULTS_PATH, record, report_and_merge  # noqa: E402
 
 from blueprint_assets.core.clustering import cluster_users  # noqa: E402
 
@@ -120,9 +120,7 @@ def main() -> None:
         for text in args.minimums.split(","):
             minimum = args.points // (2 * k) if text.strip() == "half" else int(text)
             records += bench_one(x, k, minimum, args.threads)
-    for rec in records:
-        report(rec)
-    merge_results(records, args.results)
+    report_and_merge(records, args.results)
     print(f"merged {len(records)} records into {args.results}")
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_PATH, merge_results, record, report  # noqa: E402
+from common import RESULTS_PATH, record, report_and_merge  # noqa: E402
 
 from blueprint_assets.core.clustering import faiss_threads, train_kmeans  # noqa: E402
 from blueprint_assets.core.encoder import load_encoder, torch_threads  # noqa: E402
@@ -185,9 +185,7 @@ def main() -> None:
     with faiss_threads(args.threads):
         for k in args.ks:
             records += bench_kmeans(x, k, args.iters_k1000 if k >= 1000 else args.iters, args.threads)
-    for rec in records:
-        report(rec)
-    merge_results(records, args.results)
+    report_and_merge(records, args.results)
     print(f"total {time.perf_counter() - t0:.0f}s; merged {len(records)} records into {args.results}")
 
 

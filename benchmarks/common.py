@@ -95,6 +95,13 @@ def merge_results(records: Iterable[dict[str, Any]], path: Path = RESULTS_PATH) 
     os.replace(tmp, path)
 
 
+def report_and_merge(records: list[dict[str, Any]], path: Path = RESULTS_PATH) -> None:
+    """Print every record, then merge them into `path`."""
+    for rec in records:
+        report(rec)
+    merge_results(records, path)
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB (Linux reports ru_maxrss in KiB)."""
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -10,6 +10,7 @@ import checks.ingestion_checks
 import checks.privacy_checks
 import checks.release_checks
 from blueprint_assets.assets import ingestion, personas, privacy, release
+from blueprint_assets.assets.ui_metadata import with_catalog_attributes
 from blueprint_assets.automation import archive_sensor, automated, daily_schedule, monthly_release_schedule
 from blueprint_assets.core.static_encoder import model_cache_dir
 from blueprint_assets.partitions import daily_partitions, monthly_partitions
@@ -23,7 +24,8 @@ from blueprint_assets.resources import (
     default_data_dir,
 )
 
-all_assets = load_assets_from_modules([ingestion, privacy, personas, release])
+# Kinds, owners and UI-safe descriptions for every asset (assets/ui_metadata.py).
+all_assets = with_catalog_attributes(load_assets_from_modules([ingestion, privacy, personas, release]))
 all_checks = load_asset_checks_from_modules(
     [checks.ingestion_checks, checks.privacy_checks, checks.release_checks]
 )

@@ -5,6 +5,7 @@ from collections import Counter
 
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
+from blueprint_assets.assets.ui_metadata import table_metadata
 from blueprint_assets.core.actions import build_actions_day
 from blueprint_assets.core.ingest import IngestStats, stage_lines, write_accounting, write_raw_days
 from blueprint_assets.core.source_lines import SourceStats
@@ -73,6 +74,7 @@ def raw_events(
             "path": MetadataValue.path(lake.lake.root + "/raw_events"),
             "source": MetadataValue.json(delivered.summary()),
             "summary": delivered.one_line(),
+            **table_metadata(lake.lake.day_files("raw_events", days)),
         }
     )
 
@@ -117,5 +119,6 @@ def actions(
             "unresolved_deletes": unresolved,
             "not_actions_by_collection": MetadataValue.json(dict(sorted(ignored.items()))),
             "path": MetadataValue.path(lake.lake.root + "/actions"),
+            **table_metadata(lake.lake.day_files("actions", days)),
         }
     )

@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Materialize
 
 from blueprint_assets.assets.ingestion import DAILY
 from blueprint_assets.assets.privacy import anonymized_posts
+from blueprint_assets.assets.ui_metadata import table_metadata
 from blueprint_assets.core.lake import read_files, write_table_atomic
 from blueprint_assets.partitions import days_in_window, monthly_partitions, release_name
 from blueprint_assets.resources import EncoderResource, LakeResource, ReleaseSettings
@@ -135,7 +136,14 @@ def post_embeddings(
         encoded += missing
         reused += todo.num_rows - missing
         context.log.info(f"post_embeddings {day}: {missing} encoded, {todo.num_rows - missing} re-used")
-    return MaterializeResult(metadata={"encoded": encoded, "reused": reused, "model": model})
+    return MaterializeResult(
+        metadata={
+            "encoded": encoded,
+            "reused": reused,
+            "model": model,
+            **table_metadata(lake.lake.day_files("post_embeddings", days)),
+        }
+    )
 
 
 def release_rows(
@@ -202,6 +210,7 @@ def user_embeddings(
             "release": release_name(context),
             "scope_filters": MetadataValue.json(scope.counts),
             "behaviour_weight": settings.behaviour_weight,
+            **table_metadata([release_file(lake, "user_embeddings", context)]),
         }
     )
 
@@ -245,6 +254,7 @@ def persona_clusters(
             "min_size": int(result.sizes.min()),
             "inertia": float(result.inertia),
             "silhouette_sample": float(silhouette),
+            **table_metadata([release_file(lake, "persona_clusters", context)]),
         }
     )
 

@@ -5,6 +5,7 @@ from functools import lru_cache
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from blueprint_assets.assets.ingestion import DAILY, actions
+from blueprint_assets.assets.ui_metadata import table_metadata
 from blueprint_assets.core.anonymize_actions import anonymize_actions, involved_ids
 from blueprint_assets.core.lake import read_files, write_table_atomic
 from blueprint_assets.partitions import days_in_window
@@ -23,7 +24,7 @@ def text_anonymizer(ner: bool):
 def anonymized_posts(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource
 ) -> MaterializeResult:
-    """Every action with keyed pseudonyms for accounts and records, and PII in text replaced by <TYPE>."""
+    """Every action with keyed pseudonyms for accounts and records, and PII in text replaced by `<TYPE>`."""
     days = days_in_window(context)
     pseudonym = privacy.pseudonymizer()
     opted_out = privacy.opted_out(pseudonym)
@@ -54,5 +55,6 @@ def anonymized_posts(
             "pii_removed_by_type": MetadataValue.json(dict(sorted(pii.items()))),
             "ner_policy": privacy.ner_policy,
             "path": MetadataValue.path(lake.lake.root + "/anonymized_posts"),
+            **table_metadata(lake.lake.day_files("anonymized_posts", days)),
         }
     )

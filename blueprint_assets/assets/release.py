@@ -15,6 +15,7 @@ from blueprint_assets.assets.personas import (
     release_rows,
 )
 from blueprint_assets.assets.privacy import anonymized_posts
+from blueprint_assets.assets.ui_metadata import escape_placeholders, markdown_with_images, table_metadata
 from blueprint_assets.core.lake import read_files, write_table_atomic
 from blueprint_assets.core.release_layout import audit_dir, public_dir
 from blueprint_assets.partitions import days_in_window, release_name
@@ -53,6 +54,7 @@ def action_threads(
             "dropped_by_reason": MetadataValue.json(dict(sorted(result.dropped.items()))),
             "relabeled": MetadataValue.json(dict(sorted(result.relabeled.items()))),
             "pseudonym_mode": pseudonym_mode(settings),
+            **table_metadata([release_file(lake, "action_threads", context)]),
         }
     )
 
@@ -81,6 +83,7 @@ def action_splits(
             "fractions": MetadataValue.json(list(settings.fractions)),
             "threads_by_split": MetadataValue.json({name: len(m) for name, m in splits.items()}),
             "threads_by_split_and_action": MetadataValue.json(counts),
+            **table_metadata([release_file(lake, "action_splits", context)]),
         }
     )
 
@@ -145,11 +148,13 @@ def dataset_release(
             "dropped_reveals_hidden_answer": summary["reveals_hidden_answer"],
             # The YAML header is for the Hugging Face hub; the UI shows the prose.
             "dataset_card": MetadataValue.md(
-                readme.split("\n---\n", 1)[-1] if readme.startswith("---") else readme
+                escape_placeholders(readme.split("\n---\n", 1)[-1] if readme.startswith("---") else readme)
             ),
             "persona_cards": MetadataValue.md(
-                "\n\n---\n\n".join(persona_cards[c] for c in sorted(persona_cards))
+                escape_placeholders("\n\n---\n\n".join(persona_cards[c] for c in sorted(persona_cards)))
             ),
+            # The public training table: what a dataset user loads first.
+            **table_metadata(str(p) for p in sorted((public_dir(folder) / "data").glob("*.parquet"))),
         }
     )
 
@@ -275,7 +280,10 @@ def privacy_audit_report(
     lake.publish_release(release_name(context))
     return MaterializeResult(
         metadata={
-            "report": MetadataValue.md(report.markdown),
+            # Charts as data URIs: the UI cannot reach the PNG files beside the report.
+            "report": MetadataValue.md(
+                markdown_with_images(escape_placeholders(report.markdown), audit_dir(folder))
+            ),
             "path": MetadataValue.path(str(audit_dir(folder))),
             "scans_failed": sum(not s["passed"] for s in stats["scans"]),
         }

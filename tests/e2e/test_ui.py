@@ -158,3 +158,51 @@ def test_dataset_release_page_shows_the_dataset_card(webserver, page, artifacts)
     )
     assert "counts_by_split_and_action" in text and "manifest_sha256" in text
     shot(page, artifacts, "dataset_release")
+
+
+def click_last(page: Page, label: str) -> bool:
+    """Click the last button, link or tab whose text is exactly `label` (a detail pane's own tab)."""
+    script = f"""(() => {{
+        const nodes = [...document.querySelectorAll('button, a, [role=button], [role=tab]')]
+            .filter(n => n.innerText && n.innerText.trim() === {json.dumps(label)});
+        if (!nodes.length) return false;
+        nodes[nodes.length - 1].click(); return true;
+    }})()"""
+    return bool(page.evaluate(script))
+
+
+@pytest.mark.parametrize(("asset", "check", "partitions"), [("raw_events", "raw_events_quality", 2),
+                                                             ("dataset_release", "dataset_release_manifest", 1)])  # fmt: skip
+def test_passed_checks_show_as_passed(webserver, page, artifacts, asset, check, partitions):
+    """The demo's checks passed: the asset page says so, for every partition the demo built (not Skipped)."""
+    page.navigate(f"{webserver}/assets/{asset}?view=checks")
+    text = page.wait_for_text(["Checks (", check, "Succeeded"])
+    dismiss_welcome(page)
+    listing = text[text.index("Checks (") : text.index("Execute all") + 200]
+    assert "Skipped" not in listing and "Failed" not in listing
+    assert click_last(page, "Partitions"), "no Partitions tab in the check's detail pane"
+    text = page.wait_for_pattern(r"Passed \(\d+\)")
+    assert f"Passed ({partitions})" in text
+    assert "Skipped (0)" in text and "Failed (0)" in text
+    shot(page, artifacts, f"checks_{asset}")
+
+
+def test_audit_charts_render_in_the_markdown_view(webserver, page, artifacts):
+    open_markdown(
+        page, f"{webserver}/assets/privacy_audit_report", [f"Privacy audit report: release {MONTH}"]
+    )
+    widths = page.evaluate(
+        "[...document.querySelectorAll('img')].filter(i => i.src.startsWith('data:image/png'))"
+        ".map(i => i.complete ? i.naturalWidth : 0)"
+    )
+    assert len(widths) >= 2, "the audit's charts are not in the rendered Markdown"
+    assert all(width > 0 for width in widths), f"a chart did not decode: {widths}"
+    shot(page, artifacts, "privacy_audit_charts")
+
+
+def test_table_assets_show_row_count_columns_kinds_and_owners(webserver, page, artifacts):
+    page.navigate(f"{webserver}/assets/actions")
+    text = page.wait_for_text(["Row count", "Columns", "event_key", "Owners", "Kinds", "DuckDB", "Parquet"])
+    dismiss_welcome(page)
+    assert "blueprint" in text[text.index("Owners") :]
+    shot(page, artifacts, "actions_overview")

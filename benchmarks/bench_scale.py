@@ -307,19 +307,34 @@ GOALS = {
 def markdown(records: list[dict[str, Any]]) -> str:
     """The README block: the stage table with goals, then the projection, from stored records."""
     by_name = {r["name"]: r for r in records}
+    size = [by_name.get(f"scale_window_{k}") for k in ("events", "users", "threads")]
+    load = by_name.get("scale_load_average")
+    busy = (
+        f" Load average during the run: {load['value']:.1f} on {load['baseline_value']:.0f} cores."
+        if load
+        else ""
+    )
+    head = (
+        [f"Window measured: {size[0]['value']:,.0f} events, {size[1]['value']:,.0f} in-scope users, "
+         f"{size[2]['value']:,.0f} threads.{busy}", ""]
+        if all(size) else []
+    )  # fmt: skip
     out = [
         README_START,
         "",
+        *head,
         "| figure | value | baseline (same run) | ratio | goal | status |",
         "|---|---|---|---|---|---|",
     ]
     for name, r in by_name.items():
-        if not name.startswith("scale_") or name.startswith("scale_projection_"):
+        if not name.startswith("scale_") or name.startswith(
+            ("scale_projection_", "scale_window_", "scale_load_")
+        ):
             continue
         goal, test = GOALS.get(name, ("-", None))
         status = "-" if test is None else ("met" if test(r) else "not met")
         out.append(
-            f"| `{name}` | {_cell(r['value'])} {r['unit']} | {r['baseline']}: {_cell(r['baseline_value'])} "
+            f"| `{name}` | {_cell(r['value'])} {r['unit']} | {r['baseline']}: {_cell(r['baseline_value'])} {r['unit']} "
             f"| {r['ratio']:.2f}x | {goal} | {status} |"
         )
     out += ["", "**Projection** for BluePrint's month (52M messages, 236k users, 6.8M threads) on 2 cores: each "
@@ -385,6 +400,7 @@ def main() -> None:
     ensure_static_model(cache_dir)
 
     seconds = run_pipeline(window, data_dir, args.days)
+    load = os.getloadavg()[1]  # 5-minute load average over the timed stages: how shared the cores were
     tables = window_tables(data_dir)
     lines, json_rate = json_loads_rate(window)
     from blueprint_assets.core.anonymizer import presidio_baseline
@@ -425,6 +441,17 @@ def main() -> None:
                       "minilm_vs_minilm_other_seed", quality["ari_minilm_seeds"])),
     ]  # fmt: skip
     print(f"quality sample: {quality['users']:,} users, {quality['texts']:,} texts, K={quality['k']}")
+    # The size this run measured, beside BluePrint's month: the projection's scale factor.
+    records += [
+        report(record("scale_window_events", lines, "events", "blueprint_month_messages", BLUEPRINT["messages"])),
+        report(record("scale_window_users", counts["users"], "in-scope users", "blueprint_month_users",
+                      BLUEPRINT["users"])),
+        report(record("scale_window_threads", counts["threads"], "threads", "blueprint_month_threads",
+                      BLUEPRINT["threads"])),
+    ]  # fmt: skip
+    records.append(
+        report(record("scale_load_average", load, "runnable (5-min load)", "cpu_cores", os.cpu_count() or 1))
+    )
     records += projection_records(rows)
     if not args.no_results:
         merge_results(records)

@@ -97,9 +97,16 @@ def dagster_instance(data_dir: str):
 
 
 def run_job(
-    job_name: str, first: str, last: str, args: argparse.Namespace, selection: list[str] | None
+    job_name: str,
+    first: str,
+    last: str,
+    args: argparse.Namespace,
+    selection: list[str] | None,
+    label: str | None = None,
 ) -> str | None:
-    """Materialize a partition range through Dagster as one run; None on success, else the failure line."""
+    """Materialize a partition range through Dagster as one run; None on success, else the failure line.
+
+    `label` names the window on the terminal (default `first..last`)."""
     verbose = getattr(args, "verbose", False)
     from blueprint_assets.automation import WRITER_TAG
     from blueprint_assets.definitions import build_definitions, selection_job
@@ -131,7 +138,7 @@ def run_job(
     tags = {WRITER_TAG: f"{job_name}/{window}"}
     # One partition is tagged as such, so Dagster attributes check results to it (the UI shows them).
     tags.update({PARTITION_TAG: first} if first == last else {RANGE_START_TAG: first, RANGE_END_TAG: last})
-    print(f"{job_name} {window}: running", file=sys.stderr, flush=True)
+    print(f"{job_name} {label or window}: running", file=sys.stderr, flush=True)
     result = job.execute_in_process(
         instance=dagster_instance(data_dir), tags=tags, run_config=run_config, raise_on_error=False
     )
@@ -195,7 +202,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
     name = args.months  # normalized by month_spec: the folder name of the release
     first, last = month_range(name)
-    failure = run_job("monthly_release", first, last, args, None)
+    failure = run_job("monthly_release", first, last, args, None, label=name)
     from blueprint_assets.resources import LakeResource
 
     built = LakeResource(data_dir=_data_dir(args)).release_folder(name)

@@ -170,3 +170,23 @@ def test_distinctive_terms_ranks_cluster_specific_words_first() -> None:
     result = distinctive_terms(texts, n_terms=3, min_term_users=2)
     assert [t[0] for t in result[0]] == ["tax", "budget", "common"]
     assert [t[0] for t in result[1]] == ["garden", "common"]
+
+
+def test_small_clusters_quote_no_text_a_search_could_find(inputs) -> None:
+    from blueprint_assets.core.audit_evidence import findable_keys, text_key
+
+    clusters, rows, vectors, centroids = inputs
+    findable = findable_keys(r["text"] for r in rows)
+
+    def quoted(options: CardOptions) -> set[str]:
+        cards = build_persona_cards(clusters, rows, rows, vectors, centroids, options)
+        return {
+            text_key(line[2:].replace("\\", ""))
+            for card in cards.values()
+            for line in card.splitlines()
+            if line.startswith("> ") and "cosine" not in line
+        }
+
+    assert quoted(CardOptions(quote_min_cluster_size=0)) & findable, "the fixture has findable posts"
+    small = quoted(CardOptions(quote_min_cluster_size=1000))
+    assert small and not small & findable

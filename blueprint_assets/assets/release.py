@@ -242,6 +242,7 @@ def audit_evidence(
     return {
         "anonymizer_quality": anonymizer_quality(anonymizer),
         "second_opinion": second_opinion_scan(t for texts in released.values() for t in texts),
+        "second_opinion_texts": sum(len(texts) for texts in released.values()),
         "replacement_sample": replacement_sample(raw_rows, anonymizer, seed=settings.seed),
         "sample_seed": settings.seed,
         "reid_risk": reid_risk(released, posts),

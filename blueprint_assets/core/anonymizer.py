@@ -55,7 +55,7 @@ _FLAGS = regex.IGNORECASE | regex.MULTILINE | regex.DOTALL  # presidio's global 
 # Pre-filters: each is a necessary condition for its recognizer to produce any hit. They are deliberately
 # weaker than the recognizers' patterns (a false "maybe" only costs time, a false "no" would lose PII).
 _DIGIT = regex.compile(r"\d")
-_URL_GATE = regex.compile(r"://|[a-z0-9]\.[a-z]{2}", _FLAGS)
+_URL_GATE = regex.compile(r"://|[\p{L}\p{N}]\.[a-z]{2}", _FLAGS)
 _IP_GATE = regex.compile(r"\d\.\d|[0-9a-f]:[0-9a-f:]|::", _FLAGS)
 _CARD_GATE = regex.compile(r"\d{4}[- ]?\d{3}")
 _CRYPTO_GATE = regex.compile(r"[13][a-z0-9]{25}|0x[0-9a-f]{40}", _FLAGS)

@@ -174,6 +174,7 @@ def _render(
     terms: list[tuple[str, float, float, float]],
     examples: list[tuple[str, float]],
     options: CardOptions,
+    withheld: bool = False,
 ) -> str:
     c_actions, p_actions = stats["actions"], pop["actions"]
     c_total, p_total = sum(c_actions.values()), sum(p_actions.values())
@@ -213,7 +214,13 @@ def _render(
                 "",
             ]
     else:
-        lines += ["_No embedded posts in this cluster._", ""]
+        lines += [
+            f"_No post quoted: in a cluster under {options.quote_min_cluster_size} users, only posts too short or "
+            "too common to be found by a text search are quoted, and there is none._"
+            if withheld
+            else "_No embedded posts in this cluster._",
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -285,5 +292,9 @@ def build_persona_cards(
         if len(members[cid]) < options.quote_min_cluster_size:
             quotable = [(r, t) for r, t in quotable if text_key(t) not in findable]
         examples = representative_posts(quotable, vector_map, np.asarray(centroids[cid]), options.n_posts)
-        cards[cid] = _render(cid, len(members[cid]), stats, pop, terms[cid], examples, options)
+        withheld = not examples and len(quotable) < len(records[cid])
+        withheld = withheld and bool(
+            representative_posts(records[cid], vector_map, np.asarray(centroids[cid]), 1)
+        )
+        cards[cid] = _render(cid, len(members[cid]), stats, pop, terms[cid], examples, options, withheld)
     return cards

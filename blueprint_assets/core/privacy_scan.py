@@ -18,7 +18,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-DID_PATTERN = re.compile(r"did:(?:plc:[a-z2-7]{24}|web:[a-z0-9.\-]+[a-z0-9])", re.IGNORECASE)
+from blueprint_assets.core.recognizers import DID_SCAN_REGEX
+
+DID_PATTERN = re.compile(DID_SCAN_REGEX, re.IGNORECASE)
 EMAIL_PATTERN = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+", re.IGNORECASE)
 URL_PATTERN = re.compile(r"(?:https?|at)://[^\s\"'<>\\]+", re.IGNORECASE)
 DOMAIN = r"(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z][a-z0-9\-]*[a-z0-9]"

@@ -59,7 +59,7 @@ NER_MODELS: tuple[str, ...] = ("en_core_web_lg", "en_core_web_md", "en_core_web_
 
 # Presidio's default phone regions; '+<country code>' numbers of any country are found regardless of this list
 # (the region only matters for numbers written without '+').
-PHONE_REGIONS: tuple[str, ...] = tuple(PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS)
+PHONE_REGIONS: tuple[str, ...] = (*PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS, "AU")
 
 # Characters that end a URL-like token. Trailing sentence punctuation is not part of a URL or URI.
 # Emoji (\p{So}) and their variation selector / joiner are not URL characters either: Bluesky posts glue
@@ -68,6 +68,7 @@ _URL_CHAR = r"(?:[^\s()<>\"'\[\]{}\p{So}\ufe0f\u200d]|\([^\s()<>\"']*\))"
 _URL_TAIL = r"(?:[^\s()<>\"'\[\]{}.,;:!?…\p{So}\ufe0f\u200d]|\([^\s()<>\"']*\))"
 
 _DNS_LABEL = r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
+_IDN_LABEL = r"[\p{L}\p{N}](?:[\p{L}\p{N}\-]{0,61}[\p{L}\p{N}])?"  # internationalized (café-olé.fr)
 DID_PLC_REGEX = r"(?<![\w])did:plc:[a-z2-7]{24}(?![a-z0-9])"
 # did:key: multibase base58btc ('z' + base58 alphabet); real keys are 46+ characters after the 'z'.
 DID_KEY_REGEX = r"(?<![\w])did:key:z[1-9A-HJ-NP-Za-km-z]{40,}(?![\w])"
@@ -106,7 +107,7 @@ BARE_AT_WORDS = _words(
     "font charset supports page namespace layer container override param return returns throws deprecated "
     "since author see link property staticmethod classmethod dataclass abstractmethod cached_property "
     "interface end implementation synthesize input output component injectable todo fixme types angular "
-    "apply include mixin extend if else each for while function use tailwind"
+    "apply include mixin extend if else each for while function use tailwind test before after beforeeach aftereach beforeall afterall mock autowired service entity inject suppresswarnings functionalinterface nullable nonnull transactional getter setter builder slf4j jsonproperty deprecated"
 )
 # Scheme-less 'name.tld' that is a file name or code attribute when it has no path, no subdomain and no
 # 'www': these TLDs are also common file extensions ('main.py', 'README.md', 'movie.mov', 'deploy.sh') or
@@ -115,7 +116,7 @@ CODE_LIKE_TLDS = _words("py md mov sh rs pl tf cc ml ps so mk pm name email")
 _PATH = rf"(?:[/?#](?:{_URL_CHAR}*{_URL_TAIL})?)?"
 URL_SCHEME_REGEX = rf"(?<![\w])(?:https?|ftp)://{_URL_CHAR}*{_URL_TAIL}"
 URL_HOST_REGEX = (
-    rf"(?<![\w.\-@])(?:www\d{{0,3}}\.)?(?:{_DNS_LABEL}\.)+(?:{_TLD_ALTERNATION})(?![a-z0-9\-(])"
+    rf"(?<![\w.\-@])(?:www\d{{0,3}}\.)?(?:{_IDN_LABEL}\.)+(?:{_TLD_ALTERNATION})(?![\p{{L}}\p{{N}}\-(])"
     rf"(?::\d{{2,5}})?{_PATH}"
 )
 # A scheme URL whose host is a bracketed IPv6 literal: 'http://[2001:db8::1]:8080/x'.
@@ -270,7 +271,8 @@ class ProjectEmailRecognizer(EmailRecognizer):
 # Words right before a number that make it a version or a book number, not a phone number or an address.
 _NOT_A_NUMBER_CUE = regex.compile(
     r"(?:\bisbn(?:-?1[03])?|\bv|\bversion|\bver\.?|\bbuild|\bpatch|\bfirmware|\brelease|\bchrome|\bedge"
-    r"|\bfirefox|\bandroid|\bios|\bwindows|\bkernel|\bupdate[ds]?(?:\s+to)?)[\s:#=]*$",
+    r"|\bfirefox|\bsafari|\bopera|\bbrave|\bandroid|\bios|\bmacos|\bwindows|\bkernel|\bupdate[ds]?(?:\s+to)?"
+    r"|\bsection|\bchapter|\blecture|\bstep|\brule|\bclause|\barticle|\bitem)[\s:#=]*$",
     regex.IGNORECASE,
 )
 _PLUS_NUMBER = regex.compile(r"(?<![\w+])\+[1-9][\d \-.()]{5,18}\d(?![\d\-])")

@@ -206,3 +206,18 @@ def test_table_assets_show_row_count_columns_kinds_and_owners(webserver, page, a
     dismiss_welcome(page)
     assert "blueprint" in text[text.index("Owners") :]
     shot(page, artifacts, "actions_overview")
+
+
+def test_every_table_asset_reports_row_count_and_columns(webserver):
+    data = graphql(
+        webserver,
+        "{ assetNodes { assetKey { path } kinds owners { ... on TeamAssetOwner { team } } "
+        "assetMaterializations(limit: 1) { metadataEntries { label } } } }",
+    )
+    for node in data["assetNodes"]:
+        name = "/".join(node["assetKey"]["path"])
+        assert node["owners"] and node["kinds"], name
+        if name == "privacy_audit_report":  # a report, not a table
+            continue
+        labels = {entry["label"] for entry in node["assetMaterializations"][0]["metadataEntries"]}
+        assert {"dagster/row_count", "dagster/column_schema"} <= labels, name

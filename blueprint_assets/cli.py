@@ -188,11 +188,69 @@ def cmd_run(args: argparse.Namespace) -> int:
                 " are skipped)"
             )
     selection = daily_selection(args.select)
-    failure = run_job("daily_ingestion", first, last, args, selection)
+    segments = plan_run(args, first, last)
+    for number, (seg_first, seg_last) in enumerate(segments, start=1):
+        if len(segments) > 1:
+            print(f"run {number}/{len(segments)}: {seg_first}..{seg_last}", file=sys.stderr, flush=True)
+        failure = run_job("daily_ingestion", seg_first, seg_last, args, selection)
+        if failure:
+            print_summary(_data_dir(args), first, last)
+            raise CommandFailed(failure)
     print_summary(_data_dir(args), first, last)
-    if failure:
-        raise CommandFailed(failure)
     return 0
+
+
+def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str, str]]:
+    """The sub-ranges of first..last to run. For an archive source, only the days some file holds
+    (found with the cached archive index, which the run then reuses); other sources: the whole range.
+    Days outside the daily partitions are left out."""
+    from blueprint_assets.core.storage import join
+    from blueprint_assets.partitions import daily_partitions
+
+    start, end = daily_partitions.get_first_partition_key(), daily_partitions.get_last_partition_key()
+    clamped = (max(first, start), min(last, end or last))
+    if clamped != (first, last):
+        print(
+            f"note: only {clamped[0]}..{clamped[1]} are daily partitions; the rest of the range is skipped",
+            file=sys.stderr,
+        )
+    if clamped[0] > clamped[1]:
+        return []
+    kind = args.source or os.environ.get("BLUEPRINT_SOURCE", "jetstream-archive")
+    path = (
+        args.source_dir
+        or args.path
+        or os.environ.get("BLUEPRINT_SOURCE_PATH")
+        or join(_data_dir(args), "sample")
+    )
+    if kind not in ("jetstream-archive", "sample") or not Path(path).is_dir():
+        return [clamped]
+    from blueprint_assets.core.archive import plan_segments
+    from blueprint_assets.core.source_lines import archive_index
+
+    def progress(message: str) -> None:
+        print(f"planning: {message}", file=sys.stderr, flush=True)
+
+    exclude = list(args.exclude or []) or [
+        g.strip() for g in os.environ.get("BLUEPRINT_SOURCE_EXCLUDE", "").split(",") if g.strip()
+    ]
+    index = archive_index(Path(path), join(_data_dir(args), "state"), exclude, progress)
+    segments = plan_segments(index.files(), *clamped)
+    days = sum(date.fromisoformat(b).toordinal() - date.fromisoformat(a).toordinal() + 1 for a, b in segments)
+    total = date.fromisoformat(clamped[1]).toordinal() - date.fromisoformat(clamped[0]).toordinal() + 1
+    if not segments:
+        print(
+            f"WARNING: no archive file holds events of {clamped[0]}..{clamped[1]}: nothing to ingest",
+            file=sys.stderr,
+        )
+    elif days < total:
+        print(
+            f"planning: {days} day(s) with archive data in {len(segments)} run(s); {total - days} empty day(s)"
+            " skipped (no file holds an event of them)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return segments
 
 
 def cmd_release(args: argparse.Namespace) -> int:

@@ -10,8 +10,9 @@ import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
-from blueprint_assets.core.ingest import LineSource, configure
+from blueprint_assets.core.duck import configure
 from blueprint_assets.core.lake import Lake
+from blueprint_assets.core.staging import LineSource
 from blueprint_assets.core.storage import (
     fetch_folder,
     join,
@@ -187,7 +188,7 @@ class _ConfiguredConnection:
         self._work = None
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
-        from blueprint_assets.core.ingest import work_database
+        from blueprint_assets.core.duck import work_database
 
         con = self._inner.__enter__()
         try:

@@ -9,7 +9,6 @@ import zlib
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 from conftest import pipeline_resources, run_assets
 from dagster import AssetKey, asset
@@ -19,7 +18,7 @@ from blueprint_assets.cli import main as cli_main
 from blueprint_assets.core import quarantine
 from blueprint_assets.core.archive import flatten_examples, list_archive_files
 from blueprint_assets.core.ingest import read_accounting
-from blueprint_assets.core.lake import Lake, read_files
+from blueprint_assets.core.lake import Lake, read_files, write_table_atomic
 from blueprint_assets.partitions import daily_partitions
 from blueprint_assets.resources import EventSourceResource
 from checks.ingestion_checks import actions_quality, raw_events_line_accounting, raw_events_quality
@@ -183,12 +182,9 @@ def test_accounting_check_fails_on_a_planted_mismatch(small_sample: Path, tmp_pa
         assert run_assets([raw_events], pipeline_resources(scratch, small_sample), DAYS[0]).success
         source = Lake(str(scratch))
         table = read_files([source.day_file("raw_events", DAYS[0])])
-        for name in ("raw_events", "raw_events_quarantine"):
-            Path(lake.day_file(name, DAYS[0])).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table.slice(1), lake.day_file("raw_events", DAYS[0]))
-        shutil.copy(
-            source.day_file("raw_events_quarantine", DAYS[0]), lake.day_file("raw_events_quarantine", DAYS[0])
-        )
+        write_table_atomic(table.slice(1), lake.day_file("raw_events", DAYS[0]))
+        quarantined = read_files([source.day_file("raw_events_quarantine", DAYS[0])])
+        write_table_atomic(quarantined, lake.day_file("raw_events_quarantine", DAYS[0]))
         shutil.copytree(scratch / "state" / "ingest_accounting", data / "state" / "ingest_accounting")
 
     result = run_assets(

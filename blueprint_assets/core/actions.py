@@ -15,7 +15,7 @@ import json
 
 import duckdb
 
-from blueprint_assets.core.ingest import copy_to_parquet
+from blueprint_assets.core.duck import copy_to_parquet
 from blueprint_assets.core.lake import Lake
 
 ACTION_COLLECTIONS = {

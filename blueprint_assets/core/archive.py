@@ -54,7 +54,7 @@ class ArchiveFile:
 
 @dataclass(frozen=True)
 class FileDamage:
-    """Yielded by `open_lines` in place of the lines a damaged file could not give."""
+    """Yielded by `read_blocks` in place of the lines a damaged file could not give."""
 
     reason: str
 
@@ -119,18 +119,65 @@ def _damage(error: BaseException, lines_before: int) -> FileDamage:
 READ_ERRORS = (OSError, EOFError, zlib.error)
 
 
-def open_lines(path: Path) -> Iterator[bytes | FileDamage]:
-    """Yield the raw lines of a plain or gzip file, without the trailing newline.
+class LineBlocks:
+    """A file's content as blocks of whole lines (what ingestion splits in bulk, without a Python loop).
 
-    A damaged file yields its lines up to the damage, then one `FileDamage` (and stops).
+    Iterating yields `bytes` blocks, each ending with a newline except maybe the file's last, and, for a
+    damaged file, one `FileDamage` after the blocks read before the damage.
     """
-    count = 0
+
+    def __init__(self, path: Path, block_size: int = READ_BLOCK) -> None:
+        self.path = path
+        self.block_size = block_size
+        self.on_lines: Callable[[int], None] | None = None  # told how many lines each block holds
+
+    def __iter__(self) -> Iterator[bytes | FileDamage]:
+        for block in read_blocks(self.path, self.block_size):
+            if self.on_lines is not None and isinstance(block, bytes):
+                self.on_lines(_lines_in(block))
+            yield block
+
+
+def _lines_in(data: bytes) -> int:
+    return data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
+
+
+def read_blocks(path: Path, block_size: int = READ_BLOCK) -> Iterator[bytes | FileDamage]:
+    """The file's content in blocks of whole lines (see `LineBlocks`).
+
+    `read1` makes at most one read of the underlying (decompressed) stream per call, so everything
+    decompressed before a damaged spot has been returned before the error; the lines completed by then
+    are kept, the partial line at the damage is the one the `FileDamage` stands for.
+    """
+    lines = 0
+    pieces: list[bytes] = []
+    have = 0
     try:
         with open_archive_file(path) as handle:
-            for count, line in enumerate(handle, start=1):  # noqa: B007 - count is read after the loop
-                yield line.rstrip(b"\r\n")
+            while piece := handle.read1(block_size):
+                pieces.append(piece)
+                have += len(piece)
+                if have < block_size:
+                    continue
+                data = b"".join(pieces)
+                cut = data.rfind(b"\n") + 1
+                if not cut:
+                    pieces, have = [data], len(data)  # one very long line: keep reading
+                    continue
+                block = data[:cut]
+                pieces, have = [data[cut:]], len(data) - cut
+                lines += _lines_in(block)
+                yield block
+        data = b"".join(pieces)
+        if data:
+            yield data
     except READ_ERRORS as error:
-        yield _damage(error, count)
+        data = b"".join(pieces)
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            lines += _lines_in(data[:cut])
+            yield data[:cut]
+        yield _damage(error, lines)
 
 
 def folder_day(relpath: str) -> str | None:
@@ -182,12 +229,6 @@ def scan_file(path: Path) -> FileScan:
     except READ_ERRORS:
         scan.damaged = True
     return scan
-
-
-def scan_time_range(path: Path) -> tuple[int | None, int | None]:
-    """Min and max plausible `time_us` mentioned in a file."""
-    scan = scan_file(path)
-    return scan.low, scan.high
 
 
 def home_day_of(relpath: str, scan: FileScan, mtime_ns: int) -> str:
@@ -311,3 +352,38 @@ def flatten_examples(json_path: Path, out_dir: Path) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("\n".join(lines) + "\n")
     return len(events)
+
+
+# --- Range planning: a long range costs what its data costs ----------------------------------------------
+
+# Days with data this close together share one run (a file whose events straddle a few days is read once).
+MERGE_GAP_DAYS = 2
+
+
+def _day_number(day: str) -> int:
+    return date.fromisoformat(day).toordinal()
+
+
+def plan_segments(files: list[ArchiveFile], first: str, last: str) -> list[tuple[str, str]]:
+    """The sub-ranges of [first, last] worth running: spans of days that an archive file holds events of
+    (or reports bad lines on), days at most MERGE_GAP_DAYS apart joined. Days outside every span have no
+    file to read, so running them would only write empty partitions."""
+    low, high = _day_number(first), _day_number(last)
+    spans: list[list[int]] = []
+    for entry in files:
+        numbers = sorted({_day_number(d) for d in [*entry.days, entry.home_day] if first <= d <= last})
+        for n in numbers:  # a file's own days, clustered the same way, so one stray timestamp adds one day
+            if spans and spans[-1][1] >= n - MERGE_GAP_DAYS - 1 and spans[-1][0] <= n:
+                spans[-1][1] = max(spans[-1][1], n)
+            else:
+                spans.append([n, n])
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1] + MERGE_GAP_DAYS + 1:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [
+        (date.fromordinal(max(s, low)).isoformat(), date.fromordinal(min(e, high)).isoformat())
+        for s, e in merged
+    ]

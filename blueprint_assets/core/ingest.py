@@ -1,57 +1,46 @@
-"""Raw events and the 13-type action table, computed with DuckDB over Parquet.
+"""Raw events: every line of a window staged, parsed once, checked, keyed, deduplicated and filed by day.
 
-Python only moves bytes (file lines into DuckDB, in bounded chunks, read on a background thread while
-DuckDB parses the previous chunk); DuckDB parses JSON, assigns events to days by `time_us`,
-deduplicates repeated deliveries, writes the daily partitions, and maps commits to actions.
+Python only moves bytes (`core.staging`: archive files in blocks of whole lines, split by numpy, handed
+to DuckDB as Arrow chunks, read on a background thread while DuckDB parses the previous chunk). DuckDB
+parses each line once (`json_extract` of the key fields), assigns events to days by `time_us`,
+deduplicates repeated deliveries and writes the daily partitions; `core.actions` maps them to actions.
+Only lines DuckDB cannot parse go to Python, to be told what they are (`core.quarantine`).
 
-Memory stays bounded: each line is parsed once, as its chunk arrives, into one narrow-keyed table
-(`ingest_lines`) that holds the raw text once; deduplication works on keys only; and the working tables
-live in a throwaway on-disk DuckDB file (`work_database`), so DuckDB can evict them instead of holding
+Memory stays bounded: each chunk is parsed as it arrives into one narrow-keyed table (`ingest_lines`)
+that holds the raw text once; deduplication works on keys only; and the working tables live in a
+throwaway on-disk DuckDB file (`core.duck.work_database`), so DuckDB can evict them instead of holding
 the whole window in memory.
 """
 
 from __future__ import annotations
 
 import json
-import queue
-import threading
-import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
-from blueprint_assets.core.archive import FileDamage, day_bounds_us
-from blueprint_assets.core.lake import Lake, commit_file, partition_of, temp_path_beside
-from blueprint_assets.core.quarantine import DAMAGE_SQL, QUARANTINE_REASON_SQL, register_udf
-from blueprint_assets.core.storage import delete_file, join, make_dirs, read_text, write_bytes
-
-# Lines per chunk handed to DuckDB. Bigger chunks amortise per-statement overhead; smaller ones keep the
-# Python side (a list of line bytes plus its Arrow copy, two chunks in flight) small.
-CHUNK_LINES = 100_000
-
-# A line's source: (source_file, home_day, iterator of raw line bytes).
-LineSource = tuple[str, str, Iterable[bytes]]
-
-STAGING_SCHEMA = pa.schema(
-    [
-        ("source_file", pa.string()),
-        ("line_no", pa.int64()),
-        ("raw", pa.binary()),
-        ("home_day", pa.string()),
-        ("damage", pa.string()),  # set (and raw NULL) on the row that stands for a damaged file's rest
-    ]
+from blueprint_assets.core.archive import day_bounds_us
+from blueprint_assets.core.duck import copy_to_parquet
+from blueprint_assets.core.lake import Lake
+from blueprint_assets.core.quarantine import (
+    DAMAGE_SQL,
+    QUARANTINE_REASON_SQL,
+    register_udf,
 )
+from blueprint_assets.core.staging import LineSource, chunks, prefetched
+from blueprint_assets.core.storage import join, read_text, write_bytes
+
+__all__ = ["LineSource", "IngestStats", "stage_lines", "write_raw_days"]
 
 # The fields an event is keyed and filed by, extracted with one parse per line (`f[1]`..`f[7]`).
 FIELD_PATHS = "['$.did', '$.time_us', '$.kind', '$.commit.collection', '$.commit.operation', '$.commit.rkey', '$.commit.rev']"
 
-# A line that passes this single-parse check passes every rule above (a value of type VARCHAR at
-# `$.did` implies an object; `->> '$'` of an extracted value equals `->>` of its path). Lines that fail
-# it get the exact reason from QUARANTINE_REASON_SQL, which is NULL if the check was merely conservative.
+# A line that passes this single-parse check passes every rule of QUARANTINE_REASON_SQL (a value of
+# type VARCHAR at `$.did` implies an object; `->> '$'` of an extracted value equals `->>` of its path).
+# Lines that fail it get the exact reason from QUARANTINE_REASON_SQL, which is NULL if the check was
+# merely conservative.
 FAST_VALID_SQL = """
   raw_text IS NOT NULL AND json_type(f[1]) = 'VARCHAR' AND json_type(f[2]) IN ('UBIGINT', 'BIGINT')
   AND try_cast(f[2]::VARCHAR AS BIGINT) BETWEEN 946684800000000 AND 4102444800000000
@@ -69,14 +58,16 @@ LINES_COLUMNS = """
   raw VARCHAR, raw_bytes BLOB
 """
 
-# One chunk of staged lines (`chunk_view`) -> rows of LINES_TABLE: decoded, parsed once, checked, keyed.
+# One chunk of staged lines (`chunk_view`) -> rows of LINES_TABLE: blank lines dropped, end of line cut
+# (byte slicing: DuckDB's rtrim costs more than the JSON parse), decoded, parsed once, checked, keyed;
+
 PARSE_CHUNK_SQL = f"""
 SELECT source_file, line_no, home_day, reason,
        CASE WHEN reason IS NULL THEN
          sha1(concat_ws('|', did, time_us::VARCHAR, kind, coalesce(collection, ''), coalesce(operation, ''),
                         coalesce(rkey, ''), coalesce(rev, ''))) END AS event_key,
        time_us, did, kind, collection, operation, rkey, rev, raw_text AS raw,
-       CASE WHEN raw_text IS NULL THEN raw_in END AS raw_bytes
+       CASE WHEN raw_text IS NULL AND damage IS NULL THEN raw_in END AS raw_bytes
 FROM (
   SELECT source_file, line_no, home_day, raw_text, raw_in, damage,
          CASE WHEN damage IS NOT NULL THEN damage WHEN {FAST_VALID_SQL} THEN NULL
@@ -85,8 +76,9 @@ FROM (
          f[4] ->> '$' AS collection, f[5] ->> '$' AS operation, f[6] ->> '$' AS rkey, f[7] ->> '$' AS rev
   FROM (
     SELECT *, try(json_extract(raw_text, {FIELD_PATHS})) AS f
-    FROM (SELECT source_file, line_no, home_day, damage, raw AS raw_in, try(decode(raw)) AS raw_text
-          FROM chunk_view)
+    FROM (SELECT source_file, line_no, home_day, damage, raw[1:octet_length(raw) - eol] AS raw_in,
+                 try(decode(raw_in)) AS raw_text
+          FROM chunk_view WHERE NOT blank)
   )
 )
 """
@@ -132,127 +124,23 @@ class IngestStats:
         }
 
 
-def configure(con: duckdb.DuckDBPyConnection, temp_dir: Path, memory_limit: str = "1GB") -> None:
-    """Bound DuckDB's memory and let it spill to `temp_dir`."""
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{temp_dir.as_posix()}'")
-    con.execute("SET preserve_insertion_order = true")
-
-
-@contextmanager
-def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[None]:
-    """Make a throwaway DuckDB file under `directory` the default catalog while the block runs.
-
-    Working tables created in it are disk-backed: DuckDB can drop their pages from memory instead of
-    holding the whole window (an in-memory table can only grow). The file is deleted afterwards.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"work-{uuid.uuid4().hex}.duckdb"
-    previous, compression = con.execute(
-        "SELECT current_database(), current_setting('force_compression')"
-    ).fetchone()
-    con.execute(f"ATTACH '{path.as_posix()}' AS ingest_work")
-    con.execute("USE ingest_work")
-    # The file lives for one run: compressing its pages (FSST analysis of every raw line) would more
-    # than double the cost of staging for a file that is read once and deleted.
-    con.execute("SET force_compression = 'uncompressed'")
-    try:
-        yield
-    finally:
-        try:
-            con.execute("SET force_compression = ?", [compression])
-            con.execute(f'USE "{previous}"')
-            con.execute("DETACH ingest_work")
-        except duckdb.Error:
-            pass  # a broken connection is closed by its owner; the file is removed either way
-        for leftover in (path, path.with_name(path.name + ".wal")):
-            leftover.unlink(missing_ok=True)
-
-
-def _chunks(sources: Iterable[LineSource], size: int) -> Iterator[tuple[pa.Table, int]]:
-    """Arrow chunks of staged lines, and how many blank lines were skipped along the way."""
-    files, line_nos, raws, homes, damages = [], [], [], [], []
-    blank = 0
-    for source_file, home_day, lines in sources:
-        for line_no, raw in enumerate(lines, start=1):
-            damage = None
-            if isinstance(raw, FileDamage):
-                damage, raw = raw.reason, None  # the damaged rest of the file counts as one line
-            elif not raw.strip():
-                blank += 1  # a blank line holds no event; counted, not quarantined
-                continue
-            files.append(source_file)
-            line_nos.append(line_no)
-            raws.append(raw)
-            homes.append(home_day)
-            damages.append(damage)
-            if len(raws) >= size:
-                yield pa.table([files, line_nos, raws, homes, damages], schema=STAGING_SCHEMA), blank
-                files, line_nos, raws, homes, damages = [], [], [], [], []
-                blank = 0
-    yield pa.table([files, line_nos, raws, homes, damages], schema=STAGING_SCHEMA), blank
-
-
-_DONE = object()
-
-
-def _prefetched(items: Iterator, depth: int = 1) -> Iterator:
-    """Yield `items`, produced on a background thread up to `depth` ahead.
-
-    Reading lines is Python (it holds the GIL); parsing a chunk is DuckDB (it releases it), so the two
-    overlap on two cores. Errors in the producer are re-raised here; stopping early stops the producer.
-    """
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                buffer.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-            put((_DONE, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            put((_DONE, exc))
-
-    thread = threading.Thread(target=produce, name="ingest-line-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = buffer.get()
-            if error is not None:
-                raise error
-            if item is _DONE:
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
 def stage_lines(con: duckdb.DuckDBPyConnection, sources: Iterable[LineSource], stats: IngestStats) -> None:
     """Parse every line into the `ingest_lines` table: fields, event key, or a quarantine reason."""
     con.execute(f"CREATE OR REPLACE TABLE {LINES_TABLE} ({LINES_COLUMNS})")
     register_udf(con)
+    insert = f"INSERT INTO {LINES_TABLE} {PARSE_CHUNK_SQL}"
     seen_files: set[str] = set()
-    for chunk, blank in _prefetched(_chunks(sources, CHUNK_LINES)):
-        stats.blank_lines += blank
-        stats.lines_read += chunk.num_rows
+    for chunk in prefetched(chunks(sources)):
         seen_files.update(chunk.column("source_file").unique().to_pylist())
         con.register("chunk_view", chunk)
         try:
-            con.execute(f"INSERT INTO {LINES_TABLE} {PARSE_CHUNK_SQL}")
+            inserted = con.execute(insert).fetchone()[0]
         finally:
             con.unregister("chunk_view")
+        stats.lines_read += inserted
+        stats.blank_lines += (
+            chunk.num_rows - inserted
+        )  # a blank line holds no event; counted, not quarantined
     stats.files_read = len(seen_files)
     stats.corrupt_files = con.execute(
         f"SELECT count(DISTINCT source_file) FROM {LINES_TABLE} WHERE {DAMAGE_SQL}"
@@ -298,31 +186,6 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection) -> None:
 # Rows per Parquet row group of raw_events: readers decompress a column chunk at a time, and the default
 # (122,880 rows, ~70 MB of raw JSON) alone took a quarter of a 512 MB memory limit per reading thread.
 RAW_ROW_GROUP_ROWS = 32_768
-
-
-def copy_to_parquet(
-    con: duckdb.DuckDBPyConnection,
-    query: str,
-    params: list,
-    final_path: str,
-    row_group_rows: int | None = None,
-) -> None:
-    """COPY a query's result to Parquet (zstd level 1) atomically: a new file in the partition, then commit.
-
-    zstd level 1 compresses the raw JSON about as well as the default level 3 (~10% larger), in less time.
-    On an object store DuckDB writes through the registered filesystem (`storage.register_with_duckdb`).
-    """
-    tmp = temp_path_beside(final_path)
-    make_dirs(partition_of(tmp))
-    options = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
-    if row_group_rows:
-        options += f", ROW_GROUP_SIZE {int(row_group_rows)}"
-    try:
-        con.execute(f"COPY ({query}) TO '{tmp}' ({options})", params)
-    except BaseException:
-        delete_file(tmp)
-        raise
-    commit_file(tmp, final_path)
 
 
 def write_raw_days(

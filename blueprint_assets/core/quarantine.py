@@ -18,7 +18,7 @@ import re
 import duckdb
 from duckdb import sqltypes
 
-# Registered on ingestion's DuckDB connection under this name (see `register_udf`).
+# Registered on ingestion's DuckDB connection under these names (see `register_udf`).
 UDF_NAME = "blueprint_unparseable_reason"
 
 MERGE_MARKERS = (b"<<<<<<<", b"=======", b">>>>>>>", b"|||||||")
@@ -67,17 +67,11 @@ def describe_unparseable(raw: bytes) -> str:
 
 
 def register_udf(con: duckdb.DuckDBPyConnection) -> None:
-    """Make `describe_unparseable` callable from SQL on `con` (idempotent)."""
+    """Make `describe_unparseable` callable from SQL on `con` (idempotent); it runs only on the rare
+    lines DuckDB cannot decode or parse."""
     with contextlib.suppress(duckdb.Error):  # not registered yet
         con.remove_function(UDF_NAME)
-    con.create_function(
-        UDF_NAME,
-        describe_unparseable,
-        [sqltypes.BLOB],
-        sqltypes.VARCHAR,
-        null_handling="special",
-        side_effects=False,
-    )
+    con.create_function(UDF_NAME, describe_unparseable, [sqltypes.BLOB], sqltypes.VARCHAR, side_effects=False)
 
 
 # For lines that are JSON: the first failing rule wins, so the reason is the most basic problem.

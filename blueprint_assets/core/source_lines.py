@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from blueprint_assets.core.archive import ArchiveIndex, day_bounds_us, open_lines
-from blueprint_assets.core.ingest import LineSource
+from blueprint_assets.core.archive import ArchiveIndex, LineBlocks, day_bounds_us
 from blueprint_assets.core.jetstream_live import SourceError
+from blueprint_assets.core.staging import LineSource
 from blueprint_assets.core.storage import join, local_folder
 
 SOURCE_KINDS = ("jetstream-archive", "jetstream-live", "car", "author-feed", "sample")
@@ -190,8 +190,15 @@ def _counted(sources: Iterator[LineSource], stats: SourceStats) -> Iterator[Line
             stats.lines += 1
             yield line
 
+    def count(n: int) -> None:
+        stats.lines += n
+
     for label, home_day, lines in sources:
-        yield label, home_day, counting(lines)
+        if isinstance(lines, LineBlocks):
+            lines.on_lines = count
+            yield label, home_day, lines
+        else:
+            yield label, home_day, counting(lines)
     log.info("source %s done: %s", stats.kind, json.dumps(stats.summary(), sort_keys=True))
 
 
@@ -228,7 +235,7 @@ def _archive_sources(
         )
     for entry in index.files_for_window(set(days), files):
         stats.inputs += 1
-        yield entry.relpath, entry.home_day, open_lines(root / entry.relpath)
+        yield entry.relpath, entry.home_day, LineBlocks(root / entry.relpath)
 
 
 # --- Jetstream live ----------------------------------------------------------------------------------------

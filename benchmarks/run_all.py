@@ -1,7 +1,7 @@
 """Run the benchmark suite (`make bench`): every bench as its own subprocess, then one table of figures.
 
 Usage: `python benchmarks/run_all.py [--only ingestion,release] [--skip personas] [--quick]`.
-Benches: ingestion, anonymizer, personas, release, scale, clusters (see benchmarks/README.md for what each figure means).
+Benches: ingestion, anonymizer, personas, release, scale, clusters, scorer (see benchmarks/README.md for what each figure means).
 
 Each bench prints "figure vs baseline = ratio" as it goes and writes its records to a per-run file; this
 script collects them, merges them into benchmarks/results.json (keyed by name) and prints the table with
@@ -47,10 +47,12 @@ BENCHES: dict[str, Bench] = {
     "release": Bench("bench_release.py", (), ("--quick",)),
     "scale": Bench("bench_scale.py", (), ("--quick",)),
     "clusters": Bench("bench_clusters.py", (), ("--quick",)),
+    "scorer": Bench("bench_scorer.py", (), ("--quick",)),
 }
 
 # Goals to read the figures against: (description, test on the record). Only reported, never enforced.
 GOALS: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
+    "scorer_seconds": ("< 30 s for ~3,000 predictions", lambda r: r["value"] < 30),
     "ingestion_throughput": (
         ">= 250,000 events/s and ratio >= 4",
         lambda r: r["value"] >= 250_000 and r["ratio"] is not None and r["ratio"] >= 4,

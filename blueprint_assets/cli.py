@@ -276,39 +276,16 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-def embed_with_progress(chunk: int = 512):
-    """The default encoder, encoding in chunks and reporting progress on stderr (text can take minutes)."""
-    import numpy as np
-
-    state: dict = {}
-
-    def embed(texts: list[str]):
-        if "encoder" not in state:
-            from blueprint_assets.core.encoder import load_encoder
-
-            state["encoder"] = load_encoder()
-        encoder = state["encoder"]
-        parts = []
-        for start in range(0, len(texts), chunk):
-            parts.append(encoder.encode(texts[start : start + chunk]))
-            if len(texts) > chunk:
-                done = min(start + chunk, len(texts))
-                print(f"  encoded {done}/{len(texts)} texts", file=sys.stderr, flush=True)
-        return np.concatenate(parts) if parts else np.zeros((0, encoder.dim), dtype=np.float32)
-
-    return embed
-
-
 def cmd_score(args: argparse.Namespace) -> int:
     from blueprint_assets.core.scorer import main_score
 
-    return main_score(args.rest, embed=embed_with_progress())
+    return main_score(args.rest)  # encodes through the cached Embedder, with progress
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     from blueprint_assets.core.baselines import main_baseline
 
-    return main_baseline(args.rest, embed=embed_with_progress())
+    return main_baseline(args.rest)
 
 
 def print_summary(data_dir: str, first: str, last: str) -> None:
@@ -568,7 +545,11 @@ def build_parser() -> argparse.ArgumentParser:
     # score and baseline parse their own options (see PASS_THROUGH); these entries give them help lines.
     for name, func, text in (
         ("score", cmd_score, "score predictions against answer keys (see `blueprint score --help`)"),
-        ("baseline", cmd_baseline, "run a baseline: majority, cluster-prior, retrieval, leaderboard"),
+        (
+            "baseline",
+            cmd_baseline,
+            "run a baseline: majority, cluster-prior, retrieval, lookup, lightgbm, leaderboard",
+        ),
     ):
         command = add_command(sub, name, func, text, data_dir=False)
         command.add_argument("rest", nargs=argparse.REMAINDER, help="options of the subcommand")

@@ -182,22 +182,51 @@ def test_retrieval_beats_majority_on_accuracy(release: Path) -> None:
     assert acc["retrieval"] >= 4 / 6
 
 
+def test_lookup_and_lightgbm_predict_every_target(release: Path) -> None:
+    for name in ("lookup", "lightgbm"):
+        preds = {p["id"]: p for p in baselines.run_baseline(name, release)}
+        assert list(preds) == [t["id"] for t in VALIDATION]
+        assert _action(preds["v1"]) == "like"  # cluster 0's pattern / prior
+        assert _action(preds["v6"]) == "like"  # unseen cluster -> global prior
+
+
 def test_leaderboard_and_main_baseline(
     release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    table = baselines.leaderboard(release, "validation", hash_embed)
-    lines = table.strip().splitlines()
-    assert lines[0].startswith("| baseline (validation) | macro-F1 | accuracy |")
-    assert [line.split("|")[1].strip() for line in lines[2:]] == list(baselines.BASELINES)
-    assert (
-        "| majority | 0.0220 | 0.1667 | 0.0000 | n/a |" in table
-    )  # like F1 = 2/(2+5), over 13; 1 of 6 right
-    out = tmp_path / "r.jsonl"
-    assert (
-        baselines.main_baseline(["retrieval", "--release", str(release), "--out", str(out)], hash_embed) == 0
+    from blueprint_assets.core import leaderboard
+
+    outside = baselines.write_predictions(
+        tmp_path / "mine.jsonl", baselines.run_baseline("majority", release, embed=hash_embed)
     )
-    assert len(out.read_text().splitlines()) == len(VALIDATION)
-    assert baselines.main_baseline(["majority", "--release", str(tmp_path / "none"), "--out", str(out)]) == 2
+    out = tmp_path / "board" / "leaderboard.md"
+    argv = ["--release", str(release), "--out", str(out), "--predictions", f"mine={outside}"]
+    assert leaderboard.main_leaderboard(argv, hash_embed) == 0
+    table = out.read_text()
+    assert "no test answers" in capsys.readouterr().err  # the fixture has validation answers only
+    header = "| baseline | macro-F1 | F1 common | F1 rare | accuracy | legacy | item cos | avg-emb cos | max cos | JS | Jaccard |"
+    assert header in table
+    rows = [
+        line.split("|")[1].strip()
+        for line in table.split("## validation")[1].split("###")[0].splitlines()[4:]
+        if line
+    ]
+    assert rows == [*baselines.BASELINES, "mine"]
+    # like F1 = 2/(2+5) over 13; 1 of 6 right; the outside file is the majority baseline, same numbers.
+    assert table.count("| 0.0220 | 0.1429 | 0.0000 | 0.1667 | 0.1667 |") == 2
+    assert "### Diagonality (validation)" in table and "### Per-cluster macro-F1 (validation)" in table
+    png = out.with_name("leaderboard_per_cluster_f1.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![per-cluster macro-F1 by baseline](leaderboard_per_cluster_f1.png)" in table
+
+    target = tmp_path / "r.jsonl"
+    assert (
+        baselines.main_baseline(["retrieval", "--release", str(release), "--out", str(target)], hash_embed)
+        == 0
+    )
+    assert len(target.read_text().splitlines()) == len(VALIDATION)
+    assert (
+        baselines.main_baseline(["majority", "--release", str(tmp_path / "none"), "--out", str(target)]) == 2
+    )
     assert "has no data/train.parquet" in capsys.readouterr().err
 
 

@@ -95,6 +95,24 @@ def built(small_sample: Path, tmp_path_factory) -> tuple[Path, dict]:
     return data_dir, res
 
 
+def test_learned_baselines_beat_majority_on_the_built_release(built) -> None:
+    """LightGBM and lookup beat the majority baseline's macro-F1 on a pipeline-built release's validation."""
+    from blueprint_assets.core import baselines, metrics, scorer
+
+    data_dir, _ = built
+    release = data_dir / "releases" / "2025-03"
+    answers = scorer.load_answers(release, "validation")
+    truth = [a.action for a in answers.values()]
+    common = metrics.common_actions(truth)
+    train = baselines.load_split(release, "train")
+    targets = baselines.load_split(release, "validation")
+    f1 = {}
+    for name in ("majority", "lookup", "lightgbm"):
+        preds = baselines.as_predictions(baselines.fit_baseline(name, train)(targets))
+        f1[name] = metrics.action_metrics(truth, [preds[i].action for i in answers], common)["macro_f1"]
+    assert f1["lightgbm"] > f1["majority"] and f1["lookup"] > f1["majority"], f1
+
+
 def test_clusters_respect_minimum_size_and_cards_are_clean(built) -> None:
     data_dir, _ = built
     lake = Lake(str(data_dir))

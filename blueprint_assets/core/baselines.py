@@ -9,6 +9,14 @@
   has no text in validation/test, and is left out of training contexts to match). The nearest training thread of
   the same cluster by cosine of context embeddings gives the action and the last-message text. Threads with an
   empty context (e.g. a standalone post) fall back to `cluster-prior`.
+- `lookup`: the most frequent training answer (action and text) for the same context pattern in the same
+  cluster (`baseline_models.context_pattern`: thread length, where the acting user appears in the context,
+  the last time-rank gap, whether the context has text), falling back to `cluster-prior`.
+- `lightgbm`: one LightGBM classifier per cluster over thread features (`baseline_models`), text as
+  `cluster-prior`.
+
+Every baseline is "fit on train, then predict": `fit_baseline` returns a predictor, so the leaderboard can
+apply cluster m's fitted model to every cluster's threads (the cluster x model matrix behind diagonality).
 
 Ties between equally frequent actions are broken by ACTION_ORDER; clusters unseen in training fall back to
 the global statistics.
@@ -22,8 +30,8 @@ import json
 import random
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +39,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from blueprint_assets.core.actions_space import ACTION_ORDER, TEXT_ACTIONS, one_hot
-from blueprint_assets.core.scorer import (
-    Embed,
-    Prediction,
-    ScoringError,
-    cached_embed,
-    default_embed,
-    load_answers,
-    score,
-)
+from blueprint_assets.core.scorer import Embed, Prediction, ScoringError, cached_embed
 
-BASELINES = ("majority", "cluster-prior", "retrieval")
+BASELINES = ("majority", "cluster-prior", "retrieval", "lookup", "lightgbm")
 SEED = 42
 _CHUNK = 1024  # query rows per similarity block
 
@@ -53,6 +53,11 @@ class Thread:
     context: str
     action: str | None  # None when hidden (validation/test)
     text: str | None  # last message text, None when hidden or absent
+    # (user_id, relative_integer_time, text) of every message, the last one (the acting user) included
+    messages: tuple[tuple[str, int, str | None], ...] = field(default=(), compare=False)
+
+
+Predictor = Callable[[Sequence["Thread"]], list[dict[str, Any]]]
 
 
 def _last_action(message: dict[str, Any]) -> str | None:
@@ -61,8 +66,8 @@ def _last_action(message: dict[str, Any]) -> str | None:
     return chosen[0] if len(chosen) == 1 else None
 
 
-def load_split(release_dir: str | Path, split: str, k: int | None = None) -> list[Thread]:
-    """Threads of `data/{split}.parquet` of a release (its public side, granularity K), in file order."""
+def split_path(release_dir: str | Path, split: str, k: int | None = None) -> Path:
+    """`data/{split}.parquet` of a release (its public side, granularity K), via core/release_layout.py."""
     from blueprint_assets.core.release_layout import LayoutError, data_root
 
     try:
@@ -71,13 +76,21 @@ def load_split(release_dir: str | Path, split: str, k: int | None = None) -> lis
         raise ScoringError(str(exc)) from exc
     if not path.is_file():
         raise ScoringError(f"release folder {Path(release_dir)} has no data/{split}.parquet")
+    return path
+
+
+def load_split(release_dir: str | Path, split: str, k: int | None = None) -> list[Thread]:
+    """Threads of a release's `{split}.parquet`, in file order."""
     threads = []
-    for row in pq.read_table(path, columns=["id", "cluster_id", "thread"]).to_pylist():
+    for row in pq.read_table(
+        split_path(release_dir, split, k), columns=["id", "cluster_id", "thread"]
+    ).to_pylist():
         messages = row["thread"] or []
         last = messages[-1] if messages else {}
         context = "\n".join(m["text"] for m in messages[:-1] if m.get("text"))
+        compact = tuple((m["user_id"], int(m["relative_integer_time"]), m.get("text")) for m in messages)
         threads.append(
-            Thread(row["id"], int(row["cluster_id"]), context, _last_action(last), last.get("text"))
+            Thread(row["id"], int(row["cluster_id"]), context, _last_action(last), last.get("text"), compact)
         )
     return threads
 
@@ -98,7 +111,7 @@ def _labelled(train: Sequence[Thread]) -> list[Thread]:
     return labelled
 
 
-def majority(train: Sequence[Thread], targets: Sequence[Thread]) -> list[dict[str, Any]]:
+def fit_majority(train: Sequence[Thread]) -> Predictor:
     """Most frequent training action for every target; text as described in the module docstring."""
     labelled = _labelled(train)
     action = _most_frequent([t.action for t in labelled])
@@ -107,10 +120,14 @@ def majority(train: Sequence[Thread], targets: Sequence[Thread]) -> list[dict[st
         counts = Counter(t.text for t in labelled if t.action == action and t.text)
         if counts:
             text = min(counts, key=lambda s: (-counts[s], s))
-    return [_prediction(t.id, action, text) for t in targets]
+    return lambda targets: [_prediction(t.id, action, text) for t in targets]
 
 
-class _ClusterPrior:
+def majority(train: Sequence[Thread], targets: Sequence[Thread]) -> list[dict[str, Any]]:
+    return fit_majority(train)(targets)
+
+
+class ClusterPrior:
     """Per-cluster most frequent action and pool of training texts, with one seeded random stream."""
 
     def __init__(self, train: Sequence[Thread], seed: int = SEED) -> None:
@@ -127,18 +144,25 @@ class _ClusterPrior:
         self.texts = dict(texts)
         self.rng = random.Random(seed)
 
+    def action(self, cluster: int) -> str:
+        return self.actions.get(cluster, self.global_action)
+
+    def text(self, cluster: int) -> str:
+        pool = self.texts.get(cluster) or self.global_texts
+        return self.rng.choice(pool) if pool else ""
+
     def predict(self, thread: Thread) -> dict[str, Any]:
-        pool = self.texts.get(thread.cluster_id) or self.global_texts
-        text = self.rng.choice(pool) if pool else ""
-        return _prediction(thread.id, self.actions.get(thread.cluster_id, self.global_action), text)
+        return _prediction(thread.id, self.action(thread.cluster_id), self.text(thread.cluster_id))
+
+    def __call__(self, targets: Sequence[Thread]) -> list[dict[str, Any]]:
+        return [self.predict(t) for t in targets]
 
 
 def cluster_prior(
     train: Sequence[Thread], targets: Sequence[Thread], seed: int = SEED
 ) -> list[dict[str, Any]]:
     """Each cluster's most frequent training action, text from a random training thread of the cluster."""
-    prior = _ClusterPrior(train, seed)
-    return [prior.predict(t) for t in targets]
+    return ClusterPrior(train, seed)(targets)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -147,53 +171,83 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms == 0, 1, norms)
 
 
+def fit_retrieval(train: Sequence[Thread], embed: Embed, seed: int = SEED) -> Predictor:
+    """Copy action and last text of the nearest same-cluster training thread by context cosine."""
+    prior = ClusterPrior(train, seed)
+    pool = [t for t in _labelled(train) if t.context]
+    embed = cached_embed(embed)
+    pool_vecs = _unit(embed([t.context for t in pool])) if pool else np.zeros((0, 0), dtype=np.float32)
+    by_cluster: dict[int, list[int]] = defaultdict(list)
+    for i, t in enumerate(pool):
+        by_cluster[t.cluster_id].append(i)
+    everything = list(range(len(pool)))
+
+    def predict(targets: Sequence[Thread]) -> list[dict[str, Any]]:
+        queries = [t for t in targets if t.context]
+        nearest: dict[str, Thread] = {}
+        if pool and queries:
+            query_vecs = _unit(embed([t.context for t in queries]))
+            groups: dict[int, list[int]] = defaultdict(list)
+            for j, q in enumerate(queries):
+                groups[q.cluster_id].append(j)
+            for cluster, rows in groups.items():
+                cand = np.array(by_cluster.get(cluster) or everything)  # unseen cluster: search all of train
+                for start in range(0, len(rows), _CHUNK):
+                    block = rows[start : start + _CHUNK]
+                    sims = query_vecs[block] @ pool_vecs[cand].T
+                    # argmax takes the first maximum: ties go to the earliest training thread.
+                    for j, k in zip(block, sims.argmax(axis=1), strict=True):
+                        nearest[queries[j].id] = pool[cand[k]]
+        out = []
+        for t in targets:
+            hit = nearest.get(t.id)
+            out.append(_prediction(t.id, hit.action, hit.text) if hit else prior.predict(t))
+        return out
+
+    return predict
+
+
 def retrieval(
     train: Sequence[Thread], targets: Sequence[Thread], embed: Embed, seed: int = SEED
 ) -> list[dict[str, Any]]:
-    """Copy action and last text of the nearest same-cluster training thread by context cosine."""
-    prior = _ClusterPrior(train, seed)
-    pool = [t for t in _labelled(train) if t.context]
-    queries = [t for t in targets if t.context]
-    nearest: dict[str, Thread] = {}
-    if pool and queries:
-        embed = cached_embed(embed)
-        pool_vecs = _unit(embed([t.context for t in pool]))
-        query_vecs = _unit(embed([t.context for t in queries]))
-        by_cluster: dict[int, list[int]] = defaultdict(list)
-        for i, t in enumerate(pool):
-            by_cluster[t.cluster_id].append(i)
-        everything = list(range(len(pool)))
-        groups: dict[int, list[int]] = defaultdict(list)
-        for j, q in enumerate(queries):
-            groups[q.cluster_id].append(j)
-        for cluster, rows in groups.items():
-            cand = np.array(by_cluster.get(cluster) or everything)  # unseen cluster: search all of train
-            for start in range(0, len(rows), _CHUNK):
-                block = rows[start : start + _CHUNK]
-                sims = query_vecs[block] @ pool_vecs[cand].T
-                # argmax takes the first maximum: ties go to the earliest training thread, deterministically.
-                for j, k in zip(block, sims.argmax(axis=1), strict=True):
-                    nearest[queries[j].id] = pool[cand[k]]
-    out = []
-    for t in targets:
-        hit = nearest.get(t.id)
-        out.append(_prediction(t.id, hit.action, hit.text) if hit else prior.predict(t))
-    return out
+    return fit_retrieval(train, embed, seed)(targets)
+
+
+def fit_baseline(name: str, train: Sequence[Thread], embed: Embed | None = None) -> Predictor:
+    """The fitted predictor of baseline `name` (retrieval needs `embed`)."""
+    from blueprint_assets.core import baseline_models  # LightGBM is imported only when used
+
+    if name == "majority":
+        return fit_majority(train)
+    if name == "cluster-prior":
+        return ClusterPrior(train)
+    if name == "retrieval":
+        if embed is None:
+            raise ValueError("the retrieval baseline needs an embed function")
+        return fit_retrieval(train, embed)
+    if name == "lookup":
+        return baseline_models.fit_lookup(train, ClusterPrior(train))
+    if name == "lightgbm":
+        return baseline_models.fit_lightgbm(train, ClusterPrior(train))
+    raise ValueError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")
 
 
 def run_baseline(
-    name: str, release_dir: str | Path, split: str = "validation", embed: Embed | None = None
+    name: str,
+    release_dir: str | Path,
+    split: str = "validation",
+    embed: Embed | None = None,
+    k: int | None = None,
 ) -> list[dict[str, Any]]:
     """Predictions (`{"id", 13 action bools, "text"}` dicts) of baseline `name` for `split`."""
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")
-    train = load_split(release_dir, "train")
-    targets = load_split(release_dir, split)
-    if name == "majority":
-        return majority(train, targets)
-    if name == "cluster-prior":
-        return cluster_prior(train, targets)
-    return retrieval(train, targets, embed or default_embed())
+    if name == "retrieval" and embed is None:
+        from blueprint_assets.core.embed_cache import Embedder, default_cache_dir, encoder_loader
+
+        embed = Embedder(encoder_loader(), default_cache_dir(release_dir))
+    train = load_split(release_dir, "train", k)
+    return fit_baseline(name, train, embed)(load_split(release_dir, split, k))
 
 
 def write_predictions(path: str | Path, preds: Sequence[dict[str, Any]]) -> Path:
@@ -219,41 +273,22 @@ def as_predictions(preds: Sequence[dict[str, Any]]) -> dict[str, Prediction]:
     return {p["id"]: Prediction(p["id"], next(a for a in ACTION_ORDER if p[a]), p["text"]) for p in preds}
 
 
-def leaderboard(release_dir: str | Path, split: str = "validation", embed: Embed | None = None) -> str:
-    """Markdown table of headline metrics for every baseline on `split`."""
-    answers = load_answers(release_dir, split)
-    embed = cached_embed(embed or default_embed())
-    lines = [
-        f"| baseline ({split}) | macro-F1 | accuracy | mean text cosine | avg-embedding cosine |",
-        "|---|---|---|---|---|",
-    ]
-    for name in BASELINES:
-        result = score(answers, as_predictions(run_baseline(name, release_dir, split, embed)), embed)
-        act, txt = result["population"]["actions"], result["population"]["text"]
-        cells = [act["macro_f1"], act["accuracy"], txt["mean_item_cosine"], txt["avg_embedding_cosine"]]
-        lines.append(f"| {name} | " + " | ".join("n/a" if v is None else f"{v:.4f}" for v in cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def main_baseline(argv: Sequence[str] | None = None, embed: Embed | None = None) -> int:
-    """`blueprint baseline NAME --release DIR --out FILE [--split]`, or NAME = leaderboard."""
+    """`blueprint baseline NAME --release DIR --out FILE [--split --k]`, or NAME = leaderboard."""
+    argv = list(argv if argv is not None else sys.argv[1:])
+    if argv[:1] == ["leaderboard"]:
+        from blueprint_assets.core.leaderboard import main_leaderboard
+
+        return main_leaderboard(argv[1:], embed)
     parser = argparse.ArgumentParser(prog="blueprint baseline", description="Run a reference baseline.")
     parser.add_argument("name", choices=(*BASELINES, "leaderboard"))
-    parser.add_argument("--release", required=True, help="release folder (data/, answers/)")
+    parser.add_argument("--release", required=True, help="release folder (public data; answers not needed)")
     parser.add_argument("--split", default="validation", choices=("validation", "test"))
-    parser.add_argument("--out", help="predictions file (.jsonl or .csv); the leaderboard Markdown otherwise")
+    parser.add_argument("--k", type=int, help="granularity ({K}_clusters) of a multi-K release")
+    parser.add_argument("--out", required=True, help="predictions file (.jsonl or .csv)")
     args = parser.parse_args(argv)
     try:
-        if args.name == "leaderboard":
-            text = leaderboard(args.release, args.split, embed)
-            if args.out:
-                Path(args.out).write_text(text, encoding="utf-8")
-            print(text, end="")
-            return 0
-        if not args.out:
-            print("error: --out FILE is required for a baseline run", file=sys.stderr)
-            return 2
-        preds = run_baseline(args.name, args.release, args.split, embed)
+        preds = run_baseline(args.name, args.release, args.split, embed, args.k)
         write_predictions(args.out, preds)
         print(f"wrote {len(preds)} predictions to {args.out}")
     except ScoringError as exc:

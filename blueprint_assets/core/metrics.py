@@ -13,6 +13,8 @@ Text metrics follow the BluePrint authors' evaluation (ComplexData-MILA/BluePrin
   and both orders included; unlike theirs, distances are clipped to [0, 2] so float error cannot drop a pair;
 - Jaccard overlap of the top-100 TF-IDF terms, with a scikit-learn-equivalent TF-IDF fitted on one document per
   (group, source) (`min_df=2, max_df=0.95` as theirs);
+- the legacy action score: BluePrint's "F1", which is accuracy over collapsed labels (like, repost, follow,
+  ignore; everything else counts as post), reported beside the true macro-F1 so results compare with the paper;
 - diagonality of a cluster x model matrix: 1 - off-diagonal sum / total; "lower is better" metrics (JS) are first
   mapped to 1 / (1 + x), as they do, so a higher diagonality always means models fit their own cluster best.
 """
@@ -116,6 +118,21 @@ def common_actions(y_true: Sequence[str], k: int = 2) -> list[str]:
     return [a for a in ranked[:k] if counts.get(a, 0) > 0]
 
 
+# BluePrint's label collapse: the first true key of these, in this order, else "post". "ignore" is not one of
+# the 13 actions, so it never matches here.
+LEGACY_LABELS = ("like", "repost", "follow", "ignore")
+
+
+def legacy_label(action: str) -> str:
+    """An action as BluePrint's collapsed label."""
+    return action if action in LEGACY_LABELS else "post"
+
+
+def legacy_score(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    """BluePrint's action "F1": tp = matching collapsed labels, fp = fn = the others; equals accuracy."""
+    return accuracy([legacy_label(a) for a in y_true], [legacy_label(a) for a in y_pred])
+
+
 def action_metrics(y_true: Sequence[str], y_pred: Sequence[str], common: Sequence[str]) -> dict:
     """All action metrics for one group of items, JSON-ready."""
     cm = confusion_matrix(y_true, y_pred)
@@ -128,6 +145,7 @@ def action_metrics(y_true: Sequence[str], y_pred: Sequence[str], common: Sequenc
         "accuracy": accuracy(y_true, y_pred),
         "macro_f1_common": macro_f1(y_true, y_pred, list(common)),
         "macro_f1_rare": macro_f1(y_true, y_pred, rare),
+        "legacy_score": legacy_score(y_true, y_pred),
         "per_class": {
             a: {
                 "precision": float(prf["precision"][i]),

@@ -59,7 +59,9 @@ def test_seed_from_lake_reuses_post_embeddings_of_the_same_model(tmp_path: Path)
         }
     )
     pq.write_table(vectors, lake / "post_embeddings" / "day=2025-03-01" / "part-0.parquet")
-    assert seed_from_lake(EmbeddingCache(tmp_path / "cache", "fake|pool=mean"), lake) == 1
+    cache = EmbeddingCache(tmp_path / "cache", "fake|pool=mean")
+    assert seed_from_lake(cache, lake) == 1
+    assert seed_from_lake(cache, lake) == 0  # lake files already seeded are not read again
     encoder = CountingEncoder()
     embed = Embedder(lambda: encoder, tmp_path / "cache2", lake_dir=lake, progress=False)
     out = embed(["hello world", "second post"])

@@ -55,7 +55,8 @@ class EmbeddingCache:
             self._vectors = {}
             for path in sorted(glob.glob(str(self.folder / "part-*.parquet"))):
                 table = pq.read_table(path)
-                matrix = np.asarray(table.column("vector").to_pylist(), dtype=np.float32)
+                flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+                matrix = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, -1)
                 self._vectors.update(zip(table.column("text_sha256").to_pylist(), matrix, strict=True))
         return self._vectors
 
@@ -81,12 +82,23 @@ class EmbeddingCache:
         return len(new)
 
 
+def _file_stamp(path: str) -> str:
+    stat = os.stat(path)
+    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
 def seed_from_lake(cache: EmbeddingCache, lake_dir: str | Path) -> int:
-    """Add the lake's stored post vectors of `cache.model_id` under the hash of their anonymized text."""
+    """Add the lake's stored post vectors of `cache.model_id` under the hash of their anonymized text.
+
+    Lake files already seeded (same path, size and mtime, listed in `seeded_from.txt`) are skipped, so a
+    warm run does not re-read the lake."""
     lake = Path(lake_dir)
     vec_files = sorted(glob.glob(str(lake / "post_embeddings" / "*" / "*.parquet")))
     post_files = sorted(glob.glob(str(lake / "anonymized_posts" / "*" / "*.parquet")))
-    if not vec_files or not post_files:
+    stamps = [_file_stamp(f) for f in (*vec_files, *post_files)]
+    marker = cache.folder / "seeded_from.txt"
+    done = set(marker.read_text(encoding="utf-8").splitlines()) if marker.is_file() else set()
+    if not vec_files or not post_files or set(stamps) <= done:
         return 0
     texts: dict[str, str] = {}
     for path in post_files:
@@ -105,9 +117,10 @@ def seed_from_lake(cache: EmbeddingCache, lake_dir: str | Path) -> int:
             if model == cache.model_id and rid in texts:
                 keys.append(text_key(texts[rid]))
                 rows.append(vector)
-    if not keys:
-        return 0
-    return cache.add(keys, np.asarray(rows, dtype=np.float32))
+    added = cache.add(keys, np.asarray(rows, dtype=np.float32)) if keys else 0
+    cache.folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text("\n".join(sorted(done | set(stamps))) + "\n", encoding="utf-8")
+    return added
 
 
 class Embedder:

@@ -224,6 +224,10 @@ def test_audit_report_has_every_section_and_no_identifiers(built) -> None:
     markdown = (audit / "privacy_audit.md").read_text()
     for heading in ("PII removed", "NER", "Cluster sizes", "Opt-outs", "Pseudonym", "residual", "leak"):
         assert heading.lower() in markdown.lower(), heading
+    for heading in ("Anonymizer quality on the labelled set", "Second-opinion residual scan",
+                    "Random before/after sample", "Verbatim re-identification risk"):  # fmt: skip
+        assert f"## {heading}" in markdown, heading
+    assert "| EMAIL_ADDRESS | 1.000 |" in markdown and "seed 42" in markdown
     lake = Lake(str(data_dir))
     known = lake_raw_identifiers(read_files(lake.all_files("raw_events"), columns=["kind", "raw"]))
     for path, text in all_output_text(audit).items():

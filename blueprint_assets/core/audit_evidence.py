@@ -191,9 +191,13 @@ def evidence_sections(stats: Mapping[str, Any]) -> list[dict]:
             {"kind": "h2", "text": "Second-opinion residual scan"},
             {
                 "kind": "p",
-                "text": "Detectors that did not do the removal, run over every released text after "
-                "anonymization: broad generic shapes and presidio recognizers outside the removal set. They "
-                "over-report on purpose (file names, versions); read the shapes. Values are never shown.",
+                "text": f"Detectors that did not do the removal, run over {stats.get('second_opinion_texts', 'all')} "
+                "released texts after anonymization: broad generic shapes ("
+                + ", ".join(GENERIC_PATTERNS)
+                + ") "
+                "and presidio recognizers outside the removal set (stock e-mail, URL and phone; US SSN and ITIN; "
+                "NHS; medical licence). They over-report on purpose (file names, versions); read the shapes. "
+                "Values are never shown.",
             },  # fmt: skip
             {"kind": "table", "header": ("detector", "hits", "top shapes"), "rows": rows}
             if rows

@@ -305,3 +305,14 @@ def test_scan_catches_answers_files_and_restored_actions_in_public(tmp_path: Pat
     (out / "public" / "test" / "cluster_0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     [finding] = scan_public(out / "public", index)
     assert finding.startswith("test/cluster_0.jsonl: hidden thread") and "carries its action" in finding
+
+
+def test_answer_index_with_a_shared_opening_finds_exactly_the_planted_answers() -> None:
+    from blueprint_assets.core.answer_leaks import AnswerIndex
+
+    answers = [{"id": f"a{i}", "text": f"some text number {i} about things"} for i in range(3000)]
+    answers.append({"id": "twin", "text": "some text number 7 about things"})
+    index = AnswerIndex(answers)
+    haystack = "intro some text number 7 about things and some text number 2999 about things end"
+    assert index.hits(haystack) == ["a2999", "a7", "twin"]
+    assert index.hits("some text number 30000 about things") == []

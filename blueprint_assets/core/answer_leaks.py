@@ -35,13 +35,16 @@ class AnswerIndex:
     """Hidden answer texts, searchable inside any larger text in linear time."""
 
     def __init__(self, answers: Iterable[Mapping[str, Any]]) -> None:
-        self.by_prefix: dict[str, list[tuple[str, str]]] = {}
+        # prefix -> length -> full text -> ids: a position costs one lookup per distinct answer length
+        # sharing its prefix, not one comparison per answer (answers often share an opening).
+        self.by_prefix: dict[str, dict[int, dict[str, list[str]]]] = {}
         self.ids: set[str] = set()
         for answer in answers:
             self.ids.add(str(answer["id"]))
             text = normalise(answer.get("text") or "")[:MAX_COMPARED]
             if len(text) >= MIN_CHARS:
-                self.by_prefix.setdefault(text[:MIN_CHARS], []).append((str(answer["id"]), text))
+                by_length = self.by_prefix.setdefault(text[:MIN_CHARS], {})
+                by_length.setdefault(len(text), {}).setdefault(text, []).append(str(answer["id"]))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -56,7 +59,8 @@ class AnswerIndex:
         for start in range(len(text) - MIN_CHARS + 1):
             bucket = prefixes.get(text[start : start + MIN_CHARS])
             if bucket:
-                found += [aid for aid, full in bucket if text.startswith(full, start)]
+                for length, texts in bucket.items():
+                    found += texts.get(text[start : start + length], ())
         return sorted(set(found))
 
 

@@ -370,9 +370,8 @@ def embedder_from_args(args: argparse.Namespace, release_dir: str | Path | None)
     settings = {key: value for key, value in given.items() if value}
     cache_dir = None if args.no_cache else (args.cache_dir or embed_cache.default_cache_dir(release_dir))
     lake = embed_cache.data_dir_of(release_dir) / "lake"
-    return embed_cache.Embedder(
-        embed_cache.encoder_loader(**settings), cache_dir, lake if cache_dir else None
-    )
+    loader = embed_cache.encoder_loader(embed_cache.data_dir_of(release_dir) / "models", **settings)
+    return embed_cache.Embedder(loader, cache_dir, lake if cache_dir else None)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,8 +47,14 @@ def static_model_id(max_tokens: int = 256) -> str:
 
 
 def model_cache_dir(data_dir: str | Path) -> str:
-    """Where built encoder models are cached: BLUEPRINT_MODEL_CACHE, else `<data_dir>/models`."""
-    return os.environ.get("BLUEPRINT_MODEL_CACHE") or os.path.join(str(data_dir), "models")
+    """Where built encoder models are cached: BLUEPRINT_MODEL_CACHE, else `<data_dir>/models`.
+
+    The cache is a local folder (the model is loaded from files): with an object-store data dir it is the
+    machine's scratch for `<data_dir>/models` (core/storage.py `local_folder`).
+    """
+    from blueprint_assets.core.storage import join, local_folder
+
+    return os.environ.get("BLUEPRINT_MODEL_CACHE") or str(local_folder(join(str(data_dir), "models")))
 
 
 def model_folder(cache_dir: str | Path) -> Path:

@@ -49,6 +49,27 @@ def blueprint(args: list[str], env: dict[str, str], log: Path) -> subprocess.Com
         )
 
 
+def sample_archive(workdir: Path, days: int) -> Path:
+    """A generated archive of `days` days from FIRST_DAY (300 users, seed 5), made with the real CLI."""
+    out = workdir / "archive"
+    log = workdir / "sample.log"
+    args = [
+        "sample",
+        "--out",
+        str(out),
+        "--days",
+        str(days),
+        "--users",
+        "300",
+        "--seed",
+        "5",
+        "--start",
+        FIRST_DAY,
+    ]
+    check_ok(blueprint(args, base_env(workdir / "unused"), log), log)
+    return out
+
+
 def log_tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 

@@ -19,7 +19,16 @@ from unittest import mock
 
 import pytest
 import yaml
-from e2e_support import BIN, FIRST_DAY, REPO, Postgres, base_env, blueprint, check_ok, log_tail
+from e2e_support import (
+    BIN,
+    REPO,
+    Postgres,
+    base_env,
+    blueprint,
+    check_ok,
+    log_tail,
+    sample_archive,
+)
 from object_store import lake_digests, moto_s3
 
 from blueprint_assets.core.lake import COMMIT_FILE
@@ -53,11 +62,7 @@ def s3():
 
 @pytest.fixture(scope="module")
 def archive(workdir: Path) -> Path:
-    out = workdir / "archive"
-    log = workdir / "sample.log"
-    args = ["sample", "--out", str(out), "--days", "3", "--users", "300", "--seed", "5", "--start", FIRST_DAY]
-    check_ok(blueprint(args, base_env(workdir / "unused"), log), log)
-    return out
+    return sample_archive(workdir, days=len(DAYS))
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +143,6 @@ def parallel(workdir: Path, archive: Path, secret: str, postgres: Postgres, s3) 
             os.killpg(daemon.pid, 9)
             daemon.wait()
     TIMINGS["parallel_object_store_s"] = time.monotonic() - started
-    print(f"\nwall seconds: {json.dumps(TIMINGS)}")
     return {"data_dir": data_dir, "records": records, "log": log}
 
 
@@ -182,3 +186,4 @@ def test_parallel_object_store_lake_equals_serial_local_lake(parallel, serial, s
         keys = s3.keys(f"parallel/lake/{name}/")
         assert sorted(k.rsplit("/", 1)[1].split("-")[0] for k in keys) == sorted([COMMIT_FILE, "part"]), name
     assert not [k for k in s3.keys("parallel/") if "secret" in k]
+    print(f"\nwall seconds: {json.dumps(TIMINGS)}")

@@ -12,7 +12,18 @@ from unittest import mock
 
 import pyarrow.parquet as pq
 import pytest
-from e2e_support import BIN, FIRST_DAY, LAST_DAY, REPO, Postgres, base_env, blueprint, check_ok, log_tail
+from e2e_support import (
+    BIN,
+    FIRST_DAY,
+    LAST_DAY,
+    REPO,
+    Postgres,
+    base_env,
+    blueprint,
+    check_ok,
+    log_tail,
+    sample_archive,
+)
 
 DAYS = [FIRST_DAY, LAST_DAY]
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -39,11 +50,7 @@ def secret() -> str:
 
 @pytest.fixture(scope="module")
 def archive(workdir: Path) -> Path:
-    out = workdir / "archive"
-    log = workdir / "sample.log"
-    args = ["sample", "--out", str(out), "--days", "2", "--users", "300", "--seed", "5", "--start", FIRST_DAY]
-    check_ok(blueprint(args, base_env(workdir / "unused"), log), log)
-    return out
+    return sample_archive(workdir, days=len(DAYS))
 
 
 def day_run(archive: Path, data_dir: Path, day: str) -> list[str]:

@@ -231,11 +231,6 @@ def test_pipeline_and_release_on_the_object_store_equal_a_local_run(s3, both_run
                    for k in keys if not k.endswith(".parquet"))  # fmt: skip
 
 
-@pytest.mark.xfail(
-    reason="forget keeps an account's actions whose subject_did is null (non-Kleene `or` in core/optout.py), "
-    "on a local folder too; the privacy helper's pending 'Kleene-safe involves' change fixes it",
-    strict=False,
-)
 def test_forget_removes_an_account_from_the_object_store(s3, both_runs) -> None:
     from blueprint_assets.core.optout import forget_account
     from blueprint_assets.core.pseudonyms import Pseudonymizer

@@ -56,6 +56,15 @@ def iso_day(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value!r} is not a day (YYYY-MM-DD)") from None
 
 
+def repo_id(value: str) -> str:
+    """argparse type: a Hub repository id OWNER/NAME."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a repository id OWNER/NAME")
+    return value
+
+
 def month_spec(value: str) -> str:
     """argparse type: `2025-03` or `2025-03..2025-05`, normalized (`2025-03..2025-03` is `2025-03`)."""
     from blueprint_assets.partitions import month_label, month_range
@@ -273,6 +282,31 @@ def cmd_release(args: argparse.Namespace) -> int:
         shutil.copytree(built, target)
         print(f"release copied to {target}")
     print(f"release {name}: built at {built}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Upload releases/<window>/public/ to the Hub, refusing anything unsafe (core/publish.py)."""
+    from blueprint_assets.core.publish import format_plan, refusals, upload, upload_plan
+
+    release = _data_dir(args) / "releases" / args.window
+    if not release.is_dir():
+        raise CommandFailed(
+            f"no release {args.window} at {release}: build it with `blueprint release --months {args.window}`"
+        )
+    problems = refusals(release)
+    if problems:
+        for problem in problems:
+            print(f"  refused: {problem}", file=sys.stderr)
+        raise CommandFailed(
+            f"release {args.window} not published: {len(problems)} problem(s), the first: {problems[0]}"
+        )
+    plan = upload_plan(release)
+    print(format_plan(plan, args.repo, args.private))
+    if args.dry_run:
+        print("dry run: nothing uploaded")
+        return 0
+    print(f"uploaded: {upload(release, args.repo, args.private)}")
     return 0
 
 
@@ -553,6 +587,19 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = add_command(sub, name, func, text, data_dir=False)
         command.add_argument("rest", nargs=argparse.REMAINDER, help="options of the subcommand")
+
+    publish = add_command(
+        sub, "publish", cmd_publish,
+        "upload a release's public/ folder to the Hugging Face Hub (refuses unsafe or synthetic releases)",
+    )  # fmt: skip
+    publish.add_argument("--window", required=True, type=month_spec, help="the release, e.g. 2025-03")
+    publish.add_argument("--repo", required=True, type=repo_id, help="Hub dataset repository, OWNER/NAME")
+    publish.add_argument("--private", action="store_true", help="create the Hub repository as private")
+    publish.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what would be uploaded (paths, sizes, SHA-256); upload nothing",
+    )
 
     forget = add_command(
         sub, "forget", cmd_forget, "opt-out: remove every row derived from an account, keep excluding it"

@@ -67,6 +67,17 @@ def source_options(overrides: dict | None = None) -> dict:
     return options
 
 
+def parse_k_list(value: str) -> list[int]:
+    """BLUEPRINT_K: one K (`25`) or a comma-separated list (`2,25,100,1000`), each a positive integer."""
+    try:
+        ks = sorted({int(part) for part in value.split(",") if part.strip()})
+    except ValueError:
+        raise ValueError(f"BLUEPRINT_K must be integers separated by commas, got {value!r}") from None
+    if not ks or ks[0] < 1:
+        raise ValueError(f"BLUEPRINT_K needs at least one K of 1 or more, got {value!r}")
+    return ks
+
+
 def build_resources(
     data_dir: str | None = None,
     source_kind: str | None = None,
@@ -100,12 +111,14 @@ def build_resources(
             model_name=os.environ.get("BLUEPRINT_ENCODER", "default"), cache_dir=model_cache_dir(data_dir)
         ),
         "settings": ReleaseSettings(
-            k=int(os.environ.get("BLUEPRINT_K", "25")),
+            ks=parse_k_list(os.environ.get("BLUEPRINT_K", "25")),
             min_cluster_size=int(os.environ.get("BLUEPRINT_MIN_CLUSTER_SIZE", "10")),
             keywords_file=os.environ.get("BLUEPRINT_KEYWORDS_FILE") or None,
             require_keywords=os.environ.get("BLUEPRINT_REQUIRE_KEYWORDS", "0") == "1",
             split_strategy=os.environ.get("BLUEPRINT_SPLIT", "temporal"),
             stable_ids=os.environ.get("BLUEPRINT_STABLE_IDS", "0") == "1",
+            contact=os.environ.get("BLUEPRINT_CONTACT", ""),
+            gated=os.environ.get("BLUEPRINT_GATED", "0") == "1",
         ),
     }
 

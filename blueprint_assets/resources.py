@@ -148,6 +148,7 @@ class ReleaseSettings(ConfigurableResource):
     """How a release is scoped, clustered, threaded and split (defaults follow BluePrint)."""
 
     k: int = 25
+    ks: list[int] = []  # several granularities (BLUEPRINT_K=2,25,100,1000); empty: just `k`
     min_cluster_size: int = 10
     seed: int = 42
     min_english_posts: int = 2
@@ -160,6 +161,13 @@ class ReleaseSettings(ConfigurableResource):
     validation_fraction: float = 0.1
     stable_ids: bool = False
     license: str = "cc-by-4.0"
+    contact: str = ""  # BLUEPRINT_CONTACT: where removal requests and questions go (required to publish)
+    gated: bool = False  # BLUEPRINT_GATED=1: the card asks for gated access on the Hub (extra_gated_*)
+
+    @property
+    def granularities(self) -> list[int]:
+        """The K values of the release, ascending and distinct."""
+        return sorted({int(k) for k in (self.ks or [self.k])})
 
     @property
     def fractions(self) -> tuple[float, float, float]:

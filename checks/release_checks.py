@@ -29,7 +29,9 @@ def thread_facts(table: pa.Table) -> pd.DataFrame:
         times = [m["relative_integer_time"] for m in messages]
         facts.append(
             {
-                "id": row["id"],
+                # Ids are unique within a granularity; the same thread of two K can share one.
+                "id": f"{row['k']}:{row['id']}" if "k" in row else row["id"],
+                "k": row.get("k", 0),
                 "cluster_id": row["cluster_id"],
                 "action": row["action"],
                 "last_true": sum(bool(last_actions.get(a)) for a in ACTION_ORDER),
@@ -61,10 +63,10 @@ def thread_expectations() -> list:
 def persona_clusters_min_size(
     context: AssetCheckExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> AssetCheckResult:
-    """Every cluster holds at least `min_cluster_size` users."""
+    """Every cluster of every K holds at least `min_cluster_size` users."""
     table = read_files([release_file(lake, "persona_clusters", context)])
-    sizes = table.group_by("cluster_id").aggregate([("user", "count")]).to_pandas()
-    sizes.columns = ["cluster_id", "users"]
+    sizes = table.group_by(["k", "cluster_id"]).aggregate([("user", "count")]).to_pandas()
+    sizes = sizes.rename(columns={"user_count": "users"})
     gx = expectations()
     suite = [gx.ExpectColumnValuesToBeBetween(column="users", min_value=settings.min_cluster_size)]
     return outcome_result(run_suite(sizes, suite, "persona_clusters"), "persona_clusters", table.num_rows)
@@ -88,8 +90,9 @@ def action_splits_quality(
     facts = thread_facts(table.drop_columns(["split"]))
     facts["split"] = table.column("split").to_pylist()
     clusters = read_files([release_file(lake, "persona_clusters", context)]).to_pandas()
-    sizes = clusters.groupby("cluster_id")["user"].count()
-    facts["cluster_size"] = facts["cluster_id"].map(sizes).fillna(0).astype(int)
+    sizes = clusters.groupby(["k", "cluster_id"])["user"].count()
+    keys = list(zip(facts["k"], facts["cluster_id"], strict=True))
+    facts["cluster_size"] = [int(sizes.get(key, 0)) for key in keys]
     gx = expectations()
     suite = [
         *thread_expectations(),  # a unique id across all splits means no thread is in two splits

@@ -22,6 +22,7 @@ RELEASE_SECRET = b"release-secret-for-release-tests"
 USERS = ("alice", "bob", "carol", "dave")
 CLUSTERS = {pseudonym(LAKE_SECRET, f"did:plc:{u}"): i % 2 for i, u in enumerate(USERS)}
 PERSONAS = {0: "# Cluster 0\nTalks about gardens.", 1: "# Cluster 1\nTalks about trains.\n"}
+CFG = "2_clusters"  # the one granularity of these tests: K = number of persona cards
 CONTEXT = {"window": "2025-03", "pseudonym_mode": "per-thread", "split_strategy": "temporal", "max_depth": 5}
 
 
@@ -92,12 +93,12 @@ def test_layout_is_exactly_the_contract(tmp_path: Path, splits: dict) -> None:
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     public = (
         ["MANIFEST.json", "README.md"]
-        + [f"data/{s}.parquet" for s in ("test", "train", "validation")]
-        + ["personas/cluster_0.md", "personas/cluster_1.md"]
-        + [f"{s}/cluster_{c}.jsonl" for s in ("test", "train", "validation") for c in (0, 1)]
+        + [f"{CFG}/data/{s}.parquet" for s in ("test", "train", "validation")]
+        + [f"{CFG}/personas/cluster_0.md", f"{CFG}/personas/cluster_1.md"]
+        + [f"{CFG}/{s}/cluster_{c}.jsonl" for s in ("test", "train", "validation") for c in (0, 1)]
     )
     private = ["MANIFEST.json"] + [
-        f"answers/{s}.{ext}" for s in ("test", "validation") for ext in ("jsonl", "parquet")
+        f"{CFG}/answers/{s}.{ext}" for s in ("test", "validation") for ext in ("jsonl", "parquet")
     ]
     assert files == sorted([f"public/{f}" for f in public] + [f"private/{f}" for f in private])
     assert summary["files"] == len(files)
@@ -106,22 +107,22 @@ def test_layout_is_exactly_the_contract(tmp_path: Path, splits: dict) -> None:
     assert sum(published.values()) + summary["reveals_hidden_answer"] == sum(total.values())
     assert published["train"] == total["train"] and summary["reveals_hidden_answer"] > 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["2025-03"]  # no temp folder left beside
-    assert (out / "public" / "personas" / "cluster_0.md").read_text() == PERSONAS[0] + "\n"
+    assert (out / "public" / CFG / "personas" / "cluster_0.md").read_text() == PERSONAS[0] + "\n"
 
 
 def test_parquet_jsonl_and_answers_agree_and_hide_the_answers(tmp_path: Path, splits: dict) -> None:
     out = tmp_path / "rel"
     stats = write_release(out, splits, PERSONAS, CONTEXT)["counts"]
     for name in ("train", "validation", "test"):
-        table = pq.read_table(out / "public" / "data" / f"{name}.parquet")
+        table = pq.read_table(out / "public" / CFG / "data" / f"{name}.parquet")
         assert table.column_names == ["id", "cluster_id", "thread"]
         assert table.num_rows == sum(stats[name].values()) > 0
-        jsonl = read_jsonl(out / "public" / name / "cluster_0.jsonl") + read_jsonl(
-            out / "public" / name / "cluster_1.jsonl"
+        jsonl = read_jsonl(out / "public" / CFG / name / "cluster_0.jsonl") + read_jsonl(
+            out / "public" / CFG / name / "cluster_1.jsonl"
         )
         assert sorted(r["id"] for r in jsonl) == sorted(table.column("id").to_pylist())
         assert all(list(r) == ["id", "cluster_id", "thread"] for r in jsonl)
-        assert all(r["cluster_id"] == 0 for r in read_jsonl(out / "public" / name / "cluster_0.jsonl"))
+        assert all(r["cluster_id"] == 0 for r in read_jsonl(out / "public" / CFG / name / "cluster_0.jsonl"))
         lasts = [r["thread"][-1] for r in jsonl]
         if name == "train":
             assert all(sum(m["actions"].values()) == 1 for m in lasts)
@@ -132,7 +133,7 @@ def test_parquet_jsonl_and_answers_agree_and_hide_the_answers(tmp_path: Path, sp
             m["text"] is None and m["actions"] is None
             for m in (r[-1] for r in table.column("thread").to_pylist())
         )
-        answers = read_jsonl(out / "private" / "answers" / f"{name}.jsonl")
+        answers = read_jsonl(out / "private" / CFG / "answers" / f"{name}.jsonl")
         assert [a["id"] for a in answers] == [r["id"] for r in table.to_pylist()]
         originals = {t["id"]: t for t in splits[name]}
         for answer in answers:
@@ -140,7 +141,7 @@ def test_parquet_jsonl_and_answers_agree_and_hide_the_answers(tmp_path: Path, sp
             assert list(answer) == ["id", "cluster_id", "action", "actions", "text"]
             assert answer["actions"] == one_hot(original["action"]) and answer["action"] == original["action"]
             assert answer["text"] == original["thread"][-1].get("text")
-        assert pq.read_table(out / "private" / "answers" / f"{name}.parquet").to_pylist() == answers
+        assert pq.read_table(out / "private" / CFG / "answers" / f"{name}.parquet").to_pylist() == answers
 
 
 def test_duckdb_reads_the_release_and_counts_match(tmp_path: Path, splits: dict) -> None:
@@ -148,19 +149,19 @@ def test_duckdb_reads_the_release_and_counts_match(tmp_path: Path, splits: dict)
     stats = write_release(out, splits, PERSONAS, CONTEXT)["counts"]
     con = duckdb.connect()
     for name in ("train", "validation", "test"):
-        path = str(out / "public" / "data" / f"{name}.parquet")
+        path = str(out / "public" / CFG / "data" / f"{name}.parquet")
         (count,) = con.execute("SELECT count(*) FROM read_parquet(?)", [path]).fetchone()
         assert count == sum(stats[name].values())
     by_action = dict(
         con.execute(
             "SELECT action, count(*) FROM read_json_auto(?) GROUP BY action",
-            [str(out / "private" / "answers" / "test.jsonl")],
+            [str(out / "private" / CFG / "answers" / "test.jsonl")],
         ).fetchall()
     )
     assert by_action == {a: n for a, n in stats["test"].items() if n}
     (likes,) = con.execute(
         'SELECT count(*) FROM read_parquet(?) WHERE thread[len(thread)].actions."like"',
-        [str(out / "public" / "data" / "train.parquet")],
+        [str(out / "public" / CFG / "data" / "train.parquet")],
     ).fetchone()
     assert likes == stats["train"]["like"]
 
@@ -173,10 +174,11 @@ def test_dataset_card_header_and_prose(tmp_path: Path, splits: dict) -> None:
     header = yaml.safe_load(card.split("---\n")[1])
     assert header["license"] == "cc-by-4.0"
     assert header["task_categories"]
+    assert header["configs"][0]["config_name"] == CFG
     assert header["configs"][0]["data_files"] == [
-        {"split": s, "path": f"data/{s}.parquet"} for s in ("train", "validation", "test")
+        {"split": s, "path": f"{CFG}/data/{s}.parquet"} for s in ("train", "validation", "test")
     ]
-    assert {s["name"]: s["num_examples"] for s in header["dataset_info"]["splits"]} == {
+    assert {s["name"]: s["num_examples"] for s in header["dataset_info"][0]["splits"]} == {
         s: sum(stats[s].values()) for s in ("train", "validation", "test")
     }
     for phrase in ("## Collection", "## Filtering", "## Privacy measures", "## Known residual risks"):
@@ -221,20 +223,23 @@ def test_verify_manifest_catches_changed_missing_and_extra_files(tmp_path: Path,
     assert verify_manifest(out) == []
     manifest = json.loads((out / "public" / "MANIFEST.json").read_text())
     assert list(manifest) == sorted(manifest) and "MANIFEST.json" not in manifest
-    data = out / "public" / "data" / "test.parquet"
+    data = out / "public" / CFG / "data" / "test.parquet"
     corrupted = bytearray(data.read_bytes())
     corrupted[len(corrupted) // 2] ^= 0xFF
     data.write_bytes(bytes(corrupted))
-    (out / "public" / "personas" / "cluster_1.md").unlink()
-    (out / "public" / "train" / "cluster_9.jsonl").write_text("{}\n")
+    (out / "public" / CFG / "personas" / "cluster_1.md").unlink()
+    (out / "public" / CFG / "train" / "cluster_9.jsonl").write_text("{}\n")
     assert verify_manifest(out) == [
-        "changed: public/data/test.parquet",
-        "missing: public/personas/cluster_1.md",
-        "extra: public/train/cluster_9.jsonl",
+        f"changed: public/{CFG}/data/test.parquet",
+        f"missing: public/{CFG}/personas/cluster_1.md",
+        f"extra: public/{CFG}/train/cluster_9.jsonl",
     ]
     (out / "public" / "MANIFEST.json").unlink()
-    (out / "private" / "answers" / "test.jsonl").write_text("")
-    assert verify_manifest(out) == ["missing: public/MANIFEST.json", "changed: private/answers/test.jsonl"]
+    (out / "private" / CFG / "answers" / "test.jsonl").write_text("")
+    assert verify_manifest(out) == [
+        "missing: public/MANIFEST.json",
+        f"changed: private/{CFG}/answers/test.jsonl",
+    ]
 
 
 def test_no_lake_identifier_or_clock_time_is_published(tmp_path: Path, splits: dict) -> None:
@@ -279,15 +284,17 @@ def test_public_folder_holds_no_answer_and_planting_one_is_caught(tmp_path: Path
     out = tmp_path / "rel"
     write_release(out, splits, PERSONAS, CONTEXT)
     index = _hidden_index(out)
-    answers = read_jsonl(out / "private" / "answers" / "test.jsonl")
-    assert len(index) == len(answers) + len(read_jsonl(out / "private" / "answers" / "validation.jsonl"))
+    answers = read_jsonl(out / "private" / CFG / "answers" / "test.jsonl")
+    assert len(index) == len(answers) + len(
+        read_jsonl(out / "private" / CFG / "answers" / "validation.jsonl")
+    )
     assert scan_public(out / "public", index) == []
     with_text = next(a for a in answers if a["text"] and len(a["text"]) >= 16)
     # An answer text planted in a persona card (Markdown-escaped, inside other words) is found.
-    card = out / "public" / "personas" / "cluster_0.md"
+    card = out / "public" / CFG / "personas" / "cluster_0.md"
     card.write_text(card.read_text() + "\n> Said: " + with_text["text"].replace("é", "é") + " indeed\n")
     [finding] = scan_public(out / "public", index)
-    assert finding.startswith("personas/cluster_0.md: holds the text of 1 hidden answer")
+    assert finding.startswith(f"{CFG}/personas/cluster_0.md: holds the text of 1 hidden answer")
 
 
 def test_scan_catches_answers_files_and_restored_actions_in_public(tmp_path: Path, splits: dict) -> None:
@@ -296,15 +303,19 @@ def test_scan_catches_answers_files_and_restored_actions_in_public(tmp_path: Pat
     out = tmp_path / "rel"
     write_release(out, splits, PERSONAS, CONTEXT)
     index = _hidden_index(out)
-    shutil.copytree(out / "private" / "answers", out / "public" / "answers")
+    shutil.copytree(out / "private" / CFG / "answers", out / "public" / "answers")
     findings = scan_public(out / "public", index)
     assert "answers/test.jsonl: an answers folder inside public/" in findings
     shutil.rmtree(out / "public" / "answers")
-    rows = read_jsonl(out / "public" / "test" / "cluster_0.jsonl")
+    rows = read_jsonl(out / "public" / CFG / "test" / "cluster_0.jsonl")
     rows[0]["thread"][-1]["actions"] = one_hot("like")
-    (out / "public" / "test" / "cluster_0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (out / "public" / CFG / "test" / "cluster_0.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows)
+    )
     [finding] = scan_public(out / "public", index)
-    assert finding.startswith("test/cluster_0.jsonl: hidden thread") and "carries its action" in finding
+    assert (
+        finding.startswith(f"{CFG}/test/cluster_0.jsonl: hidden thread") and "carries its action" in finding
+    )
 
 
 def test_answer_index_with_a_shared_opening_finds_exactly_the_planted_answers() -> None:

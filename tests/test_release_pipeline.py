@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -29,6 +30,7 @@ from blueprint_assets.assets.release import (
 from blueprint_assets.core.actions_space import ACTION_ORDER
 from blueprint_assets.core.lake import Lake, read_files
 from blueprint_assets.core.privacy_scan import lake_raw_identifiers
+from blueprint_assets.core.release_meta import card_header
 from blueprint_assets.core.static_encoder import static_model_id
 from blueprint_assets.partitions import monthly_partitions
 from blueprint_assets.resources import EncoderResource, ReleaseSettings
@@ -69,7 +71,7 @@ def resources(data_dir: Path, archive: Path) -> dict:
     return {
         **pipeline_resources(data_dir, archive),
         "encoder": EncoderResource(),
-        "settings": ReleaseSettings(k=6, min_cluster_size=10),
+        "settings": ReleaseSettings(ks=[2, 6, 1000], min_cluster_size=10),  # 1000: infeasible
     }
 
 
@@ -117,9 +119,14 @@ def test_clusters_respect_minimum_size_and_cards_are_clean(built) -> None:
     data_dir, _ = built
     lake = Lake(str(data_dir))
     clusters = read_files([lake.partition_file("persona_clusters", "release", "2025-03")]).to_pandas()
-    sizes = clusters.groupby("cluster_id")["user"].count()
-    assert len(sizes) >= 2 and sizes.min() >= 10
-    cards = sorted((data_dir / "releases" / "2025-03" / "public" / "personas").glob("cluster_*.md"))
+    assert sorted(set(clusters["k"])) == [2, 6]  # K=1000 is infeasible for 300 users: skipped
+    for k in (2, 6):
+        assert clusters[clusters["k"] == k].groupby("cluster_id")["user"].count().min() >= 10
+    sizes = clusters[clusters["k"] == 6].groupby("cluster_id")["user"].count()
+    assert len(sizes) >= 2
+    cards = sorted(
+        (data_dir / "releases" / "2025-03" / "public" / "6_clusters" / "personas").glob("cluster_*.md")
+    )
     assert len(cards) == len(sizes)
     text = cards[0].read_text()
     assert "## Action types" in text and "Representative posts" in text
@@ -173,24 +180,24 @@ def test_threads_cover_every_sample_action_and_splits_hide_answers(built) -> Non
     actions_seen = set()
     for split in ("train", "validation", "test"):
         for line in (
-            (release / "private" / "answers" / f"{split}.jsonl").read_text().splitlines()
+            (release / "private" / "6_clusters" / "answers" / f"{split}.jsonl").read_text().splitlines()
             if split != "train"
             else []
         ):
             actions_seen.add(json.loads(line)["action"])
-    train = pq.read_table(release / "public" / "data" / "train.parquet").to_pylist()
+    train = pq.read_table(release / "public" / "6_clusters" / "data" / "train.parquet").to_pylist()
     for row in train:
         last = row["thread"][-1]
         actions_seen.add(next(a for a in ACTION_ORDER if last["actions"][a]))
     assert actions_seen == set(ACTION_ORDER)
-    validation = pq.read_table(release / "public" / "data" / "validation.parquet").to_pylist()
+    validation = pq.read_table(release / "public" / "6_clusters" / "data" / "validation.parquet").to_pylist()
     assert all(
         row["thread"][-1]["actions"] is None and row["thread"][-1]["text"] is None for row in validation
     )
     ids = [
         r["id"]
         for s in ("train", "validation", "test")
-        for r in pq.read_table(release / "public" / "data" / f"{s}.parquet").to_pylist()
+        for r in pq.read_table(release / "public" / "6_clusters" / "data" / f"{s}.parquet").to_pylist()
     ]
     assert len(ids) == len(set(ids))
 
@@ -200,12 +207,24 @@ def test_release_loads_with_pyarrow_and_duckdb(built) -> None:
     release = data_dir / "releases" / "2025-03" / "public"
     manifest = json.loads((release / "MANIFEST.json").read_text())
     card = (release / "README.md").read_text()
+    header = card_header(card)
+    assert [c["config_name"] for c in header["configs"]] == ["2_clusters", "6_clusters"]
+    assert (
+        header["blueprint"]["synthetic_sample"] is True
+        and "Synthetic sample" in card.split("---\n", 2)[2][:400]
+    )
+    assert (
+        "K=1000 was requested but skipped: 300 in-scope users" in card
+        or "K=1000 was requested but skipped" in card
+    )
     for split in ("train", "validation", "test"):
-        path = release / "data" / f"{split}.parquet"
-        assert f"data/{split}.parquet" in manifest
+        path = release / "6_clusters" / "data" / f"{split}.parquet"
+        assert f"6_clusters/data/{split}.parquet" in manifest
         arrow_rows = pq.read_table(path).num_rows
         duck_rows = duckdb.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0]
-        jsonl_rows = sum(len(p.read_text().splitlines()) for p in (release / split).glob("cluster_*.jsonl"))
+        jsonl_rows = sum(
+            len(p.read_text().splitlines()) for p in (release / "6_clusters" / split).glob("cluster_*.jsonl")
+        )
         assert arrow_rows == duck_rows == jsonl_rows > 0
         assert f"num_examples: {arrow_rows}" in card
 
@@ -222,6 +241,9 @@ def test_audit_report_has_every_section_and_no_identifiers(built) -> None:
     data_dir, _ = built
     audit = data_dir / "releases" / "2025-03" / "privacy_audit"
     markdown = (audit / "privacy_audit.md").read_text()
+    assert "Granularity K=2" in markdown and "Granularity K=6" in markdown
+    assert "Granularity K=1000" in markdown
+    assert "Skipped: " in markdown and "min_cluster_size = 1000 × 10" in markdown.replace("\\", "")
     for heading in ("PII removed", "NER", "Cluster sizes", "Opt-outs", "Pseudonym", "residual", "leak"):
         assert heading.lower() in markdown.lower(), heading
     for heading in ("Anonymizer quality on the labelled set", "Second-opinion residual scan",
@@ -253,25 +275,26 @@ def tamper_blocks_downstream(res: dict, tamper, check) -> str:
 
 def test_corrupted_release_file_blocks_downstream(built) -> None:
     data_dir, res = built
-    target = data_dir / "releases" / "2025-03" / "public" / "data" / "test.parquet"
+    target = data_dir / "releases" / "2025-03" / "public" / "6_clusters" / "data" / "test.parquet"
     description = tamper_blocks_downstream(
         res, lambda: target.write_bytes(target.read_bytes() + b"tampered"), dataset_release_manifest
     )
-    assert "changed: public/data/test.parquet" in description
+    assert "changed: public/6_clusters/data/test.parquet" in description
 
 
 def test_answer_text_planted_in_public_fails_the_blocking_check(built) -> None:
     data_dir, res = built
     folder = data_dir / "releases" / "2025-03"
     answers = [
-        json.loads(line) for line in (folder / "private" / "answers" / "test.jsonl").read_text().splitlines()
+        json.loads(line)
+        for line in (folder / "private" / "6_clusters" / "answers" / "test.jsonl").read_text().splitlines()
     ]
     planted = next(a["text"] for a in answers if a["text"] and len(a["text"]) >= 20)
-    card = folder / "public" / "personas" / "cluster_0.md"
+    card = folder / "public" / "6_clusters" / "personas" / "cluster_0.md"
     description = tamper_blocks_downstream(
         res, lambda: card.write_text(card.read_text() + f"\n> {planted}\n"), dataset_release_no_answers
     )
-    assert "personas/cluster_0.md: holds the text of 1 hidden answer" in description
+    assert "6_clusters/personas/cluster_0.md: holds the text of" in description
 
 
 def test_forget_leaves_no_trace_in_any_table_or_release(built, tmp_path: Path) -> None:
@@ -310,3 +333,62 @@ def test_forget_leaves_no_trace_in_any_table_or_release(built, tmp_path: Path) -
     assert len(after) > 5
     leaks = sorted(path for path, text in after.items() if did in text.lower() or pseudonym in text)
     assert not leaks, f"account still in {leaks[:3]}"
+
+
+def test_sample_submission_scores_on_validation_and_test(built, capsys) -> None:
+    from blueprint_assets.core.scorer import main_score
+
+    data_dir, _ = built
+    release = data_dir / "releases" / "2025-03"
+    for k in (2, 6):
+        submission = release / "public" / f"{k}_clusters" / "sample_submission.jsonl"
+        rows = [json.loads(line) for line in submission.read_text().splitlines()]
+        ids = {
+            s: [
+                r["id"]
+                for r in pq.read_table(
+                    release / "public" / f"{k}_clusters" / "data" / f"{s}.parquet"
+                ).to_pylist()
+            ]
+            for s in ("validation", "test")
+        }
+        assert [r["id"] for r in rows] == ids["validation"] + ids["test"]
+        assert all(sum(r[a] for a in ACTION_ORDER) == 1 for r in rows)
+        for split in ("validation", "test"):
+            assert (
+                main_score(
+                    [
+                        "--answers",
+                        str(release),
+                        "--predictions",
+                        str(submission),
+                        "--split",
+                        split,
+                        "--k",
+                        str(k),
+                    ]
+                )
+                == 0
+            )
+            assert "macro-F1" in capsys.readouterr().out
+
+
+def test_starter_notebook_runs_headless_on_the_release(built, monkeypatch) -> None:
+    import nbclient
+    import nbformat
+
+    repo = str(Path(__file__).resolve().parents[1])  # the kernel imports this checkout's blueprint_assets
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
+
+    data_dir, _ = built
+    public = data_dir / "releases" / "2025-03" / "public"
+    before = release_bytes(public)
+    notebook = nbformat.read(public / "starter.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(public)}}
+    )
+    client.execute()
+    outputs = "".join(o.get("text", "") for cell in notebook.cells for o in cell.get("outputs", []))
+    assert "DatasetDict" in outputs and "overall majority:" in outputs
+    assert "validation macro-F1:" in outputs
+    assert release_bytes(public) == before  # the notebook writes nothing into the dataset folder

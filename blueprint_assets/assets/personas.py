@@ -225,38 +225,76 @@ def require_enough_users(users: int, min_cluster_size: int) -> None:
         )
 
 
+def skip_reason(k: int, users: int, min_cluster_size: int) -> str | None:
+    """Why granularity K cannot be built for `users` in-scope users (None when it can)."""
+    if users < k * min_cluster_size:
+        return f"{users} in-scope users < K × min_cluster_size = {k} × {min_cluster_size}"
+    return None
+
+
 @asset(deps=[user_embeddings, AssetKey("post_embeddings"), AssetKey("anonymized_posts")], **RELEASE)
 def persona_clusters(
     context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> MaterializeResult:
-    """faiss k-means: exactly K clusters of at least the minimum size when users allow (cards: with the release)."""
+    """For each K of BLUEPRINT_K: k-means with exactly K clusters of at least the minimum size (infeasible K skipped)."""
     from blueprint_assets.core.clustering import cluster_users, silhouette_sample
 
     users, matrix = user_matrix(lake, context)
     require_enough_users(len(users), settings.min_cluster_size)
-    result = cluster_users(
-        matrix, k=settings.k, min_cluster_size=settings.min_cluster_size, seed=settings.seed
-    )
-    table = pa.table(
-        {"user": users, "cluster_id": result.assignments.astype(np.int32), "distance": result.distances},
-        schema=pa.schema([("user", pa.string()), ("cluster_id", pa.int32()), ("distance", pa.float32())]),
-    )
-    write_table_atomic(table, release_file(lake, "persona_clusters", context))
-    silhouette = silhouette_sample(matrix, result.assignments) if result.k_used > 1 else float("nan")
+    parts, per_k, skipped = [], {}, {}
+    for k in settings.granularities:
+        reason = skip_reason(k, len(users), settings.min_cluster_size)
+        result = (
+            None
+            if reason
+            else cluster_users(matrix, k=k, min_cluster_size=settings.min_cluster_size, seed=settings.seed)
+        )
+        if result is not None and result.k_used != k:
+            # Feasible by count, but the clustering kept fewer: published under K, the card says k_used.
+            context.log.warning(f"persona_clusters: K={k} kept {result.k_used} clusters: {result.notes}")
+        if reason:
+            skipped[str(k)] = reason
+            context.log.warning(f"persona_clusters: K={k} skipped: {reason}")
+            continue
+        context.log.info(f"persona_clusters: K={k} clustered {len(users)} users")
+        parts.append(pa.table(
+            {"user": users, "cluster_id": result.assignments.astype(np.int32), "distance": result.distances,
+             "k": np.full(len(users), k, dtype=np.int32)},
+            schema=CLUSTERS_SCHEMA,
+        ))  # fmt: skip
+        silhouette = silhouette_sample(matrix, result.assignments) if result.k_used > 1 else float("nan")
+        per_k[str(k)] = {
+            "k_requested": result.k_requested, "k_used": result.k_used, "k_reason": result.k_reason,
+            "notes": result.notes,
+            "min_size": int(result.sizes.min()), "inertia": float(result.inertia),
+            "silhouette_sample": float(silhouette),
+            "sizes": {str(c): int(n) for c, n in enumerate(result.sizes)},
+        }  # fmt: skip
+    if not parts:
+        raise ValueError(
+            f"no K of {settings.granularities} is feasible for {len(users)} in-scope users with at least "
+            f"{settings.min_cluster_size} per cluster: lower BLUEPRINT_K or BLUEPRINT_MIN_CLUSTER_SIZE, or widen the window"
+        )
+    write_table_atomic(pa.concat_tables(parts), release_file(lake, "persona_clusters", context))
+    first = per_k[min(per_k, key=int)]
     return MaterializeResult(
         metadata={
-            "k_requested": result.k_requested,
-            "k_used": result.k_used,
-            "k_lowered": result.k_used < result.k_requested,
-            "k_reason": result.k_reason,
-            "notes": MetadataValue.json(result.notes),
-            "sizes": MetadataValue.json({str(c): int(n) for c, n in enumerate(result.sizes)}),
-            "min_size": int(result.sizes.min()),
-            "inertia": float(result.inertia),
-            "silhouette_sample": float(silhouette),
+            "k_requested": MetadataValue.json(settings.granularities),
+            "k_used": MetadataValue.json(sorted(int(k) for k in per_k)),
+            "skipped": MetadataValue.json(skipped),
+            "granularities": MetadataValue.json(per_k),
+            "min_size": first["min_size"],
+            "inertia": first["inertia"],
+            "silhouette_sample": first["silhouette_sample"],
+            "k_lowered": bool(skipped),
             **table_metadata([release_file(lake, "persona_clusters", context)]),
         }
     )
+
+
+CLUSTERS_SCHEMA = pa.schema(
+    [("user", pa.string()), ("cluster_id", pa.int32()), ("distance", pa.float32()), ("k", pa.int32())]
+)
 
 
 def user_matrix(lake: LakeResource, context: AssetExecutionContext) -> tuple[list[str], np.ndarray]:
@@ -265,18 +303,22 @@ def user_matrix(lake: LakeResource, context: AssetExecutionContext) -> tuple[lis
 
 
 def persona_cards_for(
-    lake: LakeResource, context: AssetExecutionContext, clusters: dict[str, int], hidden_text
-) -> dict[int, str]:
-    """Markdown card per cluster; posts whose text `hidden_text(text)` flags (hidden answers) are left out."""
+    lake: LakeResource, context: AssetExecutionContext, maps: dict[int, dict[str, int]], hidden_text
+) -> dict[int, dict[int, str]]:
+    """Per K, a Markdown card per cluster; posts whose text `hidden_text(text)` flags (hidden answers) are left out."""
     from blueprint_assets.core.cards import build_persona_cards
 
     users, matrix = user_matrix(lake, context)
-    assignments = np.asarray([clusters[u] for u in users])
     days = days_in_window(context)
     rows = release_rows(lake, "anonymized_posts", days, ["actor", "action", "text", "record_id"])
     texts = rows.column("text").to_pylist()
     posts = rows.filter(pa.array([not (t and hidden_text(t)) for t in texts], pa.bool_()))
     post_vectors = release_rows(lake, "post_embeddings", days, ["record_id", "vector"])
     dim = len(post_vectors.column("vector")[0]) if post_vectors.num_rows else matrix.shape[1]
-    centroids = {c: matrix[assignments == c, :dim].mean(axis=0) for c in sorted(set(clusters.values()))}
-    return build_persona_cards(clusters, rows, posts, post_vectors, centroids)
+    cards = {}
+    for k, clusters in sorted(maps.items()):
+        assignments = np.asarray([clusters[u] for u in users])
+        centroids = {c: matrix[assignments == c, :dim].mean(axis=0) for c in sorted(set(clusters.values()))}
+        cards[k] = build_persona_cards(clusters, rows, posts, post_vectors, centroids)
+        context.log.info(f"persona cards: K={k}, {len(cards[k])} cards")
+    return cards

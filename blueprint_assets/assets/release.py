@@ -17,16 +17,34 @@ from blueprint_assets.assets.personas import (
 from blueprint_assets.assets.privacy import anonymized_posts
 from blueprint_assets.assets.ui_metadata import escape_placeholders, markdown_with_images, table_metadata
 from blueprint_assets.core.lake import read_files, write_table_atomic
-from blueprint_assets.core.release_layout import audit_dir, public_dir
+from blueprint_assets.core.release_layout import audit_dir, data_root, public_dir
 from blueprint_assets.partitions import days_in_window, release_name
 from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
 
 RELEASE_GROUP = {**RELEASE, "group_name": "release"}
 
 
-def cluster_map(lake: LakeResource, context: AssetExecutionContext) -> dict[str, int]:
+def cluster_maps(lake: LakeResource, context: AssetExecutionContext) -> dict[int, dict[str, int]]:
+    """Per K, user pseudonym -> cluster id (persona_clusters holds every K of the release)."""
     table = read_files([release_file(lake, "persona_clusters", context)])
-    return dict(zip(table.column("user").to_pylist(), table.column("cluster_id").to_pylist(), strict=True))
+    maps: dict[int, dict[str, int]] = {}
+    for user, cluster, k in zip(
+        *(table.column(c).to_pylist() for c in ("user", "cluster_id", "k")), strict=True
+    ):
+        maps.setdefault(int(k), {})[user] = int(cluster)
+    return dict(sorted(maps.items()))
+
+
+def with_k(table: pa.Table, k: int) -> pa.Table:
+    return table.append_column("k", pa.array([k] * table.num_rows, pa.int32()))
+
+
+def by_k(table: pa.Table) -> dict[int, pa.Table]:
+    """Split a lake table with a `k` column into one table per K (without the column)."""
+    import pyarrow.compute as pc
+
+    ks = sorted(set(table.column("k").to_pylist()))
+    return {int(k): table.filter(pc.equal(table.column("k"), k)).drop_columns(["k"]) for k in ks}
 
 
 def pseudonym_mode(settings: ReleaseSettings) -> str:
@@ -37,19 +55,24 @@ def pseudonym_mode(settings: ReleaseSettings) -> str:
 def action_threads(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
-    """Prediction units: [context..., action] threads of in-scope users, times ranked, ids re-keyed."""
+    """Prediction units per K: [context..., action] threads of in-scope users, times ranked, ids re-keyed."""
     from blueprint_assets.core.threads import action_threads_table, build_threads
 
     rows = release_rows(lake, "anonymized_posts", days_in_window(context))
-    result = build_threads(
-        rows, cluster_map(lake, context), max_depth=settings.max_depth, secret=privacy.secret_for_scans(),
-        stable_ids=settings.stable_ids,
-    )  # fmt: skip
-    write_table_atomic(action_threads_table(result.threads), release_file(lake, "action_threads", context))
+    parts, result = [], None
+    for k, clusters in cluster_maps(lake, context).items():
+        result = build_threads(
+            rows, clusters, max_depth=settings.max_depth, secret=privacy.secret_for_scans(),
+            stable_ids=settings.stable_ids,
+        )  # fmt: skip
+        parts.append(with_k(action_threads_table(result.threads), k))
+        context.log.info(f"action_threads: K={k}, {len(result.threads)} threads")
+    write_table_atomic(pa.concat_tables(parts), release_file(lake, "action_threads", context))
     by_action = Counter(t["action"] for t in result.threads)
     return MaterializeResult(
         metadata={
             "threads": len(result.threads),
+            "granularities": len(parts),
             "threads_by_action": MetadataValue.json(dict(sorted(by_action.items()))),
             "dropped_by_reason": MetadataValue.json(dict(sorted(result.dropped.items()))),
             "relabeled": MetadataValue.json(dict(sorted(result.relabeled.items()))),
@@ -63,39 +86,51 @@ def action_threads(
 def action_splits(
     context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> MaterializeResult:
-    """train / validation / test, disjoint; temporal by default (latest threads are the test set)."""
+    """train / validation / test, disjoint; temporal by default; the same threads in the same split for every K."""
+    from blueprint_assets.core.granularities import align_splits
     from blueprint_assets.core.splits import split_threads
     from blueprint_assets.core.threads import action_threads_table, threads_from_table
 
-    threads = threads_from_table(read_files([release_file(lake, "action_threads", context)]))
-    splits = split_threads(threads, settings.split_strategy, settings.fractions, settings.seed)
+    per_k = {
+        k: threads_from_table(t)
+        for k, t in by_k(read_files([release_file(lake, "action_threads", context)])).items()
+    }
+    first = min(per_k)
+    reference = split_threads(per_k[first], settings.split_strategy, settings.fractions, settings.seed)
     parts = []
-    for name, members in splits.items():
-        table = action_threads_table(members)
-        parts.append(table.append_column("split", pa.array([name] * table.num_rows, pa.string())))
+    for k, threads in per_k.items():
+        splits = reference if k == first else align_splits(reference, threads)
+        for name, members in splits.items():
+            table = with_k(action_threads_table(members), k)
+            parts.append(table.append_column("split", pa.array([name] * table.num_rows, pa.string())))
     write_table_atomic(pa.concat_tables(parts), release_file(lake, "action_splits", context))
     counts = {
-        name: dict(sorted(Counter(t["action"] for t in members).items())) for name, members in splits.items()
+        name: dict(sorted(Counter(t["action"] for t in members).items()))
+        for name, members in reference.items()
     }
     return MaterializeResult(
         metadata={
             "strategy": settings.split_strategy,
             "fractions": MetadataValue.json(list(settings.fractions)),
-            "threads_by_split": MetadataValue.json({name: len(m) for name, m in splits.items()}),
+            "granularities": MetadataValue.json(sorted(per_k)),
+            "threads_by_split": MetadataValue.json({name: len(m) for name, m in reference.items()}),
             "threads_by_split_and_action": MetadataValue.json(counts),
             **table_metadata([release_file(lake, "action_splits", context)]),
         }
     )
 
 
-def load_splits(lake: LakeResource, context: AssetExecutionContext) -> dict[str, list[dict]]:
+def load_splits(lake: LakeResource, context: AssetExecutionContext) -> dict[int, dict[str, list[dict]]]:
+    """Per K, split name -> internal threads."""
     from blueprint_assets.core.splits import SPLITS
     from blueprint_assets.core.threads import threads_from_table
 
-    table = read_files([release_file(lake, "action_splits", context)])
-    threads = threads_from_table(table.drop_columns(["split"]))
-    names = table.column("split").to_pylist()
-    return {name: [t for t, n in zip(threads, names, strict=True) if n == name] for name in SPLITS}
+    out = {}
+    for k, table in by_k(read_files([release_file(lake, "action_splits", context)])).items():
+        threads = threads_from_table(table.drop_columns(["split"]))
+        names = table.column("split").to_pylist()
+        out[k] = {name: [t for t, n in zip(threads, names, strict=True) if n == name] for name in SPLITS}
+    return out
 
 
 def release_dir(lake: LakeResource, context: AssetExecutionContext) -> Path:
@@ -103,30 +138,53 @@ def release_dir(lake: LakeResource, context: AssetExecutionContext) -> Path:
     return lake.release_folder(release_name(context))
 
 
-@asset(deps=[action_splits, persona_clusters], **RELEASE_GROUP)
-def dataset_release(
-    context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
-) -> MaterializeResult:
-    """public/ (Parquet and Kaggle JSONL per split, persona cards, dataset card, manifest) and private/ answers."""
-    from blueprint_assets.core.answer_leaks import AnswerIndex
-    from blueprint_assets.core.release_files import write_release
-    from blueprint_assets.core.splits import HIDDEN_SPLITS, hide_answers
+def skipped_granularities(
+    lake: LakeResource, context: AssetExecutionContext, settings: ReleaseSettings
+) -> dict[int, str]:
+    """Requested K values that persona_clusters could not build, with the reason."""
+    from blueprint_assets.assets.personas import skip_reason
 
-    splits = load_splits(lake, context)
-    hidden = AnswerIndex(hide_answers(t)[1] for name in HIDDEN_SPLITS for t in splits[name])
-    persona_cards = persona_cards_for(lake, context, cluster_map(lake, context), hidden.hits)
+    maps = cluster_maps(lake, context)
+    users = len(next(iter(maps.values()))) if maps else 0
+    return {
+        k: skip_reason(k, users, settings.min_cluster_size) or "not clustered"
+        for k in settings.granularities
+        if k not in maps
+    }
+
+
+def synthetic_window(lake: LakeResource, context: AssetExecutionContext) -> bool:
+    """True when a raw line of the window comes from the synthetic sample (core/release_meta.py)."""
+    from blueprint_assets.core.release_meta import raw_lines_synthetic
+
+    files = lake.lake.day_files("raw_events", days_in_window(context))
+    return raw_lines_synthetic(read_files([f], columns=["raw"]) for f in files)
+
+
+def card_context_for(
+    lake: LakeResource, context: AssetExecutionContext, privacy: PrivacyResource, settings: ReleaseSettings
+) -> dict:
     pii = pii_totals(release_rows(lake, "anonymized_posts", days_in_window(context), ["day", "pii_counts"]))
-    card_context = {
+    return {
         "window": release_name(context),
         "license": settings.license,
+        "contact": settings.contact,
+        "gated": settings.gated,
+        "synthetic_sample": synthetic_window(lake, context),
+        "skipped_ks": skipped_granularities(lake, context, settings),
         "pseudonym_mode": pseudonym_mode(settings),
         "split_strategy": settings.split_strategy,
         "fractions": list(settings.fractions),
         "seed": settings.seed,
         "max_depth": settings.max_depth,
         "filters": {
+            "k": ",".join(str(k) for k in settings.granularities),
+            "min_cluster_size": settings.min_cluster_size,
             "min_english_posts": settings.min_english_posts,
             "require_keywords": settings.require_keywords,
+            "keywords_file": Path(settings.keywords_file).name
+            if settings.keywords_file
+            else "bundled political keywords",
         },
         "pii_counts": {
             kind: sum(d.get(kind, 0) for d in pii.values())
@@ -134,16 +192,45 @@ def dataset_release(
         },
         "opt_outs": len(privacy.opted_out(privacy.pseudonymizer())),
     }
+
+
+@asset(deps=[action_splits, persona_clusters], **RELEASE_GROUP)
+def dataset_release(
+    context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
+) -> MaterializeResult:
+    """public/ ({K}_clusters configs: Parquet, Kaggle JSONL, persona cards; card, starter kit, manifest) and private/ answers."""
+    from blueprint_assets.core.answer_leaks import AnswerIndex
+    from blueprint_assets.core.release_files import Granularity, write_release
+    from blueprint_assets.core.splits import HIDDEN_SPLITS, hide_answers
+    from blueprint_assets.core.starter_kit import starter_files
+
+    per_k = load_splits(lake, context)
+    hidden = AnswerIndex(
+        hide_answers(t)[1] for splits in per_k.values() for n in HIDDEN_SPLITS for t in splits[n]
+    )
+    cards = persona_cards_for(lake, context, cluster_maps(lake, context), hidden.hits)
+    card_context = card_context_for(lake, context, privacy, settings)
     folder = release_dir(lake, context)
-    summary = write_release(folder, splits, persona_cards, card_context)
+    granularities = {k: Granularity(splits, cards[k]) for k, splits in per_k.items()}
+    summary = write_release(folder, granularities, card_context=card_context, extra_files=starter_files)
     lake.publish_release(release_name(context))
     readme = (public_dir(folder) / "README.md").read_text()
+    first = cards[min(cards)]
+    if card_context["synthetic_sample"]:
+        context.log.warning(
+            "dataset_release: built from the synthetic sample; the card says so, publish refuses it"
+        )
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(folder)),
             "public": MetadataValue.path(str(public_dir(folder))),
             "files": summary["files"],
             "manifest_sha256": summary["manifest_sha256"],
+            "synthetic_sample": card_context["synthetic_sample"],
+            "configs": MetadataValue.json(sorted(summary["clusters_by_k"])),
+            "skipped_granularities": MetadataValue.json(
+                {str(k): r for k, r in card_context["skipped_ks"].items()}
+            ),
             "counts_by_split_and_action": MetadataValue.json(summary["counts"]),
             "dropped_reveals_hidden_answer": summary["reveals_hidden_answer"],
             # The YAML header is for the Hugging Face hub; the UI shows the prose.
@@ -151,10 +238,10 @@ def dataset_release(
                 escape_placeholders(readme.split("\n---\n", 1)[-1] if readme.startswith("---") else readme)
             ),
             "persona_cards": MetadataValue.md(
-                escape_placeholders("\n\n---\n\n".join(persona_cards[c] for c in sorted(persona_cards)))
+                escape_placeholders("\n\n---\n\n".join(first[c] for c in sorted(first)))
             ),
-            # The public training table: what a dataset user loads first.
-            **table_metadata(str(p) for p in sorted((public_dir(folder) / "data").glob("*.parquet"))),
+            # The public training table of the first config: what a dataset user loads first.
+            **table_metadata(str(p) for p in sorted((data_root(folder) / "data").glob("*.parquet"))),
         }
     )
 
@@ -184,10 +271,11 @@ def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: Pri
     anonymizer = text_anonymizer(privacy.ner)
     posts = release_rows(lake, "anonymized_posts", days)
     threads = read_files([release_file(lake, "action_threads", context)])
+    texts = thread_texts(next(iter(by_k(threads).values())))  # every K holds the same messages
     tables = {
         "anonymized_posts": (posts, [t for t in posts.column("text").to_pylist() if t]),
-        "action_threads": (threads, thread_texts(threads)),
-        "dataset_release": (folder_as_table(release_dir(lake, context)), thread_texts(threads)),
+        "action_threads": (threads, texts),
+        "dataset_release": (folder_as_table(release_dir(lake, context)), texts),
     }
     scans = []
     for name, (table, texts) in tables.items():
@@ -260,8 +348,19 @@ def privacy_audit_report(
 
     days = days_in_window(context)
     posts = release_rows(lake, "anonymized_posts", days, ["day", "text", "pii_counts"])
-    clusters = read_files([release_file(lake, "persona_clusters", context)])
-    sizes = Counter(clusters.column("cluster_id").to_pylist())
+    per_k = by_k(read_files([release_file(lake, "persona_clusters", context)]))
+    sizes = Counter(per_k[min(per_k)].column("cluster_id").to_pylist())
+    granularities = [
+        {
+            "k": k,
+            "status": "built",
+            "sizes": dict(sorted(Counter(t.column("cluster_id").to_pylist()).items())),
+        }
+        for k, t in per_k.items()
+    ] + [
+        {"k": k, "status": "skipped", "reason": reason}
+        for k, reason in skipped_granularities(lake, context, settings).items()
+    ]
     opted_out = sorted(privacy.opted_out(privacy.pseudonymizer()))
     stats = {
         "release": release_name(context),
@@ -270,6 +369,7 @@ def privacy_audit_report(
         "ner_policy": privacy.ner_policy,
         "cluster_sizes": {str(c): n for c, n in sorted(sizes.items())},
         "min_cluster_size": settings.min_cluster_size,
+        "granularities": sorted(granularities, key=lambda g: g["k"]),
         "opt_outs": {"count": len(opted_out), "pseudonyms": opted_out},
         "pseudonym_mode": pseudonym_mode(settings),
         "time_coarsening": "relative integer rank of message times within the release; clock time removed",

@@ -112,7 +112,13 @@ def scan_public(public: Path, index: AnswerIndex) -> list[str]:
             findings.append(f"{name}: an answers folder inside public/")
         if path.suffix.lower() in _SKIPPED_SUFFIXES:
             continue
-        rows = _rows(path)
+        try:
+            rows = _rows(path)
+        except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+            findings.append(
+                f"{name}: unreadable ({type(exc).__name__}), so it cannot be shown free of answers"
+            )
+            rows = None
         if rows is None:
             text, markdown = path.read_text(encoding="utf-8", errors="replace"), path.suffix == ".md"
         else:

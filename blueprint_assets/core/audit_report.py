@@ -13,6 +13,8 @@ The `stats` dict (all keys optional unless marked required; JSON-compatible):
 - `ner_policy` (required): str, e.g. "spaCy en_core_web_lg PERSON/LOCATION replaced" or "NER off".
 - `cluster_sizes` (required): `{cluster_id: n_users}`; ids may be ints or digit strings.
 - `min_cluster_size` (required): int, the guaranteed minimum (BluePrint: 10).
+- `granularities`: list of `{"k": int, "status": "built"|"skipped", "clusters": int, "min_size": int,
+  "sizes": {cluster_id: n}, "reason": str}`, one per requested K (a section each; `cluster_sizes` is the first).
 - `opt_outs`: `{"count": int, "pseudonyms": [hex str, ...]}`: requests honoured and the pseudonyms removed.
   Only a digest of the pseudonym set is printed, so the report does not single out opted-out users.
 - `pseudonym_mode` (required): "per-thread" (user ids re-keyed in every thread) or "stable".
@@ -388,6 +390,26 @@ def _opt_out_digest(pseudonyms: Sequence[str]) -> str:
     return hashlib.sha256(joined).hexdigest()
 
 
+def _granularity_blocks(granularities: Sequence[Mapping[str, Any]], minimum: int) -> list[_Block]:
+    """One section per requested K: its cluster sizes, or why it was skipped."""
+    blocks: list[_Block] = []
+    for g in granularities:
+        k = _count(g.get("k"), "granularities.k")
+        blocks.append(_Block("h2", f"Granularity K={k}"))
+        if g.get("status") != "built":
+            blocks.append(_Block("p", f"Skipped: {g.get('reason', 'infeasible')}."))
+            continue
+        sizes = sorted(((str(c), _count(n, "granularities.sizes")) for c, n in (g.get("sizes") or {}).items()),
+                       key=_cluster_sort_key)  # fmt: skip
+        small = sum(n < minimum for _, n in sizes)
+        blocks.append(_Block("p", f"{len(sizes)} clusters, smallest {min((n for _, n in sizes), default=0)} users; "
+                                  f"below the minimum: {small}."))  # fmt: skip
+        blocks.append(
+            _Block("table", header=("cluster id", "users"), rows=tuple((c, str(n)) for c, n in sizes))
+        )
+    return blocks
+
+
 def _build(stats: Mapping[str, Any]) -> tuple[list[_Block], dict[str, bytes], str]:
     pii = _validate_pii(_require(stats, "pii_by_type_and_day"))
     scans = _validate_scans(_require(stats, "scans"))
@@ -497,6 +519,7 @@ def _build(stats: Mapping[str, Any]) -> tuple[list[_Block], dict[str, bytes], st
         ),
     ]
 
+    blocks += _granularity_blocks(stats.get("granularities") or [], minimum)
     blocks += [
         _Block("h2", "Opt-outs"),
         _Block(

@@ -1,14 +1,14 @@
 """The published release folder (docs/CONTRACTS.md, "Release folder"), written atomically and reproducibly.
 
-Layout under `<out_dir>` (core/release_layout.py resolves it for readers):
+Layout under `<out_dir>` (core/release_layout.py resolves it for readers), one `{K}_clusters` per K:
     public/                          the uploadable dataset
-      data/{split}.parquet           id, cluster_id, thread (validation/test: last message without text/actions)
-      {split}/cluster_{i}.jsonl      the same rows, Kaggle layout, one file per cluster
-      personas/cluster_{i}.md        persona cards
-      README.md                      dataset card with a Hugging Face YAML header
+      {K}_clusters/data/{split}.parquet       id, cluster_id, thread (validation/test: last message hidden)
+      {K}_clusters/{split}/cluster_{i}.jsonl  the same rows, Kaggle layout, one file per cluster
+      {K}_clusters/personas/cluster_{i}.md    persona cards
+      README.md                      dataset card (core/dataset_card.py), one HF config per K
       MANIFEST.json                  {relative path: sha256} of every other public file, sorted
     private/                         never uploaded
-      answers/{validation,test}.jsonl + .parquet   hidden answer keys
+      {K}_clusters/answers/{validation,test}.jsonl + .parquet   hidden answer keys
       MANIFEST.json                  the same for the private files
 
 Threads whose public part would reveal a hidden answer's text (core/answer_leaks.py) are dropped and
@@ -26,22 +26,31 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 
 from blueprint_assets.core.actions_space import ACTION_ORDER
 from blueprint_assets.core.answer_leaks import AnswerIndex
-from blueprint_assets.core.release_layout import ANSWERS, private_dir, public_dir
+from blueprint_assets.core.dataset_card import render_card
+from blueprint_assets.core.release_layout import ANSWERS, config_name, private_dir, public_dir
 from blueprint_assets.core.release_rows import jsonl
 from blueprint_assets.core.splits import HIDDEN_SPLITS, SPLITS, hide_answers, public_thread
 from blueprint_assets.core.threads import ACTIONS_TYPE, MESSAGE_TYPE, paused_gc
 
 MANIFEST = "MANIFEST.json"
-DEFAULT_LICENSE = "cc-by-4.0"
+ExtraFiles = Callable[[dict[int, dict[str, Any]]], dict[str, str | bytes]] | None
+
+
+class Granularity(NamedTuple):
+    """One K of a release: its splits (internal threads) and its persona cards."""
+
+    splits: dict[str, list[dict[str, Any]]]
+    persona_cards: dict[int, str]
+
 
 RELEASE_SCHEMA = pa.schema(
     [
@@ -81,21 +90,27 @@ def _public_texts(row: dict[str, Any]) -> str:
     return "\n".join(m["text"] for m in row["thread"] if m.get("text"))
 
 
-def _drop_revealing(rows: dict[str, list], answers: dict[str, list]) -> int:
-    """Remove threads whose public messages hold a hidden answer's text (and their answers); count them."""
-    index = AnswerIndex(a for keys in answers.values() for a in keys)
+def _drop_revealing(per_k: dict[int, tuple[dict[str, list], dict[str, list]]]) -> int:
+    """Remove threads whose public messages hold any hidden answer's text (any K), with their answers.
+
+    The index spans every granularity: the same thread is hidden in every config, so one config's public
+    rows must not reveal another's answers either. Returns the threads dropped per config (the same for all).
+    """
+    index = AnswerIndex(a for _, answers in per_k.values() for keys in answers.values() for a in keys)
     dropped = 0
-    for name in SPLITS:
-        keep = [not index.hits(_public_texts(row)) for row in rows[name]]
-        dropped += keep.count(False)
-        rows[name] = [row for row, k in zip(rows[name], keep, strict=True) if k]
-        if name in answers:
-            answers[name] = [a for a, k in zip(answers[name], keep, strict=True) if k]
+    for rows, answers in per_k.values():
+        dropped = 0
+        for name in SPLITS:
+            keep = [not index.hits(_public_texts(row)) for row in rows[name]]
+            dropped += keep.count(False)
+            rows[name] = [row for row, k in zip(rows[name], keep, strict=True) if k]
+            if name in answers:
+                answers[name] = [a for a, k in zip(answers[name], keep, strict=True) if k]
     return dropped
 
 
-def _published(splits: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list], dict[str, list], int]:
-    """Published rows per split, answer keys per hidden split (stable order), threads dropped as revealing."""
+def _published(splits: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list], dict[str, list]]:
+    """Published rows per split and answer keys per hidden split, in a stable order."""
     unknown = set(splits) - set(SPLITS)
     if unknown:
         raise ValueError(f"unknown split names {sorted(unknown)}; expected {list(SPLITS)}")
@@ -113,7 +128,7 @@ def _published(splits: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list]
             answers[name] = [answer for _, answer in pairs]
         else:
             rows[name] = sorted((public_thread(t, copy=False) for t in threads), key=_row_key)
-    return rows, answers, _drop_revealing(rows, answers)
+    return rows, answers
 
 
 def _jsonl(records: list[dict[str, Any]]) -> bytes:
@@ -127,7 +142,7 @@ def _write_parquet(records: list[dict[str, Any]], schema: pa.Schema, path: Path)
     pq.write_table(table, path, compression="zstd", use_dictionary=True, write_statistics=True)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -137,169 +152,6 @@ def _sha256(path: Path) -> str:
 
 def _files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-
-
-def _hf_features() -> list[dict[str, Any]]:
-    actions = [{"name": name, "dtype": "bool"} for name in ACTION_ORDER]
-    message = [
-        {"name": "user_id", "dtype": "string"},
-        {"name": "relative_integer_time", "dtype": "int64"},
-        {"name": "text", "dtype": "string"},
-        {"name": "actions", "struct": actions},
-    ]
-    return [
-        {"name": "id", "dtype": "string"},
-        {"name": "cluster_id", "dtype": "int32"},
-        {"name": "thread", "list": message},
-    ]
-
-
-def _size_category(n: int) -> str:
-    for limit, label in (
-        (1_000, "n<1K"),
-        (10_000, "1K<n<10K"),
-        (100_000, "10K<n<100K"),
-        (1_000_000, "100K<n<1M"),
-    ):
-        if n < limit:
-            return label
-    return "1M<n<10M"
-
-
-def _yaml_header(stats: dict[str, dict[str, int]], context: dict[str, Any]) -> str:
-    total = sum(sum(c.values()) for c in stats.values())
-    header = {
-        "license": context.get("license", DEFAULT_LICENSE),
-        "pretty_name": context.get("pretty_name", "BluePrint persona action threads"),
-        "language": list(context.get("languages", ["en"])),
-        "task_categories": ["text-generation", "text-classification"],
-        "tags": ["social-media", "bluesky", "persona", "next-action-prediction", "simpact"],
-        "size_categories": [_size_category(total)],
-        "configs": [
-            {
-                "config_name": "default",
-                "data_files": [{"split": s, "path": f"data/{s}.parquet"} for s in SPLITS],
-            }
-        ],
-        "dataset_info": {
-            "features": _hf_features(),
-            "splits": [{"name": s, "num_examples": sum(stats[s].values())} for s in SPLITS],
-        },
-    }
-    return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True, width=1000) + "---\n"
-
-
-def _counts_table(stats: dict[str, dict[str, int]]) -> str:
-    """Train threads per action; validation/test only as totals (their action mix is part of the answers)."""
-    hidden = [s for s in SPLITS if s in HIDDEN_SPLITS]
-    lines = ["| action | train |", "|---|---:|"]
-    lines += [f"| {action} | {stats['train'][action]} |" for action in ACTION_ORDER]
-    lines.append(f"| **all** | {sum(stats['train'].values())} |")
-    totals = ", ".join(f"{s} {sum(stats[s].values())}" for s in hidden)
-    return "\n".join(lines) + f"\n\nHidden splits (threads): {totals}."
-
-
-def _bullets(mapping: dict[str, Any]) -> str:
-    if not mapping:
-        return "- (none)"
-    return "\n".join(f"- `{key}`: {mapping[key]}" for key in sorted(mapping))
-
-
-def _card(stats: dict[str, dict[str, int]], clusters: list[int], context: dict[str, Any]) -> str:
-    """README.md: HF YAML header plus the prose a data user and a data subject need."""
-    license_id = context.get("license", DEFAULT_LICENSE)
-    window = context.get("window", "unspecified")
-    mode = context.get("pseudonym_mode", "per-thread")
-    strategy = context.get("split_strategy", "temporal")
-    fractions = context.get("fractions", (0.8, 0.1, 0.1))
-    filters = context.get("filters") or [
-        "topic keywords and language configured for the release",
-        "users with at least 2 English posts or replies",
-    ]
-    if mode == "stable":
-        mode_text = (
-            "**stable**: a user has the same `user_id` in every thread of this release (keyed HMAC of the "
-            "pseudonym). This allows per-user modelling but also lets anyone link one person's threads."
-        )
-    else:
-        mode_text = (
-            "**per-thread**: `user_id` is a keyed HMAC of the pseudonym and the thread, so the same person "
-            "has the same id within a thread but unrelated ids in different threads."
-        )
-    sections = [
-        f"# {context.get('pretty_name', 'BluePrint persona action threads')} ({window})",
-        "Next-action prediction threads from public Bluesky activity, grouped into persona clusters "
-        "following the SIMPACT method of BluePrint (arXiv 2510.02343). Each row is a short thread whose last "
-        "message is the action to predict: one of the 13 action types "
-        f"({', '.join(f'`{a}`' for a in ACTION_ORDER)}), flagged by exactly one true boolean in `actions`, "
-        "with `text` for `post`, `reply`, `quote` and `post_update`.",
-        "## Structure\n"
-        "- `data/{train,validation,test}.parquet`: `id`, `cluster_id`, `thread` (list of messages "
-        "`{user_id, relative_integer_time, text?, actions?}`; only the last message has `actions`).\n"
-        "- `{split}/cluster_{i}.jsonl`: the same rows, one file per persona cluster (Kaggle layout).\n"
-        "- In `validation` and `test` the last message has neither `text` nor `actions`. Their answer keys "
-        "are not part of this dataset: the maintainers keep them to score submissions.\n"
-        "- `personas/cluster_{i}.md`: a description of each persona cluster.\n"
-        "- `MANIFEST.json`: SHA-256 of every file.\n\n"
-        "Load with `datasets.load_dataset('parquet', data_dir='data')`, pandas `read_parquet`, or DuckDB "
-        "`SELECT * FROM 'data/train.parquet'`.",
-        "## Collection\n"
-        + context.get(
-            "collection",
-            "Public Bluesky repository events (posts, replies, quotes, edits, deletions, likes, reposts, "
-            "follows, blocks and their undo operations) collected from the Jetstream firehose over the "
-            "release window.",
-        )
-        + f"\n\nRelease window: `{window}`.",
-        "## Filtering\n" + "\n".join(f"- {f}" for f in filters) + "\n"
-        f"- Persona clusters: {len(clusters)} clusters of user embeddings (mean sentence embedding of a "
-        "user's posts), each with a minimum number of users.\n"
-        f"- Reply chains are cut at depth {context.get('max_depth', 5)}; an action whose context (target "
-        "post, the target user's latest post, the original of an edit or deletion) is not available is "
-        "dropped. Drop counts by reason:\n" + _bullets(context.get("dropped", {})),
-        "## Privacy measures\n"
-        "- Personal information in text is replaced by typed placeholders (`<URL>`, `<EMAIL_ADDRESS>`, "
-        "`<PHONE_NUMBER>`, `<USERNAME>`, `<DID>`, `<AT_URI>`, `<IP_ADDRESS>`, ...), using presidio plus "
-        "recognizers for handles, DIDs and at:// URIs; mention and link facets are always replaced.\n"
-        "- Accounts and records are replaced by keyed pseudonyms (HMAC-SHA256 under a secret that is never "
-        "published); no DID, handle or record URI appears in the release.\n"
-        f"- User ids are re-keyed again for publication. Pseudonym mode: {mode_text}\n"
-        "- Timestamps are replaced by `relative_integer_time`, the dense rank of the message time among all "
-        "message times of the release: order is kept, clock time is not.\n"
-        "- Accounts that asked to be removed (`blueprint forget`) are excluded before threads are built"
-        + (f" ({context['opt_outs']} opt-outs applied).\n" if "opt_outs" in context else ".\n")
-        + (
-            "\nPlaceholders substituted, by type:\n" + _bullets(context["pii_counts"])
-            if context.get("pii_counts")
-            else ""
-        ),
-        "## Known residual risks\n"
-        "- The text is public: searching Bluesky for a distinctive sentence can find the original post and "
-        "its author. Pseudonyms protect against casual linkage, not against a search of public text.\n"
-        "- Automatic PII detection misses some cases (names in free text, unusual formats).\n"
-        "- Posts that were later deleted may appear as context of `post_delete` threads, as in BluePrint.\n"
-        "- Persona cards describe groups, but small clusters describe few people.",
-        "## Removal requests\n"
-        "Anyone can ask for their data to be removed. Maintainers run `blueprint forget <handle-or-did>`, "
-        "which records the opt-out (as a pseudonym) and excludes the account from every future release and "
-        "rebuild; published releases are rebuilt without it. "
-        + context.get("contact", "Open an issue or contact the maintainers of this dataset."),
-        "## Splits\n"
-        f"Strategy: **{strategy}**, fractions train/validation/test = "
-        f"{'/'.join(str(f) for f in fractions)}"
-        + (f", seed {context['seed']}" if strategy == "random" and "seed" in context else "")
-        + (
-            ". Temporal: the latest threads are in test and the ones just before in validation."
-            if strategy == "temporal"
-            else ". Random: a seeded shuffle (BluePrint used 90/10 train/test)."
-        ),
-        "## Statistics\nTraining threads per action type:\n\n" + _counts_table(stats),
-        "## License\n"
-        f"Released under `{license_id}` (configurable per release). Text remains the work of its authors.",
-        "## Citation\nBluePrint: a social-media user dataset for LLM persona evaluation and training "
-        "(arXiv 2510.02343).",
-    ]
-    return _yaml_header(stats, context) + "\n" + "\n\n".join(sections) + "\n"
 
 
 def _published_stats(rows: dict[str, list], answers: dict[str, list]) -> dict[str, dict[str, int]]:
@@ -313,12 +165,9 @@ def _published_stats(rows: dict[str, list], answers: dict[str, list]) -> dict[st
     return release_stats(labelled)
 
 
-def _write_tree(root: Path, splits: dict[str, list], persona_cards: dict[int, str], context: dict) -> dict:
-    rows, answers, revealing = _published(splits)
-    stats = _published_stats(rows, answers)
-    public, private = public_dir(root), private_dir(root)
-    context = {**context, "dropped": {**context.get("dropped", {}), "reveals_hidden_answer": revealing}}
-    clusters = sorted({int(c) for c in persona_cards} | {r["cluster_id"] for rs in rows.values() for r in rs})
+def _write_config(public: Path, private: Path, rows: dict, answers: dict, cards: dict[int, str]) -> list[int]:
+    """One granularity: data/, Kaggle JSONL per split and cluster, persona cards; answers on the private side."""
+    clusters = sorted({int(c) for c in cards} | {r["cluster_id"] for rs in rows.values() for r in rs})
     for sub in ("data", "personas", *SPLITS):
         (public / sub).mkdir(parents=True, exist_ok=True)
     (private / ANSWERS).mkdir(parents=True, exist_ok=True)
@@ -333,17 +182,48 @@ def _write_tree(root: Path, splits: dict[str, list], persona_cards: dict[int, st
     for name, keys in answers.items():
         (private / ANSWERS / f"{name}.jsonl").write_bytes(_jsonl(keys))
         _write_parquet(keys, ANSWERS_SCHEMA, private / ANSWERS / f"{name}.parquet")
-    for cluster in sorted(int(c) for c in persona_cards):
-        card = persona_cards[cluster].rstrip("\n") + "\n"
-        (public / "personas" / f"cluster_{cluster}.md").write_text(card, encoding="utf-8")
-    (public / "README.md").write_text(_card(stats, clusters, context), encoding="utf-8")
+    for cluster in sorted(int(c) for c in cards):
+        (public / "personas" / f"cluster_{cluster}.md").write_text(
+            cards[cluster].rstrip("\n") + "\n", encoding="utf-8"
+        )
+    return clusters
+
+
+def _write_tree(root: Path, granularities: dict[int, Granularity], context: dict, extra: ExtraFiles) -> dict:
+    per_k = {k: _published(g.splits) for k, g in sorted(granularities.items())}
+    revealing = _drop_revealing(per_k)
+    public, private = public_dir(root), private_dir(root)
+    context = {**context, "dropped": {**context.get("dropped", {}), "reveals_hidden_answer": revealing}}
+    info: dict[int, dict[str, Any]] = {}
+    for k, (rows, answers) in per_k.items():
+        name = config_name(k)
+        clusters = _write_config(public / name, private / name, rows, answers, granularities[k].persona_cards)
+        info[k] = {
+            "stats": _published_stats(rows, answers),
+            "clusters": clusters,
+            "rows": rows,
+            "answers": answers,
+        }
+    (public / "README.md").write_text(render_card(info, context), encoding="utf-8")
+    for relative, content in (extra(info) if extra else {}).items():
+        target = public / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     files = len(refresh_manifest(public)) + len(refresh_manifest(private)) + 2
-    return {"counts": stats, "clusters": clusters, "files": files, "reveals_hidden_answer": revealing}
+    first = min(info)
+    return {
+        "counts": info[first]["stats"],
+        "counts_by_k": {k: i["stats"] for k, i in info.items()},
+        "clusters": info[first]["clusters"],
+        "clusters_by_k": {k: len(i["clusters"]) for k, i in info.items()},
+        "files": files,
+        "reveals_hidden_answer": revealing,
+    }
 
 
 def refresh_manifest(root: Path) -> dict[str, str]:
     """(Re)write `root`/MANIFEST.json with the sha256 of every other file below `root` (public/ or private/)."""
-    manifest = {path: _sha256(root / path) for path in _files(root) if path != MANIFEST}
+    manifest = {path: sha256_file(root / path) for path in _files(root) if path != MANIFEST}
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
 
@@ -365,28 +245,40 @@ def _swap_in(tmp: Path, out_dir: Path) -> None:
 
 def write_release(
     out_dir: Path,
-    splits: dict[str, list[dict[str, Any]]],
-    persona_cards: dict[int, str],
-    card_context: dict[str, Any],
+    granularities: dict[int, Granularity] | dict[str, list[dict[str, Any]]],
+    persona_cards: dict[int, str] | None = None,
+    card_context: dict[str, Any] | None = None,
+    extra_files: ExtraFiles = None,
 ) -> dict[str, Any]:
     """Write the release folder atomically (built beside `out_dir`, then swapped in); return a summary.
 
-    `splits` holds internal threads (with `action`, `last_time_us`); answers are hidden here.
+    `granularities` maps K to `Granularity(splits, persona_cards)`; a plain `splits` dict (split name ->
+    threads) with `persona_cards` is one granularity, K = card_context["k"] or the number of cards.
+    Splits hold internal threads (with `action`, `last_time_us`); answers are hidden here.
     `card_context` feeds the dataset card: window, license, pseudonym_mode ('per-thread'|'stable'),
     split_strategy, fractions, seed, max_depth, filters, collection, dropped, pii_counts, opt_outs,
-    contact, pretty_name, languages.
+    contact, pretty_name, languages, synthetic_sample, gated, url, skipped_ks {K: reason}.
+    `extra_files(info)` returns more public files {relative path: text|bytes} (the starter kit), given
+    per K the published `rows`, `answers`, `stats` and `clusters`.
     """
+    card_context = dict(card_context or {})
+    if granularities and all(isinstance(key, str) for key in granularities):  # split names: one K
+        cards = persona_cards or {}
+        k = int(card_context.get("k") or len(cards) or 1)
+        granularities = {k: Granularity(granularities, cards)}  # type: ignore[arg-type]
+    if not granularities:
+        raise ValueError("a release needs at least one granularity (K)")
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(6)}")
     try:
         with paused_gc():
-            summary = _write_tree(tmp, splits, persona_cards, card_context)
+            summary = _write_tree(tmp, granularities, card_context, extra_files)  # type: ignore[arg-type]
         _swap_in(tmp, out_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    manifest_digest = _sha256(public_dir(out_dir) / MANIFEST)
+    manifest_digest = sha256_file(public_dir(out_dir) / MANIFEST)
     return {"out_dir": str(out_dir), "manifest_sha256": manifest_digest, **summary}
 
 
@@ -422,7 +314,7 @@ def verify_folder_manifest(folder: Path) -> list[str]:
             problems.append(f"invalid: {path}")
         elif path not in present:
             problems.append(f"missing: {path}")
-        elif _sha256(root / path) != manifest[path]:
+        elif sha256_file(root / path) != manifest[path]:
             problems.append(f"changed: {path}")
     problems.extend(f"extra: {path}" for path in sorted(present - set(manifest)))
     return problems

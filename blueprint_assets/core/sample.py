@@ -5,7 +5,8 @@ state), `generate_sample` writes them to `out_dir/YYYY-MM/DD/HH/events.jsonl[.gz
 `SampleSummary`. Same arguments give byte-identical files: one `random.Random` stream per concern, no wall
 clock, no set/dict iteration over unordered data. All identities are fake (random `did:plc:` ids derived from
 the seed, handles under `bsky.social` or the reserved `example.*` domains); planted PII uses documentation
-ranges and published test numbers.
+ranges and published test numbers. Every record carries `"blueprintSynthetic": true` (SYNTHETIC_MARKER), so a
+release built from the sample knows it (core/release_meta.py) and says so.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 S32 = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable alphabet of atproto TIDs
 DID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+SYNTHETIC_MARKER = "blueprintSynthetic"  # a record field real Bluesky records never carry
 
 POLITICAL_KEYWORDS: tuple[str, ...] = (
     "election",
@@ -1004,7 +1006,7 @@ class SampleGenerator:
         }
         commit["rkey"] = rkey
         if record is not None:
-            commit["record"] = record
+            commit["record"] = {**record, SYNTHETIC_MARKER: True}
             commit["cid"] = fake_cid(f"{did}/{coll}/{rkey}/{t}")
         return {"did": did, "time_us": t, "kind": "commit", "commit": commit}
 

@@ -248,7 +248,7 @@ def score_files(
 ) -> dict[str, Any]:
     """Load, validate and score in one call."""
     answers = load_answers(answers_path, split)
-    return score(answers, load_predictions(predictions_path, answers), embed, mode)
+    return score(answers, load_predictions(predictions_path, answers, split), embed, mode)
 
 
 # ---------------------------------------------------------------- cluster x model matrix
@@ -407,7 +407,7 @@ def main_score(argv: list[str] | None = None, embed: Embed | None = None) -> int
             result = score_matrix(load_matrix_dir(args.matrix), answers, embed, mode)
             report = render_matrix_report(result)
         else:
-            result = score(answers, load_predictions(args.predictions, answers), embed, mode)
+            result = score(answers, load_predictions(args.predictions, answers, args.split), embed, mode)
             report = render_report(result)
     except ScoringError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,7 +18,9 @@ from typing import Any
 from blueprint_assets.core.actions_space import ACTION_ORDER, ACTION_SET
 
 N_EXAMPLES = 5
-KNOWN_COLUMNS = frozenset({"id", "text", "cluster_id", *ACTION_ORDER})  # cluster_id is tolerated, ignored
+# cluster_id is tolerated and ignored; `split` lets one file (sample_submission.jsonl) cover validation and test:
+# rows naming another split than the one scored are skipped.
+KNOWN_COLUMNS = frozenset({"id", "text", "cluster_id", "split", *ACTION_ORDER})
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
@@ -172,8 +174,11 @@ def _to_bool(value: Any) -> bool | None:
     return None
 
 
-def load_predictions(path: str | Path, answers: Mapping[str, Answer] | None = None) -> dict[str, Prediction]:
+def load_predictions(
+    path: str | Path, answers: Mapping[str, Answer] | None = None, split: str | None = None
+) -> dict[str, Prediction]:
     """Validated predictions keyed by id. With `answers`, also checks missing and unknown ids.
+    With `split`, rows whose `split` column names another split are skipped.
 
     Every problem found is reported at once, each naming a few offending ids (or lines) and a count.
     A row must set exactly one action: several true actions is an error, not an argmax.
@@ -189,6 +194,8 @@ def load_predictions(path: str | Path, answers: Mapping[str, Answer] | None = No
     missing_cols: dict[str, list[str]] = {}
     no_id, duplicates, non_bool, bad_text, none_true, many_true = [], [], [], [], [], []
     preds: dict[str, Prediction] = {}
+    if split is not None:
+        rows = [(n, r) for n, r in rows if r.get("split") in (None, "", split)]
     for line_no, row in rows:
         rid = row.get("id")
         if rid is None or (isinstance(rid, str) and not rid.strip()) or isinstance(rid, (dict, list, bool)):

@@ -318,7 +318,9 @@ def audit_evidence(
 
     days = days_in_window(context)
     anonymizer = text_anonymizer(privacy.ner)
-    threads = read_files([release_file(lake, "action_threads", context)]).to_pylist()
+    # The smallest K's threads: every K holds the same messages, only the cluster grouping differs.
+    per_k = by_k(read_files([release_file(lake, "action_threads", context)]))
+    threads = per_k[min(per_k)].to_pylist()
     released: dict[str, list[str]] = {}
     for thread in threads:
         released.setdefault(str(thread["cluster_id"]), []).extend(

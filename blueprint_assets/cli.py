@@ -288,8 +288,9 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     """Upload releases/<window>/public/ to the Hub, refusing anything unsafe (core/publish.py)."""
     from blueprint_assets.core.publish import format_plan, refusals, upload, upload_plan
+    from blueprint_assets.resources import LakeResource
 
-    release = _data_dir(args) / "releases" / args.window
+    release = LakeResource(data_dir=_data_dir(args)).release_folder(args.window)  # fetched when on a store
     if not release.is_dir():
         raise CommandFailed(
             f"no release {args.window} at {release}: build it with `blueprint release --months {args.window}`"

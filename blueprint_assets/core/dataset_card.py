@@ -223,6 +223,12 @@ def _contact(context: dict[str, Any]) -> str:
     return context.get("contact") or "not configured (maintainers: set `BLUEPRINT_CONTACT`)"
 
 
+def _removal_channel(context: dict[str, Any]) -> str:
+    if context.get("contact"):
+        return f"write to {context['contact']}"
+    return "open a discussion on this dataset's page (no contact is configured for this release)"
+
+
 def _splits_section(context: dict[str, Any]) -> str:
     strategy = context.get("split_strategy", "temporal")
     fractions = context.get("fractions", (0.8, 0.1, 0.1))
@@ -272,7 +278,7 @@ def render_card(granularities: dict[int, dict[str, Any]], context: dict[str, Any
         "- Posts that were later deleted may appear as context of `post_delete` threads, as in BluePrint.\n"
         "- Persona cards describe groups, but small clusters describe few people.",
         "## Removal requests\n"
-        f"Anyone can ask for their data to be removed: write to {_contact(context)} with your Bluesky DID "
+        f"Anyone can ask for their data to be removed: {_removal_channel(context)}, giving your Bluesky DID "
         "(`did:plc:...` or `did:web:...`). Maintainers run `blueprint forget --did <DID>` (or "
         "`blueprint forget --list <file of DIDs, one per line>`), which records the opt-out as a pseudonym, "
         "deletes every stored row made by or about the account, and excludes it from every later build; "

@@ -19,9 +19,10 @@ import yaml
 
 from blueprint_assets.core.sample import SYNTHETIC_MARKER
 
-PAPER_BIBTEX = """@article{blueprint2025,
-  title   = {BluePrint: A Social Media User Dataset for LLM Persona Evaluation and Training},
-  author  = {{BluePrint authors}},
+PAPER_BIBTEX = """@article{buckkaeffer2025blueprint,
+  title   = {{BluePrint}: A Social Media User Dataset for {LLM} Persona Evaluation and Training},
+  author  = {B{\\"u}ck-Kaeffer, Aur{\\'e}lien and Chooi, Je Qin and Zhao, Dan and Puelma Touzel, Maximilian
+             and Pelrine, Kellin and Godbout, Jean-Fran{\\c{c}}ois and Rabbany, Reihaneh and Yang, Zachary},
   journal = {arXiv preprint arXiv:2510.02343},
   year    = {2025},
   url     = {https://arxiv.org/abs/2510.02343}

@@ -50,25 +50,11 @@ def test_each_k_is_a_config_that_datasets_loads(tmp_path, monkeypatch) -> None:
         last = ds["test"][0]["thread"][-1]
         assert last["actions"] is None and last["text"] is None
     # The same threads are in the same split in every config: only cluster_id and id differ.
-    two = {
-        s: sorted(
-            str(r["thread"])
-            for r in datasets.load_dataset(
-                str(out / "public"), "2_clusters", cache_dir=str(tmp_path / "cache")
-            )[s]
-        )
-        for s in ("train", "test")
-    }
-    four = {
-        s: sorted(
-            str(r["thread"])
-            for r in datasets.load_dataset(
-                str(out / "public"), "4_clusters", cache_dir=str(tmp_path / "cache")
-            )[s]
-        )
-        for s in ("train", "test")
-    }
-    assert two == four
+    threads = {}
+    for k in (2, 4):
+        ds = datasets.load_dataset(str(out / "public"), f"{k}_clusters", cache_dir=str(tmp_path / "cache"))
+        threads[k] = {s: sorted(str(r["thread"]) for r in ds[s]) for s in ("train", "test")}
+    assert threads[2] == threads[4]
 
 
 def test_card_has_values_removal_citation_contact_licence_and_synthetic_notice(tmp_path) -> None:

@@ -75,8 +75,8 @@ One JSON object per line (`.jsonl`), or a CSV with the same columns, one row per
 - **Action macro-F1**: F1 of each of the 13 actions (one-vs-rest over all items), averaged with equal weight;
   also over the **common** actions (the 2 most frequent in the answers) and the **rare** ones (the other 11),
   and **accuracy** (share of items whose action is right). Reported for the whole split and per cluster.
-- **Text** (over the items whose true last message has text): the texts are embedded with the scorer's
-  sentence encoder (the project default, `BLUEPRINT_ENCODER`; distilled from all-MiniLM-L6-v2). **Mean item cosine**: the cosine of each
+- **Text** (over the items whose true last message has text): the texts are embedded with
+  all-MiniLM-L6-v2 unless `--encoder` names another (the report header names it). **Mean item cosine**: the cosine of each
   predicted text with its true text, averaged (an empty prediction counts 0). **Average-embedding cosine**:
   the cosine between the mean predicted embedding and the mean true embedding. **Max cosine**: for each true
   text, the best cosine with any predicted text, averaged. **JS divergence** (lower is better): between the
@@ -85,6 +85,9 @@ One JSON object per line (`.jsonl`), or a CSV with the same columns, one row per
 - With `--matrix DIR` (one `cluster_<i>.jsonl` per cluster model), each cluster's model is scored on every
   cluster's items and the **diagonality** of each metric (how much better a model does on its own cluster)
   is reported, as in BluePrint.
+
+`--compat blueprint` reproduces BluePrint's published metric code instead; the differences are listed in the
+project's docs/scoring.md.
 
 The test answers are kept by the maintainers: send them your test predictions to be scored.
 """
@@ -183,11 +186,11 @@ print("wrote", submission)
             f"""
 private = HERE.parent / "private"
 if private.is_dir():
-    from blueprint_assets.core.scorer import default_embed, load_answers, load_predictions, score
+    from blueprint_assets.core.scorer import main_score  # `blueprint score`, as a function
 
-    answers = load_answers(HERE.parent, "validation", k={int(config.split("_")[0])})
-    result = score(answers, load_predictions(submission, answers, "validation"), default_embed())
-    print("validation macro-F1:", round(result["population"]["actions"]["macro_f1"], 4))
+    code = main_score(["--answers", str(HERE.parent), "--predictions", str(submission), "--split", "validation",
+                       "--k", "{int(config.split("_")[0])}"])
+    print("validation scored, exit code", code)
 else:
     print("no answer keys here: send your test predictions to the maintainers to be scored")
 """,

@@ -54,9 +54,12 @@ def test_k25_on_the_demo_sample_gives_25_clusters_of_at_least_10(demo_release) -
         e for e in result.get_asset_materialization_events() if e.asset_key.path == ["persona_clusters"]
     ]
     metadata = event.step_materialization_data.materialization.metadata
-    assert metadata["k_requested"].value == 25 and metadata["k_used"].value == 25
+    # One release clusters several K; the per-K details sit under "granularities".
+    assert metadata["k_requested"].value == [25] and metadata["k_used"].value == [25]
     assert metadata["k_lowered"].value is False
-    assert metadata["k_reason"].value.startswith(f"kept: {table.num_rows} users fill 25 clusters")
+    detail = {str(k): v for k, v in metadata["granularities"].value.items()}["25"]
+    assert detail["k_requested"] == 25 and detail["k_used"] == 25
+    assert detail["k_reason"].startswith(f"kept: {table.num_rows} users fill 25 clusters")
     assert metadata["min_size"].value >= 10
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)

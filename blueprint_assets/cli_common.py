@@ -1,0 +1,77 @@
+"""What every `blueprint` subcommand shares: the error types, the data root and the argument types."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import date
+from pathlib import Path
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+
+
+class UsageError(ValueError):
+    """Bad usage: exit code 2, one line."""
+
+
+class CommandFailed(RuntimeError):
+    """A run or command that failed: exit code 1, one line naming the cause and the fix."""
+
+
+def _data_dir(args: argparse.Namespace) -> str:
+    """The data root: an absolute local path, or an object-store URL (`s3://bucket/prefix`) kept as is."""
+    from blueprint_assets.core.storage import normalize_root
+
+    return normalize_root(getattr(args, "data_dir", None) or os.environ.get("BLUEPRINT_DATA_DIR", "data"))
+
+
+def existing_data_dir(args: argparse.Namespace) -> str:
+    """The data directory of a read-only command; it must exist (read-only commands never create it)."""
+    from blueprint_assets.core.storage import is_object_store
+
+    data_dir = _data_dir(args)
+    if not is_object_store(data_dir) and not Path(data_dir).is_dir():
+        raise CommandFailed(f"no data folder at {data_dir}: pass --data-dir or run `blueprint run` first")
+    return data_dir
+
+
+def iso_day(value: str) -> str:
+    """argparse type: a YYYY-MM-DD day."""
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a day (YYYY-MM-DD)") from None
+
+
+def repo_id(value: str) -> str:
+    """argparse type: a Hub repository id OWNER/NAME."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a repository id OWNER/NAME")
+    return value
+
+
+def month_spec(value: str) -> str:
+    """argparse type: `2025-03` or `2025-03..2025-05`, normalized (`2025-03..2025-03` is `2025-03`)."""
+    from blueprint_assets.partitions import month_label, month_range
+
+    try:
+        return month_label(*month_range(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a month (YYYY-MM) or range YYYY-MM..YYYY-MM"
+        ) from None
+
+
+def day_range(args: argparse.Namespace) -> tuple[str, str]:
+    """(--from, --to) with --to defaulting to --from; a reversed range is bad usage."""
+    first, last = args.date_from, args.date_to or args.date_from
+    if last < first:
+        raise UsageError(f"--to {last} is before --from {first}")
+    return first, last
+
+
+GENERIC_FIX = "rerun with --verbose for Dagster's full log"

@@ -1,0 +1,280 @@
+"""The `blueprint` subcommands that run Dagster jobs (`run`, `release`) and report on the lake (`summary`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+from blueprint_assets.cli_common import (
+    GENERIC_FIX,
+    PARTITION_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    CommandFailed,
+    UsageError,
+    _data_dir,
+    day_range,
+    existing_data_dir,
+)
+
+
+def dagster_instance(data_dir: str):
+    """The persistent Dagster instance under the data directory (the one `make ui` serves).
+
+    With an object-store data dir the instance stays local (scratch), unless DAGSTER_HOME names one.
+    """
+    from dagster import DagsterInstance
+
+    from blueprint_assets.core.storage import is_object_store, join, local_folder
+
+    if is_object_store(data_dir) and os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    home = local_folder(join(data_dir, "dagster_home"))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def run_job(
+    job_name: str,
+    first: str,
+    last: str,
+    args: argparse.Namespace,
+    selection: list[str] | None,
+    label: str | None = None,
+) -> str | None:
+    """Materialize a partition range through Dagster as one run; None on success, else the failure line.
+
+    `label` names the window on the terminal (default `first..last`)."""
+    verbose = getattr(args, "verbose", False)
+    from blueprint_assets.automation import WRITER_TAG
+    from blueprint_assets.definitions import build_definitions, selection_job
+    from blueprint_assets.run_console import PROGRESS_LOGGER, failure_line, progress_logger, quiet_run_config
+
+    data_dir = _data_dir(args)
+    os.environ["BLUEPRINT_DATA_DIR"] = str(data_dir)
+    options: dict = {"data_dir": str(data_dir)}
+    if getattr(args, "source", None):
+        options["source_kind"] = args.source
+    if getattr(args, "url", None):
+        options["source_url"] = args.url
+    if getattr(args, "source_dir", None) or getattr(args, "path", None):
+        options["source_path"] = str(Path(args.source_dir or args.path).resolve())
+    settings = {name: getattr(args, name, None) for name in ("idle_timeout", "max_retries", "backoff")}
+    if any(value is not None for value in settings.values()):
+        options["source_settings"] = settings
+    if getattr(args, "exclude", None):
+        options["source_exclude"] = list(args.exclude)
+    extra = [selection_job(job_name, selection)] if selection else []
+    defs = build_definitions(**options, extra_jobs=extra)
+    job = defs.resolve_job_def(extra[0].name if extra else job_name)
+    run_config: dict = {}
+    if not verbose:
+        job = job.with_logger_defs({PROGRESS_LOGGER: progress_logger})
+        run_config = quiet_run_config()
+    # The same writer tag as scheduled runs, so the production queue never runs two writers of one range.
+    window = first if first == last else f"{first}..{last}"
+    tags = {WRITER_TAG: f"{job_name}/{window}"}
+    # One partition is tagged as such, so Dagster attributes check results to it (the UI shows them).
+    tags.update({PARTITION_TAG: first} if first == last else {RANGE_START_TAG: first, RANGE_END_TAG: last})
+    print(f"{job_name} {label or window}: running", file=sys.stderr, flush=True)
+    result = job.execute_in_process(
+        instance=dagster_instance(data_dir), tags=tags, run_config=run_config, raise_on_error=False
+    )
+    if not result.success:
+        return failure_line(result.all_events) or f"run {result.run_id} failed: {GENERIC_FIX}"
+    return None
+
+
+@contextmanager
+def _quiet_warnings(verbose: bool) -> Iterator[None]:
+    """Python warnings (Dagster's beta/preview notices) reach the terminal only with --verbose."""
+    with warnings.catch_warnings():
+        if not verbose:
+            warnings.simplefilter("ignore")
+            # Model-loading progress bars (transformers, huggingface_hub) are noise in the terse view.
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            os.environ.setdefault("TQDM_DISABLE", "1")
+        yield
+
+
+def daily_selection(text: str | None) -> list[str] | None:
+    """`--select a,b` as asset names of the daily job; an unknown name is bad usage."""
+    if not text:
+        return None
+    from blueprint_assets.definitions import DAILY_ASSETS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in DAILY_ASSETS]
+    if unknown or not names:
+        raise UsageError(f"--select {text!r}: choose from {', '.join(DAILY_ASSETS)} (comma-separated)")
+    return names
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    first, last = day_range(args)
+    if args.source_dir and not Path(args.source_dir).is_dir():
+        raise UsageError(f"--source-dir is not a folder: {args.source_dir}")
+    if args.source_dir:
+        from blueprint_assets.core.archive import list_archive_files
+
+        if not list_archive_files(Path(args.source_dir), args.exclude or ()):
+            raise UsageError(
+                f"--source-dir holds no readable file: {args.source_dir} (hidden files and --exclude matches"
+                " are skipped)"
+            )
+    selection = daily_selection(args.select)
+    segments = plan_run(args, first, last)
+    for number, (seg_first, seg_last) in enumerate(segments, start=1):
+        if len(segments) > 1:
+            print(f"run {number}/{len(segments)}: {seg_first}..{seg_last}", file=sys.stderr, flush=True)
+        failure = run_job("daily_ingestion", seg_first, seg_last, args, selection)
+        if failure:
+            print_summary(_data_dir(args), first, last)
+            raise CommandFailed(failure)
+    print_summary(_data_dir(args), first, last)
+    return 0
+
+
+def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str, str]]:
+    """The sub-ranges of first..last to run. For an archive source, only the days some file holds
+    (found with the cached archive index, which the run then reuses); other sources: the whole range.
+    Days outside the daily partitions are left out."""
+    from blueprint_assets.core.storage import join
+    from blueprint_assets.partitions import daily_partitions
+
+    start, end = daily_partitions.get_first_partition_key(), daily_partitions.get_last_partition_key()
+    clamped = (max(first, start), min(last, end or last))
+    if clamped != (first, last):
+        print(
+            f"note: only {clamped[0]}..{clamped[1]} are daily partitions; the rest of the range is skipped",
+            file=sys.stderr,
+        )
+    if clamped[0] > clamped[1]:
+        return []
+    kind = args.source or os.environ.get("BLUEPRINT_SOURCE", "jetstream-archive")
+    path = (
+        args.source_dir
+        or args.path
+        or os.environ.get("BLUEPRINT_SOURCE_PATH")
+        or join(_data_dir(args), "sample")
+    )
+    if kind not in ("jetstream-archive", "sample") or not Path(path).is_dir():
+        return [clamped]
+    from blueprint_assets.core.archive import plan_segments
+    from blueprint_assets.core.source_lines import archive_index
+
+    def progress(message: str) -> None:
+        print(f"planning: {message}", file=sys.stderr, flush=True)
+
+    exclude = list(args.exclude or []) or [
+        g.strip() for g in os.environ.get("BLUEPRINT_SOURCE_EXCLUDE", "").split(",") if g.strip()
+    ]
+    index = archive_index(Path(path), join(_data_dir(args), "state"), exclude, progress)
+    segments = plan_segments(index.files(), *clamped)
+    days = sum(date.fromisoformat(b).toordinal() - date.fromisoformat(a).toordinal() + 1 for a, b in segments)
+    total = date.fromisoformat(clamped[1]).toordinal() - date.fromisoformat(clamped[0]).toordinal() + 1
+    if not segments:
+        print(
+            f"WARNING: no archive file holds events of {clamped[0]}..{clamped[1]}: nothing to ingest",
+            file=sys.stderr,
+        )
+    elif days < total:
+        print(
+            f"planning: {days} day(s) with archive data in {len(segments)} run(s); {total - days} empty day(s)"
+            " skipped (no file holds an event of them)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return segments
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    import shutil
+
+    from blueprint_assets.partitions import month_range
+
+    name = args.months  # normalized by month_spec: the folder name of the release
+    first, last = month_range(name)
+    failure = run_job("monthly_release", first, last, args, None, label=name)
+    from blueprint_assets.resources import LakeResource
+
+    built = LakeResource(data_dir=_data_dir(args)).release_folder(name)
+    if failure:
+        raise CommandFailed(f"release {name} not built: {failure}")
+    if args.out:
+        target = Path(args.out)
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(built, target)
+        print(f"release copied to {target}")
+    print(f"release {name}: built at {built}")
+    return 0
+
+
+def print_summary(data_dir: str, first: str, last: str) -> None:
+    """Events read, rows per action type, quarantined lines and where the files are."""
+    import duckdb
+
+    from blueprint_assets.core import storage
+    from blueprint_assets.core.lake import Lake
+
+    lake = Lake(data_dir)
+    days = [(date.fromisoformat(first) + timedelta(days=i)).isoformat()
+            for i in range((date.fromisoformat(last) - date.fromisoformat(first)).days + 1)]  # fmt: skip
+    con = duckdb.connect()
+    storage.register_with_duckdb(con, data_dir)
+
+    def query(table: str, sql: str) -> list:
+        files = lake.day_files(table, days)
+        return (
+            con.execute(
+                sql.replace("FROM T", "FROM read_parquet(?, hive_partitioning = false)", 1), [files]
+            ).fetchall()
+            if files
+            else []
+        )
+
+    from blueprint_assets.core.quarantine import count_damaged_files
+
+    events = query("raw_events", "SELECT count(*) FROM T")
+    quarantined = query("raw_events_quarantine", "SELECT count(*) FROM T")
+    damaged = count_damaged_files(con, lake.day_files("raw_events_quarantine", days))
+    by_type = query("actions", "SELECT action, count(*) FROM T GROUP BY 1 ORDER BY 2 DESC")
+    print(f"\nBluePrint summary for {first}..{last}")
+    print(f"  events kept:       {events[0][0] if events else 0}")
+    print(f"  quarantined lines: {quarantined[0][0] if quarantined else 0}")
+    print(f"  corrupt files:     {damaged}")
+    if not (events and events[0][0]) and not (quarantined and quarantined[0][0]):
+        print("  WARNING: no line was read for these days: check --source-dir, --exclude and the dates")
+    print("  actions by type:")
+    for action, count in by_type:
+        print(f"    {action:<12} {count:>8}")
+    print(f"  lake:              {lake.root}")
+    releases = storage.join(data_dir, "releases")
+    for name in storage.list_folders(releases):
+        folder = storage.join(releases, name)
+        print(f"  release:           {folder}")
+        audit = storage.join(folder, "privacy_audit", "privacy_audit.md")
+        if storage.is_file(audit):
+            print(f"  privacy audit:     {audit}")
+    leaderboard = storage.join(data_dir, "leaderboard.md")
+    if storage.is_file(leaderboard):
+        print(f"  leaderboard:       {leaderboard}")
+    home = storage.local_folder(storage.join(data_dir, "dagster_home"))
+    print(f"  dagster instance:  {home} (see it with `make ui`)")
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    data_dir = existing_data_dir(args)
+    print_summary(data_dir, *day_range(args))
+    return 0

@@ -1,4 +1,4 @@
-"""Privacy-audit report: Markdown, self-contained HTML and PNG charts from a plain `stats` dict.
+"""Privacy-audit report: Markdown, self-contained HTML and PNG charts (drawn by `audit_render`) from a plain `stats` dict.
 
 Pure module (no Dagster). The renderer is the last gate before a maintainer reads (and possibly publishes) the
 report, so it refuses any input string that looks like a raw identifier instead of trying to redact it: the
@@ -31,10 +31,7 @@ The `stats` dict (all keys optional unless marked required; JSON-compatible):
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import html
-import io
 import os
 import re
 import struct
@@ -44,8 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from blueprint_assets.core.audit_render import Block, cluster_chart, pii_chart, to_html, to_markdown
 
 MARKDOWN_NAME = "privacy_audit.md"
 HTML_NAME = "privacy_audit.html"
@@ -198,143 +194,6 @@ def _validate_examples(examples: Any) -> list[tuple[list[str], str]]:
 # A tiny block model rendered to both Markdown and HTML, so the two outputs always hold the same content.
 
 
-@dataclass(frozen=True)
-class _Block:
-    kind: str  # h1 | h2 | p | ul | table | img
-    text: str = ""
-    items: tuple[str, ...] = ()
-    header: tuple[str, ...] = ()
-    rows: tuple[tuple[str, ...], ...] = ()
-    image: str = ""
-
-
-_MD_SPECIAL = re.compile(r"([\\`*<>|\[\]#])")
-
-
-def _md(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
-
-
-def _to_markdown(blocks: Sequence[_Block]) -> str:
-    lines: list[str] = []
-    for block in blocks:
-        if block.kind == "h1":
-            lines += [f"# {_md(block.text)}", ""]
-        elif block.kind == "h2":
-            lines += [f"## {_md(block.text)}", ""]
-        elif block.kind == "p":
-            lines += [_md(block.text), ""]
-        elif block.kind == "ul":
-            lines += [f"- {_md(item)}" for item in block.items] + [""]
-        elif block.kind == "table":
-            lines.append("| " + " | ".join(_md(h) for h in block.header) + " |")
-            lines.append("|" + "|".join("---" for _ in block.header) + "|")
-            lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in block.rows]
-            lines.append("")
-        elif block.kind == "img":
-            lines += [f"![{_md(block.text)}]({block.image})", ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-_CSS = (
-    "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
-    "table{border-collapse:collapse;margin:0.5em 0 1em}td,th{border:1px solid #bbb;padding:0.2em 0.6em;"
-    "text-align:left}th{background:#eee}img{max-width:100%}"
-)
-
-
-def _to_html(blocks: Sequence[_Block], images: Mapping[str, bytes], title: str) -> str:
-    esc = html.escape
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        f'<head><meta charset="utf-8"><title>{esc(title)}</title><style>{_CSS}</style></head>',
-        "<body>",
-    ]
-    for block in blocks:
-        if block.kind in ("h1", "h2", "p"):
-            parts.append(f"<{block.kind}>{esc(block.text)}</{block.kind}>")
-        elif block.kind == "ul":
-            parts.append("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in block.items) + "</ul>")
-        elif block.kind == "table":
-            head = "".join(f"<th>{esc(h)}</th>" for h in block.header)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in block.rows
-            )
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        elif block.kind == "img":
-            # Embedded, so the HTML file stands alone (no external references of any kind).
-            data = base64.b64encode(images[block.image]).decode("ascii")
-            parts.append(f'<p><img alt="{esc(block.text)}" src="data:image/png;base64,{data}"></p>')
-    parts += ["</body>", "</html>", ""]
-    return "\n".join(parts)
-
-
-# ------------------------------------------------------------------------------------------- charts
-
-
-def _figure() -> Figure:
-    fig = Figure(figsize=(8, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _png_bytes(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    # No Software/date chunks: the same stats must give the same bytes.
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return buf.getvalue()
-
-
-def _pii_chart(pii: Mapping[str, Mapping[str, int]]) -> bytes:
-    fig = _figure()
-    ax = fig.add_subplot()
-    days = sorted(pii)
-    types = sorted({t for per_day in pii.values() for t in per_day})
-    if not types:
-        ax.text(0.5, 0.5, "no PII removed", ha="center", va="center", transform=ax.transAxes)
-    colors = [f"C{i % 10}" for i in range(len(types))]
-    bottoms = [0] * len(days)
-    for entity, color in zip(types, colors, strict=True):
-        heights = [pii[day].get(entity, 0) for day in days]
-        ax.bar(days, heights, bottom=bottoms, label=entity, color=color)
-        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
-    ax.set_title("PII removed by entity type and day")
-    ax.set_ylabel("spans removed")
-    if types:
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.tick_params(axis="x", labelrotation=45, labelsize="small")
-    fig.tight_layout()
-    return _png_bytes(fig)
-
-
-def _cluster_chart(sizes: Sequence[tuple[str, int]], minimum: int) -> bytes:
-    fig = _figure()
-    ax = fig.add_subplot()
-    labels = [cid for cid, _ in sizes]
-    values = [n for _, n in sizes]
-    # Clusters under the minimum are drawn in red so a failing release is obvious at a glance.
-    colors = ["C3" if n < minimum else "C0" for n in values]
-    if len(values) <= 60:
-        ax.bar(range(len(values)), values, color=colors)
-    else:
-        # One LineCollection instead of a thousand Rectangle patches (K = 1000 draws in well under a second).
-        ax.vlines(range(len(values)), 0, values, colors=colors, linewidth=max(0.5, 400 / len(values)))
-    ax.axhline(minimum, color="black", linestyle="--", label=f"minimum ({minimum})")
-    if len(values) <= 60:
-        ax.set_xticks(range(len(values)), labels, fontsize="small", rotation=90 if len(values) > 30 else 0)
-        ax.set_xlabel("cluster id")
-    else:
-        # K = 100 or 1000: individual labels would be unreadable; the table below the chart lists them.
-        ax.set_xticks([])
-        ax.set_xlabel(f"{len(values)} clusters, in id order")
-    ax.set_title("Users per persona cluster")
-    ax.set_ylabel("users")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    return _png_bytes(fig)
-
-
 # ------------------------------------------------------------------------------------------ sections
 
 
@@ -390,27 +249,27 @@ def _opt_out_digest(pseudonyms: Sequence[str]) -> str:
     return hashlib.sha256(joined).hexdigest()
 
 
-def _granularity_blocks(granularities: Sequence[Mapping[str, Any]], minimum: int) -> list[_Block]:
+def _granularity_blocks(granularities: Sequence[Mapping[str, Any]], minimum: int) -> list[Block]:
     """One section per requested K: its cluster sizes, or why it was skipped."""
-    blocks: list[_Block] = []
+    blocks: list[Block] = []
     for g in granularities:
         k = _count(g.get("k"), "granularities.k")
-        blocks.append(_Block("h2", f"Granularity K={k}"))
+        blocks.append(Block("h2", f"Granularity K={k}"))
         if g.get("status") != "built":
-            blocks.append(_Block("p", f"Skipped: {g.get('reason', 'infeasible')}."))
+            blocks.append(Block("p", f"Skipped: {g.get('reason', 'infeasible')}."))
             continue
         sizes = sorted(((str(c), _count(n, "granularities.sizes")) for c, n in (g.get("sizes") or {}).items()),
                        key=_cluster_sort_key)  # fmt: skip
         small = sum(n < minimum for _, n in sizes)
-        blocks.append(_Block("p", f"{len(sizes)} clusters, smallest {min((n for _, n in sizes), default=0)} users; "
+        blocks.append(Block("p", f"{len(sizes)} clusters, smallest {min((n for _, n in sizes), default=0)} users; "
                                   f"below the minimum: {small}."))  # fmt: skip
         blocks.append(
-            _Block("table", header=("cluster id", "users"), rows=tuple((c, str(n)) for c, n in sizes))
+            Block("table", header=("cluster id", "users"), rows=tuple((c, str(n)) for c, n in sizes))
         )
     return blocks
 
 
-def _build(stats: Mapping[str, Any]) -> tuple[list[_Block], dict[str, bytes], str]:
+def _build(stats: Mapping[str, Any]) -> tuple[list[Block], dict[str, bytes], str]:
     pii = _validate_pii(_require(stats, "pii_by_type_and_day"))
     scans = _validate_scans(_require(stats, "scans"))
     ner_policy = str(_require(stats, "ner_policy"))
@@ -450,14 +309,14 @@ def _build(stats: Mapping[str, Any]) -> tuple[list[_Block], dict[str, bytes], st
 
     title = "Privacy audit report"
     release = stats.get("release")
-    blocks: list[_Block] = [_Block("h1", title + (f": release {release}" if release else ""))]
+    blocks: list[Block] = [Block("h1", title + (f": release {release}" if release else ""))]
     if stats.get("generated_at"):
-        blocks.append(_Block("p", f"Generated at {stats['generated_at']}."))
+        blocks.append(Block("p", f"Generated at {stats['generated_at']}."))
 
     blocks += [
-        _Block("h2", "Summary"),
-        _Block("p", f"Verdict: {'PASS' if passed else 'FAIL'}."),
-        _Block(
+        Block("h2", "Summary"),
+        Block("p", f"Verdict: {'PASS' if passed else 'FAIL'}."),
+        Block(
             "ul",
             items=(
                 f"PII spans removed: {sum(totals.values())} over {len(pii)} day(s) and {len(totals)} entity type(s).",
@@ -471,26 +330,26 @@ def _build(stats: Mapping[str, Any]) -> tuple[list[_Block], dict[str, bytes], st
         ),
     ]
 
-    blocks += [_Block("h2", "PII removed")]
+    blocks += [Block("h2", "PII removed")]
     by_total = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
     blocks.append(
-        _Block("table", header=("entity type", "spans removed"), rows=tuple((t, str(n)) for t, n in by_total))
+        Block("table", header=("entity type", "spans removed"), rows=tuple((t, str(n)) for t, n in by_total))
     )
     types = sorted(totals)
     day_rows = tuple(
         (day, *(str(pii[day].get(t, 0)) for t in types), str(sum(pii[day].values()))) for day in sorted(pii)
     )
-    blocks.append(_Block("table", header=("day", *types, "total"), rows=day_rows))
-    blocks.append(_Block("img", "PII removed by entity type and day (stacked bars)", image=PII_CHART_NAME))
+    blocks.append(Block("table", header=("day", *types, "total"), rows=day_rows))
+    blocks.append(Block("img", "PII removed by entity type and day (stacked bars)", image=PII_CHART_NAME))
 
     blocks += [
-        _Block("h2", "Residual and leak scans"),
-        _Block(
+        Block("h2", "Residual and leak scans"),
+        Block(
             "p",
             f"Every table must pass a residual-PII scan ({RESIDUAL_CHECK}) for the removed types and an "
             f"identifier-leak scan ({LEAK_CHECK}) for raw account ids, handles, emails, links and record URIs.",
         ),
-        _Block(
+        Block(
             "table",
             header=("table", "check", "result", "details"),
             rows=tuple(
@@ -501,18 +360,18 @@ def _build(stats: Mapping[str, Any]) -> tuple[list[_Block], dict[str, bytes], st
     ]
     if missing:
         blocks.append(
-            _Block("p", "Missing required scans (fail): " + "; ".join(f"{t} {c}" for t, c in missing) + ".")
+            Block("p", "Missing required scans (fail): " + "; ".join(f"{t} {c}" for t, c in missing) + ".")
         )
 
-    blocks += [_Block("h2", "NER policy"), _Block("p", ner_policy)]
-    blocks += [_Block("h2", "Pseudonyms"), _Block("p", f"Mode: {mode}. {PSEUDONYM_MODES[mode]}")]
-    blocks += [_Block("h2", "Time coarsening"), _Block("p", time_coarsening)]
+    blocks += [Block("h2", "NER policy"), Block("p", ner_policy)]
+    blocks += [Block("h2", "Pseudonyms"), Block("p", f"Mode: {mode}. {PSEUDONYM_MODES[mode]}")]
+    blocks += [Block("h2", "Time coarsening"), Block("p", time_coarsening)]
 
     blocks += [
-        _Block("h2", "Cluster sizes"),
-        _Block("p", f"Minimum cluster size: {minimum} users. Clusters below it: {len(small)}."),
-        _Block("img", "Users per persona cluster against the minimum", image=CLUSTER_CHART_NAME),
-        _Block(
+        Block("h2", "Cluster sizes"),
+        Block("p", f"Minimum cluster size: {minimum} users. Clusters below it: {len(small)}."),
+        Block("img", "Users per persona cluster against the minimum", image=CLUSTER_CHART_NAME),
+        Block(
             "table",
             header=("cluster id", "users", "meets minimum"),
             rows=tuple((cid, str(n), "yes" if n >= minimum else "NO") for cid, n in sizes),
@@ -521,8 +380,8 @@ def _build(stats: Mapping[str, Any]) -> tuple[list[_Block], dict[str, bytes], st
 
     blocks += _granularity_blocks(stats.get("granularities") or [], minimum)
     blocks += [
-        _Block("h2", "Opt-outs"),
-        _Block(
+        Block("h2", "Opt-outs"),
+        Block(
             "p",
             f"Requests honoured: {opt_count}. Pseudonyms removed from every table: {len(set(opt_pseudonyms))}. "
             f"SHA-256 of the sorted pseudonym set: {_opt_out_digest(opt_pseudonyms)} (the pseudonyms themselves "
@@ -530,16 +389,16 @@ def _build(stats: Mapping[str, Any]) -> tuple[list[_Block], dict[str, bytes], st
         ),
     ]
 
-    blocks.append(_Block("h2", "Examples"))
+    blocks.append(Block("h2", "Examples"))
     if examples:
         blocks.append(
-            _Block(
+            Block(
                 "p",
                 "The original text is never shown: the before side marks where each removed value stood.",
             )
         )
         blocks.append(
-            _Block(
+            Block(
                 "table",
                 header=("before (types only)", "after", "removed types"),
                 rows=tuple(
@@ -548,14 +407,14 @@ def _build(stats: Mapping[str, Any]) -> tuple[list[_Block], dict[str, bytes], st
             )
         )
     else:
-        blocks.append(_Block("p", "No examples supplied."))
+        blocks.append(Block("p", "No examples supplied."))
 
     from blueprint_assets.core.audit_evidence import evidence_sections
 
-    blocks += [_Block(**section) for section in evidence_sections(stats)]
-    blocks += [_Block("h2", "Residual risks"), _Block("ul", items=tuple(risks))]
+    blocks += [Block(**section) for section in evidence_sections(stats)]
+    blocks += [Block("h2", "Residual risks"), Block("ul", items=tuple(risks))]
 
-    images = {PII_CHART_NAME: _pii_chart(pii), CLUSTER_CHART_NAME: _cluster_chart(sizes, minimum)}
+    images = {PII_CHART_NAME: pii_chart(pii), CLUSTER_CHART_NAME: cluster_chart(sizes, minimum)}
     return blocks, images, title
 
 
@@ -573,8 +432,8 @@ def render_audit_report(stats: Mapping[str, Any], out_dir: Path) -> AuditReport:
     """
     _refuse_identifiers(stats)
     blocks, images, title = _build(stats)
-    markdown = _to_markdown(blocks)
-    page = _to_html(blocks, images, title)
+    markdown = to_markdown(blocks)
+    page = to_html(blocks, images, title)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [

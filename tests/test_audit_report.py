@@ -351,3 +351,14 @@ def test_real_identifiers_planted_anywhere_are_refused(
                 render_audit_report(stats, tmp_path / "out")
             assert value not in str(err.value), kind
     assert not (tmp_path / "out").exists()
+
+
+def test_damaged_inputs_are_counted_in_the_summary(tmp_path: Path) -> None:
+    stats = make_stats()
+    stats["input_damage"] = {"quarantined_lines": 17, "corrupt_files": 2}
+    markdown = render_audit_report(stats, tmp_path).markdown
+    assert "Input lines quarantined: 17; damaged input files" in markdown
+    assert "unreadable): 2, their readable lines kept" in markdown
+    stats["input_damage"] = {"quarantined_lines": 1, "corrupt_files": -1}
+    with pytest.raises(ValueError, match="input_damage.corrupt_files"):
+        render_audit_report(stats, tmp_path / "bad")

@@ -251,6 +251,9 @@ def test_audit_report_has_every_section_and_no_identifiers(built) -> None:
         assert f"## {heading}" in markdown, heading
     assert "| EMAIL_ADDRESS | 1.000 |" in markdown and "seed 42" in markdown
     lake = Lake(str(data_dir))
+    quarantined = read_files(lake.all_files("raw_events_quarantine")).num_rows
+    assert quarantined > 0  # the sample plants malformed lines
+    assert f"Input lines quarantined: {quarantined}; damaged input files" in markdown.replace("\\", "")
     known = lake_raw_identifiers(read_files(lake.all_files("raw_events"), columns=["kind", "raw"]))
     for path, text in all_output_text(audit).items():
         assert not [k for k in known if k in text.lower()], path

@@ -17,6 +17,7 @@ from blueprint_assets.assets.personas import (
 from blueprint_assets.assets.privacy import anonymized_posts
 from blueprint_assets.assets.ui_metadata import escape_placeholders, markdown_with_images, table_metadata
 from blueprint_assets.core.lake import read_files, write_table_atomic
+from blueprint_assets.core.quarantine import input_damage
 from blueprint_assets.core.release_layout import audit_dir, data_root, public_dir
 from blueprint_assets.partitions import days_in_window, release_name
 from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
@@ -376,6 +377,7 @@ def privacy_audit_report(
         "pseudonym_mode": pseudonym_mode(settings),
         "time_coarsening": "relative integer rank of message times within the release; clock time removed",
         "examples": redacted_examples(posts),
+        "input_damage": input_damage(lake.data_dir, lake.lake.day_files("raw_events_quarantine", days)),
         **audit_evidence(lake, context, privacy, settings),
     }
     folder = release_dir(lake, context)

@@ -17,6 +17,8 @@ The `stats` dict (all keys optional unless marked required; JSON-compatible):
   "sizes": {cluster_id: n}, "reason": str}`, one per requested K (a section each; `cluster_sizes` is the first).
 - `opt_outs`: `{"count": int, "pseudonyms": [hex str, ...]}`: requests honoured and the pseudonyms removed.
   Only a digest of the pseudonym set is printed, so the report does not single out opted-out users.
+- `input_damage`: `{"quarantined_lines": int, "corrupt_files": int}`: what ingestion quarantined in the window,
+  and how many input files were damaged (corrupt or truncated gzip, unreadable; their readable lines were kept).
 - `pseudonym_mode` (required): "per-thread" (user ids re-keyed in every thread) or "stable".
 - `time_coarsening` (required): str, e.g. "relative integer rank; clock time removed".
 - `residual_risks`: list[str]; defaults to `DEFAULT_RESIDUAL_RISKS` when absent or empty.
@@ -292,6 +294,11 @@ def _build(stats: Mapping[str, Any]) -> tuple[list[Block], dict[str, bytes], str
     opt_pseudonyms = opt_outs.get("pseudonyms", [])
     if not isinstance(opt_pseudonyms, list) or not all(isinstance(p, str) for p in opt_pseudonyms):
         raise ValueError("stats field opt_outs.pseudonyms must be a list of strings")
+    damage = stats.get("input_damage") or {}
+    if not isinstance(damage, Mapping):
+        raise ValueError("stats field input_damage must be a dict")
+    quarantined = _count(damage.get("quarantined_lines", 0), "input_damage.quarantined_lines")
+    corrupt = _count(damage.get("corrupt_files", 0), "input_damage.corrupt_files")
     risks = list(stats.get("residual_risks") or DEFAULT_RESIDUAL_RISKS)
     examples = _validate_examples(stats.get("examples", []))
 
@@ -325,6 +332,8 @@ def _build(stats: Mapping[str, Any]) -> tuple[list[Block], dict[str, bytes], str
                 f"Persona clusters: {len(sizes)}; smallest has {min((n for _, n in sizes), default=0)} users; "
                 f"minimum required {minimum}; {len(small)} cluster(s) below it.",
                 f"Opt-outs honoured: {opt_count}.",
+                f"Input lines quarantined: {quarantined}; damaged input files (corrupt or truncated gzip, "
+                f"unreadable): {corrupt}, their readable lines kept.",
                 f"Pseudonym mode: {mode}.",
             ),
         ),

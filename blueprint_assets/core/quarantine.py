@@ -114,3 +114,17 @@ def count_damaged_files(con: duckdb.DuckDBPyConnection, quarantine_files: list[s
         + DAMAGE_SQL,
         [quarantine_files],
     ).fetchone()[0]
+
+
+def input_damage(data_root: str, quarantine_files: list[str]) -> dict[str, int]:
+    """What a window's quarantine holds, for the audit: quarantined lines and damaged input files."""
+    from blueprint_assets.core.storage import register_with_duckdb
+
+    if not quarantine_files:
+        return {"quarantined_lines": 0, "corrupt_files": 0}
+    con = duckdb.connect()
+    register_with_duckdb(con, data_root)
+    lines = con.execute(
+        "SELECT count(*) FROM read_parquet(?, hive_partitioning = false)", [quarantine_files]
+    ).fetchone()[0]
+    return {"quarantined_lines": int(lines), "corrupt_files": count_damaged_files(con, quarantine_files)}

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -124,6 +124,23 @@ class Postgres:
     user: str
     password: str
     db: str
+
+    def new_database(self, name: str) -> Postgres:
+        """Another database on the same server, so a test module's instance holds only its own runs."""
+        command = [
+            str(postgres_bin() / "createdb"),
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            name,
+        ]
+        subprocess.run(
+            command, env={**os.environ, "PGPASSWORD": self.password}, check=True, capture_output=True
+        )
+        return replace(self, db=name)
 
     def env(self) -> dict[str, str]:
         """The DAGSTER_PG_* variables that deployments/dagster.yaml reads."""

@@ -116,6 +116,8 @@ def _wait_for_runs(home: Path, pg_env: dict, count: int, timeout: float = 1800.0
 @pytest.fixture(scope="module")
 def parallel(workdir: Path, archive: Path, secret: str, postgres: Postgres, s3) -> dict:
     """Four runs queued at once (three days, one of them twice) on a daemon, writing into the bucket."""
+    # A database of its own: the Postgres-parallel module counts the runs of the shared server's instance.
+    postgres = postgres.new_database("dagster_object_store")
     data_dir = s3.url("parallel")
     home = _instance_home(workdir)
     env = base_env(workdir / "unused", **postgres.env(), **s3.env, BLUEPRINT_DATA_DIR=data_dir,

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS_PATH, merge_results, record, report  # noqa: E402
 
-from blueprint_assets.core.anonymizer import TextAnonymizer, presidio_baseline  # noqa: E402
+from blueprint_assets.lib.privacy.anonymizer import TextAnonymizer, presidio_baseline  # noqa: E402
 
 WORDS = [
     "the",

@@ -5,7 +5,7 @@ Input: 20,000 x 384 float32 vectors on the unit sphere, Gaussian blobs around 59
 each minimum size (10, BluePrint's default, and n / (2K), where the constraint binds hard) both methods
 cluster the same vectors with the same minimum:
 
-- ours: `core.clustering.cluster_users` (k-means++ seeding, faiss k-means, min-cost repair of clusters
+- ours: `lib.personas.clustering.cluster_users` (k-means++ seeding, faiss k-means, min-cost repair of clusters
   below the minimum, constrained Lloyd polish), one faiss thread;
 - baseline: `KMeansConstrained(n_clusters=K, size_min=m, n_init=1, random_state=42)` (k-means++ seeding,
   a min-cost flow assignment at every iteration; n_init=1 so both do one run: its default of 10 would
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS_PATH, record, report_and_merge  # noqa: E402
 
-from blueprint_assets.core.clustering import cluster_users  # noqa: E402
+from blueprint_assets.lib.personas.clustering import cluster_users  # noqa: E402
 
 
 def topic_vectors(n: int, d: int, topics: int = 59, noise: float = 0.5, seed: int = 0) -> np.ndarray:

@@ -3,12 +3,12 @@
 Run: `python benchmarks/bench_ingestion.py [--users 20000] [--events-per-user-day 50] [--quick]`.
 
 1. Generates (once; cached under benchmarks/work/ingest/) a one-day sample archive with
-   `core.sample.generate_sample` (20,000 users x 50 events ~ 1M lines), and a day `--small-factor` times
+   `lib.sample.generate_sample` (20,000 users x 50 events ~ 1M lines), and a day `--small-factor` times
    smaller (same seed, fewer users).
 2. Ingests it in a fresh subprocess through the assets' code path: `line_sources_for("jetstream-archive")`
    (ArchiveIndex + file lines) -> `stage_lines` -> `write_raw_days` -> `build_actions_day`, on an in-memory
-   DuckDB connection set up by `core.duck.configure` with its working tables in a throwaway on-disk
-   database (`core.duck.work_database`), as the `QueryEngine` resource does. The child reports wall
+   DuckDB connection set up by `lib.storage.duck.configure` with its working tables in a throwaway on-disk
+   database (`lib.storage.duck.work_database`), as the `QueryEngine` resource does. The child reports wall
    time per phase and its own peak RSS (`ru_maxrss`).
 3. Baseline, also in a fresh subprocess: a plain Python loop `json.loads` of every line of the same files
    into a list of dicts (and its peak RSS).
@@ -121,12 +121,12 @@ def child_ingest(args: argparse.Namespace) -> None:
     """Ingest DAY of `args.sample` into a fresh lake under `args.data_dir`; print timings and peak RSS."""
     import duckdb
 
-    from blueprint_assets.core import staging
-    from blueprint_assets.core.actions import build_actions_day
-    from blueprint_assets.core.duck import configure, work_database
-    from blueprint_assets.core.ingest import IngestStats, stage_lines, write_raw_days
-    from blueprint_assets.core.lake import Lake
-    from blueprint_assets.core.source_lines import line_sources_for
+    from blueprint_assets.lib.ingest import staging
+    from blueprint_assets.lib.ingest.actions import build_actions_day
+    from blueprint_assets.lib.ingest.raw_events import IngestStats, stage_lines, write_raw_days
+    from blueprint_assets.lib.sources.source_lines import line_sources_for
+    from blueprint_assets.lib.storage.duck import configure, work_database
+    from blueprint_assets.lib.storage.lake import Lake
 
     if args.chunk_lines:
         staging.CHUNK_LINES = args.chunk_lines  # diagnostic knob only; the default is the module's value

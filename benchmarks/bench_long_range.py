@@ -36,7 +36,7 @@ GOAL_FIRST_STEP_S = 60.0
 
 
 def ensure_archive(users: int, days: int) -> Path:
-    from blueprint_assets.core.sample import generate_sample
+    from blueprint_assets.lib.sample import generate_sample
 
     folder = WORK / f"archive_u{users}_d{days}"
     if not folder.is_dir():

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS_PATH, record, report_and_merge  # noqa: E402
 
-from blueprint_assets.core.clustering import faiss_threads, train_kmeans  # noqa: E402
-from blueprint_assets.core.encoder import load_encoder, torch_threads  # noqa: E402
+from blueprint_assets.lib.personas.clustering import faiss_threads, train_kmeans  # noqa: E402
+from blueprint_assets.lib.personas.encoder import load_encoder, torch_threads  # noqa: E402
 
 _WORDS_TEXT = (
     "election senate vote policy budget climate housing rent city council mayor school teachers nurses "

@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import merge_results, record, report  # noqa: E402
 
-from blueprint_assets.core.release_files import write_release  # noqa: E402
-from blueprint_assets.core.splits import split_threads  # noqa: E402
-from blueprint_assets.core.threads import INPUT_COLUMNS as COLUMNS  # noqa: E402
-from blueprint_assets.core.threads import build_threads  # noqa: E402
+from blueprint_assets.lib.release.files import write_release  # noqa: E402
+from blueprint_assets.lib.release.splits import split_threads  # noqa: E402
+from blueprint_assets.lib.release.threads import INPUT_COLUMNS as COLUMNS  # noqa: E402
+from blueprint_assets.lib.release.threads import build_threads  # noqa: E402
 
 # Action mix, roughly Bluesky's: likes dominate, then posts and replies.
 KINDS = (

@@ -2,7 +2,7 @@
 
 Run: `python benchmarks/bench_scale.py [--quick] [--events 2000000 --users 100000 --days 3]`.
 
-1. Input: `core.sample.generate_sample` writes a window of `--days` hourly archives (likes, reposts, posts,
+1. Input: `lib.sample.generate_sample` writes a window of `--days` hourly archives (likes, reposts, posts,
    replies, quotes, follows, undos, bad lines) with about `--events` events from `--users` users; it is
    generated once and reused from benchmarks/work/scale/.
 2. The real stages run as Dagster materializations of the real assets with the real resources, in order:
@@ -141,7 +141,7 @@ def window_tables(data_dir: Path) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     from blueprint_assets.assets.personas import posts_to_embed
-    from blueprint_assets.core.lake import Lake, read_files
+    from blueprint_assets.lib.storage.lake import Lake, read_files
 
     lake = Lake(str(data_dir))
     posts = read_files(lake.all_files("anonymized_posts"))
@@ -165,7 +165,7 @@ def sample_texts(embedded: Any, n: int) -> list[str]:
 def encode_rates(texts: list[str], window_texts: list[str], cache_dir: Path) -> dict[str, float]:
     """texts/s of the static encoder and of the MiniLM torch path on the same texts (the fast one best of
     5, as its run is short enough to be disturbed), and of the static encoder on all the window's texts."""
-    from blueprint_assets.core.encoder import encoder_for
+    from blueprint_assets.lib.personas.encoder import encoder_for
 
     rates = {}
     for name, repeat in (("default", 5), ("minilm", 1)):
@@ -193,9 +193,9 @@ def cluster_agreement(tables: dict[str, Any], n_users: int, k: int, cache_dir: P
     import pyarrow.compute as pc
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    from blueprint_assets.core.clustering import cluster_users
-    from blueprint_assets.core.encoder import encoder_for
-    from blueprint_assets.core.user_vectors import mean_vectors
+    from blueprint_assets.lib.personas.clustering import cluster_users
+    from blueprint_assets.lib.personas.encoder import encoder_for
+    from blueprint_assets.lib.personas.user_vectors import mean_vectors
 
     rng = random.Random(SEED)
     chosen = set(rng.sample(tables["users"], min(n_users, len(tables["users"]))))
@@ -395,7 +395,7 @@ def main() -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
     cache_dir = SCALE_DIR / "models"  # the static encoder is built once, outside the timed stages
     os.environ["BLUEPRINT_MODEL_CACHE"] = str(cache_dir)
-    from blueprint_assets.core.static_encoder import ensure_static_model
+    from blueprint_assets.lib.personas.static_encoder import ensure_static_model
 
     ensure_static_model(cache_dir)
 
@@ -403,7 +403,7 @@ def main() -> None:
     load = os.getloadavg()[1]  # 5-minute load average over the timed stages: how shared the cores were
     tables = window_tables(data_dir)
     lines, json_rate = json_loads_rate(window)
-    from blueprint_assets.core.anonymizer import presidio_baseline
+    from blueprint_assets.lib.privacy.anonymizer import presidio_baseline
 
     post_texts = [t for t in tables["posts"].column("text").to_pylist() if t]
     sample = random.Random(SEED).sample(post_texts, min(args.baseline_texts, len(post_texts)))

@@ -24,7 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, WORK_DIR, merge_results, record, report  # noqa: E402
 
-from blueprint_assets.core import baselines, embed_cache, scorer  # noqa: E402
+from blueprint_assets.lib.evaluation import (
+    baselines,  # noqa: E402
+    scorer,
+)
+from blueprint_assets.lib.personas import embed_cache
 
 
 def timed_score(answers: dict, preds: dict, embed: embed_cache.Embedder) -> tuple[float, dict]:

@@ -145,12 +145,12 @@ def parse_child_json(line_prefix: str, stdout: str) -> dict[str, Any]:
 def generated_archive(
     folder: Path, days: int, users: int, events_per_user_day: float, seed: int, start: Any
 ) -> dict[str, Any]:
-    """Summary of a `core.sample` archive in `folder`, generated once and reused afterwards.
+    """Summary of a `lib.sample` archive in `folder`, generated once and reused afterwards.
 
     The summary lives in a marker file beside the archive, not inside it: a .json file inside would be read
     as an archive file.
     """
-    from blueprint_assets.core.sample import generate_sample
+    from blueprint_assets.lib.sample import generate_sample
 
     marker = folder.with_name(f"{folder.name}.summary.json")
     if marker.is_file() and folder.is_dir():

@@ -40,7 +40,7 @@ from dagster import (
     sensor,
 )
 
-from blueprint_assets.core.archive import home_day_of, list_archive_files, scan_file
+from blueprint_assets.lib.sources.archive import home_day_of, list_archive_files, scan_file
 from blueprint_assets.resources import default_data_dir
 
 WRITER_TAG = "blueprint/partition-writer"

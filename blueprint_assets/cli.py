@@ -32,8 +32,8 @@ __all__ = ["CommandFailed", "UsageError", "build_parser", "main"]
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    """Upload releases/<window>/public/ to the Hub, refusing anything unsafe (core/publish.py)."""
-    from blueprint_assets.core.publish import format_plan, refusals, upload, upload_plan
+    """Upload releases/<window>/public/ to the Hub, refusing anything unsafe (lib/release/publish.py)."""
+    from blueprint_assets.lib.release.publish import format_plan, refusals, upload, upload_plan
     from blueprint_assets.resources import LakeResource
 
     release = LakeResource(data_dir=_data_dir(args)).release_folder(args.window)  # fetched when on a store
@@ -58,19 +58,19 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from blueprint_assets.core.scorer import main_score
+    from blueprint_assets.lib.evaluation.scorer import main_score
 
     return main_score(args.rest)  # encodes through the cached Embedder, with progress
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from blueprint_assets.core.baselines import main_baseline
+    from blueprint_assets.lib.evaluation.baselines import main_baseline
 
     return main_baseline(args.rest)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from blueprint_assets.core.sample import generate_sample
+    from blueprint_assets.lib.sample import generate_sample
 
     summary = generate_sample(
         Path(args.out), days=args.days, users=args.users, seed=args.seed, start=date.fromisoformat(args.start),
@@ -85,7 +85,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_import_examples(args: argparse.Namespace) -> int:
-    from blueprint_assets.core.archive import flatten_examples
+    from blueprint_assets.lib.sources.archive import flatten_examples
 
     count = flatten_examples(Path(args.json), Path(args.out))
     print(f"wrote {count} events to {args.out} in the hourly archive layout")
@@ -93,13 +93,13 @@ def cmd_import_examples(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from blueprint_assets.core.optout import forget_account
-    from blueprint_assets.core.pseudonyms import Pseudonymizer
+    from blueprint_assets.lib.privacy.optout import forget_account
+    from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
 
     data_dir = _data_dir(args)
     dids = [args.did] if args.did else []
     if args.list:
-        from blueprint_assets.core.optout import listed_dids
+        from blueprint_assets.lib.privacy.optout import listed_dids
 
         dids += listed_dids(args.list)
     if not dids:
@@ -166,8 +166,8 @@ def add_day_range(command: argparse.ArgumentParser) -> None:
 
 def cmd_anonymize(args: argparse.Namespace) -> int:
     """JSON lines with `text` in, the same lines with `text` anonymized and `entities` out."""
-    from blueprint_assets.core.anonymizer import TextAnonymizer
-    from blueprint_assets.core.privacy_eval import anonymize_record, read_json_lines
+    from blueprint_assets.lib.privacy.anonymizer import TextAnonymizer
+    from blueprint_assets.lib.privacy.evaluate import anonymize_record, read_json_lines
 
     source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
     sink = sys.stdout if not args.out or args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
@@ -184,8 +184,8 @@ def cmd_anonymize(args: argparse.Namespace) -> int:
 
 def cmd_privacy_eval(args: argparse.Namespace) -> int:
     """Per-type recall, precision and over-redaction of the pipeline's anonymizer on a labelled set."""
-    from blueprint_assets.core.anonymizer import TextAnonymizer
-    from blueprint_assets.core.privacy_eval import SHIPPED_SET, evaluate, format_report, load_labelled_set
+    from blueprint_assets.lib.privacy.anonymizer import TextAnonymizer
+    from blueprint_assets.lib.privacy.evaluate import SHIPPED_SET, evaluate, format_report, load_labelled_set
 
     report = evaluate(TextAnonymizer(ner=args.ner), load_labelled_set(args.set or SHIPPED_SET))
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
@@ -193,7 +193,7 @@ def cmd_privacy_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from blueprint_assets.core.source_lines import SOURCE_KINDS
+    from blueprint_assets.lib.sources.source_lines import SOURCE_KINDS
 
     parser = Parser(prog="blueprint", description=__doc__.split("\n\n")[0], parents=[common_options()])
     parser.add_argument("--version", action="version", version=f"blueprint {_version()}")

@@ -22,14 +22,14 @@ class CommandFailed(RuntimeError):
 
 def _data_dir(args: argparse.Namespace) -> str:
     """The data root: an absolute local path, or an object-store URL (`s3://bucket/prefix`) kept as is."""
-    from blueprint_assets.core.storage import normalize_root
+    from blueprint_assets.lib.storage.storage import normalize_root
 
     return normalize_root(getattr(args, "data_dir", None) or os.environ.get("BLUEPRINT_DATA_DIR", "data"))
 
 
 def existing_data_dir(args: argparse.Namespace) -> str:
     """The data directory of a read-only command; it must exist (read-only commands never create it)."""
-    from blueprint_assets.core.storage import is_object_store
+    from blueprint_assets.lib.storage.storage import is_object_store
 
     data_dir = _data_dir(args)
     if not is_object_store(data_dir) and not Path(data_dir).is_dir():

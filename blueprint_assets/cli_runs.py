@@ -31,7 +31,7 @@ def dagster_instance(data_dir: str):
     """
     from dagster import DagsterInstance
 
-    from blueprint_assets.core.storage import is_object_store, join, local_folder
+    from blueprint_assets.lib.storage.storage import is_object_store, join, local_folder
 
     if is_object_store(data_dir) and os.environ.get("DAGSTER_HOME"):
         return DagsterInstance.get()
@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.source_dir and not Path(args.source_dir).is_dir():
         raise UsageError(f"--source-dir is not a folder: {args.source_dir}")
     if args.source_dir:
-        from blueprint_assets.core.archive import list_archive_files
+        from blueprint_assets.lib.sources.archive import list_archive_files
 
         if not list_archive_files(Path(args.source_dir), args.exclude or ()):
             raise UsageError(
@@ -149,7 +149,7 @@ def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str,
     """The sub-ranges of first..last to run. For an archive source, only the days some file holds
     (found with the cached archive index, which the run then reuses); other sources: the whole range.
     Days outside the daily partitions are left out."""
-    from blueprint_assets.core.storage import join
+    from blueprint_assets.lib.storage.storage import join
     from blueprint_assets.partitions import daily_partitions
 
     start, end = daily_partitions.get_first_partition_key(), daily_partitions.get_last_partition_key()
@@ -170,8 +170,8 @@ def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str,
     )
     if kind not in ("jetstream-archive", "sample") or not Path(path).is_dir():
         return [clamped]
-    from blueprint_assets.core.archive import plan_segments
-    from blueprint_assets.core.source_lines import archive_index
+    from blueprint_assets.lib.sources.archive import plan_segments
+    from blueprint_assets.lib.sources.source_lines import archive_index
 
     def progress(message: str) -> None:
         print(f"planning: {message}", file=sys.stderr, flush=True)
@@ -225,8 +225,8 @@ def print_summary(data_dir: str, first: str, last: str) -> None:
     """Events read, rows per action type, quarantined lines and where the files are."""
     import duckdb
 
-    from blueprint_assets.core import storage
-    from blueprint_assets.core.lake import Lake
+    from blueprint_assets.lib.storage import storage
+    from blueprint_assets.lib.storage.lake import Lake
 
     lake = Lake(data_dir)
     days = [(date.fromisoformat(first) + timedelta(days=i)).isoformat()
@@ -244,7 +244,7 @@ def print_summary(data_dir: str, first: str, last: str) -> None:
             else []
         )
 
-    from blueprint_assets.core.quarantine import count_damaged_files
+    from blueprint_assets.lib.ingest.quarantine import count_damaged_files
 
     events = query("raw_events", "SELECT count(*) FROM T")
     quarantined = query("raw_events_quarantine", "SELECT count(*) FROM T")

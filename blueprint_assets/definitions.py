@@ -12,7 +12,7 @@ import checks.release_checks
 from blueprint_assets.assets import ingestion, personas, privacy, release
 from blueprint_assets.assets.ui_metadata import with_catalog_attributes
 from blueprint_assets.automation import archive_sensor, automated, daily_schedule, monthly_release_schedule
-from blueprint_assets.core.static_encoder import model_cache_dir
+from blueprint_assets.lib.personas.static_encoder import model_cache_dir
 from blueprint_assets.partitions import daily_partitions, monthly_partitions
 from blueprint_assets.resources import (
     EncoderResource,

@@ -10,10 +10,10 @@ import duckdb
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
-from blueprint_assets.core.duck import configure
-from blueprint_assets.core.lake import Lake
-from blueprint_assets.core.staging import LineSource
-from blueprint_assets.core.storage import (
+from blueprint_assets.lib.ingest.staging import LineSource
+from blueprint_assets.lib.storage.duck import configure
+from blueprint_assets.lib.storage.lake import Lake
+from blueprint_assets.lib.storage.storage import (
     fetch_folder,
     join,
     local_folder,
@@ -79,18 +79,18 @@ class PrivacyResource(ConfigurableResource):
 
     def pseudonymizer(self):
         """A pseudonymizer for this process (built here: it refuses to be pickled across processes)."""
-        from blueprint_assets.core.pseudonyms import Pseudonymizer
+        from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
 
         return Pseudonymizer.from_data_dir(self.data_dir)
 
     def secret_for_scans(self) -> bytes:
-        from blueprint_assets.core.pseudonyms import load_or_create_secret
+        from blueprint_assets.lib.privacy.pseudonyms import load_or_create_secret
 
         return load_or_create_secret(self.data_dir)
 
     def opted_out(self, pseudonym) -> set[str]:
         """Pseudonyms of opted-out accounts: the removal log plus the configured list file."""
-        from blueprint_assets.core.optout import listed_dids, logged_optouts
+        from blueprint_assets.lib.privacy.optout import listed_dids, logged_optouts
 
         return logged_optouts(join(normalize_root(self.data_dir), "state")) | {
             pseudonym(d) for d in listed_dids(self.optout_file)
@@ -108,7 +108,7 @@ class PrivacyResource(ConfigurableResource):
 class EncoderResource(ConfigurableResource):
     """The post encoder: "default" is the static model2vec model distilled from the bundled
     all-MiniLM-L6-v2 (built once under `cache_dir`); "minilm" or any sentence-transformers name selects a
-    transformer (see core/encoder.py)."""
+    transformer (see lib/personas/encoder.py)."""
 
     model_name: str = "default"
     pooling: str = "mean"
@@ -118,14 +118,14 @@ class EncoderResource(ConfigurableResource):
 
     @property
     def resolved_cache_dir(self) -> str:
-        from blueprint_assets.core.static_encoder import model_cache_dir
+        from blueprint_assets.lib.personas.static_encoder import model_cache_dir
 
         return self.cache_dir or model_cache_dir(default_data_dir())
 
     @property
     def model_key(self) -> str:
         """What determines the vectors (the same string as the loaded encoder's `model_id`)."""
-        from blueprint_assets.core.encoder import encoder_model_id
+        from blueprint_assets.lib.personas.encoder import encoder_model_id
 
         return encoder_model_id(self.model_name, self.pooling, self.max_tokens)
 
@@ -134,7 +134,7 @@ class EncoderResource(ConfigurableResource):
         return self.encoder().dim
 
     def encoder(self):
-        from blueprint_assets.core.encoder import encoder_for
+        from blueprint_assets.lib.personas.encoder import encoder_for
 
         loaded = encoder_for(
             self.model_name, self.resolved_cache_dir, self.pooling, self.max_tokens, self.batch_size
@@ -196,7 +196,7 @@ class _ConfiguredConnection:
         self._work = None
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
-        from blueprint_assets.core.duck import work_database
+        from blueprint_assets.lib.storage.duck import work_database
 
         con = self._inner.__enter__()
         try:
@@ -243,10 +243,10 @@ class EventSourceResource(ConfigurableResource):
     ) -> Iterable[LineSource]:
         """Lines of every input that may hold events of `days` (or report bad lines for them).
 
-        `stats` (a `core.source_lines.SourceStats`) is filled while the lines are read; `progress` gets
+        `stats` (a `lib.sources.source_lines.SourceStats`) is filled while the lines are read; `progress` gets
         one-line progress messages.
         """
-        from blueprint_assets.core.source_lines import SourceOptions, line_sources_for
+        from blueprint_assets.lib.sources.source_lines import SourceOptions, line_sources_for
 
         return line_sources_for(
             self.kind,

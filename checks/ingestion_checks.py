@@ -4,9 +4,9 @@ import pandas as pd
 import pyarrow as pa
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity
 
-from blueprint_assets.core.actions_space import ACTION_ORDER
-from blueprint_assets.core.ingest import accounting_problems, read_accounting
-from blueprint_assets.core.lake import read_files
+from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.ingest.raw_events import accounting_problems, read_accounting
+from blueprint_assets.lib.storage.lake import read_files
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import LakeResource
 from checks.gx_suite import expectations, run_suite

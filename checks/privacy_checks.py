@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity
 
-from blueprint_assets.core.lake import read_files
-from blueprint_assets.core.privacy_scan import lake_raw_identifiers, leak_scan, secret_scan
+from blueprint_assets.lib.privacy.scans import lake_raw_identifiers, leak_scan, secret_scan
+from blueprint_assets.lib.storage.lake import read_files
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import LakeResource, PrivacyResource
 from checks.ingestion_checks import load_day_table

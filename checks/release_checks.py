@@ -6,9 +6,9 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from blueprint_assets.assets.personas import release_file
 from blueprint_assets.assets.release import release_dir
-from blueprint_assets.core.actions_space import ACTION_ORDER, TEXT_ACTIONS
-from blueprint_assets.core.lake import read_files
-from blueprint_assets.core.privacy_scan import folder_as_table, leak_scan, secret_scan
+from blueprint_assets.lib.actions_space import ACTION_ORDER, TEXT_ACTIONS
+from blueprint_assets.lib.privacy.scans import folder_as_table, leak_scan, secret_scan
+from blueprint_assets.lib.storage.lake import read_files
 from blueprint_assets.partitions import days_in_window, monthly_partitions
 from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
 from checks.gx_suite import expectations, run_suite
@@ -105,7 +105,7 @@ def action_splits_quality(
 @asset_check(asset="dataset_release", **RELEASE_CHECK)
 def dataset_release_manifest(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """public/ and private/ MANIFEST.json hashes match the files, and no file is missing or extra."""
-    from blueprint_assets.core.release_files import verify_manifest
+    from blueprint_assets.lib.release.files import verify_manifest
 
     problems = verify_manifest(release_dir(lake, context))
     frame = pd.DataFrame({"problem": problems or [None]})
@@ -163,8 +163,8 @@ def dataset_release_privacy_scan(
 @asset_check(asset="dataset_release", **RELEASE_CHECK)
 def dataset_release_no_answers(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """No validation/test answer (its action or its text) appears anywhere in public/."""
-    from blueprint_assets.core.answer_leaks import AnswerIndex, load_answer_rows, scan_public
-    from blueprint_assets.core.release_layout import answer_files, public_dir
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, load_answer_rows, scan_public
+    from blueprint_assets.lib.release.layout import answer_files, public_dir
 
     folder = release_dir(lake, context)
     index = AnswerIndex(load_answer_rows(answer_files(folder)))

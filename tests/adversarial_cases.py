@@ -9,7 +9,7 @@ the shapes people post, not from the recognizers' regexes.
 
 from __future__ import annotations
 
-from blueprint_assets.core.privacy_eval import SHIPPED_SET, LabelledCase, load_labelled_set
+from blueprint_assets.lib.privacy.evaluate import SHIPPED_SET, LabelledCase, load_labelled_set
 
 ALL_CASES: list[LabelledCase] = load_labelled_set(SHIPPED_SET)
 ALL_POSITIVE = [case for case in ALL_CASES if case.spans]

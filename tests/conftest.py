@@ -35,7 +35,7 @@ def real_samples() -> Path:
 @pytest.fixture(scope="session")
 def small_sample(tmp_path_factory) -> Path:
     """A small generated archive: 2 days, 300 users."""
-    from blueprint_assets.core.sample import generate_sample
+    from blueprint_assets.lib.sample import generate_sample
 
     out = tmp_path_factory.mktemp("sample") / "archive"
     generate_sample(out, days=2, users=300, seed=11, start=date(2025, 3, 1))

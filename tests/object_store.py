@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from unittest import mock
 
-from blueprint_assets.core import storage
-from blueprint_assets.core.lake import Lake, committed_part, read_files
+from blueprint_assets.lib.storage import storage
+from blueprint_assets.lib.storage.lake import Lake, committed_part, read_files
 
 BUCKET = "blueprint-test"
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from adversarial_cases import ALL_CASES, ALL_POSITIVE, NEGATIVE_CASES, parse_case
 
-from blueprint_assets.core.anonymizer import (
+from blueprint_assets.lib.privacy.anonymizer import (
     AnonymizedText,
     TextAnonymizer,
     byte_spans_to_str,
     presidio_baseline,
     resolve_overlaps,
 )
-from blueprint_assets.core.recognizers import DEFAULT_ENTITIES, installed_ner_model
+from blueprint_assets.lib.privacy.recognizers import DEFAULT_ENTITIES, installed_ner_model
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_overlap_rule(anonymizer: TextAnonymizer) -> None:
     assert anonymizer.anonymize("links: bit.ly/a t.co/b, done").text == "links: <URL>, done"
     # partial overlap of different types: both replaced, nothing of either survives
     assert resolve_overlaps("abcdefghij", [(0, 6, "DID"), (4, 10, "URL")]) == [(0, 6, "DID"), (4, 10, "URL")]
-    from blueprint_assets.core.anonymizer import apply_placeholders
+    from blueprint_assets.lib.privacy.anonymizer import apply_placeholders
 
     assert apply_placeholders("abcdefghijX", [(0, 6, "DID"), (4, 10, "URL")]).text == "<DID><URL>X"
 

@@ -15,10 +15,10 @@ from dagster import AssetKey, asset
 
 from blueprint_assets.assets.ingestion import actions, raw_events
 from blueprint_assets.cli import main as cli_main
-from blueprint_assets.core import quarantine
-from blueprint_assets.core.archive import flatten_examples, list_archive_files
-from blueprint_assets.core.ingest import read_accounting
-from blueprint_assets.core.lake import Lake, read_files, write_table_atomic
+from blueprint_assets.lib.ingest import quarantine
+from blueprint_assets.lib.ingest.raw_events import read_accounting
+from blueprint_assets.lib.sources.archive import flatten_examples, list_archive_files
+from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
 from blueprint_assets.partitions import daily_partitions
 from blueprint_assets.resources import EventSourceResource
 from checks.ingestion_checks import actions_quality, raw_events_line_accounting, raw_events_quality

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from blueprint_assets.core.anonymizer import TextAnonymizer
-from blueprint_assets.core.audit_evidence import (
+from blueprint_assets.lib.privacy.anonymizer import TextAnonymizer
+from blueprint_assets.lib.release.audit.evidence import (
     evidence_sections,
     findable_keys,
     reid_risk,
@@ -15,7 +15,7 @@ from blueprint_assets.core.audit_evidence import (
     second_opinion_scan,
     value_shape,
 )
-from blueprint_assets.core.audit_report import scan_for_identifiers
+from blueprint_assets.lib.release.audit.report import scan_for_identifiers
 
 LONG = "the quick brown fox jumps over the lazy dog near the river bank"
 
@@ -67,7 +67,7 @@ def test_findable_texts_are_long_and_unique() -> None:
 
 
 def test_evidence_sections_render(tmp_path: Path, anonymizer: TextAnonymizer) -> None:
-    from blueprint_assets.core.audit_evidence import anonymizer_quality
+    from blueprint_assets.lib.release.audit.evidence import anonymizer_quality
 
     stats = {
         "anonymizer_quality": anonymizer_quality(anonymizer),

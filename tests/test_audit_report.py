@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from blueprint_assets.core.audit_report import (
+from blueprint_assets.lib.release.audit.report import (
     CLUSTER_CHART_NAME,
     DEFAULT_RESIDUAL_RISKS,
     HTML_NAME,

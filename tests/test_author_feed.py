@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from local_servers import ACCESS, HANDLE, PASSWORD, XrpcHandler, feed_post, http_server, repost_reason
 
-from blueprint_assets.core.author_feed import (
+from blueprint_assets.lib.sources.author_feed import (
     AuthError,
     BskySession,
     Retry,

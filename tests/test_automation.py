@@ -35,9 +35,9 @@ from blueprint_assets.automation import (
     daily_schedule,
     monthly_release_schedule,
 )
-from blueprint_assets.core.actions import build_actions_day
-from blueprint_assets.core.lake import read_files, write_table_atomic
 from blueprint_assets.definitions import all_assets, all_checks, build_resources, daily_job, release_job
+from blueprint_assets.lib.ingest.actions import build_actions_day
+from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
 from blueprint_assets.partitions import daily_partitions
 from blueprint_assets.resources import LakeResource, QueryEngine
 from checks.ingestion_checks import actions_quality, raw_events_quality

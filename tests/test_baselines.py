@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from blueprint_assets.core import baselines, scorer
-from blueprint_assets.core.actions_space import ACTION_ORDER, one_hot
+from blueprint_assets.lib.actions_space import ACTION_ORDER, one_hot
+from blueprint_assets.lib.evaluation import baselines, scorer
 
 ACTIONS_TYPE = pa.struct([pa.field(a, pa.bool_()) for a in ACTION_ORDER])
 MESSAGE_TYPE = pa.struct(
@@ -193,7 +193,7 @@ def test_lookup_and_lightgbm_predict_every_target(release: Path) -> None:
 def test_leaderboard_and_main_baseline(
     release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from blueprint_assets.core import leaderboard
+    from blueprint_assets.lib.evaluation import leaderboard
 
     outside = baselines.write_predictions(
         tmp_path / "mine.jsonl", baselines.run_baseline("majority", release, embed=hash_embed)
@@ -231,7 +231,7 @@ def test_leaderboard_and_main_baseline(
 
 
 def test_retrieval_with_the_real_encoder(release: Path) -> None:
-    encoder = pytest.importorskip("blueprint_assets.core.encoder")
+    encoder = pytest.importorskip("blueprint_assets.lib.personas.encoder")
     try:
         embed = encoder.load_encoder().encode
     except Exception as exc:  # the encoder module is still being built

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from local_servers import TINY, XrpcHandler, http_server, needs_tiny
 
-from blueprint_assets.core.car_source import (
+from blueprint_assets.lib.sources.car_source import (
     CorruptCarError,
     RepoNotFoundError,
     SourceError,

@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from blueprint_assets.core.actions_space import ACTION_ORDER
-from blueprint_assets.core.cards import CardOptions, build_persona_cards, distinctive_terms, tokenize
-from blueprint_assets.core.encoder import load_encoder
+from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.personas.cards import CardOptions, build_persona_cards, distinctive_terms, tokenize
+from blueprint_assets.lib.personas.encoder import load_encoder
 
 POLITICS = [
     "The ballot count in the election is still going <URL>",
@@ -173,7 +173,7 @@ def test_distinctive_terms_ranks_cluster_specific_words_first() -> None:
 
 
 def test_small_clusters_quote_no_text_a_search_could_find(inputs) -> None:
-    from blueprint_assets.core.audit_evidence import findable_keys, text_key
+    from blueprint_assets.lib.release.audit.evidence import findable_keys, text_key
 
     clusters, rows, vectors, centroids = inputs
     findable = findable_keys(r["text"] for r in rows)

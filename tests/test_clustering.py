@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blueprint_assets.core.clustering import (
+from blueprint_assets.lib.personas.clustering import (
     cluster_users,
     enforce_min_size,
     kmeans_plus_plus,
@@ -166,7 +166,7 @@ def test_same_input_gives_byte_identical_assignments_across_processes() -> None:
         sys.path.insert(0, sys.argv[1])
         sys.path.insert(0, sys.argv[2])
         from test_clustering import planted
-        from blueprint_assets.core.clustering import cluster_users
+        from blueprint_assets.lib.personas.clustering import cluster_users
         x, _ = planted((400, 300, 200, 100, 50), d=64, spread=1.5, seed=11)
         print(hashlib.sha1(cluster_users(x, k=12, min_cluster_size=10).assignments.tobytes()).hexdigest())
         """
@@ -208,7 +208,7 @@ def test_silhouette_needs_two_clusters() -> None:
 
 
 def test_clusters_real_sentence_embeddings_by_topic() -> None:
-    from blueprint_assets.core.encoder import load_encoder
+    from blueprint_assets.lib.personas.encoder import load_encoder
 
     sport = [
         f"{team} won the {game} match last night, what a goal!"

@@ -18,8 +18,8 @@ from scoring_inputs import ODD, answer_rows, hash_embed, prediction_rows
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
-from blueprint_assets.core import compat, metrics, scorer
-from blueprint_assets.core.actions_space import one_hot
+from blueprint_assets.lib.actions_space import one_hot
+from blueprint_assets.lib.evaluation import compat, metrics, scorer
 
 TOL = 1e-9
 

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from blueprint_assets.core.embed_cache import Embedder, EmbeddingCache, seed_from_lake, text_key
+from blueprint_assets.lib.personas.embed_cache import Embedder, EmbeddingCache, seed_from_lake, text_key
 
 
 class CountingEncoder:

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from blueprint_assets.core.encoder import (
+from blueprint_assets.lib.personas.encoder import (
     DEFAULT_MODEL,
     EncoderUnavailableError,
     SentenceEncoder,
@@ -98,7 +98,7 @@ def test_invalid_pooling_is_rejected() -> None:
 
 
 def test_torch_threads_default_and_override(monkeypatch) -> None:
-    from blueprint_assets.core.encoder import torch_threads
+    from blueprint_assets.lib.personas.encoder import torch_threads
 
     monkeypatch.delenv("BLUEPRINT_TORCH_THREADS", raising=False)
     assert torch_threads() == 1

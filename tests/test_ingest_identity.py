@@ -14,14 +14,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from blueprint_assets.core.actions import build_actions_day
-from blueprint_assets.core.archive import flatten_examples
-from blueprint_assets.core.duck import configure, work_database
-from blueprint_assets.core.ingest import IngestStats, stage_lines, write_raw_days
-from blueprint_assets.core.lake import Lake, read_files
-from blueprint_assets.core.sample import generate_sample
-from blueprint_assets.core.source_lines import line_sources_for
-from blueprint_assets.core.staging import block_lines
+from blueprint_assets.lib.ingest.actions import build_actions_day
+from blueprint_assets.lib.ingest.raw_events import IngestStats, stage_lines, write_raw_days
+from blueprint_assets.lib.ingest.staging import block_lines
+from blueprint_assets.lib.sample import generate_sample
+from blueprint_assets.lib.sources.archive import flatten_examples
+from blueprint_assets.lib.sources.source_lines import line_sources_for
+from blueprint_assets.lib.storage.duck import configure, work_database
+from blueprint_assets.lib.storage.lake import Lake, read_files
 
 DAYS = ["2025-03-01", "2025-03-02", "2025-03-03"]
 DEMO_DIGEST = (45395, "ff9870c8037f985a44d78826d2b54530eaca431e5968c13f20dcda8b2bfefd55")

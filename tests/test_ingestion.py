@@ -12,8 +12,8 @@ from conftest import pipeline_resources, run_assets
 from dagster import AssetKey, asset
 
 from blueprint_assets.assets.ingestion import actions, raw_events
-from blueprint_assets.core.archive import flatten_examples
-from blueprint_assets.core.lake import Lake, read_files
+from blueprint_assets.lib.sources.archive import flatten_examples
+from blueprint_assets.lib.storage.lake import Lake, read_files
 from blueprint_assets.partitions import daily_partitions
 from checks.ingestion_checks import actions_quality, raw_events_quality
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from websockets.sync.server import ServerConnection, serve
 
-from blueprint_assets.core.jetstream_live import SourceError, build_url, stream_window
+from blueprint_assets.lib.sources.jetstream_live import SourceError, build_url, stream_window
 
 DAY_START = 1_740_787_200_000_000  # 2025-03-01T00:00:00Z
 DAY_END = DAY_START + 86_400_000_000

@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from blueprint_assets.core import lake as lake_module
-from blueprint_assets.core.lake import (
+from blueprint_assets.lib.storage import lake as lake_module
+from blueprint_assets.lib.storage.lake import (
     COMMIT_FILE,
     PART_FILE,
     Lake,

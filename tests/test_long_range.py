@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 
 from blueprint_assets.cli import main as cli_main
-from blueprint_assets.core.archive import ArchiveFile, flatten_examples, plan_segments
-from blueprint_assets.core.lake import Lake
+from blueprint_assets.lib.sources.archive import ArchiveFile, flatten_examples, plan_segments
+from blueprint_assets.lib.storage.lake import Lake
 
 
 def entry(days: list[str], home: str) -> ArchiveFile:

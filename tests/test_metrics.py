@@ -11,8 +11,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import confusion_matrix as sk_confusion
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from blueprint_assets.core import metrics
-from blueprint_assets.core.actions_space import ACTION_ORDER
+from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.evaluation import metrics
 
 Y_TRUE = ["like", "like", "post", "reply"]
 Y_PRED = ["like", "post", "post", "like"]

@@ -20,12 +20,12 @@ import pyarrow as pa
 import pytest
 from object_store import BUCKET, lake_digests, moto_s3, release_digests
 
-from blueprint_assets.core import storage
-from blueprint_assets.core.archive import ArchiveIndex
-from blueprint_assets.core.lake import COMMIT_FILE, Lake, read_files, write_table_atomic
-from blueprint_assets.core.optout import logged_optouts, record_optout
-from blueprint_assets.core.pseudonyms import MissingSecretError, load_or_create_secret
-from blueprint_assets.core.state import load_cursor, save_cursor
+from blueprint_assets.lib.privacy.optout import logged_optouts, record_optout
+from blueprint_assets.lib.privacy.pseudonyms import MissingSecretError, load_or_create_secret
+from blueprint_assets.lib.sources.archive import ArchiveIndex
+from blueprint_assets.lib.storage import storage
+from blueprint_assets.lib.storage.lake import COMMIT_FILE, Lake, read_files, write_table_atomic
+from blueprint_assets.lib.storage.state import load_cursor, save_cursor
 
 pytestmark = pytest.mark.object_store
 REPO = Path(__file__).resolve().parents[1]
@@ -64,8 +64,8 @@ def test_rewriting_a_partition_replaces_it_and_deletes_the_old_object(s3) -> Non
 WRITER = """
 import sys, time
 import pyarrow as pa, pyarrow.parquet as pq
-from blueprint_assets.core import lake as lake_module
-from blueprint_assets.core.lake import Lake, write_table_atomic
+from blueprint_assets.lib.storage import lake as lake_module
+from blueprint_assets.lib.storage.lake import Lake, write_table_atomic
 
 root, mode = sys.argv[1], sys.argv[2]
 if mode == "before-commit":
@@ -232,8 +232,8 @@ def test_pipeline_and_release_on_the_object_store_equal_a_local_run(s3, both_run
 
 
 def test_forget_removes_an_account_from_the_object_store(s3, both_runs) -> None:
-    from blueprint_assets.core.optout import forget_account
-    from blueprint_assets.core.pseudonyms import Pseudonymizer
+    from blueprint_assets.lib.privacy.optout import forget_account
+    from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
 
     remote = both_runs["s3"]
     actions = read_files(Lake(remote).all_files("actions")).to_pylist()

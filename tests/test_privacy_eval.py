@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from blueprint_assets.cli import main
-from blueprint_assets.core.privacy_eval import SHIPPED_SET, load_labelled_set, parse_labelled
+from blueprint_assets.lib.privacy.evaluate import SHIPPED_SET, load_labelled_set, parse_labelled
 
 
 def test_privacy_eval_on_the_shipped_set_meets_the_goals(capsys) -> None:

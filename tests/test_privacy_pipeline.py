@@ -12,11 +12,11 @@ from dagster import AssetKey, asset
 
 from blueprint_assets.assets.ingestion import actions, raw_events
 from blueprint_assets.assets.privacy import anonymized_posts
-from blueprint_assets.core.archive import flatten_examples
-from blueprint_assets.core.lake import Lake, read_files, write_table_atomic
-from blueprint_assets.core.optout import OPTOUT_FOLDER
-from blueprint_assets.core.privacy_scan import harvest_identifiers
-from blueprint_assets.core.pseudonyms import Pseudonymizer
+from blueprint_assets.lib.privacy.optout import OPTOUT_FOLDER
+from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
+from blueprint_assets.lib.privacy.scans import harvest_identifiers
+from blueprint_assets.lib.sources.archive import flatten_examples
+from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
 from blueprint_assets.partitions import daily_partitions
 from checks.ingestion_checks import actions_quality, raw_events_quality
 from checks.privacy_checks import (

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from blueprint_assets.core.pseudonyms import SECRET_ENV, Pseudonymizer, load_or_create_secret, pseudonym
+from blueprint_assets.lib.privacy.pseudonyms import (
+    SECRET_ENV,
+    Pseudonymizer,
+    load_or_create_secret,
+    pseudonym,
+)
 
 
 def test_pseudonym_is_hmac_sha256_hex() -> None:

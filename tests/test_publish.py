@@ -12,8 +12,8 @@ from test_release_configs import two_granularities
 from test_release_files import CONTEXT
 
 from blueprint_assets.cli import main
-from blueprint_assets.core.audit_report import render_audit_report
-from blueprint_assets.core.release_files import refresh_manifest, write_release
+from blueprint_assets.lib.release.audit.report import render_audit_report
+from blueprint_assets.lib.release.files import refresh_manifest, write_release
 
 REAL = {**CONTEXT, "contact": "privacy@example.org", "gated": True}
 

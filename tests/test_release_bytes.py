@@ -18,9 +18,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from blueprint_assets.core.release_files import write_release
-from blueprint_assets.core.splits import split_threads
-from blueprint_assets.core.threads import INPUT_COLUMNS, action_threads_table, build_threads
+from blueprint_assets.lib.release.files import write_release
+from blueprint_assets.lib.release.splits import split_threads
+from blueprint_assets.lib.release.threads import INPUT_COLUMNS, action_threads_table, build_threads
 
 SECRET = b"golden-release-secret"
 KINDS = (

@@ -5,11 +5,11 @@ from __future__ import annotations
 import yaml
 from test_release_files import CLUSTERS, CONTEXT, anonymized_rows
 
-from blueprint_assets.core.granularities import align_splits
-from blueprint_assets.core.release_files import Granularity, write_release
-from blueprint_assets.core.release_meta import PAPER_BIBTEX, card_header, card_problems
-from blueprint_assets.core.splits import split_threads
-from blueprint_assets.core.threads import build_threads
+from blueprint_assets.lib.release.files import Granularity, write_release
+from blueprint_assets.lib.release.granularities import align_splits
+from blueprint_assets.lib.release.provenance import PAPER_BIBTEX, card_header, card_problems
+from blueprint_assets.lib.release.splits import split_threads
+from blueprint_assets.lib.release.threads import build_threads
 
 SECRET = b"release-secret-for-config-tests"
 

@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from blueprint_assets.core.actions_space import ACTION_ORDER, one_hot
-from blueprint_assets.core.pseudonyms import pseudonym
-from blueprint_assets.core.release_files import verify_manifest, write_release
-from blueprint_assets.core.splits import split_threads
-from blueprint_assets.core.threads import build_threads
+from blueprint_assets.lib.actions_space import ACTION_ORDER, one_hot
+from blueprint_assets.lib.privacy.pseudonyms import pseudonym
+from blueprint_assets.lib.release.files import verify_manifest, write_release
+from blueprint_assets.lib.release.splits import split_threads
+from blueprint_assets.lib.release.threads import build_threads
 
 LAKE_SECRET = b"lake-secret-for-release-tests"
 RELEASE_SECRET = b"release-secret-for-release-tests"
@@ -272,14 +272,14 @@ def test_overlapping_splits_are_refused(tmp_path: Path, splits: dict) -> None:
 
 
 def _hidden_index(out: Path):
-    from blueprint_assets.core.answer_leaks import AnswerIndex, load_answer_rows
-    from blueprint_assets.core.release_layout import answer_files
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, load_answer_rows
+    from blueprint_assets.lib.release.layout import answer_files
 
     return AnswerIndex(load_answer_rows(answer_files(out)))
 
 
 def test_public_folder_holds_no_answer_and_planting_one_is_caught(tmp_path: Path, splits: dict) -> None:
-    from blueprint_assets.core.answer_leaks import scan_public
+    from blueprint_assets.lib.release.answer_leaks import scan_public
 
     out = tmp_path / "rel"
     write_release(out, splits, PERSONAS, CONTEXT)
@@ -298,7 +298,7 @@ def test_public_folder_holds_no_answer_and_planting_one_is_caught(tmp_path: Path
 
 
 def test_scan_catches_answers_files_and_restored_actions_in_public(tmp_path: Path, splits: dict) -> None:
-    from blueprint_assets.core.answer_leaks import scan_public
+    from blueprint_assets.lib.release.answer_leaks import scan_public
 
     out = tmp_path / "rel"
     write_release(out, splits, PERSONAS, CONTEXT)
@@ -319,7 +319,7 @@ def test_scan_catches_answers_files_and_restored_actions_in_public(tmp_path: Pat
 
 
 def test_answer_index_with_a_shared_opening_finds_exactly_the_planted_answers() -> None:
-    from blueprint_assets.core.answer_leaks import AnswerIndex
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex
 
     answers = [{"id": f"a{i}", "text": f"some text number {i} about things"} for i in range(3000)]
     answers.append({"id": "twin", "text": "some text number 7 about things"})

@@ -27,11 +27,11 @@ from blueprint_assets.assets.release import (
     dataset_release,
     privacy_audit_report,
 )
-from blueprint_assets.core.actions_space import ACTION_ORDER
-from blueprint_assets.core.lake import Lake, read_files
-from blueprint_assets.core.privacy_scan import lake_raw_identifiers
-from blueprint_assets.core.release_meta import card_header
-from blueprint_assets.core.static_encoder import static_model_id
+from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.personas.static_encoder import static_model_id
+from blueprint_assets.lib.privacy.scans import lake_raw_identifiers
+from blueprint_assets.lib.release.provenance import card_header
+from blueprint_assets.lib.storage.lake import Lake, read_files
 from blueprint_assets.partitions import monthly_partitions
 from blueprint_assets.resources import EncoderResource, ReleaseSettings
 from checks.privacy_checks import post_embeddings_privacy_scan
@@ -99,7 +99,7 @@ def built(small_sample: Path, tmp_path_factory) -> tuple[Path, dict]:
 
 def test_learned_baselines_beat_majority_on_the_built_release(built) -> None:
     """LightGBM and lookup beat the majority baseline's macro-F1 on a pipeline-built release's validation."""
-    from blueprint_assets.core import baselines, metrics, scorer
+    from blueprint_assets.lib.evaluation import baselines, metrics, scorer
 
     data_dir, _ = built
     release = data_dir / "releases" / "2025-03"
@@ -307,8 +307,8 @@ def test_forget_leaves_no_trace_in_any_table_or_release(built, tmp_path: Path) -
     from collections import Counter
 
     from blueprint_assets.cli import main
-    from blueprint_assets.core.privacy_scan import DID_PATTERN
-    from blueprint_assets.core.pseudonyms import Pseudonymizer
+    from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
+    from blueprint_assets.lib.privacy.scans import DID_PATTERN
 
     data_dir = tmp_path / "data"
     shutil.copytree(built[0], data_dir)
@@ -339,7 +339,7 @@ def test_forget_leaves_no_trace_in_any_table_or_release(built, tmp_path: Path) -
 
 
 def test_sample_submission_scores_on_validation_and_test(built, capsys) -> None:
-    from blueprint_assets.core.scorer import main_score
+    from blueprint_assets.lib.evaluation.scorer import main_score
 
     data_dir, _ = built
     release = data_dir / "releases" / "2025-03"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import json
 
-from blueprint_assets.core.actions_space import one_hot
-from blueprint_assets.core.release_rows import jsonl
-from blueprint_assets.core.splits import hide_answers, public_thread
+from blueprint_assets.lib.actions_space import one_hot
+from blueprint_assets.lib.release.rows import jsonl
+from blueprint_assets.lib.release.splits import hide_answers, public_thread
 
 
 def _plain(records: list) -> bytes:

@@ -1,4 +1,4 @@
-"""Tests of the deterministic Jetstream sample generator (blueprint_assets.core.sample)."""
+"""Tests of the deterministic Jetstream sample generator (blueprint_assets.lib.sample)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from blueprint_assets.core.actions_space import ACTION_ORDER
-from blueprint_assets.core.recognizers import DEFAULT_ENTITIES
-from blueprint_assets.core.sample import (
+from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.privacy.recognizers import DEFAULT_ENTITIES
+from blueprint_assets.lib.sample import (
     HOUR_US,
     MALFORMED_REASONS,
     POLITICAL_KEYWORDS,

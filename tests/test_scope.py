@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from blueprint_assets.core.scope import (
+from blueprint_assets.lib.personas.scope import (
     DEFAULT_KEYWORDS_PATH,
     compile_keywords,
     load_keywords,

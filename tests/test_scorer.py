@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from blueprint_assets.core import scorer
-from blueprint_assets.core.actions_space import ACTION_ORDER, one_hot
+from blueprint_assets.lib.actions_space import ACTION_ORDER, one_hot
+from blueprint_assets.lib.evaluation import scorer
 
 DIM = 1024
 
@@ -341,7 +341,7 @@ def test_main_score_writes_markdown_and_json(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_real_encoder_scores_paraphrase_above_unrelated(answers: dict) -> None:
-    encoder = pytest.importorskip("blueprint_assets.core.encoder")
+    encoder = pytest.importorskip("blueprint_assets.lib.personas.encoder")
     try:
         embed = scorer.cached_embed(encoder.load_encoder().encode)
     except Exception as exc:  # the encoder module is still being built

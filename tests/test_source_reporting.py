@@ -19,11 +19,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from blueprint_assets.assets.ingestion import raw_events
-from blueprint_assets.core.archive import day_of
-from blueprint_assets.core.car_source import iter_car_events
-from blueprint_assets.core.jetstream_live import StreamStats, stream_window
-from blueprint_assets.core.lake import Lake
 from blueprint_assets.definitions import build_resources
+from blueprint_assets.lib.sources.archive import day_of
+from blueprint_assets.lib.sources.car_source import iter_car_events
+from blueprint_assets.lib.sources.jetstream_live import StreamStats, stream_window
+from blueprint_assets.lib.storage.lake import Lake
 from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
 
 DAY = "2025-03-01"

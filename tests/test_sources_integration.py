@@ -32,16 +32,16 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
 from blueprint_assets.assets.ingestion import actions, raw_events
-from blueprint_assets.core.archive import day_of
-from blueprint_assets.core.car_source import iter_car_events
-from blueprint_assets.core.jetstream_live import SourceError
-from blueprint_assets.core.lake import Lake
-from blueprint_assets.core.sample import generate_sample, iter_events
-from blueprint_assets.core.source_lines import (
+from blueprint_assets.lib.sample import generate_sample, iter_events
+from blueprint_assets.lib.sources.archive import day_of
+from blueprint_assets.lib.sources.car_source import iter_car_events
+from blueprint_assets.lib.sources.jetstream_live import SourceError
+from blueprint_assets.lib.sources.source_lines import (
     BLUESKY_COLLECTIONS,
     SourceStats,
     line_sources_for,
 )
+from blueprint_assets.lib.storage.lake import Lake
 from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
 
 DAY = "2025-03-01"

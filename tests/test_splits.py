@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from blueprint_assets.core.actions_space import ACTION_ORDER, one_hot
-from blueprint_assets.core.splits import hide_answers, public_thread, split_threads
+from blueprint_assets.lib.actions_space import ACTION_ORDER, one_hot
+from blueprint_assets.lib.release.splits import hide_answers, public_thread, split_threads
 
 
 def make_threads(n: int) -> list[dict]:

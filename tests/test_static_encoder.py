@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blueprint_assets.core.encoder import DEFAULT_MODEL, encoder_for, encoder_model_id, is_static
-from blueprint_assets.core.static_encoder import (
+from blueprint_assets.lib.personas.encoder import DEFAULT_MODEL, encoder_for, encoder_model_id, is_static
+from blueprint_assets.lib.personas.static_encoder import (
     STATIC_MODEL,
     StaticEncoder,
     load_static_encoder,

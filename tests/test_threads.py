@@ -10,9 +10,9 @@ import random
 import pyarrow as pa
 import pytest
 
-from blueprint_assets.core.actions_space import ACTION_ORDER, TEXT_ACTIONS
-from blueprint_assets.core.pseudonyms import pseudonym
-from blueprint_assets.core.threads import (
+from blueprint_assets.lib.actions_space import ACTION_ORDER, TEXT_ACTIONS
+from blueprint_assets.lib.privacy.pseudonyms import pseudonym
+from blueprint_assets.lib.release.threads import (
     ACTION_THREADS_SCHEMA,
     action_threads_table,
     build_threads,

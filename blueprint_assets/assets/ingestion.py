@@ -6,9 +6,9 @@ from collections import Counter
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from blueprint_assets.assets.ui_metadata import table_metadata
-from blueprint_assets.core.actions import build_actions_day
-from blueprint_assets.core.ingest import IngestStats, stage_lines, write_accounting, write_raw_days
-from blueprint_assets.core.source_lines import SourceStats
+from blueprint_assets.lib.ingest.actions import build_actions_day
+from blueprint_assets.lib.ingest.raw_events import IngestStats, stage_lines, write_accounting, write_raw_days
+from blueprint_assets.lib.sources.source_lines import SourceStats
 from blueprint_assets.partitions import daily_partitions, days_in_window
 from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
 

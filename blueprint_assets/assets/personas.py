@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Materialize
 from blueprint_assets.assets.ingestion import DAILY
 from blueprint_assets.assets.privacy import anonymized_posts
 from blueprint_assets.assets.ui_metadata import table_metadata
-from blueprint_assets.core.lake import read_files, write_table_atomic
+from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
 from blueprint_assets.partitions import days_in_window, monthly_partitions, release_name
 from blueprint_assets.resources import EncoderResource, LakeResource, ReleaseSettings
 
@@ -176,8 +176,8 @@ def user_embeddings(
     context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """In-scope users (language and topic rules) and the mean of their post and reply vectors."""
-    from blueprint_assets.core.scope import load_keywords, select_in_scope_users
-    from blueprint_assets.core.user_vectors import behaviour_profiles, mean_vectors
+    from blueprint_assets.lib.personas.scope import load_keywords, select_in_scope_users
+    from blueprint_assets.lib.personas.user_vectors import behaviour_profiles, mean_vectors
 
     days = days_in_window(context)
     rows = release_rows(
@@ -237,7 +237,7 @@ def persona_clusters(
     context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """For each K of BLUEPRINT_K: k-means with exactly K clusters of at least the minimum size (infeasible K skipped)."""
-    from blueprint_assets.core.clustering import cluster_users, silhouette_sample
+    from blueprint_assets.lib.personas.clustering import cluster_users, silhouette_sample
 
     users, matrix = user_matrix(lake, context)
     require_enough_users(len(users), settings.min_cluster_size)
@@ -306,7 +306,7 @@ def persona_cards_for(
     lake: LakeResource, context: AssetExecutionContext, maps: dict[int, dict[str, int]], hidden_text
 ) -> dict[int, dict[int, str]]:
     """Per K, a Markdown card per cluster; posts whose text `hidden_text(text)` flags (hidden answers) are left out."""
-    from blueprint_assets.core.cards import build_persona_cards
+    from blueprint_assets.lib.personas.cards import build_persona_cards
 
     users, matrix = user_matrix(lake, context)
     days = days_in_window(context)

@@ -6,8 +6,8 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from blueprint_assets.assets.ingestion import DAILY, actions
 from blueprint_assets.assets.ui_metadata import table_metadata
-from blueprint_assets.core.anonymize_actions import anonymize_actions, involved_ids
-from blueprint_assets.core.lake import read_files, write_table_atomic
+from blueprint_assets.lib.privacy.anonymize_actions import anonymize_actions, involved_ids
+from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
 from blueprint_assets.partitions import days_in_window
 from blueprint_assets.resources import LakeResource, PrivacyResource
 
@@ -15,7 +15,7 @@ from blueprint_assets.resources import LakeResource, PrivacyResource
 @lru_cache(maxsize=2)
 def text_anonymizer(ner: bool):
     """One anonymizer per process and policy (building presidio recognizers takes a second)."""
-    from blueprint_assets.core.anonymizer import TextAnonymizer
+    from blueprint_assets.lib.privacy.anonymizer import TextAnonymizer
 
     return TextAnonymizer(ner=ner)
 

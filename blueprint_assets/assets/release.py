@@ -16,9 +16,9 @@ from blueprint_assets.assets.personas import (
 )
 from blueprint_assets.assets.privacy import anonymized_posts
 from blueprint_assets.assets.ui_metadata import escape_placeholders, markdown_with_images, table_metadata
-from blueprint_assets.core.lake import read_files, write_table_atomic
-from blueprint_assets.core.quarantine import input_damage
-from blueprint_assets.core.release_layout import audit_dir, data_root, public_dir
+from blueprint_assets.lib.ingest.quarantine import input_damage
+from blueprint_assets.lib.release.layout import audit_dir, data_root, public_dir
+from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
 from blueprint_assets.partitions import days_in_window, release_name
 from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
 
@@ -57,7 +57,7 @@ def action_threads(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """Prediction units per K: [context..., action] threads of in-scope users, times ranked, ids re-keyed."""
-    from blueprint_assets.core.threads import action_threads_table, build_threads
+    from blueprint_assets.lib.release.threads import action_threads_table, build_threads
 
     rows = release_rows(lake, "anonymized_posts", days_in_window(context))
     parts, result = [], None
@@ -88,9 +88,9 @@ def action_splits(
     context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """train / validation / test, disjoint; temporal by default; the same threads in the same split for every K."""
-    from blueprint_assets.core.granularities import align_splits
-    from blueprint_assets.core.splits import split_threads
-    from blueprint_assets.core.threads import action_threads_table, threads_from_table
+    from blueprint_assets.lib.release.granularities import align_splits
+    from blueprint_assets.lib.release.splits import split_threads
+    from blueprint_assets.lib.release.threads import action_threads_table, threads_from_table
 
     per_k = {
         k: threads_from_table(t)
@@ -123,8 +123,8 @@ def action_splits(
 
 def load_splits(lake: LakeResource, context: AssetExecutionContext) -> dict[int, dict[str, list[dict]]]:
     """Per K, split name -> internal threads."""
-    from blueprint_assets.core.splits import SPLITS
-    from blueprint_assets.core.threads import threads_from_table
+    from blueprint_assets.lib.release.splits import SPLITS
+    from blueprint_assets.lib.release.threads import threads_from_table
 
     out = {}
     for k, table in by_k(read_files([release_file(lake, "action_splits", context)])).items():
@@ -155,8 +155,8 @@ def skipped_granularities(
 
 
 def synthetic_window(lake: LakeResource, context: AssetExecutionContext) -> bool:
-    """True when a raw line of the window comes from the synthetic sample (core/release_meta.py)."""
-    from blueprint_assets.core.release_meta import raw_lines_synthetic
+    """True when a raw line of the window comes from the synthetic sample (lib/release/provenance.py)."""
+    from blueprint_assets.lib.release.provenance import raw_lines_synthetic
 
     files = lake.lake.day_files("raw_events", days_in_window(context))
     return raw_lines_synthetic(read_files([f], columns=["raw"]) for f in files)
@@ -200,10 +200,10 @@ def dataset_release(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """public/ ({K}_clusters configs: Parquet, Kaggle JSONL, persona cards; card, starter kit, manifest) and private/ answers."""
-    from blueprint_assets.core.answer_leaks import AnswerIndex
-    from blueprint_assets.core.release_files import Granularity, write_release
-    from blueprint_assets.core.splits import HIDDEN_SPLITS, hide_answers
-    from blueprint_assets.core.starter_kit import starter_files
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex
+    from blueprint_assets.lib.release.files import Granularity, write_release
+    from blueprint_assets.lib.release.splits import HIDDEN_SPLITS, hide_answers
+    from blueprint_assets.lib.release.starter_kit import starter_files
 
     per_k = load_splits(lake, context)
     hidden = AnswerIndex(
@@ -260,7 +260,7 @@ def pii_totals(rows: pa.Table) -> dict[str, dict[str, int]]:
 def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: PrivacyResource) -> list[dict]:
     """Residual-PII and identifier-leak scans of every public table of the release (counts only)."""
     from blueprint_assets.assets.privacy import text_anonymizer
-    from blueprint_assets.core.privacy_scan import (
+    from blueprint_assets.lib.privacy.scans import (
         folder_as_table,
         lake_raw_identifiers,
         leak_scan,
@@ -307,15 +307,15 @@ def audit_evidence(
 ) -> dict:
     """The audit's evidence sections: quality on the labelled set, second opinion, sample, re-id risk."""
     from blueprint_assets.assets.privacy import text_anonymizer
-    from blueprint_assets.core.actions import facet_spans
-    from blueprint_assets.core.audit_evidence import (
+    from blueprint_assets.lib.ingest.actions import facet_spans
+    from blueprint_assets.lib.personas.cards import CardOptions
+    from blueprint_assets.lib.release.audit.evidence import (
         FINDABLE_MIN_TOKENS,
         anonymizer_quality,
         reid_risk,
         replacement_sample,
         second_opinion_scan,
     )
-    from blueprint_assets.core.cards import CardOptions
 
     days = days_in_window(context)
     anonymizer = text_anonymizer(privacy.ner)
@@ -347,7 +347,7 @@ def privacy_audit_report(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """What was found and removed, scan results for every table, clusters, opt-outs: read before publishing."""
-    from blueprint_assets.core.audit_report import render_audit_report
+    from blueprint_assets.lib.release.audit.report import render_audit_report
 
     days = days_in_window(context)
     posts = release_rows(lake, "anonymized_posts", days, ["day", "text", "pii_counts"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from dagster import AssetSpec, TableColumn, TableSchema, map_asset_specs
 
-from blueprint_assets.core.lake import resolve
+from blueprint_assets.lib.storage.lake import resolve
 
 OWNERS = ["team:blueprint"]
 TABLE_KINDS = {"duckdb", "parquet"}

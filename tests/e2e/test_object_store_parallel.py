@@ -31,7 +31,7 @@ from e2e_support import (
 )
 from object_store import lake_digests, moto_s3
 
-from blueprint_assets.core.lake import COMMIT_FILE
+from blueprint_assets.lib.storage.lake import COMMIT_FILE
 
 DAYS = ["2025-03-01", "2025-03-02", "2025-03-03"]
 TWICE = DAYS[1]  # queued twice at once: the second run must wait for the first

@@ -154,7 +154,7 @@ def partitions(lake: Path) -> dict[str, Path]:
 
 
 # Columns filled by resolving a delete against the create it undoes, which the pipeline looks up in the
-# *earlier stored* days of `actions` (core/actions.py). A day run in parallel with the day before cannot
+# *earlier stored* days of `actions` (lib/ingest/actions.py). A day run in parallel with the day before cannot
 # see that day yet, so these columns depend on scheduling; the rest of every row must not.
 CROSS_DAY = {
     "actions": ("subject_uri", "subject_did", "resolved"),

@@ -1,0 +1,1 @@
+"""Evaluation: answer keys and predictions, metrics, scoring, reports, baselines and the leaderboard."""

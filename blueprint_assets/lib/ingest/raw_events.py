@@ -1,0 +1,285 @@
+"""Raw events: every line of a window staged, parsed once, checked, keyed, deduplicated and filed by day.
+
+Python only moves bytes (`lib.ingest.staging`: archive files in blocks of whole lines, split by numpy, handed
+to DuckDB as Arrow chunks, read on a background thread while DuckDB parses the previous chunk). DuckDB
+parses each line once (`json_extract` of the key fields), assigns events to days by `time_us`,
+deduplicates repeated deliveries and writes the daily partitions; `lib.ingest.actions` maps them to actions.
+Only lines DuckDB cannot parse go to Python, to be told what they are (`lib.ingest.quarantine`).
+
+Memory stays bounded: each chunk is parsed as it arrives into one narrow-keyed table (`ingest_lines`)
+that holds the raw text once; deduplication works on keys only; and the working tables live in a
+throwaway on-disk DuckDB file (`lib.storage.duck.work_database`), so DuckDB can evict them instead of holding
+the whole window in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from blueprint_assets.lib.ingest.quarantine import (
+    DAMAGE_SQL,
+    QUARANTINE_REASON_SQL,
+    register_udf,
+)
+from blueprint_assets.lib.ingest.staging import LineSource, chunks, prefetched
+from blueprint_assets.lib.sources.archive import day_bounds_us
+from blueprint_assets.lib.storage.duck import copy_to_parquet
+from blueprint_assets.lib.storage.lake import Lake
+from blueprint_assets.lib.storage.storage import join, read_text, write_bytes
+
+__all__ = ["LineSource", "IngestStats", "stage_lines", "write_raw_days"]
+
+# The fields an event is keyed and filed by, extracted with one parse per line (`f[1]`..`f[7]`).
+FIELD_PATHS = "['$.did', '$.time_us', '$.kind', '$.commit.collection', '$.commit.operation', '$.commit.rkey', '$.commit.rev']"
+
+# A line that passes this single-parse check passes every rule of QUARANTINE_REASON_SQL (a value of
+# type VARCHAR at `$.did` implies an object; `->> '$'` of an extracted value equals `->>` of its path).
+# Lines that fail it get the exact reason from QUARANTINE_REASON_SQL, which is NULL if the check was
+# merely conservative.
+FAST_VALID_SQL = """
+  raw_text IS NOT NULL AND json_type(f[1]) = 'VARCHAR' AND json_type(f[2]) IN ('UBIGINT', 'BIGINT')
+  AND try_cast(f[2]::VARCHAR AS BIGINT) BETWEEN 946684800000000 AND 4102444800000000
+  AND json_type(f[3]) = 'VARCHAR'
+  AND ((f[3] ->> '$') <> 'commit'
+       OR (f[4] ->> '$' IS NOT NULL AND f[5] ->> '$' IS NOT NULL AND f[6] ->> '$' IS NOT NULL))
+"""
+
+LINES_TABLE = "ingest_lines"
+LOSERS_TABLE = "ingest_duplicate_rows"
+
+LINES_COLUMNS = """
+  source_file VARCHAR, line_no BIGINT, home_day VARCHAR, reason VARCHAR, event_key VARCHAR, time_us BIGINT,
+  did VARCHAR, kind VARCHAR, collection VARCHAR, operation VARCHAR, rkey VARCHAR, rev VARCHAR,
+  raw VARCHAR, raw_bytes BLOB
+"""
+
+# One chunk of staged lines (`chunk_view`) -> rows of LINES_TABLE: blank lines dropped, end of line cut
+# (byte slicing: DuckDB's rtrim costs more than the JSON parse), decoded, parsed once, checked, keyed;
+
+PARSE_CHUNK_SQL = f"""
+SELECT source_file, line_no, home_day, reason,
+       CASE WHEN reason IS NULL THEN
+         sha1(concat_ws('|', did, time_us::VARCHAR, kind, coalesce(collection, ''), coalesce(operation, ''),
+                        coalesce(rkey, ''), coalesce(rev, ''))) END AS event_key,
+       time_us, did, kind, collection, operation, rkey, rev, raw_text AS raw,
+       CASE WHEN raw_text IS NULL AND damage IS NULL THEN raw_in END AS raw_bytes
+FROM (
+  SELECT source_file, line_no, home_day, raw_text, raw_in, damage,
+         CASE WHEN damage IS NOT NULL THEN damage WHEN {FAST_VALID_SQL} THEN NULL
+              ELSE {QUARANTINE_REASON_SQL} END AS reason,
+         try_cast(f[2]::VARCHAR AS BIGINT) AS time_us, f[1] ->> '$' AS did, f[3] ->> '$' AS kind,
+         f[4] ->> '$' AS collection, f[5] ->> '$' AS operation, f[6] ->> '$' AS rkey, f[7] ->> '$' AS rev
+  FROM (
+    SELECT *, try(json_extract(raw_text, {FIELD_PATHS})) AS f
+    FROM (SELECT source_file, line_no, home_day, damage, raw[1:octet_length(raw) - eol] AS raw_in,
+                 try(decode(raw_in)) AS raw_text
+          FROM chunk_view WHERE NOT blank)
+  )
+)
+"""
+
+# `{day}`: the partition's day, the UTC date of every `time_us` its rows are filtered to.
+RAW_EVENT_COLUMNS = """
+  event_key, '{day}' AS day, time_us, did, kind, collection, operation, rkey, rev, source_file, line_no, raw
+"""
+
+
+# True of every valid line; stated so DuckDB writes these Parquet columns as required (not nullable),
+# as they were when valid lines had a table of their own.
+NOT_NULL_RAW_COLUMNS = " AND ".join(
+    f"{c} IS NOT NULL" for c in ("event_key", "time_us", "did", "kind", "source_file", "line_no", "raw")
+)
+
+
+@dataclass
+class IngestStats:
+    """What one ingestion window read, kept, dropped as duplicate and quarantined, per day."""
+
+    lines_read: int = 0
+    blank_lines: int = 0
+    files_read: int = 0
+    events_by_day: dict[str, int] = field(default_factory=dict)
+    duplicates_by_day: dict[str, int] = field(default_factory=dict)
+    quarantined_by_day: dict[str, dict[str, int]] = field(default_factory=dict)
+    opted_out_events: int = 0
+    outside_window: int = (
+        0  # lines read for other days: events timed outside the window, bad lines filed elsewhere
+    )
+    corrupt_files: int = 0
+
+    def accounting(self) -> dict[str, int]:
+        """Where every non-blank line read went: `lines_read` equals the sum of the other terms."""
+        return {
+            "lines_read": self.lines_read,
+            "kept": sum(self.events_by_day.values()),
+            "quarantined": sum(sum(r.values()) for r in self.quarantined_by_day.values()),
+            "duplicates": sum(self.duplicates_by_day.values()),
+            "outside_window": self.outside_window,
+            "opted_out": self.opted_out_events,
+        }
+
+
+def stage_lines(con: duckdb.DuckDBPyConnection, sources: Iterable[LineSource], stats: IngestStats) -> None:
+    """Parse every line into the `ingest_lines` table: fields, event key, or a quarantine reason."""
+    con.execute(f"CREATE OR REPLACE TABLE {LINES_TABLE} ({LINES_COLUMNS})")
+    register_udf(con)
+    insert = f"INSERT INTO {LINES_TABLE} {PARSE_CHUNK_SQL}"
+    seen_files: set[str] = set()
+    for chunk in prefetched(chunks(sources)):
+        seen_files.update(chunk.column("source_file").unique().to_pylist())
+        con.register("chunk_view", chunk)
+        try:
+            inserted = con.execute(insert).fetchone()[0]
+        finally:
+            con.unregister("chunk_view")
+        stats.lines_read += inserted
+        stats.blank_lines += (
+            chunk.num_rows - inserted
+        )  # a blank line holds no event; counted, not quarantined
+    stats.files_read = len(seen_files)
+    stats.corrupt_files = con.execute(
+        f"SELECT count(DISTINCT source_file) FROM {LINES_TABLE} WHERE {DAMAGE_SQL}"
+    ).fetchone()[0]
+
+
+DID_REGEX = r"did:(?:plc:[a-z2-7]{24}|web:[A-Za-z0-9.\-]+)"
+
+
+def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]], list[str]]) -> int:
+    """Remove staged events by or about opted-out accounts; `excluded` picks them from the DIDs seen.
+
+    Only pseudonyms of opted-out accounts are stored, so the DIDs present are pseudonymized by the caller
+    and the matches are used here, in memory, never written.
+    """
+    candidates = con.execute(
+        f"SELECT DISTINCT unnest(regexp_extract_all(raw, '{DID_REGEX}')) FROM {LINES_TABLE} WHERE reason IS NULL"
+    ).fetchall()
+    dids = excluded(sorted(row[0] for row in candidates))
+    if not dids:
+        return 0
+    removed = con.execute(
+        f"DELETE FROM {LINES_TABLE} WHERE reason IS NULL AND list_has_any(regexp_extract_all(raw, ?), ?)",
+        [DID_REGEX, dids],
+    ).fetchone()
+    return int(removed[0]) if removed else 0
+
+
+def _mark_duplicates(con: duckdb.DuckDBPyConnection) -> None:
+    """Row ids of repeated deliveries: every copy of an event key but the first (by source_file, line_no).
+
+    Works on keys only (repeats are rare), so no wide row is windowed or hashed.
+    """
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {LOSERS_TABLE} AS
+            SELECT rowid AS row_id, time_us FROM {LINES_TABLE}
+            WHERE event_key IN (
+              SELECT event_key FROM {LINES_TABLE} WHERE event_key IS NOT NULL GROUP BY 1 HAVING count(*) > 1)
+            QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY source_file, line_no) > 1"""
+    )
+
+
+# Rows per Parquet row group of raw_events: readers decompress a column chunk at a time, and the default
+# (122,880 rows, ~70 MB of raw JSON) alone took a quarter of a 512 MB memory limit per reading thread.
+RAW_ROW_GROUP_ROWS = 32_768
+
+
+def write_raw_days(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    days: list[str],
+    stats: IngestStats,
+    excluded: Callable[[list[str]], list[str]] | None = None,
+) -> None:
+    """Write `raw_events` and `raw_events_quarantine` partitions for each day of the window."""
+    if excluded is not None:
+        stats.opted_out_events = drop_opted_out(con, excluded)
+    _mark_duplicates(con)
+    for day in days:
+        start_us, end_us = day_bounds_us(day)  # also checks `day` is a date (it goes into SQL)
+        total, duplicates = con.execute(
+            f"""SELECT (SELECT count(*) FROM {LINES_TABLE}
+                        WHERE reason IS NULL AND time_us >= $1 AND time_us < $2),
+                       (SELECT count(*) FROM {LOSERS_TABLE} WHERE time_us >= $1 AND time_us < $2)""",
+            [start_us, end_us],
+        ).fetchone()
+        # Lines are stored in arrival order, so only the ORDER BY decides the file's row order.
+        query = f"""
+            SELECT {RAW_EVENT_COLUMNS.format(day=day)} FROM {LINES_TABLE}
+            WHERE reason IS NULL AND time_us >= ? AND time_us < ?
+              AND rowid NOT IN (SELECT row_id FROM {LOSERS_TABLE}) AND {NOT_NULL_RAW_COLUMNS}
+            ORDER BY time_us, event_key
+        """
+        copy_to_parquet(con, query, [start_us, end_us], lake.day_file("raw_events", day), RAW_ROW_GROUP_ROWS)
+        stats.events_by_day[day] = total - duplicates
+        stats.duplicates_by_day[day] = duplicates
+        quarantine = (
+            f"SELECT source_file, line_no, reason, raw, raw_bytes FROM {LINES_TABLE}"
+            " WHERE reason IS NOT NULL AND home_day = ? ORDER BY source_file, line_no"
+        )
+        copy_to_parquet(con, quarantine, [day], lake.day_file("raw_events_quarantine", day))
+        rows = con.execute(
+            f"SELECT reason, count(*) FROM {LINES_TABLE} WHERE reason IS NOT NULL AND home_day = ?"
+            " GROUP BY 1 ORDER BY 1",
+            [day],
+        ).fetchall()
+        stats.quarantined_by_day[day] = dict(rows)
+    stats.outside_window = count_outside_window(con, days)
+    con.execute(f"DROP TABLE IF EXISTS {LOSERS_TABLE}")
+    con.execute(f"DROP TABLE IF EXISTS {LINES_TABLE}")
+
+
+def count_outside_window(con: duckdb.DuckDBPyConnection, days: list[str]) -> int:
+    """Staged lines no partition of `days` holds: events timed outside the window (however far: a year-2099
+    event in a 2025 file is counted here, and kept only by a run over its own day), and bad lines whose
+    file reports them on another day."""
+    start_us, end_us = day_bounds_us(days[0])[0], day_bounds_us(days[-1])[1]
+    return con.execute(
+        f"""SELECT count(*) FROM {LINES_TABLE}
+            WHERE (reason IS NULL AND NOT (time_us >= ? AND time_us < ?))
+               OR (reason IS NOT NULL AND home_day NOT IN (SELECT unnest(?::VARCHAR[])))""",
+        [start_us, end_us, days],
+    ).fetchone()[0]
+
+
+# --- Line accounting: lines_read = kept + quarantined + duplicates + outside_window + opted_out ---------
+
+ACCOUNTING_TERMS = ("kept", "quarantined", "duplicates", "outside_window", "opted_out")
+
+
+def accounting_path(state_dir: str | Path, days: list[str]) -> str:
+    """Where the accounting of the run over `days` is kept (read back by the blocking check)."""
+    return join(str(state_dir), "ingest_accounting", f"{days[0]}..{days[-1]}.json")
+
+
+def write_accounting(state_dir: str | Path, days: list[str], stats: IngestStats) -> dict[str, int]:
+    """Store the window's accounting atomically (one object, local folder or object store); return it."""
+    record = stats.accounting()
+    write_bytes(accounting_path(state_dir, days), json.dumps(record, sort_keys=True).encode())
+    return record
+
+
+def read_accounting(state_dir: str | Path, days: list[str]) -> dict[str, int] | None:
+    text = read_text(accounting_path(state_dir, days))
+    return json.loads(text) if text is not None else None
+
+
+def accounting_problems(record: dict[str, int] | None, stored: dict[str, int]) -> list[str]:
+    """Why the books do not balance (empty when they do). `stored` holds the kept and quarantined rows
+    counted in the written partitions, which must equal the recorded ones."""
+    if record is None:
+        return ["no accounting record for this window: materialize raw_events for exactly these days"]
+    problems = [
+        f"{term}: {record.get(term)} recorded but {count} stored"
+        for term, count in stored.items()
+        if record.get(term) != count
+    ]
+    total = sum(int(record.get(term, 0)) for term in ACCOUNTING_TERMS)
+    if record.get("lines_read") != total:
+        terms = " + ".join(f"{t} {record.get(t, 0)}" for t in ACCOUNTING_TERMS)
+        problems.append(f"lines_read {record.get('lines_read')} != {terms} = {total}")
+    return problems

@@ -1,0 +1,1 @@
+"""Personas: sentence encoders and their cache, release scope, user vectors, clustering and persona cards."""

@@ -1,0 +1,300 @@
+"""Persona cards: one Markdown page per cluster, built only from public-safe (anonymized) inputs.
+
+Each card shows the cluster's size, its action-type mix against the population, activity, its most
+distinctive terms (class-based TF-IDF of the cluster vs the whole population, over anonymized text
+with placeholders removed) and three representative posts nearest the cluster centroid.
+Output is deterministic: every ranking has an explicit tie-break.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.release.audit.evidence import findable_keys, text_key
+
+Rows = pa.Table | Sequence[Mapping[str, Any]]
+AUTHORED = frozenset({"post", "reply", "quote"})
+PLACEHOLDER_RE = re.compile(r"<[A-Z][A-Z_]*>")
+# Letter-only words (any script), with an optional apostrophe suffix ("don't"); digits never count.
+TOKEN_RE = re.compile(r"[^\W\d_]{2,}(?:'[^\W\d_]+)?")
+# Backslash-escape Markdown syntax so posts render literally (placeholders would otherwise vanish as HTML).
+MD_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>#|~])")
+_STOPWORDS_TEXT = """a about above after again against all also am an and any are aren't as at be because been before being
+    below between both but by can can't could couldn't did didn't do does doesn't doing don't down during each
+    even few for from further get got had hadn't has hasn't have haven't having he he's her here here's hers
+    herself him himself his how how's i i'm i've if in into is isn't it it's its itself just let's like me
+    more most much my myself no nor not now of off on once one only or other our ours ourselves out over own
+    really same she she's should shouldn't so some such than that that's the their theirs them themselves then
+    there there's these they they're they've this those through to too under until up us very was wasn't we
+    we're we've were weren't what what's when where which while who who's whom why will with won't would
+    wouldn't yes yet you you're you've your yours yourself yourselves im dont cant thats its ive youre"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+
+@dataclass(frozen=True)
+class CardOptions:
+    """Knobs for card content. `min_term_users` keeps one user's idiosyncratic words (e.g. names) out."""
+
+    n_terms: int = 12
+    n_posts: int = 3
+    min_term_users: int = 3
+    max_post_chars: int = 280
+    # Clusters smaller than this quote no post a text search could find (see audit_evidence.findable_keys).
+    quote_min_cluster_size: int = field(
+        default_factory=lambda: int(os.environ.get("BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE", "50"))
+    )
+
+
+def _columns(rows: Rows, names: Sequence[str]) -> list[list[Any]]:
+    if isinstance(rows, pa.Table):
+        missing = [n for n in names if n not in rows.column_names]
+        if missing:
+            raise ValueError(f"card input lacks columns {missing}")
+        return [rows.column(n).to_pylist() for n in names]
+    return [[row.get(n) for row in rows] for n in names]
+
+
+def _user_clusters(clusters: Mapping[str, int] | Rows) -> dict[str, int]:
+    if isinstance(clusters, Mapping):
+        return {str(u): int(c) for u, c in clusters.items()}
+    users, ids = _columns(clusters, ("user", "cluster_id"))
+    return {u: int(c) for u, c in zip(users, ids, strict=True)}
+
+
+def _vector_map(vectors: Mapping[str, Any] | pa.Table) -> dict[str, np.ndarray]:
+    if isinstance(vectors, pa.Table):
+        ids, vecs = _columns(vectors, ("record_id", "vector"))
+        return {
+            rid: np.asarray(v, dtype=np.float32) for rid, v in zip(ids, vecs, strict=True) if v is not None
+        }
+    return {rid: np.asarray(v, dtype=np.float32) for rid, v in vectors.items()}
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens of anonymized text, without placeholders, stopwords or numbers."""
+    cleaned = PLACEHOLDER_RE.sub(" ", text).lower().replace("’", "'")
+    return [tok for tok in TOKEN_RE.findall(cleaned) if tok not in STOPWORDS]
+
+
+def distinctive_terms(
+    texts_by_cluster: Mapping[int, Sequence[tuple[str, str]]], n_terms: int = 12, min_term_users: int = 3
+) -> dict[int, list[tuple[str, float, float, float]]]:
+    """Class-based TF-IDF (BERTopic's c-TF-IDF): a cluster's term frequency weighted by log(1 + A / f_t).
+
+    `texts_by_cluster` maps cluster id to (user, text) pairs. A is the mean number of tokens per cluster
+    and f_t the term's count over all clusters, so terms common everywhere score low. Returns, per cluster,
+    (term, score, per-1k-tokens in the cluster, per-1k-tokens in the rest), best first, ties by term.
+    """
+    counts: dict[int, Counter[str]] = {}
+    users: dict[int, dict[str, set[str]]] = {}
+    for cid, pairs in texts_by_cluster.items():
+        counter: Counter[str] = Counter()
+        term_users: dict[str, set[str]] = defaultdict(set)
+        for user, text in pairs:
+            tokens = tokenize(text)
+            counter.update(tokens)
+            for tok in tokens:
+                term_users[tok].add(user)
+        counts[cid], users[cid] = counter, term_users
+    total: Counter[str] = Counter()
+    for counter in counts.values():
+        total.update(counter)
+    grand = sum(total.values())
+    avg_tokens = grand / max(len(counts), 1)
+    result: dict[int, list[tuple[str, float, float, float]]] = {}
+    for cid, counter in counts.items():
+        size = sum(counter.values())
+        rest = grand - size
+        scored = []
+        for term, count in counter.items():
+            if len(users[cid][term]) < min_term_users:
+                continue
+            score = (count / size) * math.log(1.0 + avg_tokens / total[term])
+            rest_rate = 1000.0 * (total[term] - count) / rest if rest else 0.0
+            scored.append((term, score, 1000.0 * count / size, rest_rate))
+        scored.sort(key=lambda item: (-round(item[1], 12), item[0]))
+        result[cid] = scored[:n_terms]
+    return result
+
+
+def _escape(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return MD_SPECIAL_RE.sub(r"\\\1", flat)
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else "n/a"
+
+
+def representative_posts(
+    posts: Sequence[tuple[str, str]], vectors: Mapping[str, np.ndarray], centroid: np.ndarray, n: int
+) -> list[tuple[str, float]]:
+    """The n distinct texts whose vectors are most cosine-similar to the centroid, ties by record id."""
+    c = np.asarray(centroid, dtype=np.float64)
+    c = c / max(float(np.linalg.norm(c)), 1e-12)
+    scored = []
+    for record_id, text in posts:
+        vec = vectors.get(record_id)
+        if vec is None:
+            continue
+        v = vec.astype(np.float64)
+        scored.append((-round(float(v @ c) / max(float(np.linalg.norm(v)), 1e-12), 9), record_id, text))
+    scored.sort()
+    chosen: list[tuple[str, float]] = []
+    seen: set[str] = set()
+    for neg_sim, _, text in scored:
+        key = " ".join(text.split()).lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append((text, -neg_sim))
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def _render(
+    cid: int,
+    n_users: int,
+    stats: dict[str, Any],
+    pop: dict[str, Any],
+    terms: list[tuple[str, float, float, float]],
+    examples: list[tuple[str, float]],
+    options: CardOptions,
+    withheld: bool = False,
+) -> str:
+    c_actions, p_actions = stats["actions"], pop["actions"]
+    c_total, p_total = sum(c_actions.values()), sum(p_actions.values())
+    lines = [
+        f"# Persona cluster {cid}",
+        "",
+        f"- Users: {n_users} ({_pct(n_users, pop['users'])} of users)",
+        f"- Actions: {c_total} ({_pct(c_total, p_total)} of actions)",
+        f"- Actions per user: mean {stats['mean']:.1f}, median {stats['median']:.1f} "
+        f"(population: mean {pop['mean']:.1f}, median {pop['median']:.1f})",
+        f"- Replies among authored posts (post, reply, quote): {_pct(stats['replies'], stats['authored'])} "
+        f"(population: {_pct(pop['replies'], pop['authored'])})",
+        "",
+        "## Action types",
+        "",
+        "| action | count | cluster share | population share |",
+        "|---|---:|---:|---:|",
+    ]
+    for action in ACTION_ORDER:
+        lines.append(
+            f"| {action} | {c_actions[action]} | {_pct(c_actions[action], c_total)} "
+            f"| {_pct(p_actions[action], p_total)} |"
+        )
+    lines += ["", "## Distinctive terms", ""]
+    if terms:
+        lines += ["| term | per 1k words (cluster) | per 1k words (rest) |", "|---|---:|---:|"]
+        lines += [f"| {_escape(t, 60)} | {inside:.2f} | {rest:.2f} |" for t, _, inside, rest in terms]
+    else:
+        lines.append(f"_No term is used by at least {options.min_term_users} users of this cluster._")
+    lines += ["", "## Representative posts", "", "Anonymized posts nearest the cluster centroid.", ""]
+    if examples:
+        for text, sim in examples:
+            lines += [
+                f"> {_escape(text, options.max_post_chars)}",
+                ">",
+                f"> (cosine similarity {sim:.3f})",
+                "",
+            ]
+    else:
+        lines += [
+            f"_No post quoted: in a cluster under {options.quote_min_cluster_size} users, only posts too short or "
+            "too common to be found by a text search are quoted, and there is none._"
+            if withheld
+            else "_No embedded posts in this cluster._",
+            "",
+        ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _activity(per_user: Sequence[int], actions: Counter[str]) -> dict[str, Any]:
+    return {
+        "actions": {a: actions.get(a, 0) for a in ACTION_ORDER},
+        "mean": statistics.fmean(per_user) if per_user else 0.0,
+        "median": float(statistics.median(per_user)) if per_user else 0.0,
+        "replies": actions.get("reply", 0),
+        "authored": sum(actions.get(a, 0) for a in AUTHORED),
+    }
+
+
+def build_persona_cards(
+    clusters: Mapping[str, int] | Rows,
+    actions: Rows,
+    posts: Rows,
+    vectors: Mapping[str, Any] | pa.Table,
+    centroids: np.ndarray | Mapping[int, Any],
+    options: CardOptions | None = None,
+) -> dict[int, str]:
+    """Markdown card per cluster id.
+
+    clusters: user -> cluster_id, or persona_clusters rows (user, cluster_id).
+    actions: anonymized action rows (actor, action) of the release window; rows of unclustered users are
+      ignored for the population too, so shares compare the cluster with the clustered population.
+    posts: anonymized rows with (actor, action, text, record_id); only post/reply/quote with text are used
+      (may be the same table as `actions`).
+    vectors: post_embeddings rows (record_id, vector) or record_id -> vector.
+    centroids: (k, d) array or cluster_id -> vector, in the post-vector space.
+    """
+    options = options or CardOptions()
+    user_cluster = _user_clusters(clusters)
+    cluster_ids = sorted(set(user_cluster.values()))
+    per_user: Counter[str] = Counter()
+    by_cluster: dict[int, Counter[str]] = {cid: Counter() for cid in cluster_ids}
+    for actor, action in zip(*_columns(actions, ("actor", "action")), strict=True):
+        cid = user_cluster.get(actor)
+        if cid is not None:
+            per_user[actor] += 1
+            by_cluster[cid][action] += 1
+    members: dict[int, list[str]] = defaultdict(list)
+    for user, cid in sorted(user_cluster.items()):
+        members[cid].append(user)
+    population: Counter[str] = Counter()
+    for counter in by_cluster.values():
+        population.update(counter)
+    pop = _activity([per_user[u] for u in sorted(user_cluster)], population)
+    pop["users"] = len(user_cluster)
+
+    texts: dict[int, list[tuple[str, str]]] = {cid: [] for cid in cluster_ids}
+    records: dict[int, list[tuple[str, str]]] = {cid: [] for cid in cluster_ids}
+    for actor, action, text, record_id in zip(
+        *_columns(posts, ("actor", "action", "text", "record_id")), strict=True
+    ):
+        cid = user_cluster.get(actor)
+        if cid is None or action not in AUTHORED or not text or not text.strip():
+            continue
+        texts[cid].append((actor, text))
+        records[cid].append((record_id, text))
+    terms = distinctive_terms(texts, options.n_terms, options.min_term_users)
+    vector_map = _vector_map(vectors)
+    findable = findable_keys(_columns(posts, ("text",))[0])
+
+    cards: dict[int, str] = {}
+    for cid in cluster_ids:
+        stats = _activity([per_user[u] for u in members[cid]], by_cluster[cid])
+        quotable = records[cid]
+        if len(members[cid]) < options.quote_min_cluster_size:
+            quotable = [(r, t) for r, t in quotable if text_key(t) not in findable]
+        examples = representative_posts(quotable, vector_map, np.asarray(centroids[cid]), options.n_posts)
+        withheld = not examples and len(quotable) < len(records[cid])
+        withheld = withheld and bool(
+            representative_posts(records[cid], vector_map, np.asarray(centroids[cid]), 1)
+        )
+        cards[cid] = _render(cid, len(members[cid]), stats, pop, terms[cid], examples, options, withheld)
+    return cards

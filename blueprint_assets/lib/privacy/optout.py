@@ -1,0 +1,106 @@
+"""Opt-out: remove every row derived from an account, and keep excluding it (pure, no Dagster).
+
+The removal log (`state/optouts/`, one entry per opt-out, so concurrent workers never lose one) records
+pseudonyms only, so the log itself does not re-identify anyone. Later runs read it and drop the account as actor and as subject.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from blueprint_assets.lib.privacy.anonymize_actions import URI_COLUMNS, involves, uri_author
+from blueprint_assets.lib.storage import storage
+from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
+from blueprint_assets.lib.storage.state import append_entry, read_entries
+from blueprint_assets.lib.storage.storage import join, normalize_root
+
+OPTOUT_FOLDER = "optouts"  # one entry per opt-out (see lib/storage/state.py)
+OPTOUT_LOG = "optouts.jsonl"  # the single log of earlier versions, still read
+# Release-level tables re-key users per thread, so rows cannot be traced back: they are dropped whole and the
+# affected releases rebuilt.
+RELEASE_TABLES = ("user_embeddings", "persona_clusters", "action_threads", "action_splits")
+
+
+@dataclass
+class ForgetReport:
+    """What an opt-out removed, by table (row counts only)."""
+
+    removed_rows: dict[str, int] = field(default_factory=dict)
+    dropped_releases: list[str] = field(default_factory=list)
+
+
+def record_optout(state_dir: str | Path, pseudonym: str) -> None:
+    """Record the pseudonym (never the DID) as its own entry, so concurrent opt-outs never overwrite each other."""
+    entry = {"pseudonym": pseudonym, "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    append_entry(join(str(state_dir), OPTOUT_FOLDER), entry)
+
+
+def logged_optouts(state_dir: str | Path) -> set[str]:
+    """Pseudonyms of every account that opted out so far (entries, plus a pre-entry `optouts.jsonl`)."""
+    found = {entry["pseudonym"] for _, entry in read_entries(join(str(state_dir), OPTOUT_FOLDER))}
+    legacy = storage.read_text(join(str(state_dir), OPTOUT_LOG)) or ""
+    return found | {json.loads(line)["pseudonym"] for line in legacy.splitlines() if line.strip()}
+
+
+def listed_dids(path: str | None) -> list[str]:
+    """DIDs in an opt-out list file (one per line, `#` comments)."""
+    if not path:
+        return []
+    lines = Path(path).read_text().splitlines()
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+def _rewrite(path: str, keep: Callable[[pa.Table], pa.Array]) -> int:
+    table = read_files([path])
+    mask = keep(table)
+    kept = table.filter(mask)
+    removed = table.num_rows - kept.num_rows
+    if removed:
+        write_table_atomic(kept, path)
+    return removed
+
+
+def _partition_files(lake: Lake, table: str) -> list[str]:
+    return [lake.partition_file(table, "day", day) for day in lake.existing_days(table)]
+
+
+def _keep_uninvolved(ids: set[str]) -> Callable[[pa.Table], pa.Array]:
+    """Keep mask: rows that do not involve any of `ids` under the shared rule (`involves`)."""
+    return lambda table: pa.array([not involves(row, ids) for row in table.to_pylist()], type=pa.bool_())
+
+
+def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], str]) -> ForgetReport:
+    """Remove every stored row made by, about or mentioning `did`, log the opt-out, drop affected releases.
+
+    One rule (`involves`) decides for every table; its identifiers are the DID plus the pseudonyms of the
+    account and of every record that involves it (collected before the private tables lose them), so
+    public tables, which hold pseudonyms only, lose the same rows as the private ones.
+    """
+    lake = Lake(str(data_dir))
+    root = normalize_root(data_dir)
+    report = ForgetReport()
+    ids = {did, did.lower(), pseudonym(did)}
+    for path in _partition_files(lake, "actions"):
+        for row in read_files([path]).to_pylist():
+            if involves(row, {did, did.lower()}):
+                # the row itself and the account's own records; not other people's posts it points to
+                ids.update(pseudonym(row[c]) for c in ("event_key", "record_uri") if row[c])
+                ids.update(pseudonym(row[c]) for c in URI_COLUMNS if uri_author(row[c]) == did)
+    keep = _keep_uninvolved(ids)
+    for table_name in (t for t in storage.list_folders(lake.root) if t not in RELEASE_TABLES):
+        report.removed_rows[table_name] = sum(_rewrite(p, keep) for p in _partition_files(lake, table_name))
+    for table_name in RELEASE_TABLES:
+        report.dropped_releases += lake.drop_table(table_name)
+    releases = join(root, "releases")
+    for name in storage.list_folders(releases):
+        report.dropped_releases.append(name)
+        storage.delete_tree(join(releases, name))
+    report.dropped_releases = sorted(set(report.dropped_releases))
+    record_optout(join(root, "state"), pseudonym(did))
+    return report

@@ -1,0 +1,120 @@
+"""Keyed pseudonyms: HMAC-SHA256 of an identifier under a secret that never leaves the process.
+
+The secret comes from the environment (`BLUEPRINT_SECRET`) or from `<data_dir>/secret.key`, which is created
+on first use with mode 0600; with an object-store data dir only the environment is accepted. Nothing in this module logs the secret or puts it in an exception message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from blueprint_assets.lib.storage.storage import OBJECT_STORE_SCHEMES
+
+SECRET_ENV = "BLUEPRINT_SECRET"
+SECRET_FILE = "secret.key"
+
+
+def pseudonym(secret: bytes, identifier: str) -> str:
+    """Return the HMAC-SHA256 hex digest of `identifier` keyed by `secret`."""
+    return hmac.new(secret, identifier.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _read_secret_file(path: Path) -> bytes:
+    value = path.read_text(encoding="ascii").strip()
+    if not value:
+        # Do not include the path's content, only the fact that it is unusable.
+        raise ValueError(f"secret file {path} is empty")
+    return value.encode("ascii")
+
+
+class MissingSecretError(RuntimeError):
+    """The data dir is an object store and `BLUEPRINT_SECRET` is not set."""
+
+
+def load_or_create_secret(data_dir: str | Path) -> bytes:
+    """Return the pseudonymization secret, creating `<data_dir>/secret.key` on first use.
+
+    With an object-store data dir (`s3://...`) only `BLUEPRINT_SECRET` is accepted (MissingSecretError).
+
+    `BLUEPRINT_SECRET` (utf-8) wins when set. Otherwise the file is created atomically: 32 random bytes are
+    written as hex to a private temporary file (mode 0600), fsynced, then hard-linked to the final name.
+    `os.link` fails if the name already exists, so two racing processes can never end up with two different
+    secrets: the loser discards its candidate and reads the winner's file. Readers never see a partial file.
+    """
+    env_value = os.environ.get(SECRET_ENV)
+    if env_value:
+        return env_value.encode("utf-8")
+    if str(data_dir).startswith(OBJECT_STORE_SCHEMES):
+        # Shared storage is readable by every worker and by whoever gets the bucket: never the secret's home.
+        raise MissingSecretError(
+            f"{SECRET_ENV} is not set: with an object-store data dir the secret must come from the "
+            "environment (a Kubernetes secret), it is never stored in the object store"
+        )
+    data_dir = Path(data_dir)
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        return _read_secret_file(path)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    candidate = secrets.token_hex(32)
+    tmp = data_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(candidate + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        # FileExistsError: another process won the race; its secret is the one.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _read_secret_file(path)
+
+
+class Pseudonymizer:
+    """Callable that maps identifiers to pseudonyms under one secret, with a memo cache.
+
+    `None` maps to `None` so optional columns can be passed through unchanged.
+    """
+
+    def __init__(self, secret: bytes, cache_size: int = 1_000_000) -> None:
+        if not secret:
+            raise ValueError("pseudonymization secret must not be empty")
+        self._secret = bytes(secret)
+        self._cache: dict[str, str] = {}
+        self._cache_size = cache_size
+
+    @classmethod
+    def from_data_dir(cls, data_dir: str | Path) -> Pseudonymizer:
+        """Build from `load_or_create_secret(data_dir)`."""
+        return cls(load_or_create_secret(data_dir))
+
+    def __call__(self, identifier: str | None) -> str | None:
+        if identifier is None:
+            return None
+        cached = self._cache.get(identifier)
+        if cached is not None:
+            return cached
+        value = pseudonym(self._secret, identifier)
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()  # crude bound on memory; recomputing is cheap
+        self._cache[identifier] = value
+        return value
+
+    def many(self, identifiers: list[str | None]) -> list[str | None]:
+        """Pseudonymize a list (convenient for Arrow/pandas columns)."""
+        return [self(identifier) for identifier in identifiers]
+
+    def __repr__(self) -> str:
+        return f"Pseudonymizer(secret=<redacted>, cached={len(self._cache)})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple:
+        # Pickling would copy the secret into wherever the pickle goes (e.g. a Dagster IO manager); refuse.
+        raise TypeError("Pseudonymizer holds a secret and cannot be pickled")

@@ -1,0 +1,152 @@
+"""Privacy scans over stored tables: identifier leaks and the secret.
+
+The leak scan collects every DID, handle, email and URL that occurs in the raw events, then looks for
+them in every string column of an output table. Both sides go through the same tokenizer, so a leak is
+found whatever the surrounding text. Findings name the table, column and identifier type, never the
+value: the value is the personal data the scan protects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from blueprint_assets.lib.privacy.recognizers import DID_SCAN_REGEX
+
+DID_PATTERN = re.compile(DID_SCAN_REGEX, re.IGNORECASE)
+EMAIL_PATTERN = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+", re.IGNORECASE)
+URL_PATTERN = re.compile(r"(?:https?|at)://[^\s\"'<>\\]+", re.IGNORECASE)
+DOMAIN = r"(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z][a-z0-9\-]*[a-z0-9]"
+MENTION_PATTERN = re.compile(rf"(?<![\w@.])@({DOMAIN})", re.IGNORECASE)
+# On the output side a handle must be found with or without its '@'.
+BARE_DOMAIN_PATTERN = re.compile(rf"(?<![\w\-.])({DOMAIN})", re.IGNORECASE)
+TRAILING = ".,;:!?)]}'\""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed scan: where, and what kind of identifier (never the value)."""
+
+    table: str
+    column: str
+    kind: str
+    rows: int
+
+    def __str__(self) -> str:
+        return f"{self.table}.{self.column}: {self.rows} row(s) contain a raw {self.kind}"
+
+
+def _clean(value: str) -> str:
+    return value.lower().rstrip(TRAILING)
+
+
+def harvest_identifiers(raw_lines: Iterable[str | None], handles: Iterable[str | None] = ()) -> set[str]:
+    """Identifier values present in raw events: DIDs, emails, URLs, @-mentioned and known handles.
+
+    Bare domains in text (`node.js`, `nytimes.com`) are not harvested: they are not personal on their own.
+    """
+    found: set[str] = set()
+    for line in raw_lines:
+        if not line:
+            continue
+        for gate, pattern in (("did:", DID_PATTERN), ("@", EMAIL_PATTERN), ("://", URL_PATTERN)):
+            if gate in line:
+                found.update(_clean(m.group(0)) for m in pattern.finditer(line))
+        if "@" in line:
+            found.update(_clean(m.group(1)) for m in MENTION_PATTERN.finditer(line))
+    found.update(_clean(h) for h in handles if h)
+    return {value for value in found if len(value) >= 6}
+
+
+def tokens_with_kinds(text: str) -> set[tuple[str, str]]:
+    """(kind, value) for every identifier-shaped token of an output string."""
+    tokens: set[tuple[str, str]] = set()
+    if "." not in text and ":" not in text:
+        return tokens  # every identifier kind needs a dot or a colon (pseudonyms and plain words skip here)
+    if "did:" in text:
+        tokens |= {("DID", _clean(m.group(0))) for m in DID_PATTERN.finditer(text)}
+    if "@" in text:
+        tokens |= {("EMAIL_ADDRESS", _clean(m.group(0))) for m in EMAIL_PATTERN.finditer(text)}
+    if "://" in text:
+        tokens |= {("URL", _clean(m.group(0))) for m in URL_PATTERN.finditer(text)}
+    if "." in text:
+        tokens |= {("HANDLE", _clean(m.group(1))) for m in BARE_DOMAIN_PATTERN.finditer(text)}
+    return tokens
+
+
+def string_columns(table: pa.Table) -> Iterable[tuple[str, list]]:
+    """(name, python values) of every string-like column, lists flattened to their text."""
+    for name in table.column_names:
+        column = table.column(name)
+        kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            yield name, column.to_pylist()
+        elif pa.types.is_list(kind) or pa.types.is_struct(kind) or pa.types.is_large_list(kind):
+            yield name, [None if v is None else repr(v) for v in column.to_pylist()]
+
+
+def leak_scan(table_name: str, table: pa.Table, known: set[str]) -> list[Finding]:
+    """Columns of `table` in which any raw identifier from `known` appears."""
+    known_values = known
+    findings = []
+    for column, values in string_columns(table):
+        per_kind: Counter = Counter()
+        for value in values:
+            if not value:
+                continue
+            hits = {kind for kind, token in tokens_with_kinds(value) if token in known_values}
+            per_kind.update(hits)
+        findings += [Finding(table_name, column, kind, rows) for kind, rows in sorted(per_kind.items())]
+    return findings
+
+
+def secret_scan(table_name: str, table: pa.Table, secret: bytes) -> list[Finding]:
+    """Columns of `table` that contain the pseudonymization secret (as text)."""
+    needle = secret.decode("utf-8", errors="ignore").strip()
+    if len(needle) < 8:
+        raise ValueError("the pseudonymization secret is too short to scan for safely (use >= 16 characters)")
+    findings = []
+    for column, values in string_columns(table):
+        rows = sum(1 for value in values if value and needle in value)
+        if rows:
+            findings.append(Finding(table_name, column, "secret", rows))
+    return findings
+
+
+def lake_raw_identifiers(raw: pa.Table | None) -> set[str]:
+    """Identifiers in raw_events rows (columns kind, raw), including identity events' handles."""
+    if raw is None:
+        return set()
+    lines = raw.column("raw").to_pylist()
+    handles = [
+        json.loads(line).get("identity", {}).get("handle")
+        for kind, line in zip(raw.column("kind").to_pylist(), lines, strict=True)
+        if kind == "identity" and '"handle"' in line
+    ]
+    return harvest_identifiers(lines, handles)
+
+
+def folder_as_table(root: Path) -> pa.Table:
+    """Every file below `root` as (file, content) text rows, Parquet decoded to its rows, for scanning."""
+    files, contents = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        files.append(path.relative_to(root).as_posix())
+        if path.suffix == ".parquet":
+            contents.append(repr(pq.read_table(path, partitioning=None).to_pylist()))
+        elif path.suffix == ".png":
+            contents.append(path.read_bytes().decode("latin-1"))
+        else:
+            contents.append(path.read_text(errors="replace"))
+    return pa.table({"file": files, "content": contents})
+
+
+def thread_texts(threads: pa.Table) -> list[str]:
+    """Every message text of an action_threads-shaped table."""
+    return [m["text"] for thread in threads.column("thread").to_pylist() for m in thread if m.get("text")]

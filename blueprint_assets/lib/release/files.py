@@ -1,0 +1,320 @@
+"""The published release folder (docs/CONTRACTS.md, "Release folder"), written atomically and reproducibly.
+
+Layout under `<out_dir>` (lib/release/layout.py resolves it for readers), one `{K}_clusters` per K:
+    public/                          the uploadable dataset
+      {K}_clusters/data/{split}.parquet       id, cluster_id, thread (validation/test: last message hidden)
+      {K}_clusters/{split}/cluster_{i}.jsonl  the same rows, Kaggle layout, one file per cluster
+      {K}_clusters/personas/cluster_{i}.md    persona cards
+      README.md                      dataset card (lib/release/dataset_card.py), one HF config per K
+      MANIFEST.json                  {relative path: sha256} of every other public file, sorted
+    private/                         never uploaded
+      {K}_clusters/answers/{validation,test}.jsonl + .parquet   hidden answer keys
+      MANIFEST.json                  the same for the private files
+
+Threads whose public part would reveal a hidden answer's text (lib/release/answer_leaks.py) are dropped and
+counted under `reveals_hidden_answer`, so the public folder provably holds no answer.
+
+Everything is a pure function of the inputs (no clock, no random names inside the folder, fixed row and
+key order), so rebuilding from the same inputs gives byte-identical files and the manifest doubles as a
+reproducibility check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.release.answer_leaks import AnswerIndex
+from blueprint_assets.lib.release.dataset_card import render_card
+from blueprint_assets.lib.release.layout import ANSWERS, config_name, private_dir, public_dir
+from blueprint_assets.lib.release.rows import jsonl
+from blueprint_assets.lib.release.splits import HIDDEN_SPLITS, SPLITS, hide_answers, public_thread
+from blueprint_assets.lib.release.threads import ACTIONS_TYPE, MESSAGE_TYPE, paused_gc
+
+MANIFEST = "MANIFEST.json"
+ExtraFiles = Callable[[dict[int, dict[str, Any]]], dict[str, str | bytes]] | None
+
+
+class Granularity(NamedTuple):
+    """One K of a release: its splits (internal threads) and its persona cards."""
+
+    splits: dict[str, list[dict[str, Any]]]
+    persona_cards: dict[int, str]
+
+
+RELEASE_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("cluster_id", pa.int32(), nullable=False),
+        pa.field("thread", pa.list_(MESSAGE_TYPE), nullable=False),
+    ]
+)
+ANSWERS_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("cluster_id", pa.int32(), nullable=False),
+        pa.field("action", pa.string(), nullable=False),
+        pa.field("actions", ACTIONS_TYPE, nullable=False),
+        pa.field("text", pa.string()),
+    ]
+)
+
+
+def release_stats(splits: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, int]]:
+    """Thread counts per split and action type (every action listed, in ACTION_ORDER, zeros included)."""
+    stats: dict[str, dict[str, int]] = {}
+    for name, threads in splits.items():
+        counts = dict.fromkeys(ACTION_ORDER, 0)
+        for thread in threads:
+            counts[thread["action"]] += 1
+        stats[name] = counts
+    return stats
+
+
+def _row_key(row: dict[str, Any]) -> tuple[int, str]:
+    # Public order: by the last message's relative time, then id (the clock time itself is not published).
+    return (int(row["thread"][-1]["relative_integer_time"]), str(row["id"]))
+
+
+def _public_texts(row: dict[str, Any]) -> str:
+    return "\n".join(m["text"] for m in row["thread"] if m.get("text"))
+
+
+def _drop_revealing(per_k: dict[int, tuple[dict[str, list], dict[str, list]]]) -> int:
+    """Remove threads whose public messages hold any hidden answer's text (any K), with their answers.
+
+    The index spans every granularity: the same thread is hidden in every config, so one config's public
+    rows must not reveal another's answers either. Returns the threads dropped per config (the same for all).
+    """
+    index = AnswerIndex(a for _, answers in per_k.values() for keys in answers.values() for a in keys)
+    dropped = 0
+    for rows, answers in per_k.values():
+        dropped = 0
+        for name in SPLITS:
+            keep = [not index.hits(_public_texts(row)) for row in rows[name]]
+            dropped += keep.count(False)
+            rows[name] = [row for row, k in zip(rows[name], keep, strict=True) if k]
+            if name in answers:
+                answers[name] = [a for a, k in zip(answers[name], keep, strict=True) if k]
+    return dropped
+
+
+def _published(splits: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list], dict[str, list]]:
+    """Published rows per split and answer keys per hidden split, in a stable order."""
+    unknown = set(splits) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"unknown split names {sorted(unknown)}; expected {list(SPLITS)}")
+    all_ids = [t["id"] for name in SPLITS for t in splits.get(name, [])]
+    if len(set(all_ids)) != len(all_ids):
+        raise ValueError("thread ids must be unique across splits (splits must be disjoint)")
+    rows: dict[str, list] = {}
+    answers: dict[str, list] = {}
+    for name in SPLITS:
+        threads = splits.get(name, [])
+        if name in HIDDEN_SPLITS:
+            # copy=False: rows only feed the writers below, which never modify them.
+            pairs = sorted((hide_answers(t, copy=False) for t in threads), key=lambda pair: _row_key(pair[0]))
+            rows[name] = [row for row, _ in pairs]
+            answers[name] = [answer for _, answer in pairs]
+        else:
+            rows[name] = sorted((public_thread(t, copy=False) for t in threads), key=_row_key)
+    return rows, answers
+
+
+def _jsonl(records: list[dict[str, Any]]) -> bytes:
+    # Key order is fixed by how the dicts are built (never sorted), text stays readable (ensure_ascii=False).
+    return jsonl(records)
+
+
+def _write_parquet(records: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
+    table = pa.Table.from_pylist(records, schema=schema)
+    # No timestamps are written by Parquet; `created_by` only names the pyarrow version, which is pinned.
+    pq.write_table(table, path, compression="zstd", use_dictionary=True, write_statistics=True)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def _published_stats(rows: dict[str, list], answers: dict[str, list]) -> dict[str, dict[str, int]]:
+    """Thread counts per split and action of what is published (answers give the hidden actions)."""
+    labelled = {
+        name: [{"action": a["action"]} for a in answers[name]]
+        if name in answers
+        else [{"action": next(x for x in ACTION_ORDER if r["thread"][-1]["actions"][x])} for r in rows[name]]
+        for name in SPLITS
+    }
+    return release_stats(labelled)
+
+
+def _write_config(public: Path, private: Path, rows: dict, answers: dict, cards: dict[int, str]) -> list[int]:
+    """One granularity: data/, Kaggle JSONL per split and cluster, persona cards; answers on the private side."""
+    clusters = sorted({int(c) for c in cards} | {r["cluster_id"] for rs in rows.values() for r in rs})
+    for sub in ("data", "personas", *SPLITS):
+        (public / sub).mkdir(parents=True, exist_ok=True)
+    (private / ANSWERS).mkdir(parents=True, exist_ok=True)
+    for name in SPLITS:
+        _write_parquet(rows[name], RELEASE_SCHEMA, public / "data" / f"{name}.parquet")
+        by_cluster: dict[int, list] = {cluster: [] for cluster in clusters}
+        for row in rows[name]:
+            by_cluster[row["cluster_id"]].append(row)
+        # One file per cluster even when empty, so the layout is the same for every split and release.
+        for cluster, records in by_cluster.items():
+            (public / name / f"cluster_{cluster}.jsonl").write_bytes(_jsonl(records))
+    for name, keys in answers.items():
+        (private / ANSWERS / f"{name}.jsonl").write_bytes(_jsonl(keys))
+        _write_parquet(keys, ANSWERS_SCHEMA, private / ANSWERS / f"{name}.parquet")
+    for cluster in sorted(int(c) for c in cards):
+        (public / "personas" / f"cluster_{cluster}.md").write_text(
+            cards[cluster].rstrip("\n") + "\n", encoding="utf-8"
+        )
+    return clusters
+
+
+def _write_tree(root: Path, granularities: dict[int, Granularity], context: dict, extra: ExtraFiles) -> dict:
+    per_k = {k: _published(g.splits) for k, g in sorted(granularities.items())}
+    revealing = _drop_revealing(per_k)
+    public, private = public_dir(root), private_dir(root)
+    context = {**context, "dropped": {**context.get("dropped", {}), "reveals_hidden_answer": revealing}}
+    info: dict[int, dict[str, Any]] = {}
+    for k, (rows, answers) in per_k.items():
+        name = config_name(k)
+        clusters = _write_config(public / name, private / name, rows, answers, granularities[k].persona_cards)
+        info[k] = {
+            "stats": _published_stats(rows, answers),
+            "clusters": clusters,
+            "rows": rows,
+            "answers": answers,
+        }
+    (public / "README.md").write_text(render_card(info, context), encoding="utf-8")
+    for relative, content in (extra(info) if extra else {}).items():
+        target = public / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    files = len(refresh_manifest(public)) + len(refresh_manifest(private)) + 2
+    first = min(info)
+    return {
+        "counts": info[first]["stats"],
+        "counts_by_k": {k: i["stats"] for k, i in info.items()},
+        "clusters": info[first]["clusters"],
+        "clusters_by_k": {k: len(i["clusters"]) for k, i in info.items()},
+        "files": files,
+        "reveals_hidden_answer": revealing,
+    }
+
+
+def refresh_manifest(root: Path) -> dict[str, str]:
+    """(Re)write `root`/MANIFEST.json with the sha256 of every other file below `root` (public/ or private/)."""
+    manifest = {path: sha256_file(root / path) for path in _files(root) if path != MANIFEST}
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    """Replace `out_dir` by `tmp`: two renames, with the old folder restored if the second fails."""
+    if not out_dir.exists():
+        os.replace(tmp, out_dir)
+        return
+    old = out_dir.with_name(f".{out_dir.name}.old-{secrets.token_hex(6)}")
+    os.replace(out_dir, old)
+    try:
+        os.replace(tmp, out_dir)
+    except BaseException:
+        os.replace(old, out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_release(
+    out_dir: Path,
+    granularities: dict[int, Granularity] | dict[str, list[dict[str, Any]]],
+    persona_cards: dict[int, str] | None = None,
+    card_context: dict[str, Any] | None = None,
+    extra_files: ExtraFiles = None,
+) -> dict[str, Any]:
+    """Write the release folder atomically (built beside `out_dir`, then swapped in); return a summary.
+
+    `granularities` maps K to `Granularity(splits, persona_cards)`; a plain `splits` dict (split name ->
+    threads) with `persona_cards` is one granularity, K = card_context["k"] or the number of cards.
+    Splits hold internal threads (with `action`, `last_time_us`); answers are hidden here.
+    `card_context` feeds the dataset card: window, license, pseudonym_mode ('per-thread'|'stable'),
+    split_strategy, fractions, seed, max_depth, filters, collection, dropped, pii_counts, opt_outs,
+    contact, pretty_name, languages, synthetic_sample, gated, url, skipped_ks {K: reason}.
+    `extra_files(info)` returns more public files {relative path: text|bytes} (the starter kit), given
+    per K the published `rows`, `answers`, `stats` and `clusters`.
+    """
+    card_context = dict(card_context or {})
+    if granularities and all(isinstance(key, str) for key in granularities):  # split names: one K
+        cards = persona_cards or {}
+        k = int(card_context.get("k") or len(cards) or 1)
+        granularities = {k: Granularity(granularities, cards)}  # type: ignore[arg-type]
+    if not granularities:
+        raise ValueError("a release needs at least one granularity (K)")
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(6)}")
+    try:
+        with paused_gc():
+            summary = _write_tree(tmp, granularities, card_context, extra_files)  # type: ignore[arg-type]
+        _swap_in(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    manifest_digest = sha256_file(public_dir(out_dir) / MANIFEST)
+    return {"out_dir": str(out_dir), "manifest_sha256": manifest_digest, **summary}
+
+
+def verify_manifest(release_dir: Path) -> list[str]:
+    """Problems of a release's public and private manifests, as `missing|extra|changed|invalid: side/path`."""
+    root = Path(release_dir)
+    sides = [side for side in (public_dir(root), private_dir(root)) if side.is_dir()]
+    if not sides:
+        return [f"missing: {public_dir(root).name}/{MANIFEST}"]
+    problems = []
+    for side in sides:
+        problems += [p.replace(": ", f": {side.name}/", 1) for p in verify_folder_manifest(side)]
+    return problems
+
+
+def verify_folder_manifest(folder: Path) -> list[str]:
+    """Problems found against `folder`/MANIFEST.json: `missing: p`, `extra: p`, `changed: p`, `invalid: p`."""
+    root = Path(folder)
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        return [f"missing: {MANIFEST}"]
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return [f"invalid: {MANIFEST}"]
+    if not isinstance(manifest, dict):
+        return [f"invalid: {MANIFEST}"]
+    problems: list[str] = []
+    present = set(_files(root)) - {MANIFEST}
+    for path in sorted(manifest):
+        parts = Path(path).parts
+        if Path(path).is_absolute() or ".." in parts:
+            problems.append(f"invalid: {path}")
+        elif path not in present:
+            problems.append(f"missing: {path}")
+        elif sha256_file(root / path) != manifest[path]:
+            problems.append(f"changed: {path}")
+    problems.extend(f"extra: {path}" for path in sorted(present - set(manifest)))
+    return problems

@@ -1,0 +1,100 @@
+"""Train / validation / test splits of action threads, and hiding of the answers of evaluation splits.
+
+`temporal` (default) puts the latest threads in test and the ones before them in validation, so models are
+evaluated on the future of what they were trained on. `random` reproduces BluePrint's seeded shuffle (it used
+90/10 train/test: `fractions=(0.9, 0.0, 0.1)`). Both are deterministic and independent of input order.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Literal
+
+from blueprint_assets.lib.actions_space import ACTION_ORDER
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+HIDDEN_SPLITS = frozenset({"validation", "test"})
+PUBLIC_KEYS: tuple[str, ...] = ("id", "cluster_id", "thread")
+
+
+def _order_key(thread: dict[str, Any]) -> tuple[int, str]:
+    return (int(thread["last_time_us"]), str(thread["id"]))
+
+
+def _check_fractions(fractions: tuple[float, float, float]) -> None:
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-9:
+        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions!r}")
+
+
+def _boundaries(n: int, fractions: tuple[float, float, float]) -> tuple[int, int]:
+    """Cut points from cumulative fractions, so the three sizes always add up to n."""
+    train_end = round(n * fractions[0])
+    val_end = round(n * (fractions[0] + fractions[1]))
+    return train_end, max(train_end, val_end)
+
+
+def split_threads(
+    threads: list[dict[str, Any]],
+    strategy: Literal["temporal", "random"] = "temporal",
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 42,
+) -> dict[str, list[dict[str, Any]]]:
+    """Split threads into disjoint train/validation/test lists, each ordered by (last_time_us, id)."""
+    _check_fractions(fractions)
+    ids = [t["id"] for t in threads]
+    if len(set(ids)) != len(ids):
+        raise ValueError("thread ids must be unique")
+    if strategy == "temporal":
+        ordered = sorted(threads, key=_order_key)
+    elif strategy == "random":
+        # Shuffle from a canonical order so the result depends on the seed only, not on input order.
+        ordered = sorted(threads, key=lambda t: str(t["id"]))
+        random.Random(seed).shuffle(ordered)
+    else:
+        raise ValueError(f"unknown split strategy {strategy!r}; expected 'temporal' or 'random'")
+    train_end, val_end = _boundaries(len(ordered), fractions)
+    parts = (ordered[:train_end], ordered[train_end:val_end], ordered[val_end:])
+    if strategy == "random":
+        parts = tuple(sorted(part, key=_order_key) for part in parts)
+    # Temporal parts are slices of one sorted list: already in (last_time_us, id) order.
+    return dict(zip(SPLITS, parts, strict=True))
+
+
+def public_thread(thread: dict[str, Any], copy: bool = True) -> dict[str, Any]:
+    """The published form of a training thread: id, cluster_id, thread (no action label, no clock time).
+
+    Messages are copied (they hold only scalars and the actions dict), so callers may edit the result;
+    `copy=False` shares the message list with `thread`, for writers that only read it.
+    """
+    if copy:
+        messages = [dict(m) for m in thread["thread"]]
+        for message in messages:
+            if "actions" in message:
+                message["actions"] = dict(message["actions"])
+    else:
+        messages = thread["thread"]
+    return {"id": thread["id"], "cluster_id": int(thread["cluster_id"]), "thread": messages}
+
+
+def hide_answers(thread: dict[str, Any], copy: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(input thread with the last message's `actions` and `text` removed, answer key).
+
+    `copy=False` shares all messages but the last with `thread` (see `public_thread`); `thread` itself is
+    never modified.
+    """
+    public = public_thread(thread, copy)
+    if not copy:  # a new list and a new last message: `thread` stays as it was
+        public["thread"] = [*public["thread"][:-1], dict(public["thread"][-1])]
+    last = public["thread"][-1]
+    actions = last.pop("actions", None)
+    text = last.pop("text", None)
+    if actions is None:
+        raise ValueError("the last message of a thread must carry its actions")
+    answer = {
+        "id": thread["id"],
+        "cluster_id": int(thread["cluster_id"]),
+        "action": thread.get("action") or next(name for name in ACTION_ORDER if actions[name]),
+        "actions": {name: bool(actions[name]) for name in ACTION_ORDER},
+        "text": text,
+    }
+    return public, answer

@@ -1,0 +1,451 @@
+"""Action threads: the prediction unit of a release, built from anonymized_posts rows (BluePrint's rules).
+
+A thread is a short list of messages whose last message is the action to predict:
+- post / reply: the reply chain of in-scope users ending at the action, cut to the last `max_depth` messages;
+  a chain of one is labelled `post`, a longer one `reply` (so a reply to an unknown post becomes a `post`).
+- like, unlike, repost, unrepost, quote: [target post, action].
+- follow, unfollow, block, unblock: [target user's latest post at or before the action, action].
+- post_update, post_delete: [latest known version of the post before the action, action].
+
+Rows are processed once, in (time_us, event_id) order, keeping the state "as of now" (latest version of each
+post, each author's posts, deletions), so every context lookup sees only what existed at the action: O(n).
+Clock time is replaced by a dense rank over all message times of the release and user pseudonyms are
+re-keyed per thread, so a person cannot be followed from one thread to the next.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import hmac
+from collections import Counter
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
+from typing import Any, NamedTuple
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from blueprint_assets.lib.actions_space import ACTION_ORDER, ACTION_SET, TEXT_ACTIONS, one_hot
+
+USER_ID_HEX = 16  # 64 bits: collisions are negligible at release scale, ids stay short.
+
+LIKE_LIKE = frozenset({"like", "unlike", "repost", "unrepost"})
+UNDO_ACTIONS = frozenset({"unlike", "unrepost", "unfollow", "unblock"})
+USER_TARGET_ACTIONS = frozenset({"follow", "unfollow", "block", "unblock"})
+POST_CREATES = frozenset({"post", "reply", "quote"})
+UNDOABLE_CREATES = frozenset({"like", "repost", "follow", "block"})
+
+ACTIONS_TYPE = pa.struct([pa.field(name, pa.bool_(), nullable=False) for name in ACTION_ORDER])
+MESSAGE_TYPE = pa.struct(
+    [
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("relative_integer_time", pa.int64(), nullable=False),
+        pa.field("text", pa.string()),
+        pa.field("actions", ACTIONS_TYPE),
+    ]
+)
+ACTION_THREADS_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("cluster_id", pa.int32(), nullable=False),
+        pa.field("action", pa.string(), nullable=False),
+        pa.field("last_time_us", pa.int64(), nullable=False),
+        pa.field("thread", pa.list_(MESSAGE_TYPE), nullable=False),
+    ]
+)
+
+_ONE_HOT = {name: one_hot(name) for name in ACTION_ORDER}
+try:  # OpenSSL's one-shot HMAC, what hmac.digest calls: several times faster than hmac.new per call
+    from _hashlib import hmac_digest as _HMAC_DIGEST
+except ImportError:  # pragma: no cover - Python built without OpenSSL
+    _HMAC_DIGEST = hmac.digest
+
+# The anonymized_posts columns thread building reads.
+INPUT_COLUMNS = (
+    "event_id",
+    "time_us",
+    "action",
+    "actor",
+    "record_id",
+    "text",
+    "reply_parent_id",
+    "quote_id",
+    "subject_id",
+    "subject_user",
+    "resolved",
+)
+
+
+class _Row(NamedTuple):
+    event_id: str
+    time_us: int
+    action: str
+    actor: str
+    record_id: str | None
+    text: str | None
+    reply_parent_id: str | None
+    quote_id: str | None
+    subject_id: str | None
+    subject_user: str | None
+    resolved: bool
+
+
+@dataclass
+class _Version:
+    """The currently visible version of a post."""
+
+    author: str
+    created_us: int  # first time the post was seen (its creation, or the first update seen)
+    version_us: int  # time of the version whose text this is
+    text: str | None
+    reply_parent_id: str | None
+
+
+class _Msg(NamedTuple):
+    """A message before finalisation: raw pseudonym and clock time, both replaced on output."""
+
+    author: str
+    time_us: int
+    text: str | None
+
+
+@dataclass(frozen=True)
+class ThreadBuildResult:
+    """Threads (sorted by last_time_us, id) and counters of what was dropped or relabelled, by reason."""
+
+    threads: list[dict[str, Any]]
+    dropped: dict[str, int]
+    relabeled: dict[str, int] = field(default_factory=dict)
+
+
+def _rows(actions: list[dict] | pa.Table) -> list[_Row]:
+    """Normalise input rows and sort them by (time_us, event_id) so input order does not matter."""
+    if isinstance(actions, pa.Table):
+        present = set(actions.column_names)
+        n = actions.num_rows
+        if n and "time_us" in present and "event_id" in present:
+            # Arrow's stable sort in C; UTF-8 byte order is code-point order, i.e. Python's str order.
+            order = pc.sort_indices(actions, [("time_us", "ascending"), ("event_id", "ascending")])
+            actions = actions.take(order)
+        cols = [actions.column(c).to_pylist() if c in present else [None] * n for c in INPUT_COLUMNS]
+        presorted = True
+    else:
+        cols = [[a.get(c) for a in actions] for c in INPUT_COLUMNS]
+        presorted = False
+    # A missing `resolved` means the ingestion did not flag it: treat as resolved.
+    cols[-1] = [value is not False for value in cols[-1]]
+    rows = list(map(_Row._make, zip(*cols, strict=True)))
+    if not presorted:
+        rows.sort(key=lambda r: (r.time_us, r.event_id))
+    return rows
+
+
+class _State:
+    """What is visible at the current point of the time-ordered pass."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, _Version] = {}
+        self.deleted: set[str] = set()
+        self.author_posts: dict[str, list[str]] = {}
+        # Likes, reposts, follows and blocks seen so far, by record id: what an undo refers to.
+        self.undoable: dict[str, tuple[str | None, str | None]] = {}
+
+    def resolve(self, row: _Row) -> _Row:
+        """Resolve an undo or delete the lake left unresolved, from a create seen earlier in the window.
+
+        The lake resolves deletes against earlier *stored* days, so days ingested in parallel can leave a
+        cross-day undo unresolved; the release sees the whole window and does not depend on that order.
+        """
+        if row.resolved or row.record_id is None:
+            return row
+        if row.action in UNDO_ACTIONS and row.record_id in self.undoable:
+            subject_id, subject_user = self.undoable[row.record_id]
+            return row._replace(subject_id=subject_id, subject_user=subject_user, resolved=True)
+        if row.action == "post_delete" and row.record_id in self.versions:
+            return row._replace(subject_id=row.record_id, resolved=True)
+        return row
+
+    def post(self, record_id: str | None) -> _Version | None:
+        """The visible version of a post with text, or None if unknown, deleted or textless."""
+        if record_id is None or record_id in self.deleted:
+            return None
+        version = self.versions.get(record_id)
+        if version is None or version.text is None:
+            return None
+        return version
+
+    def latest_post_of(self, author: str | None) -> _Version | None:
+        """The author's most recent visible post (deleted posts are popped lazily: deletion is final)."""
+        stack = self.author_posts.get(author, []) if author is not None else []
+        while stack and stack[-1] in self.deleted:
+            stack.pop()
+        for record_id in reversed(stack):  # skips the rare post without text
+            version = self.post(record_id)
+            if version is not None:
+                return version
+        return None
+
+    def apply(self, row: _Row) -> None:
+        """Update the state with a row, after its own thread was built (context precedes the action)."""
+        if row.action in UNDOABLE_CREATES and row.record_id is not None:
+            self.undoable[row.record_id] = (row.subject_id, row.subject_user)
+        if row.action in POST_CREATES and row.record_id is not None:
+            if row.record_id not in self.versions:
+                self.author_posts.setdefault(row.actor, []).append(row.record_id)
+            self.versions[row.record_id] = _Version(
+                row.actor, row.time_us, row.time_us, row.text, row.reply_parent_id
+            )
+        elif row.action == "post_update":
+            target = row.subject_id or row.record_id
+            if target is None:
+                return
+            old = self.versions.get(target)
+            if old is None:
+                # An update carries the full record, so a post created before the window becomes known here.
+                self.author_posts.setdefault(row.actor, []).append(target)
+                self.versions[target] = _Version(
+                    row.actor, row.time_us, row.time_us, row.text, row.reply_parent_id
+                )
+            else:
+                old.version_us = row.time_us
+                old.text = row.text
+                old.reply_parent_id = row.reply_parent_id or old.reply_parent_id
+        elif row.action == "post_delete":
+            target = row.subject_id or row.record_id
+            if target is not None and row.resolved:
+                self.deleted.add(target)
+
+
+def _chain(
+    row: _Row, state: _State, clusters: dict[str, int], max_depth: int, in_scope_only: bool
+) -> list[_Msg]:
+    """Reply chain ending at `row`, oldest first, at most `max_depth` messages."""
+    chain = [_Msg(row.actor, row.time_us, row.text or "")]
+    seen = {row.record_id}
+    parent_id = row.reply_parent_id
+    while parent_id is not None and len(chain) < max_depth and parent_id not in seen:
+        parent = state.post(parent_id)
+        if parent is None or (in_scope_only and parent.author not in clusters):
+            break
+        chain.append(_Msg(parent.author, parent.created_us, parent.text))
+        seen.add(parent_id)
+        parent_id = parent.reply_parent_id
+    chain.reverse()
+    return chain
+
+
+def _context(row: _Row, state: _State) -> tuple[_Version | None, str | None, bool]:
+    """(context post, drop reason, use the version time) for a non-chain action."""
+    action = row.action
+    if action in UNDO_ACTIONS and not row.resolved:
+        return None, "unresolved_undo", False
+    if action in LIKE_LIKE:
+        if row.subject_id is None:
+            return None, "unresolved_undo" if action in UNDO_ACTIONS else "target_post_unknown", False
+        target = state.post(row.subject_id)
+        return target, None if target else "target_post_unknown", False
+    if action == "quote":
+        target = state.post(row.quote_id)
+        return target, None if target else "target_post_unknown", False
+    if action in USER_TARGET_ACTIONS:
+        if row.subject_user is None:
+            return None, "unresolved_undo" if action in UNDO_ACTIONS else "target_user_unknown", False
+        target = state.latest_post_of(row.subject_user)
+        return target, None if target else "no_prior_post_of_target_user", False
+    if action == "post_delete" and not row.resolved:
+        return None, "unresolved_delete", True
+    # post_update / post_delete: the version shown is the one just before the action, so use its time.
+    original = state.post(row.subject_id or row.record_id)
+    return original, None if original else "original_post_unknown", True
+
+
+def _build_one(
+    row: _Row, state: _State, clusters: dict[str, int], max_depth: int, in_scope_only: bool
+) -> tuple[str, list[_Msg]] | str:
+    """(label, messages) for one action, or a drop reason."""
+    if row.action in ("post", "reply"):
+        chain = _chain(row, state, clusters, max_depth, in_scope_only)
+        return ("post" if len(chain) == 1 else "reply"), chain
+    target, reason, version_time = _context(row, state)
+    if target is None:
+        return reason or "context_unavailable"
+    ctx_time = target.version_us if version_time else target.created_us
+    text = (row.text or "") if row.action in TEXT_ACTIONS else None
+    return row.action, [_Msg(target.author, ctx_time, target.text), _Msg(row.actor, row.time_us, text)]
+
+
+def _monotonic(messages: list[_Msg]) -> list[_Msg]:
+    """Clamp context times so they never exceed the next message's.
+
+    Every context was seen before the action, but a parent first seen through a later edit (created before
+    the window) can carry a time after its own reply's.
+    """
+    out = list(messages)
+    for i in range(len(out) - 2, -1, -1):
+        if out[i].time_us > out[i + 1].time_us:
+            out[i] = out[i]._replace(time_us=out[i + 1].time_us)
+    return out
+
+
+def _json_str(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+def _finalise_all(
+    built: list[tuple[str, list[_Msg], _Row, int]], rank: dict[int, int], secret: bytes, stable_ids: bool
+) -> list[dict[str, Any]]:
+    """Published threads: user ids re-keyed (HMAC-SHA256(secret, pseudonym[|event]) cut to USER_ID_HEX hex
+    digits), clock times replaced by their rank, the last message flagged with its action, and an id.
+
+    The id is the sha1 of the compact JSON list [cluster_id, label, event_id, user_id, text, user_id, text,
+    ...]: what is published minus the time rank (which shifts with the release's composition), plus the
+    action's event pseudonym so that two identical-looking threads still get distinct ids. It is written
+    out by hand with json's own string encoder, byte for byte what `json.dumps(..., ensure_ascii=False,
+    separators=(",", ":"))` gives, without building an encoder per thread.
+    """
+    digest = _HMAC_DIGEST
+    id_bytes = USER_ID_HEX // 2
+    sha1 = hashlib.sha1
+    one_hot_of = _ONE_HOT
+    out: list[dict[str, Any]] = []
+    for label, messages, row, cluster_id in built:
+        suffix = "" if stable_ids else "|" + row.event_id
+        ids: dict[str, str] = {}
+        thread: list[dict[str, Any]] = []
+        parts = [str(int(cluster_id)), encode_basestring(label), encode_basestring(row.event_id)]
+        for msg in messages:
+            user_id = ids.get(msg.author)
+            if user_id is None:
+                material = (msg.author + suffix).encode("utf-8")
+                user_id = ids[msg.author] = digest(secret, material, "sha256")[:id_bytes].hex()
+            message: dict[str, Any] = {"user_id": user_id, "relative_integer_time": rank[msg.time_us]}
+            if msg.text is not None:
+                message["text"] = msg.text
+            thread.append(message)
+            parts.append(encode_basestring(user_id))
+            parts.append(_json_str(msg.text))
+        thread[-1]["actions"] = dict(one_hot_of[label])
+        payload = "[" + ",".join(parts) + "]"
+        out.append(
+            {
+                "id": sha1(payload.encode("utf-8")).hexdigest(),
+                "cluster_id": int(cluster_id),
+                "action": label,
+                "last_time_us": int(row.time_us),
+                "thread": thread,
+            }
+        )
+    return out
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic GC while building millions of small acyclic objects.
+
+    CPython's generational GC rescans the growing heap as allocations pile up, which makes large builds
+    superlinear; nothing built here forms cycles, so reference counting alone frees it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def build_threads(
+    actions: list[dict] | pa.Table,
+    clusters: dict[str, int],
+    *,
+    max_depth: int = 5,
+    secret: bytes,
+    stable_ids: bool = False,
+    chain_in_scope_only: bool = True,
+    excluded_users: Collection[str] = (),
+) -> ThreadBuildResult:
+    """Build the release's action threads from anonymized_posts rows of the release window.
+
+    `clusters` maps in-scope user pseudonyms to their cluster id; only their actions become threads, and
+    (with `chain_in_scope_only`, BluePrint's rule) reply chains stop at a parent by an out-of-scope author.
+    `secret` keys the per-thread user ids (`stable_ids=True`: one id per person for the whole release).
+    `excluded_users` (opt-out pseudonyms) are removed entirely, as actors and as context, as a second line of
+    defence behind their removal from the lake.
+    """
+    if max_depth < 1:
+        raise ValueError("max_depth must be at least 1")
+    if not secret:
+        raise ValueError("secret must not be empty")
+    with paused_gc():
+        return _build(
+            actions, clusters, max_depth, secret, stable_ids, chain_in_scope_only, frozenset(excluded_users)
+        )
+
+
+def _build(
+    actions: list[dict] | pa.Table,
+    clusters: dict[str, int],
+    max_depth: int,
+    secret: bytes,
+    stable_ids: bool,
+    chain_in_scope_only: bool,
+    excluded: frozenset[str],
+) -> ThreadBuildResult:
+    state = _State()
+    dropped: Counter[str] = Counter()
+    relabeled: Counter[str] = Counter()
+    built: list[tuple[str, list[_Msg], _Row, int]] = []
+    seen_events: set[str] = set()
+    for row in _rows(actions):
+        if row.event_id in seen_events:
+            # Jetstream delivers at least once; a repeated event must not become a second, identical thread.
+            dropped["duplicate_event"] += 1
+            continue
+        seen_events.add(row.event_id)
+        if row.actor in excluded:
+            # Never enters the state either, so it cannot appear as anyone's context.
+            dropped["actor_opted_out"] += 1
+            continue
+        if row.action not in ACTION_SET:
+            dropped["unknown_action"] += 1
+            continue
+        row = state.resolve(row)
+        cluster_id = clusters.get(row.actor)
+        if cluster_id is None:
+            dropped["actor_out_of_scope"] += 1
+        else:
+            result = _build_one(row, state, clusters, max_depth, chain_in_scope_only)
+            if isinstance(result, str):
+                dropped[result] += 1
+            else:
+                label, messages = result
+                if label != row.action:
+                    relabeled[f"{row.action}_to_{label}"] += 1
+                built.append((label, _monotonic(messages), row, cluster_id))
+        state.apply(row)
+    # Dense rank over every message time of the release: order survives, clock time does not.
+    times = sorted({m.time_us for _, messages, _, _ in built for m in messages})
+    rank = dict(zip(times, range(len(times)), strict=True))
+    threads = _finalise_all(built, rank, bytes(secret), stable_ids)
+    threads.sort(key=lambda t: (t["last_time_us"], t["id"]))
+    return ThreadBuildResult(threads, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))
+
+
+def action_threads_table(threads: list[dict[str, Any]]) -> pa.Table:
+    """The `action_threads` table (CONTRACTS schema) for storage in the lake."""
+    return pa.Table.from_pylist(threads, schema=ACTION_THREADS_SCHEMA)
+
+
+def _strip_nulls(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if v is not None}
+
+
+def threads_from_table(table: pa.Table) -> list[dict[str, Any]]:
+    """Inverse of `action_threads_table`: absent keys come back absent rather than null."""
+    threads = table.to_pylist()
+    for thread in threads:
+        thread["thread"] = [_strip_nulls(m) for m in thread["thread"]]
+    return threads

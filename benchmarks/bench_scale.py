@@ -80,8 +80,11 @@ def run_pipeline(window: Path, data_dir: Path, days: int) -> dict[str, float]:
     """Materialize the daily then the release assets; seconds per asset."""
     from dagster import DagsterInstance, materialize
 
-    from blueprint_assets.assets import ingestion, personas, privacy, release
-    from blueprint_assets.definitions import build_resources
+    from blueprint_assets.defs.ingestion import assets as ingestion
+    from blueprint_assets.defs.personas import assets as personas
+    from blueprint_assets.defs.privacy import assets as privacy
+    from blueprint_assets.defs.release import assets as release
+    from blueprint_assets.defs.resources import build_resources
 
     resources = build_resources(
         data_dir=str(data_dir), source_kind="jetstream-archive", source_path=str(window)
@@ -140,7 +143,7 @@ def window_tables(data_dir: Path) -> dict[str, Any]:
     """The window's anonymized actions, embedded posts and user vectors, read back from the lake."""
     import pyarrow.parquet as pq
 
-    from blueprint_assets.assets.personas import posts_to_embed
+    from blueprint_assets.lib.personas.embeddings import posts_to_embed
     from blueprint_assets.lib.storage.lake import Lake, read_files
 
     lake = Lake(str(data_dir))

@@ -33,8 +33,8 @@ __all__ = ["CommandFailed", "UsageError", "build_parser", "main"]
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Upload releases/<window>/public/ to the Hub, refusing anything unsafe (lib/release/publish.py)."""
+    from blueprint_assets.defs.resources import LakeResource
     from blueprint_assets.lib.release.publish import format_plan, refusals, upload, upload_plan
-    from blueprint_assets.resources import LakeResource
 
     release = LakeResource(data_dir=_data_dir(args)).release_folder(args.window)  # fetched when on a store
     if not release.is_dir():

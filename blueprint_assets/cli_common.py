@@ -56,10 +56,10 @@ def repo_id(value: str) -> str:
 
 def month_spec(value: str) -> str:
     """argparse type: `2025-03` or `2025-03..2025-05`, normalized (`2025-03..2025-03` is `2025-03`)."""
-    from blueprint_assets.partitions import month_label, month_range
+    from blueprint_assets.lib.window import ReleaseWindow
 
     try:
-        return month_label(*month_range(value))
+        return ReleaseWindow.parse(value).name
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a month (YYYY-MM) or range YYYY-MM..YYYY-MM"

@@ -56,8 +56,9 @@ def run_job(
 
     `label` names the window on the terminal (default `first..last`)."""
     verbose = getattr(args, "verbose", False)
-    from blueprint_assets.automation import WRITER_TAG
-    from blueprint_assets.definitions import build_definitions, selection_job
+    from blueprint_assets.definitions import build_definitions
+    from blueprint_assets.defs.automation import WRITER_TAG
+    from blueprint_assets.defs.jobs import selection_job
     from blueprint_assets.run_console import PROGRESS_LOGGER, failure_line, progress_logger, quiet_run_config
 
     data_dir = _data_dir(args)
@@ -111,7 +112,7 @@ def daily_selection(text: str | None) -> list[str] | None:
     """`--select a,b` as asset names of the daily job; an unknown name is bad usage."""
     if not text:
         return None
-    from blueprint_assets.definitions import DAILY_ASSETS
+    from blueprint_assets.defs.jobs import DAILY_ASSETS
 
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in DAILY_ASSETS]
@@ -149,8 +150,8 @@ def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str,
     """The sub-ranges of first..last to run. For an archive source, only the days some file holds
     (found with the cached archive index, which the run then reuses); other sources: the whole range.
     Days outside the daily partitions are left out."""
+    from blueprint_assets.defs.partitions import daily_partitions
     from blueprint_assets.lib.storage.storage import join
-    from blueprint_assets.partitions import daily_partitions
 
     start, end = daily_partitions.get_first_partition_key(), daily_partitions.get_last_partition_key()
     clamped = (max(first, start), min(last, end or last))
@@ -201,12 +202,12 @@ def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str,
 def cmd_release(args: argparse.Namespace) -> int:
     import shutil
 
-    from blueprint_assets.partitions import month_range
+    from blueprint_assets.lib.window import ReleaseWindow
 
     name = args.months  # normalized by month_spec: the folder name of the release
-    first, last = month_range(name)
+    first, last = ReleaseWindow.parse(name).partition_keys
     failure = run_job("monthly_release", first, last, args, None, label=name)
-    from blueprint_assets.resources import LakeResource
+    from blueprint_assets.defs.resources import LakeResource
 
     built = LakeResource(data_dir=_data_dir(args)).release_folder(name)
     if failure:

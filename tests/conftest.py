@@ -63,7 +63,12 @@ def run_assets(
 
 def pipeline_resources(data_dir: Path, archive: Path, **privacy_options) -> dict:
     """The real resources for a data directory and an archive folder."""
-    from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
+    from blueprint_assets.defs.resources import (
+        EventSourceResource,
+        LakeResource,
+        PrivacyResource,
+        QueryEngine,
+    )
 
     return {
         "lake": LakeResource(data_dir=str(data_dir)),

@@ -13,15 +13,19 @@ import pytest
 from conftest import pipeline_resources, run_assets
 from dagster import AssetKey, asset
 
-from blueprint_assets.assets.ingestion import actions, raw_events
 from blueprint_assets.cli import main as cli_main
+from blueprint_assets.defs.ingestion.assets import actions, raw_events
+from blueprint_assets.defs.ingestion.checks import (
+    actions_quality,
+    raw_events_line_accounting,
+    raw_events_quality,
+)
+from blueprint_assets.defs.partitions import daily_partitions
+from blueprint_assets.defs.resources import EventSourceResource
 from blueprint_assets.lib.ingest import quarantine
 from blueprint_assets.lib.ingest.raw_events import read_accounting
 from blueprint_assets.lib.sources.archive import flatten_examples, list_archive_files
 from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
-from blueprint_assets.partitions import daily_partitions
-from blueprint_assets.resources import EventSourceResource
-from checks.ingestion_checks import actions_quality, raw_events_line_accounting, raw_events_quality
 
 DAYS = ["2025-03-01", "2025-03-02", "2025-03-03"]
 CHECKED = [raw_events, actions, raw_events_quality, actions_quality, raw_events_line_accounting]

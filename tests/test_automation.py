@@ -27,20 +27,21 @@ from dagster import (
     materialize,
 )
 
-from blueprint_assets.assets.ingestion import actions, raw_events
-from blueprint_assets.automation import (
+from blueprint_assets.definitions import all_assets, all_checks
+from blueprint_assets.defs.automation import (
     WRITER_TAG,
     archive_sensor,
     automated,
     daily_schedule,
     monthly_release_schedule,
 )
-from blueprint_assets.definitions import all_assets, all_checks, build_resources, daily_job, release_job
+from blueprint_assets.defs.ingestion.assets import actions, raw_events
+from blueprint_assets.defs.ingestion.checks import actions_quality, raw_events_quality
+from blueprint_assets.defs.jobs import daily_job, release_job
+from blueprint_assets.defs.partitions import daily_partitions
+from blueprint_assets.defs.resources import LakeResource, QueryEngine, build_resources
 from blueprint_assets.lib.ingest.actions import build_actions_day
 from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
-from blueprint_assets.partitions import daily_partitions
-from blueprint_assets.resources import LakeResource, QueryEngine
-from checks.ingestion_checks import actions_quality, raw_events_quality
 
 # ---------------------------------------------------------------------------------------------------- schedules
 

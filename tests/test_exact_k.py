@@ -10,14 +10,14 @@ import pytest
 from conftest import pipeline_resources, run_assets
 from dagster import DagsterInstance, materialize
 
-from blueprint_assets.assets.ingestion import actions, raw_events
-from blueprint_assets.assets.personas import persona_clusters, post_embeddings, user_embeddings
-from blueprint_assets.assets.privacy import anonymized_posts
+from blueprint_assets.defs.ingestion.assets import actions, raw_events
+from blueprint_assets.defs.personas.assets import persona_clusters, post_embeddings, user_embeddings
+from blueprint_assets.defs.personas.checks import persona_clusters_min_size
+from blueprint_assets.defs.privacy.assets import anonymized_posts
+from blueprint_assets.defs.resources import EncoderResource, ReleaseSettings
 from blueprint_assets.lib.personas.clustering import enforce_min_size, train_kmeans
 from blueprint_assets.lib.sample import generate_sample
 from blueprint_assets.lib.storage.lake import Lake, read_files
-from blueprint_assets.resources import EncoderResource, ReleaseSettings
-from checks.release_checks import persona_clusters_min_size
 
 DAYS = ("2025-03-01", "2025-03-03")
 

@@ -11,11 +11,11 @@ import pytest
 from conftest import pipeline_resources, run_assets
 from dagster import AssetKey, asset
 
-from blueprint_assets.assets.ingestion import actions, raw_events
+from blueprint_assets.defs.ingestion.assets import actions, raw_events
+from blueprint_assets.defs.ingestion.checks import actions_quality, raw_events_quality
+from blueprint_assets.defs.partitions import daily_partitions
 from blueprint_assets.lib.sources.archive import flatten_examples
 from blueprint_assets.lib.storage.lake import Lake, read_files
-from blueprint_assets.partitions import daily_partitions
-from checks.ingestion_checks import actions_quality, raw_events_quality
 
 DAYS = ["2025-03-01", "2025-03-02", "2025-03-03"]
 

@@ -10,20 +10,20 @@ import pytest
 from conftest import all_output_text, pipeline_resources, run_assets
 from dagster import AssetKey, asset
 
-from blueprint_assets.assets.ingestion import actions, raw_events
-from blueprint_assets.assets.privacy import anonymized_posts
+from blueprint_assets.defs.ingestion.assets import actions, raw_events
+from blueprint_assets.defs.ingestion.checks import actions_quality, raw_events_quality
+from blueprint_assets.defs.partitions import daily_partitions
+from blueprint_assets.defs.privacy.assets import anonymized_posts
+from blueprint_assets.defs.privacy.checks import (
+    anonymized_posts_leak_scan,
+    anonymized_posts_residual_scan,
+    anonymized_posts_secret_scan,
+)
 from blueprint_assets.lib.privacy.optout import OPTOUT_FOLDER
 from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
 from blueprint_assets.lib.privacy.scans import harvest_identifiers
 from blueprint_assets.lib.sources.archive import flatten_examples
 from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
-from blueprint_assets.partitions import daily_partitions
-from checks.ingestion_checks import actions_quality, raw_events_quality
-from checks.privacy_checks import (
-    anonymized_posts_leak_scan,
-    anonymized_posts_residual_scan,
-    anonymized_posts_secret_scan,
-)
 
 PRIVACY_CHECKS = [anonymized_posts_leak_scan, anonymized_posts_residual_scan, anonymized_posts_secret_scan]
 PIPELINE = [raw_events, actions, anonymized_posts, raw_events_quality, actions_quality, *PRIVACY_CHECKS]

@@ -13,29 +13,27 @@ import pytest
 from conftest import all_output_text, pipeline_resources, run_assets
 from dagster import AssetKey, DagsterInstance, asset, materialize
 
-from blueprint_assets.assets.ingestion import actions, raw_events
-from blueprint_assets.assets.personas import (
+from blueprint_assets.defs.ingestion.assets import actions, raw_events
+from blueprint_assets.defs.partitions import monthly_partitions
+from blueprint_assets.defs.personas.assets import (
     persona_clusters,
     post_embeddings,
-    posts_to_embed,
     user_embeddings,
 )
-from blueprint_assets.assets.privacy import anonymized_posts
-from blueprint_assets.assets.release import (
+from blueprint_assets.defs.personas.checks import (
+    persona_clusters_min_size,
+    persona_clusters_privacy_scan,
+    post_embeddings_privacy_scan,
+    user_embeddings_privacy_scan,
+)
+from blueprint_assets.defs.privacy.assets import anonymized_posts
+from blueprint_assets.defs.release.assets import (
     action_splits,
     action_threads,
     dataset_release,
     privacy_audit_report,
 )
-from blueprint_assets.lib.actions_space import ACTION_ORDER
-from blueprint_assets.lib.personas.static_encoder import static_model_id
-from blueprint_assets.lib.privacy.scans import lake_raw_identifiers
-from blueprint_assets.lib.release.provenance import card_header
-from blueprint_assets.lib.storage.lake import Lake, read_files
-from blueprint_assets.partitions import monthly_partitions
-from blueprint_assets.resources import EncoderResource, ReleaseSettings
-from checks.privacy_checks import post_embeddings_privacy_scan
-from checks.release_checks import (
+from blueprint_assets.defs.release.checks import (
     action_splits_privacy_scan,
     action_splits_quality,
     action_threads_privacy_scan,
@@ -43,10 +41,14 @@ from checks.release_checks import (
     dataset_release_manifest,
     dataset_release_no_answers,
     dataset_release_privacy_scan,
-    persona_clusters_min_size,
-    persona_clusters_privacy_scan,
-    user_embeddings_privacy_scan,
 )
+from blueprint_assets.defs.resources import EncoderResource, ReleaseSettings
+from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.personas.embeddings import posts_to_embed
+from blueprint_assets.lib.personas.static_encoder import static_model_id
+from blueprint_assets.lib.privacy.scans import lake_raw_identifiers
+from blueprint_assets.lib.release.provenance import card_header
+from blueprint_assets.lib.storage.lake import Lake, read_files
 
 DAYS = ("2025-03-01", "2025-03-02")
 MONTH = "2025-03-01"

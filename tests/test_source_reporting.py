@@ -18,13 +18,18 @@ from local_servers import TINY, needs_tiny, websocket_server
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
-from blueprint_assets.assets.ingestion import raw_events
-from blueprint_assets.definitions import build_resources
+from blueprint_assets.defs.ingestion.assets import raw_events
+from blueprint_assets.defs.resources import (
+    EventSourceResource,
+    LakeResource,
+    PrivacyResource,
+    QueryEngine,
+    build_resources,
+)
 from blueprint_assets.lib.sources.archive import day_of
 from blueprint_assets.lib.sources.car_source import iter_car_events
 from blueprint_assets.lib.sources.jetstream_live import StreamStats, stream_window
 from blueprint_assets.lib.storage.lake import Lake
-from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
 
 DAY = "2025-03-01"
 DAY_START = 1_740_787_200_000_000  # 2025-03-01T00:00:00Z

@@ -31,7 +31,8 @@ from local_servers import (
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
-from blueprint_assets.assets.ingestion import actions, raw_events
+from blueprint_assets.defs.ingestion.assets import actions, raw_events
+from blueprint_assets.defs.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
 from blueprint_assets.lib.sample import generate_sample, iter_events
 from blueprint_assets.lib.sources.archive import day_of
 from blueprint_assets.lib.sources.car_source import iter_car_events
@@ -42,7 +43,6 @@ from blueprint_assets.lib.sources.source_lines import (
     line_sources_for,
 )
 from blueprint_assets.lib.storage.lake import Lake
-from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
 
 DAY = "2025-03-01"
 RANGE_START_TAG = "dagster/asset_partition_range_start"

@@ -90,7 +90,7 @@ def test_names_select_the_static_default_or_a_transformer(cache: str) -> None:
 def test_posts_to_embed_keeps_the_first_row_of_each_record_in_id_order() -> None:
     import pyarrow as pa
 
-    from blueprint_assets.assets.personas import posts_to_embed
+    from blueprint_assets.lib.personas.embeddings import posts_to_embed
 
     posts = pa.table(
         {
@@ -110,7 +110,7 @@ def test_posts_to_embed_keeps_the_first_row_of_each_record_in_id_order() -> None
 def test_day_vectors_reuse_stored_rows_and_encode_only_the_rest(encoder: StaticEncoder) -> None:
     import pyarrow as pa
 
-    from blueprint_assets.assets.personas import day_vectors
+    from blueprint_assets.lib.personas.embeddings import day_vectors
 
     todo = pa.table({"record_id": ["a", "b", "c"], "text": TEXTS[:3]})
     stored = (pa.array(["b", "x"]), np.full((2, encoder.dim), 0.5, dtype=np.float32))

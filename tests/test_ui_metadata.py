@@ -10,13 +10,13 @@ import pyarrow.parquet as pq
 from dagster import AssetCheckKey, AssetKey, DagsterEventType, DagsterInstance, TableSchema, materialize
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from blueprint_assets.assets.ingestion import actions, raw_events
-from blueprint_assets.assets.ui_metadata import escape_placeholders, markdown_with_images
 from blueprint_assets.definitions import all_checks, defs
+from blueprint_assets.defs.ingestion.assets import actions, raw_events
+from blueprint_assets.defs.ingestion.checks import actions_quality, raw_events_quality
+from blueprint_assets.defs.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
+from blueprint_assets.defs.ui_metadata import escape_placeholders, markdown_with_images
 from blueprint_assets.lib.sample import generate_sample
 from blueprint_assets.lib.storage.lake import Lake
-from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
-from checks.ingestion_checks import actions_quality, raw_events_quality
 from checks.partitioned import records_partitions
 
 RANGE = {

@@ -1,6 +1,6 @@
 """Loading and validating a release's answer keys and a modeller's predictions (pure Python, no Dagster).
 
-Inputs (docs/CONTRACTS.md): answers `{split}.jsonl` rows `{"id", "cluster_id", "action", "actions", "text"}`,
+Inputs (docs/tables.md): answers `{split}.jsonl` rows `{"id", "cluster_id", "action", "actions", "text"}`,
 found through `resolve_answers_path` (the one place that knows where a release keeps its answers);
 predictions JSONL or CSV keyed by `id` with the 13 action names as booleans and `text`. Every problem is
 reported at once, each naming a few offending ids or lines and a count.

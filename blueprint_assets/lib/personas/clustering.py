@@ -421,3 +421,20 @@ def silhouette_sample(
     b = mean_other.min(axis=1)
     s = np.where(own > 0, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
     return float(s.mean())
+
+
+def require_enough_users(users: int, min_cluster_size: int) -> None:
+    """Fail with the cause and the fix when not even one cluster of the minimum size can be formed."""
+    if users < min_cluster_size:
+        noun = "user" if users == 1 else "users"
+        raise ValueError(
+            f"{users} in-scope {noun}, need {min_cluster_size} per cluster: "
+            "lower BLUEPRINT_MIN_CLUSTER_SIZE or widen the window"
+        )
+
+
+def skip_reason(k: int, users: int, min_cluster_size: int) -> str | None:
+    """Why granularity K cannot be built for `users` in-scope users (None when it can)."""
+    if users < k * min_cluster_size:
+        return f"{users} in-scope users < K × min_cluster_size = {k} × {min_cluster_size}"
+    return None

@@ -17,6 +17,7 @@ Facet spans (Bluesky `mention`/`link`, UTF-8 byte ranges) enter step 1 as `USERN
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -356,3 +357,9 @@ def presidio_baseline(texts: Iterable[str], entities: Sequence[str] = DEFAULT_EN
         results = analyzer.analyze(text, language="en", entities=wanted)
         out.append(engine.anonymize(text=text, analyzer_results=results).text)
     return out
+
+
+@functools.lru_cache(maxsize=2)
+def text_anonymizer(ner: bool) -> TextAnonymizer:
+    """One anonymizer per process and policy (building presidio recognizers takes a second)."""
+    return TextAnonymizer(ner=ner)

@@ -1,4 +1,4 @@
-"""The published release folder (docs/CONTRACTS.md, "Release folder"), written atomically and reproducibly.
+"""The published release folder (docs/tables.md, "Release folder"), written atomically and reproducibly.
 
 Layout under `<out_dir>` (lib/release/layout.py resolves it for readers), one `{K}_clusters` per K:
     public/                          the uploadable dataset

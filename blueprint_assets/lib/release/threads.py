@@ -435,7 +435,7 @@ def _build(
 
 
 def action_threads_table(threads: list[dict[str, Any]]) -> pa.Table:
-    """The `action_threads` table (CONTRACTS schema) for storage in the lake."""
+    """The `action_threads` table (docs/tables.md schema) for storage in the lake."""
     return pa.Table.from_pylist(threads, schema=ACTION_THREADS_SCHEMA)
 
 

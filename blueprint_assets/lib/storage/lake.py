@@ -89,6 +89,26 @@ class Lake:
         present = set(self.existing_days(table))
         return [self.day_file(table, d) for d in sorted(set(days)) if d in present]
 
+    def read_days(
+        self, table: str, days: Iterable[str], columns: list[str] | None = None, *, every_day: bool = False
+    ) -> pa.Table:
+        """The rows of `table` for `days`: the one way to read a daily table over a window.
+
+        Missing-day policy: a day with no stored partition contributes no rows (a quiet day, or one not
+        ingested yet); with `every_day`, any missing day raises FileNotFoundError naming it (checks use
+        this: they gate days that must exist). A window with no stored partition at all always raises.
+        """
+        days = sorted(set(days))
+        files = self.day_files(table, days)
+        if every_day:
+            missing = sorted(set(days) - {partition_of(f).rsplit("=", 1)[1] for f in files})
+            if missing:
+                raise FileNotFoundError(f"{table} has no stored partition for {', '.join(missing)}")
+        if not files:
+            span = f"{days[0]}..{days[-1]}" if days else "an empty window"
+            raise FileNotFoundError(f"{table} has no stored partition in {span}")
+        return read_files(files, columns=columns)
+
     def all_files(self, table: str) -> list[str]:
         return [self.day_file(table, d) for d in self.existing_days(table)]
 

@@ -1,31 +1,22 @@
 """Privacy stage: `anonymized_posts`, every action pseudonymized and its text scrubbed (daily)."""
 
-from functools import lru_cache
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
-
-from blueprint_assets.assets.ingestion import DAILY, actions
-from blueprint_assets.assets.ui_metadata import table_metadata
+from blueprint_assets.defs.partitions import daily_asset
+from blueprint_assets.defs.resources import LakeResource, PrivacyResource
+from blueprint_assets.defs.ui_metadata import table_metadata
 from blueprint_assets.lib.privacy.anonymize_actions import anonymize_actions, involved_ids
+from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
 from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
-from blueprint_assets.partitions import days_in_window
-from blueprint_assets.resources import LakeResource, PrivacyResource
+from blueprint_assets.lib.window import run_days
 
 
-@lru_cache(maxsize=2)
-def text_anonymizer(ner: bool):
-    """One anonymizer per process and policy (building presidio recognizers takes a second)."""
-    from blueprint_assets.lib.privacy.anonymizer import TextAnonymizer
-
-    return TextAnonymizer(ner=ner)
-
-
-@asset(deps=[actions], **{**DAILY, "group_name": "privacy"})
+@asset(deps=[AssetKey("actions")], **daily_asset("privacy"))
 def anonymized_posts(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource
 ) -> MaterializeResult:
     """Every action with keyed pseudonyms for accounts and records, and PII in text replaced by `<TYPE>`."""
-    days = days_in_window(context)
+    days = run_days(context)
     pseudonym = privacy.pseudonymizer()
     opted_out = privacy.opted_out(pseudonym)
     anonymizer = text_anonymizer(privacy.ner)

@@ -4,25 +4,20 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from blueprint_assets.assets.personas import (
-    RELEASE,
-    persona_cards_for,
-    persona_clusters,
-    release_file,
-    release_rows,
-)
-from blueprint_assets.assets.privacy import anonymized_posts
-from blueprint_assets.assets.ui_metadata import escape_placeholders, markdown_with_images, table_metadata
+from blueprint_assets.defs.lake_io import release_dir, release_file, release_name, release_rows, user_matrix
+from blueprint_assets.defs.partitions import release_asset
+from blueprint_assets.defs.resources import LakeResource, PrivacyResource, ReleaseSettings
+from blueprint_assets.defs.ui_metadata import escape_placeholders, markdown_with_images, table_metadata
 from blueprint_assets.lib.ingest.quarantine import input_damage
 from blueprint_assets.lib.release.layout import audit_dir, data_root, public_dir
 from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
-from blueprint_assets.partitions import days_in_window, release_name
-from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
+from blueprint_assets.lib.window import run_days
 
-RELEASE_GROUP = {**RELEASE, "group_name": "release"}
+RELEASE_GROUP = release_asset("release")
 
 
 def cluster_maps(lake: LakeResource, context: AssetExecutionContext) -> dict[int, dict[str, int]]:
@@ -52,14 +47,14 @@ def pseudonym_mode(settings: ReleaseSettings) -> str:
     return "stable" if settings.stable_ids else "per-thread"
 
 
-@asset(deps=[anonymized_posts, persona_clusters], **RELEASE_GROUP)
+@asset(deps=[AssetKey("anonymized_posts"), AssetKey("persona_clusters")], **RELEASE_GROUP)
 def action_threads(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """Prediction units per K: [context..., action] threads of in-scope users, times ranked, ids re-keyed."""
     from blueprint_assets.lib.release.threads import action_threads_table, build_threads
 
-    rows = release_rows(lake, "anonymized_posts", days_in_window(context))
+    rows = release_rows(lake, "anonymized_posts", run_days(context))
     parts, result = [], None
     for k, clusters in cluster_maps(lake, context).items():
         result = build_threads(
@@ -134,16 +129,11 @@ def load_splits(lake: LakeResource, context: AssetExecutionContext) -> dict[int,
     return out
 
 
-def release_dir(lake: LakeResource, context: AssetExecutionContext) -> Path:
-    """The local folder of the release (on an object store: a staging copy, see `LakeResource`)."""
-    return lake.release_folder(release_name(context))
-
-
 def skipped_granularities(
     lake: LakeResource, context: AssetExecutionContext, settings: ReleaseSettings
 ) -> dict[int, str]:
     """Requested K values that persona_clusters could not build, with the reason."""
-    from blueprint_assets.assets.personas import skip_reason
+    from blueprint_assets.lib.personas.clustering import skip_reason
 
     maps = cluster_maps(lake, context)
     users = len(next(iter(maps.values()))) if maps else 0
@@ -158,14 +148,14 @@ def synthetic_window(lake: LakeResource, context: AssetExecutionContext) -> bool
     """True when a raw line of the window comes from the synthetic sample (lib/release/provenance.py)."""
     from blueprint_assets.lib.release.provenance import raw_lines_synthetic
 
-    files = lake.lake.day_files("raw_events", days_in_window(context))
+    files = lake.lake.day_files("raw_events", run_days(context))
     return raw_lines_synthetic(read_files([f], columns=["raw"]) for f in files)
 
 
 def card_context_for(
     lake: LakeResource, context: AssetExecutionContext, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> dict:
-    pii = pii_totals(release_rows(lake, "anonymized_posts", days_in_window(context), ["day", "pii_counts"]))
+    pii = pii_totals(release_rows(lake, "anonymized_posts", run_days(context), ["day", "pii_counts"]))
     return {
         "window": release_name(context),
         "license": settings.license,
@@ -195,7 +185,7 @@ def card_context_for(
     }
 
 
-@asset(deps=[action_splits, persona_clusters], **RELEASE_GROUP)
+@asset(deps=[action_splits, AssetKey("persona_clusters")], **RELEASE_GROUP)
 def dataset_release(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
@@ -259,7 +249,7 @@ def pii_totals(rows: pa.Table) -> dict[str, dict[str, int]]:
 
 def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: PrivacyResource) -> list[dict]:
     """Residual-PII and identifier-leak scans of every public table of the release (counts only)."""
-    from blueprint_assets.assets.privacy import text_anonymizer
+    from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
     from blueprint_assets.lib.privacy.scans import (
         folder_as_table,
         lake_raw_identifiers,
@@ -267,7 +257,7 @@ def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: Pri
         thread_texts,
     )
 
-    days = days_in_window(context)
+    days = run_days(context)
     known = lake_raw_identifiers(read_files(lake.lake.day_files("raw_events", days), columns=["kind", "raw"]))
     anonymizer = text_anonymizer(privacy.ner)
     posts = release_rows(lake, "anonymized_posts", days)
@@ -306,9 +296,9 @@ def audit_evidence(
     lake: LakeResource, context: AssetExecutionContext, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> dict:
     """The audit's evidence sections: quality on the labelled set, second opinion, sample, re-id risk."""
-    from blueprint_assets.assets.privacy import text_anonymizer
     from blueprint_assets.lib.ingest.actions import facet_spans
     from blueprint_assets.lib.personas.cards import CardOptions
+    from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
     from blueprint_assets.lib.release.audit.evidence import (
         FINDABLE_MIN_TOKENS,
         anonymizer_quality,
@@ -317,7 +307,7 @@ def audit_evidence(
         second_opinion_scan,
     )
 
-    days = days_in_window(context)
+    days = run_days(context)
     anonymizer = text_anonymizer(privacy.ner)
     # The smallest K's threads: every K holds the same messages, only the cluster grouping differs.
     per_k = by_k(read_files([release_file(lake, "action_threads", context)]))
@@ -349,7 +339,7 @@ def privacy_audit_report(
     """What was found and removed, scan results for every table, clusters, opt-outs: read before publishing."""
     from blueprint_assets.lib.release.audit.report import render_audit_report
 
-    days = days_in_window(context)
+    days = run_days(context)
     posts = release_rows(lake, "anonymized_posts", days, ["day", "text", "pii_counts"])
     per_k = by_k(read_files([release_file(lake, "persona_clusters", context)]))
     sizes = Counter(per_k[min(per_k)].column("cluster_id").to_pylist())
@@ -393,3 +383,25 @@ def privacy_audit_report(
             "scans_failed": sum(not s["passed"] for s in stats["scans"]),
         }
     )
+
+
+def persona_cards_for(
+    lake: LakeResource, context: AssetExecutionContext, maps: dict[int, dict[str, int]], hidden_text
+) -> dict[int, dict[int, str]]:
+    """Per K, a Markdown card per cluster; posts whose text `hidden_text(text)` flags (hidden answers) are left out."""
+    from blueprint_assets.lib.personas.cards import build_persona_cards
+
+    users, matrix = user_matrix(lake, context)
+    days = run_days(context)
+    rows = release_rows(lake, "anonymized_posts", days, ["actor", "action", "text", "record_id"])
+    texts = rows.column("text").to_pylist()
+    posts = rows.filter(pa.array([not (t and hidden_text(t)) for t in texts], pa.bool_()))
+    post_vectors = release_rows(lake, "post_embeddings", days, ["record_id", "vector"])
+    dim = len(post_vectors.column("vector")[0]) if post_vectors.num_rows else matrix.shape[1]
+    cards = {}
+    for k, clusters in sorted(maps.items()):
+        assignments = np.asarray([clusters[u] for u in users])
+        centroids = {c: matrix[assignments == c, :dim].mean(axis=0) for c in sorted(set(clusters.values()))}
+        cards[k] = build_persona_cards(clusters, rows, posts, post_vectors, centroids)
+        context.log.info(f"persona cards: K={k}, {len(cards[k])} cards")
+    return cards

@@ -40,8 +40,8 @@ from dagster import (
     sensor,
 )
 
+from blueprint_assets.defs.resources import default_data_dir
 from blueprint_assets.lib.sources.archive import home_day_of, list_archive_files, scan_file
-from blueprint_assets.resources import default_data_dir
 
 WRITER_TAG = "blueprint/partition-writer"
 AUTOMATION_ROOT = "raw_events"

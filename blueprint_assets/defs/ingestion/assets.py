@@ -3,21 +3,17 @@
 import json
 from collections import Counter
 
-from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from blueprint_assets.assets.ui_metadata import table_metadata
+from blueprint_assets.defs.partitions import daily_asset
+from blueprint_assets.defs.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
+from blueprint_assets.defs.ui_metadata import table_metadata
 from blueprint_assets.lib.ingest.actions import build_actions_day
 from blueprint_assets.lib.ingest.raw_events import IngestStats, stage_lines, write_accounting, write_raw_days
 from blueprint_assets.lib.sources.source_lines import SourceStats
-from blueprint_assets.partitions import daily_partitions, days_in_window
-from blueprint_assets.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
+from blueprint_assets.lib.window import run_days
 
-DAILY = {
-    "partitions_def": daily_partitions,
-    # A range of days is one run: a year of history costs one run, not 365.
-    "backfill_policy": BackfillPolicy.single_run(),
-    "group_name": "ingestion",
-}
+DAILY = daily_asset("ingestion")
 
 
 @asset(**DAILY)
@@ -29,7 +25,7 @@ def raw_events(
     privacy: PrivacyResource,
 ) -> MaterializeResult:
     """Every Jetstream event of the day, verbatim, deduplicated; bad lines go to raw_events_quarantine."""
-    days = days_in_window(context)
+    days = run_days(context)
     stats = IngestStats()
     delivered = SourceStats()
     with query_engine.configured_connection(lake.scratch_dir / "duckdb_spill", lake.root) as con:
@@ -100,7 +96,7 @@ def actions(
     context: AssetExecutionContext, lake: LakeResource, query_engine: QueryEngine
 ) -> MaterializeResult:
     """One row per Bluesky interaction, in the 13-type action space; deletes resolved to their subject."""
-    days = days_in_window(context)
+    days = run_days(context)
     by_type: Counter = Counter()
     ignored: Counter = Counter()
     unresolved = 0

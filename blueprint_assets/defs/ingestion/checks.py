@@ -1,16 +1,16 @@
 """Blocking data-quality checks on raw_events and actions (great-expectations 1.x inside asset checks)."""
 
 import pandas as pd
-import pyarrow as pa
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity
 
+from blueprint_assets.defs.partitions import daily_partitions
+from blueprint_assets.defs.resources import LakeResource
 from blueprint_assets.lib.actions_space import ACTION_ORDER
 from blueprint_assets.lib.ingest.raw_events import accounting_problems, read_accounting
-from blueprint_assets.lib.storage.lake import read_files
-from blueprint_assets.partitions import daily_partitions, days_in_window
-from blueprint_assets.resources import LakeResource
+from blueprint_assets.lib.window import run_days
 from checks.gx_suite import expectations, run_suite
 from checks.partitioned import asset_check
+from checks.results import outcome_result
 
 RAW_COLUMNS = [
     "event_key", "day", "time_us", "did", "kind", "collection", "operation", "rkey", "rev",
@@ -22,37 +22,10 @@ ACTION_COLUMNS = [
 ]  # fmt: skip
 
 
-def load_day_table(
-    lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None
-) -> pa.Table:
-    """The stored partitions of `table` for `days` as one Arrow table (missing days raise)."""
-    files = lake.lake.day_files(table, days)
-    missing = sorted(set(days) - {f.split("day=")[1][:10] for f in files})
-    if missing:
-        raise FileNotFoundError(f"{table} has no stored partition for {', '.join(missing)}")
-    return read_files(files, columns=columns)
-
-
-def load_days(
-    lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None
-) -> pd.DataFrame:
-    """The same, as a DataFrame (what great-expectations validates)."""
-    return load_day_table(lake, table, days, columns).to_pandas()
-
-
 def with_time_day(frame: pd.DataFrame) -> pd.DataFrame:
     """Add `time_day`, the UTC day of each row's `time_us`, so one expectation covers every day of a range."""
     stamps = pd.to_datetime(frame["time_us"], unit="us", utc=True, errors="coerce")
     return frame.assign(time_day=stamps.dt.strftime("%Y-%m-%d"))
-
-
-def outcome_result(outcome, table: str, rows: int) -> AssetCheckResult:
-    return AssetCheckResult(
-        passed=outcome.success,
-        severity=AssetCheckSeverity.ERROR,
-        description=outcome.describe(table),
-        metadata={"rows": rows, "expectations": outcome.evaluated, "failures": len(outcome.failures)},
-    )
 
 
 def day_table_quality(
@@ -65,8 +38,8 @@ def day_table_quality(
 ) -> AssetCheckResult:
     """The suite both lake tables share: exactly `columns`, non-null keys, the table's `extra` expectations,
     unique event keys, and every row's day and time inside the checked window."""
-    days = days_in_window(context)
-    frame = with_time_day(load_days(lake, table, days, columns=columns))
+    days = run_days(context)
+    frame = with_time_day(lake.lake.read_days(table, days, columns, every_day=True).to_pandas())
     gx = expectations()
     suite = [
         gx.ExpectTableColumnsToMatchSet(column_set=[*columns, "time_day"], exact_match=True),
@@ -113,7 +86,7 @@ def stored_rows(lake: LakeResource, table: str, days: list[str]) -> int:
 def raw_events_line_accounting(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """Every line read is accounted for: lines_read = kept + quarantined + duplicates + outside_window
     + opted_out, with kept and quarantined counted in the stored partitions."""
-    days = days_in_window(context)
+    days = run_days(context)
     record = read_accounting(lake.state_dir, days)
     stored = {
         "kept": stored_rows(lake, "raw_events", days),

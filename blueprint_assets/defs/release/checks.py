@@ -4,17 +4,16 @@ import pandas as pd
 import pyarrow as pa
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity
 
-from blueprint_assets.assets.personas import release_file
-from blueprint_assets.assets.release import release_dir
+from blueprint_assets.defs.lake_io import read_release_table, release_dir
+from blueprint_assets.defs.partitions import monthly_partitions
+from blueprint_assets.defs.resources import LakeResource, PrivacyResource, ReleaseSettings
 from blueprint_assets.lib.actions_space import ACTION_ORDER, TEXT_ACTIONS
-from blueprint_assets.lib.privacy.scans import folder_as_table, leak_scan, secret_scan
-from blueprint_assets.lib.storage.lake import read_files
-from blueprint_assets.partitions import days_in_window, monthly_partitions
-from blueprint_assets.resources import LakeResource, PrivacyResource, ReleaseSettings
+from blueprint_assets.lib.privacy.scans import folder_as_table
+from blueprint_assets.lib.window import run_days
 from checks.gx_suite import expectations, run_suite
-from checks.ingestion_checks import outcome_result
 from checks.partitioned import asset_check
-from checks.privacy_checks import raw_identifiers_for_days, scan_result
+from checks.privacy_scans import leak_and_secret_scan, release_table_privacy_scan
+from checks.results import outcome_result
 
 RELEASE_CHECK = {"blocking": True, "partitions_def": monthly_partitions}
 
@@ -59,23 +58,10 @@ def thread_expectations() -> list:
     ]
 
 
-@asset_check(asset="persona_clusters", **RELEASE_CHECK)
-def persona_clusters_min_size(
-    context: AssetCheckExecutionContext, lake: LakeResource, settings: ReleaseSettings
-) -> AssetCheckResult:
-    """Every cluster of every K holds at least `min_cluster_size` users."""
-    table = read_files([release_file(lake, "persona_clusters", context)])
-    sizes = table.group_by(["k", "cluster_id"]).aggregate([("user", "count")]).to_pandas()
-    sizes = sizes.rename(columns={"user_count": "users"})
-    gx = expectations()
-    suite = [gx.ExpectColumnValuesToBeBetween(column="users", min_value=settings.min_cluster_size)]
-    return outcome_result(run_suite(sizes, suite, "persona_clusters"), "persona_clusters", table.num_rows)
-
-
 @asset_check(asset="action_threads", **RELEASE_CHECK)
 def action_threads_quality(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """One true action on the last message only, text exactly where needed, unique ids, ordered times."""
-    facts = thread_facts(read_files([release_file(lake, "action_threads", context)]))
+    facts = thread_facts(read_release_table(lake, "action_threads", context))
     return outcome_result(
         run_suite(facts, thread_expectations(), "action_threads"), "action_threads", len(facts)
     )
@@ -86,10 +72,10 @@ def action_splits_quality(
     context: AssetCheckExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> AssetCheckResult:
     """Splits are disjoint, every cluster is at or above the minimum size, thread rules hold."""
-    table = read_files([release_file(lake, "action_splits", context)])
+    table = read_release_table(lake, "action_splits", context)
     facts = thread_facts(table.drop_columns(["split"]))
     facts["split"] = table.column("split").to_pylist()
-    clusters = read_files([release_file(lake, "persona_clusters", context)]).to_pandas()
+    clusters = read_release_table(lake, "persona_clusters", context).to_pandas()
     sizes = clusters.groupby(["k", "cluster_id"])["user"].count()
     keys = list(zip(facts["k"], facts["cluster_id"], strict=True))
     facts["cluster_size"] = [int(sizes.get(key, 0)) for key in keys]
@@ -118,37 +104,12 @@ def dataset_release_manifest(context: AssetCheckExecutionContext, lake: LakeReso
     )  # fmt: skip
 
 
-def _privacy_scan(name: str, table: pa.Table, lake: LakeResource, privacy: PrivacyResource, days: list[str]):
-    known = raw_identifiers_for_days(lake, days)
-    findings = leak_scan(name, table, known) + secret_scan(name, table, privacy.secret_for_scans())
-    return scan_result(name, findings, table.num_rows, "leak and secret scans")
-
-
-def release_table_privacy_scan(asset_name: str, tables: tuple[str, ...]):
-    """A blocking leak-and-secret scan over the lake tables a release-level asset writes."""
-
-    @asset_check(asset=asset_name, name=f"{asset_name}_privacy_scan", **RELEASE_CHECK)
-    def _scan(
-        context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
-    ) -> AssetCheckResult:
-        days = days_in_window(context)
-        results = [
-            _privacy_scan(t, read_files([release_file(lake, t, context)]), lake, privacy, days)
-            for t in tables
-        ]
-        failed = [r for r in results if not r.passed]
-        return failed[0] if failed else results[0]
-
-    _scan.__doc__ = (
-        f"No raw identifier from the window's raw events, and not the secret, in {', '.join(tables)}."
-    )
-    return _scan
-
-
-user_embeddings_privacy_scan = release_table_privacy_scan("user_embeddings", ("user_embeddings",))
-persona_clusters_privacy_scan = release_table_privacy_scan("persona_clusters", ("persona_clusters",))
-action_threads_privacy_scan = release_table_privacy_scan("action_threads", ("action_threads",))
-action_splits_privacy_scan = release_table_privacy_scan("action_splits", ("action_splits",))
+action_threads_privacy_scan = release_table_privacy_scan(
+    "action_threads", ("action_threads",), monthly_partitions
+)
+action_splits_privacy_scan = release_table_privacy_scan(
+    "action_splits", ("action_splits",), monthly_partitions
+)
 
 
 @asset_check(asset="dataset_release", **RELEASE_CHECK)
@@ -157,7 +118,9 @@ def dataset_release_privacy_scan(
 ) -> AssetCheckResult:
     """No raw identifier, and not the secret, in any file of the release folder (public, private, audit)."""
     table = folder_as_table(release_dir(lake, context))
-    return _privacy_scan("dataset_release", table, lake, privacy, days_in_window(context))
+    return leak_and_secret_scan(
+        "dataset_release", table, lake.lake, privacy.secret_for_scans(), run_days(context)
+    )
 
 
 @asset_check(asset="dataset_release", **RELEASE_CHECK)

@@ -1,0 +1,1 @@
+"""The ingestion stage: its assets (`assets.py`) and the checks that gate them (`checks.py`)."""

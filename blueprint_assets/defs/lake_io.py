@@ -1,0 +1,48 @@
+"""How the definitions reach the lake for a run: the window's daily tables and the release's own files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from blueprint_assets.defs.resources import LakeResource
+from blueprint_assets.lib.storage.lake import read_files
+from blueprint_assets.lib.window import ReleaseWindow
+
+
+def release_name(context) -> str:
+    """The release a monthly run builds: `2025-03`, or `2025-03..2025-05` for a month range."""
+    return ReleaseWindow.of_run(context).name
+
+
+def release_file(lake: LakeResource, table: str, context) -> str:
+    """The Parquet file of a release-level table (`<table>/release=<name>/`) for this run."""
+    return lake.lake.partition_file(table, "release", release_name(context))
+
+
+def read_release_table(lake: LakeResource, table: str, context) -> pa.Table:
+    """A release-level table of this run's release."""
+    return read_files([release_file(lake, table, context)])
+
+
+def release_rows(
+    lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None
+) -> pa.Table:
+    """A daily table's rows over a release window (days without partitions are skipped)."""
+    data = read_files(lake.lake.day_files(table, days), columns=columns)
+    if data is None:
+        raise FileNotFoundError(f"{table} has no stored partition in the release window")
+    return data
+
+
+def release_dir(lake: LakeResource, context) -> Path:
+    """The local folder of the run's release (on an object store: a staging copy, see `LakeResource`)."""
+    return lake.release_folder(release_name(context))
+
+
+def user_matrix(lake: LakeResource, context) -> tuple[list[str], np.ndarray]:
+    """The release's in-scope users and their vectors, as a float32 (users, dim) matrix."""
+    table = read_files([release_file(lake, "user_embeddings", context)])
+    return table.column("user").to_pylist(), np.asarray(table.column("vector").to_pylist(), dtype=np.float32)

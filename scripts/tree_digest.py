@@ -3,12 +3,17 @@
 `python scripts/tree_digest.py DATA_DIR > digest.txt` prints one `sha256  path` line per file under
 `DATA_DIR/lake` and `DATA_DIR/releases`; `python scripts/tree_digest.py --compare A.txt B.txt` lists the
 files that differ, are missing or are new, and exits 1 when there is any.
+
+A lake partition's file name carries its write time and `_COMMITTED.json` its commit time, so each
+partition's current file is listed as `part.parquet` and commit markers are left out. Pseudonyms depend
+on the secret: run both demos with the same `BLUEPRINT_SECRET` to compare releases.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 from pathlib import Path
 
@@ -20,8 +25,9 @@ def digest(data_dir: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for tree in TREES:
         for path in sorted((data_dir / tree).rglob("*")):
-            if path.is_file():
-                out[str(path.relative_to(data_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
+            if path.is_file() and path.name != "_COMMITTED.json":
+                name = re.sub(r"/part-[^/]+\.parquet$", "/part.parquet", str(path.relative_to(data_dir)))
+                out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
 

@@ -27,6 +27,7 @@ from blueprint_assets.lib.ingest.quarantine import (
     register_udf,
 )
 from blueprint_assets.lib.ingest.staging import LineSource, chunks, prefetched
+from blueprint_assets.lib.privacy.identifiers import DID_SQL_REGEX
 from blueprint_assets.lib.sources.archive import day_bounds_us
 from blueprint_assets.lib.storage.duck import copy_to_parquet
 from blueprint_assets.lib.storage.lake import Lake
@@ -147,9 +148,6 @@ def stage_lines(con: duckdb.DuckDBPyConnection, sources: Iterable[LineSource], s
     ).fetchone()[0]
 
 
-DID_REGEX = r"did:(?:plc:[a-z2-7]{24}|web:[A-Za-z0-9.\-]+)"
-
-
 def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]], list[str]]) -> int:
     """Remove staged events by or about opted-out accounts; `excluded` picks them from the DIDs seen.
 
@@ -157,14 +155,14 @@ def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]
     and the matches are used here, in memory, never written.
     """
     candidates = con.execute(
-        f"SELECT DISTINCT unnest(regexp_extract_all(raw, '{DID_REGEX}')) FROM {LINES_TABLE} WHERE reason IS NULL"
+        f"SELECT DISTINCT unnest(regexp_extract_all(raw, '{DID_SQL_REGEX}')) FROM {LINES_TABLE} WHERE reason IS NULL"
     ).fetchall()
     dids = excluded(sorted(row[0] for row in candidates))
     if not dids:
         return 0
     removed = con.execute(
         f"DELETE FROM {LINES_TABLE} WHERE reason IS NULL AND list_has_any(regexp_extract_all(raw, ?), ?)",
-        [DID_REGEX, dids],
+        [DID_SQL_REGEX, dids],
     ).fetchone()
     return int(removed[0]) if removed else 0
 

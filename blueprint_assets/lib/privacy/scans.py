@@ -18,15 +18,19 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from blueprint_assets.lib.privacy.recognizers import DID_SCAN_REGEX
+from blueprint_assets.lib.privacy.identifiers import (
+    BARE_DOMAIN_SCAN_REGEX,
+    DID_SCAN_REGEX,
+    EMAIL_SCAN_REGEX,
+    MENTION_SCAN_REGEX,
+    URL_SCAN_REGEX,
+)
 
 DID_PATTERN = re.compile(DID_SCAN_REGEX, re.IGNORECASE)
-EMAIL_PATTERN = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+", re.IGNORECASE)
-URL_PATTERN = re.compile(r"(?:https?|at)://[^\s\"'<>\\]+", re.IGNORECASE)
-DOMAIN = r"(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z][a-z0-9\-]*[a-z0-9]"
-MENTION_PATTERN = re.compile(rf"(?<![\w@.])@({DOMAIN})", re.IGNORECASE)
-# On the output side a handle must be found with or without its '@'.
-BARE_DOMAIN_PATTERN = re.compile(rf"(?<![\w\-.])({DOMAIN})", re.IGNORECASE)
+EMAIL_PATTERN = re.compile(EMAIL_SCAN_REGEX, re.IGNORECASE)
+URL_PATTERN = re.compile(URL_SCAN_REGEX, re.IGNORECASE)
+MENTION_PATTERN = re.compile(MENTION_SCAN_REGEX, re.IGNORECASE)
+BARE_DOMAIN_PATTERN = re.compile(BARE_DOMAIN_SCAN_REGEX, re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""
 
 

@@ -35,6 +35,10 @@ DID_KEY_REGEX = r"(?<![\w])did:key:z[1-9A-HJ-NP-Za-km-z]{40,}(?![\w])"
 ETH_ADDRESS_REGEX = r"(?<![\w])0x[0-9a-f]{40}(?![0-9a-z])"
 # DIDs as the leak scans and the opt-out rule find them in any text (case-insensitive).
 DID_SCAN_REGEX = r"did:(?:plc:[a-z2-7]{24}|web:[a-z0-9.\-]+[a-z0-9]|key:z[1-9a-hj-np-z]{40,})"
+# The same DIDs for DuckDB (RE2, case-sensitive) in ingestion's opt-out filter, kept exactly as it was: it
+# differs from `DID_SCAN_REGEX` (no did:key, upper-case did:web hosts, no trailing-character rule), and
+# unifying them would change which raw lines are dropped (left open on issue 14).
+DID_SQL_REGEX = r"did:(?:plc:[a-z2-7]{24}|web:[A-Za-z0-9.\-]+)"
 # did:web host, optional percent-encoded port, optional ':'-separated path segments.
 DID_WEB_REGEX = rf"(?<![\w])did:web:{_DNS_LABEL}(?:\.{_DNS_LABEL})*(?:%3a\d+)?(?::[a-z0-9._\-]*[a-z0-9])*"
 # An AT URI's authority is a DID or a handle (which has a dot): 'look at://this' is not one.
@@ -105,19 +109,15 @@ EMAIL_STOP_WORDS = _words(
 
 
 # ------------------------------------------------------------------------------------- leak scans
-# DIDs as the leak scans and the opt-out rule find them in any text: `DID_SCAN_REGEX` above.
-EMAIL_SCAN_REGEX = r"(?<![\w.+\-])[\w.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+"
-URL_SCAN_REGEX = r"(?:https?|at)://[^\s\"'<>\\]+"
+# The leak scans' patterns, compiled case-insensitive in `privacy.scans`; DIDs use `DID_SCAN_REGEX` above.
 DOMAIN_REGEX = r"(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+[a-z][a-z0-9\-]*[a-z0-9]"
-MENTION_SCAN_REGEX = rf"(?<![\w@.])@({DOMAIN_REGEX})"
-# On the output side a handle must be found with or without its '@'.
-BARE_DOMAIN_SCAN_REGEX = rf"(?<![\w\-.])({DOMAIN_REGEX})"
-
-# ------------------------------------------------------------------------------------ ingestion (DuckDB)
-# DuckDB (RE2, case-sensitive) regex for the DIDs in a raw line, used by the opt-out filter before parsing.
-# Kept as it was: it differs from `DID_SCAN_REGEX` (no did:key, upper-case did:web hosts, no trailing-char
-# rule); see the helper's report on issue 14 before unifying, since a change alters which lines are dropped.
-DID_SQL_REGEX = r"did:(?:plc:[a-z2-7]{24}|web:[A-Za-z0-9.\-]+)"
+SCAN_REGEXES: dict[str, str] = {
+    "email": r"(?<![\w.+\-])[\w.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+",
+    "url": r"(?:https?|at)://[^\s\"'<>\\]+",
+    "mention": rf"(?<![\w@.])@({DOMAIN_REGEX})",
+    # On the output side a handle must be found with or without its '@'.
+    "bare_domain": rf"(?<![\w\-.])({DOMAIN_REGEX})",
+}
 
 # ------------------------------------------------------------------------------------ audit refusal
 # Patterns for raw identifiers. Each returns a *kind*; callers never see the matched value, so a hit can be

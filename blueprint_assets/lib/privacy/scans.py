@@ -18,19 +18,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from blueprint_assets.lib.privacy.identifiers import (
-    BARE_DOMAIN_SCAN_REGEX,
-    DID_SCAN_REGEX,
-    EMAIL_SCAN_REGEX,
-    MENTION_SCAN_REGEX,
-    URL_SCAN_REGEX,
-)
+from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, SCAN_REGEXES
 
 DID_PATTERN = re.compile(DID_SCAN_REGEX, re.IGNORECASE)
-EMAIL_PATTERN = re.compile(EMAIL_SCAN_REGEX, re.IGNORECASE)
-URL_PATTERN = re.compile(URL_SCAN_REGEX, re.IGNORECASE)
-MENTION_PATTERN = re.compile(MENTION_SCAN_REGEX, re.IGNORECASE)
-BARE_DOMAIN_PATTERN = re.compile(BARE_DOMAIN_SCAN_REGEX, re.IGNORECASE)
+EMAIL_PATTERN = re.compile(SCAN_REGEXES["email"], re.IGNORECASE)
+URL_PATTERN = re.compile(SCAN_REGEXES["url"], re.IGNORECASE)
+MENTION_PATTERN = re.compile(SCAN_REGEXES["mention"], re.IGNORECASE)
+BARE_DOMAIN_PATTERN = re.compile(SCAN_REGEXES["bare_domain"], re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""
 
 

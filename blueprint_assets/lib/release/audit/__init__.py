@@ -7,28 +7,7 @@
 - `report`: `render_audit_report`, which validates, builds, renders and writes the files.
 """
 
-from blueprint_assets.lib.release.audit.report import (
-    CLUSTER_CHART_NAME,
-    DEFAULT_RESIDUAL_RISKS,
-    HTML_NAME,
-    MARKDOWN_NAME,
-    PII_CHART_NAME,
-    AuditReport,
-    png_text,
-    render_audit_report,
-    scan_file_for_identifiers,
-    scan_for_identifiers,
-)
+from blueprint_assets.lib.release.audit.evidence import findable_keys, text_key
+from blueprint_assets.lib.release.audit.report import AuditReport, render_audit_report, scan_for_identifiers
 
-__all__ = [
-    "CLUSTER_CHART_NAME",
-    "DEFAULT_RESIDUAL_RISKS",
-    "HTML_NAME",
-    "MARKDOWN_NAME",
-    "PII_CHART_NAME",
-    "AuditReport",
-    "png_text",
-    "render_audit_report",
-    "scan_file_for_identifiers",
-    "scan_for_identifiers",
-]
+__all__ = ["AuditReport", "findable_keys", "render_audit_report", "scan_for_identifiers", "text_key"]

@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from blueprint_assets.defs.partitions import daily_asset
 from blueprint_assets.defs.resources import LakeResource, PrivacyResource
 from blueprint_assets.defs.ui_metadata import table_metadata
-from blueprint_assets.lib.privacy.anonymize_actions import anonymize_actions, involved_ids
+from blueprint_assets.lib.privacy.anonymize_actions import anonymize_actions, involves_pseudonyms
 from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
 from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
 from blueprint_assets.lib.window import run_days
@@ -23,9 +23,7 @@ def anonymized_posts(
 
     def is_opted_out(row: dict) -> bool:
         """Made by, or about, an opted-out account (as actor, subject, or author of a target post)."""
-        if not opted_out:
-            return False
-        return any(pseudonym(d) in opted_out for d in involved_ids(row) if d.startswith("did:"))
+        return involves_pseudonyms(row, opted_out, pseudonym)
 
     totals = {"rows": 0, "opted_out_rows": 0}
     pii: dict[str, int] = {}

@@ -15,17 +15,12 @@ import json
 
 import duckdb
 
+from blueprint_assets.lib.actions_space import ACTION_COLLECTIONS, POST_COLLECTION
 from blueprint_assets.lib.storage.duck import copy_to_parquet
 from blueprint_assets.lib.storage.lake import Lake
 
-ACTION_COLLECTIONS = {
-    "app.bsky.feed.like": ("like", "unlike"),
-    "app.bsky.feed.repost": ("repost", "unrepost"),
-    "app.bsky.graph.follow": ("follow", "unfollow"),
-    "app.bsky.graph.block": ("block", "unblock"),
-}
 UNDO_ACTIONS = ("unlike", "unrepost", "unfollow", "unblock", "post_delete")
-POST = "app.bsky.feed.post"
+POST = POST_COLLECTION
 
 MAPPED_TABLE = "actions_mapped"
 CREATES_TABLE = "actions_creates"

@@ -81,6 +81,14 @@ def involves(row: dict, ids: set[str]) -> bool:
     return not involved_ids(row).isdisjoint(ids)
 
 
+def involves_pseudonyms(row: dict, pseudonyms: set[str], pseudonym: Callable[[str], str]) -> bool:
+    """`involves` for accounts known only by pseudonym (the opt-out log): a DID the row involves whose
+    pseudonym is one of `pseudonyms`."""
+    return bool(pseudonyms) and any(
+        pseudonym(i) in pseudonyms for i in involved_ids(row) if i.startswith("did:")
+    )
+
+
 def primary_lang(langs: list[str] | None) -> str | None:
     return langs[0].lower() if langs else None
 

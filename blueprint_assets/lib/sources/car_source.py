@@ -23,16 +23,11 @@ import libipld
 from atproto_core.car import CAR
 from atproto_core.exceptions import InvalidCARFile
 
+from blueprint_assets.lib.actions_space import BLUESKY_COLLECTIONS
 from blueprint_assets.lib.sources.jetstream_live import SourceError
 
-# Collections turned into events; anything else is only counted.
-EVENT_COLLECTIONS = (
-    "app.bsky.feed.post",
-    "app.bsky.feed.like",
-    "app.bsky.feed.repost",
-    "app.bsky.graph.follow",
-    "app.bsky.graph.block",
-)
+# Collections turned into events (BLUESKY_COLLECTIONS); anything else is only counted.
+EVENT_COLLECTIONS = BLUESKY_COLLECTIONS
 
 _RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?$",

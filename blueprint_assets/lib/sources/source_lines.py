@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from blueprint_assets.lib.actions_space import BLUESKY_COLLECTIONS
 from blueprint_assets.lib.ingest.staging import LineSource
 from blueprint_assets.lib.sources.archive import ArchiveIndex, LineBlocks, day_bounds_us
 from blueprint_assets.lib.sources.jetstream_live import SourceError
@@ -33,14 +34,6 @@ from blueprint_assets.lib.storage.storage import join, local_folder
 
 SOURCE_KINDS = ("jetstream-archive", "jetstream-live", "car", "author-feed", "sample")
 
-# The Bluesky collections the action table is built from (see lib.ingest.actions).
-BLUESKY_COLLECTIONS = (
-    "app.bsky.feed.post",
-    "app.bsky.feed.like",
-    "app.bsky.feed.repost",
-    "app.bsky.graph.follow",
-    "app.bsky.graph.block",
-)
 DEFAULT_JETSTREAM_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
 # getRepo needs no login; the relay serves every repository it crawls.
 DEFAULT_REPO_HOST = "https://bsky.network"

@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install demo test lint ui bench e2e clean
+.PHONY: install demo test test-fast lint ui bench e2e clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,13 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test: install lint
+	$(BIN)/lint-imports
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/python -m pytest -q --ignore=tests/e2e
+
+# The quick loop while editing: no full Dagster pipeline run, no object-store server (`make test` runs them).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not pipeline and not object_store" --ignore=tests/e2e
 
 # Real-browser UI test and Postgres parallel-runs test; installs Debian's chromium and postgresql.
 e2e: install

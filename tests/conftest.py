@@ -1,4 +1,4 @@
-"""Shared fixtures: generated sample archives, the real-samples folder, and a Dagster runner."""
+"""Shared fixtures: generated sample archives and the real-samples folder (helpers live in tests/support/)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from support.pipeline import samples_dir
 
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -16,12 +17,6 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 REPO = Path(__file__).resolve().parents[1]
 # The static encoder is distilled once (~30 s) and shared by every test's data dir, across runs.
 os.environ.setdefault("BLUEPRINT_MODEL_CACHE", str(REPO / ".pytest_cache" / "blueprint-models"))
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
-def samples_dir() -> Path:
-    return Path(os.environ.get("BLUEPRINT_SAMPLES", REPO.parent / "shared" / "samples"))
 
 
 @pytest.fixture(scope="session")
@@ -40,54 +35,3 @@ def small_sample(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sample") / "archive"
     generate_sample(out, days=2, users=300, seed=11, start=date(2025, 3, 1))
     return out
-
-
-def range_tags(first: str, last: str) -> dict[str, str]:
-    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
-
-
-def run_assets(
-    assets: list, resources: dict, first: str, last: str | None = None, raise_on_error: bool = True
-):
-    """Materialize `assets` (with their checks) for a day range through real Dagster execution."""
-    from dagster import DagsterInstance, materialize
-
-    return materialize(
-        assets,
-        resources=resources,
-        instance=DagsterInstance.ephemeral(),
-        tags=range_tags(first, last or first),
-        raise_on_error=raise_on_error,
-    )
-
-
-def pipeline_resources(data_dir: Path, archive: Path, **privacy_options) -> dict:
-    """The real resources for a data directory and an archive folder."""
-    from blueprint_assets.defs.resources import (
-        EventSourceResource,
-        LakeResource,
-        PrivacyResource,
-        QueryEngine,
-    )
-
-    return {
-        "lake": LakeResource(data_dir=str(data_dir)),
-        "query_engine": QueryEngine(database=":memory:"),
-        "source": EventSourceResource(kind="jetstream-archive", path=str(archive)),
-        "privacy": PrivacyResource(data_dir=str(data_dir), **privacy_options),
-    }
-
-
-def all_output_text(root: Path) -> dict[str, str]:
-    """Every file below `root` as text (Parquet files decoded to their rows), for leak scans."""
-    import pyarrow.parquet as pq
-
-    texts = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.suffix == ".parquet":
-            texts[str(path)] = repr(pq.read_table(path, partitioning=None).to_pylist())
-        elif path.suffix in (".png", ".duckdb"):
-            texts[str(path)] = path.read_bytes().decode("latin-1")
-        else:
-            texts[str(path)] = path.read_text(errors="replace")
-    return texts

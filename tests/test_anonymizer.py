@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from adversarial_cases import ALL_CASES, ALL_POSITIVE, NEGATIVE_CASES, parse_case
+from support.adversarial_cases import ALL_CASES, ALL_POSITIVE, NEGATIVE_CASES, parse_case
 
 from blueprint_assets.lib.privacy.anonymizer import (
     AnonymizedText,

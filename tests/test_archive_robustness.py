@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import pipeline_resources, run_assets
+from support.pipeline import pipeline_resources, run_assets
 from dagster import AssetKey, asset
 
 from blueprint_assets.cli import main as cli_main

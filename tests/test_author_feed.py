@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from local_servers import ACCESS, HANDLE, PASSWORD, XrpcHandler, feed_post, http_server, repost_reason
+from support.local_servers import ACCESS, HANDLE, PASSWORD, XrpcHandler, feed_post, http_server, repost_reason
 
 from blueprint_assets.lib.sources.author_feed import (
     AuthError,

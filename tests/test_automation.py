@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import pipeline_resources
+from support.pipeline import pipeline_resources
 from dagster import (
     AssetCheckKey,
     AssetKey,

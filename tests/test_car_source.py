@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from local_servers import TINY, XrpcHandler, http_server, needs_tiny
+from support.local_servers import TINY, XrpcHandler, http_server, needs_tiny
 
 from blueprint_assets.lib.sources.car_source import (
     CorruptCarError,

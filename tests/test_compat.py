@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-from scoring_inputs import ODD, answer_rows, hash_embed, prediction_rows
+from support.scoring_inputs import ODD, answer_rows, hash_embed, prediction_rows
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import pipeline_resources, run_assets
+from support.pipeline import pipeline_resources, run_assets
 from dagster import DagsterInstance, materialize
 
 from blueprint_assets.defs.ingestion.assets import actions, raw_events

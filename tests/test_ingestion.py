@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from conftest import pipeline_resources, run_assets
+from support.pipeline import pipeline_resources, run_assets
 from dagster import AssetKey, asset
 
 from blueprint_assets.defs.ingestion.assets import actions, raw_events

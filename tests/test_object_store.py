@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from object_store import BUCKET, lake_digests, moto_s3, release_digests
+from support.object_store import BUCKET, lake_digests, moto_s3, release_digests
 
 from blueprint_assets.lib.privacy.optout import logged_optouts, record_optout
 from blueprint_assets.lib.privacy.pseudonyms import MissingSecretError, load_or_create_secret

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import all_output_text, pipeline_resources, run_assets
+from support.pipeline import all_output_text, pipeline_resources, run_assets
 from dagster import AssetKey, asset
 
 from blueprint_assets.defs.ingestion.assets import actions, raw_events

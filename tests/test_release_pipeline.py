@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import all_output_text, pipeline_resources, run_assets
+from support.pipeline import all_output_text, pipeline_resources, run_assets
 from dagster import AssetKey, DagsterInstance, asset, materialize
 
 from blueprint_assets.defs.ingestion.assets import actions, raw_events

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyarrow.parquet as pq
 from dagster import DagsterEventType, DagsterInstance, materialize
-from local_servers import TINY, needs_tiny, websocket_server
+from support.local_servers import TINY, needs_tiny, websocket_server
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster import materialize
-from local_servers import (
+from support.local_servers import (
     HANDLE,
     PASSWORD,
     TINY,

@@ -29,7 +29,7 @@ from e2e_support import (
     log_tail,
     sample_archive,
 )
-from object_store import lake_digests, moto_s3
+from support.object_store import lake_digests, moto_s3
 
 from blueprint_assets.lib.storage.lake import COMMIT_FILE
 

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from conftest import samples_dir
+from support.pipeline import samples_dir
 from websockets.sync.server import ServerConnection, serve
 
 TINY = samples_dir() / "tiny.car"

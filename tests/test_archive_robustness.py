@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from support.pipeline import pipeline_resources, run_assets
 from dagster import AssetKey, asset
+from support.pipeline import pipeline_resources, run_assets
 
 from blueprint_assets.cli import main as cli_main
 from blueprint_assets.defs.ingestion.assets import actions, raw_events
@@ -58,6 +58,7 @@ def flat_archive(real_samples, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.pipeline
 def test_extensionless_hourly_layout_gives_the_same_actions(flat_archive: Path, tmp_path: Path) -> None:
     layout = tmp_path / "dump"
     blueprint_layout(flat_archive, layout)
@@ -85,6 +86,7 @@ def test_cli_refuses_a_folder_without_readable_files(tmp_path: Path, capsys) -> 
     assert "no readable file" in capsys.readouterr().err
 
 
+@pytest.mark.pipeline
 def test_days_without_files_warn(flat_archive: Path, tmp_path: Path) -> None:
     result = run_assets([raw_events], pipeline_resources(tmp_path / "d", flat_archive), "2025-06-01")
     metadata = result.asset_materializations_for_node("raw_events")[0].metadata
@@ -126,6 +128,7 @@ def jsonl(events: list[dict]) -> bytes:
     return b"".join(json.dumps(e).encode() + b"\n" for e in events)
 
 
+@pytest.mark.pipeline
 def test_merge_conflicts_damaged_gzip_and_accounting(tmp_path: Path) -> None:
     """Merge-conflict lines get their own reason; a corrupt and a truncated gzip among good files never
     abort the run: the good lines are kept, each damaged file is quarantined where it broke; the line
@@ -175,6 +178,7 @@ def test_merge_conflicts_damaged_gzip_and_accounting(tmp_path: Path) -> None:
     assert "nulhere" in texts and not any("\x00" in (t or "") for t in texts)
 
 
+@pytest.mark.pipeline
 def test_accounting_check_fails_on_a_planted_mismatch(small_sample: Path, tmp_path: Path) -> None:
     """One stored raw_events row gone after ingestion: the books no longer balance, actions is blocked."""
     data = tmp_path / "data"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from support.pipeline import pipeline_resources
 from dagster import (
     AssetCheckKey,
     AssetKey,
@@ -26,6 +25,7 @@ from dagster import (
     evaluate_automation_conditions,
     materialize,
 )
+from support.pipeline import pipeline_resources
 
 from blueprint_assets.definitions import all_assets, all_checks
 from blueprint_assets.defs.automation import (
@@ -274,6 +274,7 @@ def test_automated_applies_to_downstream_of_raw_events_only() -> None:
 
 
 @pytest.mark.parametrize("check_passes", [True, False])
+@pytest.mark.pipeline
 def test_downstream_waits_for_blocking_checks(small_sample: Path, tmp_path: Path, check_passes: bool) -> None:
     instance = DagsterInstance.ephemeral()
     resources = pipeline_resources(tmp_path / "data", small_sample)

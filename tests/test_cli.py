@@ -100,6 +100,7 @@ def test_forget_needs_a_did(tmp_path: Path, capsys) -> None:
     assert "--did" in capsys.readouterr().err
 
 
+@pytest.mark.pipeline
 def test_release_on_too_few_users_exits_1_with_the_cause(isolated_env: Path, capsys) -> None:
     data = isolated_env / "data"
     assert main(["sample", "--out", str(data / "sample"), "--days", "1", "--users", "12"]) == 0

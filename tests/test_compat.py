@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 import pytest
-from support.scoring_inputs import ODD, answer_rows, hash_embed, prediction_rows
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
+from support.scoring_inputs import ODD, answer_rows, hash_embed, prediction_rows
 
 from blueprint_assets.lib.actions_space import one_hot
 from blueprint_assets.lib.evaluation import compat, metrics, scorer

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.pipeline import pipeline_resources, run_assets
 from dagster import DagsterInstance, materialize
+from support.pipeline import pipeline_resources, run_assets
 
 from blueprint_assets.defs.ingestion.assets import actions, raw_events
 from blueprint_assets.defs.personas.assets import persona_clusters, post_embeddings, user_embeddings
@@ -18,6 +18,9 @@ from blueprint_assets.defs.resources import EncoderResource, ReleaseSettings
 from blueprint_assets.lib.personas.clustering import enforce_min_size, train_kmeans
 from blueprint_assets.lib.sample import generate_sample
 from blueprint_assets.lib.storage.lake import Lake, read_files
+
+# Every test here runs the Dagster asset chain (`make test-fast` leaves them out).
+pytestmark = pytest.mark.pipeline
 
 DAYS = ("2025-03-01", "2025-03-03")
 

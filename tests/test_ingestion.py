@@ -8,14 +8,17 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from support.pipeline import pipeline_resources, run_assets
 from dagster import AssetKey, asset
+from support.pipeline import pipeline_resources, run_assets
 
 from blueprint_assets.defs.ingestion.assets import actions, raw_events
 from blueprint_assets.defs.ingestion.checks import actions_quality, raw_events_quality
 from blueprint_assets.defs.partitions import daily_partitions
 from blueprint_assets.lib.sources.archive import flatten_examples
 from blueprint_assets.lib.storage.lake import Lake, read_files
+
+# Every test here runs the Dagster asset chain (`make test-fast` leaves them out).
+pytestmark = pytest.mark.pipeline
 
 DAYS = ["2025-03-01", "2025-03-02", "2025-03-03"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from blueprint_assets.cli import main as cli_main
 from blueprint_assets.lib.sources.archive import ArchiveFile, flatten_examples, plan_segments
@@ -30,6 +31,7 @@ def test_plan_keeps_only_days_with_data() -> None:
     assert plan_segments(files, "2024-01-01", "2024-12-31") == []
 
 
+@pytest.mark.pipeline
 def test_six_year_range_runs_only_the_data_days(real_samples: Path, tmp_path: Path, capsys) -> None:
     archive = tmp_path / "archive"
     flatten_examples(real_samples / "jetstream_examples.json", archive)

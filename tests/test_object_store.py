@@ -214,6 +214,7 @@ def both_runs(s3, small_sample: Path, tmp_path_factory) -> dict:
     return {"local": local_root, "s3": s3_root, "timings": timings, "s3_work": s3_work}
 
 
+@pytest.mark.pipeline
 def test_pipeline_and_release_on_the_object_store_equal_a_local_run(s3, both_runs) -> None:
     local, remote = lake_digests(both_runs["local"]), lake_digests(both_runs["s3"])
     tables = {name.split("/")[0] for name in local}
@@ -231,6 +232,7 @@ def test_pipeline_and_release_on_the_object_store_equal_a_local_run(s3, both_run
                    for k in keys if not k.endswith(".parquet"))  # fmt: skip
 
 
+@pytest.mark.pipeline
 def test_forget_removes_an_account_from_the_object_store(s3, both_runs) -> None:
     from blueprint_assets.lib.privacy.optout import forget_account
     from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer

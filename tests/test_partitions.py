@@ -22,6 +22,7 @@ def test_release_window_parses_single_and_extended_releases() -> None:
         ReleaseWindow.parse("2025-13")
 
 
+@pytest.mark.pipeline
 def test_an_extended_release_is_one_run_over_every_day_of_its_months() -> None:
     seen = {}
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from support.pipeline import all_output_text, pipeline_resources, run_assets
 from dagster import AssetKey, asset
+from support.pipeline import all_output_text, pipeline_resources, run_assets
 
 from blueprint_assets.defs.ingestion.assets import actions, raw_events
 from blueprint_assets.defs.ingestion.checks import actions_quality, raw_events_quality
@@ -24,6 +24,9 @@ from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
 from blueprint_assets.lib.privacy.scans import harvest_identifiers
 from blueprint_assets.lib.sources.archive import flatten_examples
 from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
+
+# Every test here runs the Dagster asset chain (`make test-fast` leaves them out).
+pytestmark = pytest.mark.pipeline
 
 PRIVACY_CHECKS = [anonymized_posts_leak_scan, anonymized_posts_residual_scan, anonymized_posts_secret_scan]
 PIPELINE = [raw_events, actions, anonymized_posts, raw_events_quality, actions_quality, *PRIVACY_CHECKS]

@@ -10,8 +10,8 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from support.pipeline import all_output_text, pipeline_resources, run_assets
 from dagster import AssetKey, DagsterInstance, asset, materialize
+from support.pipeline import all_output_text, pipeline_resources, run_assets
 
 from blueprint_assets.defs.ingestion.assets import actions, raw_events
 from blueprint_assets.defs.partitions import monthly_partitions
@@ -49,6 +49,9 @@ from blueprint_assets.lib.personas.static_encoder import static_model_id
 from blueprint_assets.lib.privacy.scans import lake_raw_identifiers
 from blueprint_assets.lib.release.provenance import card_header
 from blueprint_assets.lib.storage.lake import Lake, read_files
+
+# Every test here runs the Dagster asset chain (`make test-fast` leaves them out).
+pytestmark = pytest.mark.pipeline
 
 DAYS = ("2025-03-01", "2025-03-02")
 MONTH = "2025-03-01"

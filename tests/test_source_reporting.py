@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pyarrow.parquet as pq
+import pytest
 from dagster import DagsterEventType, DagsterInstance, materialize
 from support.local_servers import TINY, needs_tiny, websocket_server
 from websockets.exceptions import ConnectionClosed
@@ -60,6 +61,7 @@ def run_log(instance: DagsterInstance, result) -> str:
 
 
 @needs_tiny
+@pytest.mark.pipeline
 def test_car_other_collections_reach_metadata_and_run_log(tmp_path: Path) -> None:
     events, _ = iter_car_events(TINY.read_bytes())
     day = min(day_of(e["time_us"]) for e in events)
@@ -137,6 +139,7 @@ def test_stream_keeps_out_of_order_events_and_never_trades_a_valid_event_for_a_t
     assert stats.malformed_events == 2 and stats.out_of_order == 1
 
 
+@pytest.mark.pipeline
 def test_live_run_quarantines_twins_and_reports_what_the_stream_did(tmp_path: Path) -> None:
     with websocket_server(ScriptedJetstream().handler) as url:
         source = EventSourceResource(kind="jetstream-live", url=url, backoff=0.0)

@@ -127,6 +127,7 @@ class ReplayJetstream:
             ws.recv()
 
 
+@pytest.mark.pipeline
 def test_live_day_with_two_drops_equals_archive_day(tmp_path: Path) -> None:
     sample = {"days": 2, "users": 120, "seed": 11, "start": date.fromisoformat(DAY)}
     archive = tmp_path / "archive"
@@ -167,6 +168,7 @@ def test_live_day_with_two_drops_equals_archive_day(tmp_path: Path) -> None:
 # --- (d) live: unreachable endpoint ------------------------------------------------------------------------
 
 
+@pytest.mark.pipeline
 def test_unreachable_live_endpoint_fails_clearly(tmp_path: Path) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -197,6 +199,7 @@ def contiguous_runs(days: list[str]) -> list[tuple[str, str]]:
 
 
 @needs_tiny
+@pytest.mark.pipeline
 def test_tiny_car_materializes_its_actions(tmp_path: Path) -> None:
     events, _ = iter_car_events(TINY.read_bytes())
     days = sorted({day_of(e["time_us"]) for e in events})
@@ -237,6 +240,7 @@ def test_car_stats_count_ignored_collections(tmp_path: Path) -> None:
 
 
 @needs_tiny
+@pytest.mark.pipeline
 def test_corrupt_car_keeps_earlier_partition(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     events, _ = iter_car_events(TINY.read_bytes())
@@ -335,6 +339,7 @@ def bsky_host() -> Iterator[str]:
 
 
 @needs_tiny
+@pytest.mark.pipeline
 def test_car_by_did_via_get_repo_and_unknown_did(tmp_path: Path, bsky_host: str) -> None:
     events, _ = iter_car_events(TINY.read_bytes())
     FakeBsky.car, FakeBsky.car_did = TINY.read_bytes(), events[0]["did"]
@@ -352,6 +357,7 @@ def test_car_by_did_via_get_repo_and_unknown_did(tmp_path: Path, bsky_host: str)
     assert MISSING_DID not in text and FakeBsky.car_did not in text
 
 
+@pytest.mark.pipeline
 def test_author_feed_window(tmp_path: Path, bsky_host: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BLUEPRINT_BSKY_HANDLE", HANDLE)
     monkeypatch.setenv("BLUEPRINT_BSKY_APP_PASSWORD", PASSWORD)

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterEventType, DagsterInstance, TableSchema, materialize
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
@@ -31,6 +32,7 @@ def test_every_partitioned_check_records_its_partitions() -> None:
     assert [c for c in partitioned if not records_partitions(c)] == []
 
 
+@pytest.mark.pipeline
 def test_a_range_run_shows_each_partition_as_passed(tmp_path: Path) -> None:
     generate_sample(tmp_path / "s", days=2, users=20, seed=3, start=date(2025, 3, 1))
     instance = DagsterInstance.ephemeral()

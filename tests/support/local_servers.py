@@ -14,8 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from support.pipeline import samples_dir
 from websockets.sync.server import ServerConnection, serve
+
+from support.pipeline import samples_dir
 
 TINY = samples_dir() / "tiny.car"
 needs_tiny = pytest.mark.skipif(not TINY.exists(), reason="tiny.car sample absent (set BLUEPRINT_SAMPLES)")

@@ -67,11 +67,18 @@ def test_schedules_and_sensors_target_existing_jobs(graph) -> None:
     jobs = {job.name for job in defs.jobs}
     assets = set(graph.get_all_asset_keys())
     targets = [*defs.schedules, *defs.sensors]
-    assert {t.name for t in targets} >= {"daily_ingestion_schedule", "monthly_release_schedule", "archive_sensor"}
+    assert {t.name for t in targets} >= {
+        "daily_ingestion_schedule",
+        "monthly_release_schedule",
+        "archive_sensor",
+    }
     for target in targets:
         assert target.job_name in jobs, f"{target.name} targets {target.job_name}, not a job"
         job = defs.resolve_job_def(target.job_name)
         assert set(job.asset_layer.executable_asset_keys) <= assets
     assert defs.resolve_schedule_def("daily_ingestion_schedule").job_name == "daily_ingestion"
     assert defs.resolve_sensor_def("archive_sensor").job_name == "daily_ingestion"
-    assert AssetKey("dataset_release") in defs.resolve_job_def("monthly_release").asset_layer.executable_asset_keys
+    assert (
+        AssetKey("dataset_release")
+        in defs.resolve_job_def("monthly_release").asset_layer.executable_asset_keys
+    )

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import (
+from support.e2e import (
     ARTIFACTS,
     BIN,
     FIRST_DAY,

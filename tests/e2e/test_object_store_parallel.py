@@ -19,7 +19,7 @@ from unittest import mock
 
 import pytest
 import yaml
-from e2e_support import (
+from support.e2e import (
     BIN,
     REPO,
     Postgres,

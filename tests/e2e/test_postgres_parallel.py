@@ -12,7 +12,7 @@ from unittest import mock
 
 import pyarrow.parquet as pq
 import pytest
-from e2e_support import (
+from support.e2e import (
     BIN,
     FIRST_DAY,
     LAST_DAY,

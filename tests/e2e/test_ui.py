@@ -9,8 +9,8 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from e2e_browser import Page, chromium_page
-from e2e_support import MONTH, free_port
+from support.e2e import MONTH, free_port
+from support.e2e_browser import Page, chromium_page
 
 from blueprint_assets.definitions import defs
 

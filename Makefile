@@ -50,9 +50,10 @@ test: install lint
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/python -m pytest -q --ignore=tests/e2e
 
-# The quick loop while editing: no full Dagster pipeline run, no object-store server (`make test` runs them).
+# The quick loop while editing: no full Dagster pipeline run, no object-store server, no demo-size sample
+# (`make test` runs them all).
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not pipeline and not object_store" --ignore=tests/e2e
+	$(BIN)/python -m pytest -q -m "not pipeline and not object_store and not slow" --ignore=tests/e2e
 
 # Real-browser UI test and Postgres parallel-runs test; installs Debian's chromium and postgresql.
 e2e: install

@@ -47,6 +47,7 @@ def actions_digest(lake: Lake) -> tuple[int, str]:
     return len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
+@pytest.mark.slow  # generates the demo-size sample (~15 s of CPU)
 def test_demo_sample_actions_are_unchanged(tmp_path: Path) -> None:
     generate_sample(tmp_path / "demo", days=3, users=2000, seed=7, start=date(2025, 3, 1))
     assert actions_digest(ingest(tmp_path / "demo", tmp_path / "data")) == DEMO_DIGEST

@@ -154,6 +154,7 @@ def _tree_bytes(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # generates the demo-size sample (~15 s of CPU)
 def test_default_size_is_byte_identical_across_runs(sample: Parsed, tmp_path: Path) -> None:
     again = generate_sample(tmp_path / "again")
     assert _tree_bytes(sample.root) == _tree_bytes(tmp_path / "again")

@@ -85,9 +85,10 @@ def run_pipeline(window: Path, data_dir: Path, days: int) -> dict[str, float]:
     from blueprint_assets.defs.privacy import assets as privacy
     from blueprint_assets.defs.release import assets as release
     from blueprint_assets.defs.resources import build_resources
+    from blueprint_assets.settings import Settings
 
     resources = build_resources(
-        data_dir=str(data_dir), source_kind="jetstream-archive", source_path=str(window)
+        Settings.from_env(data_dir=str(data_dir), source="jetstream-archive", source_path=str(window))
     )
     assets = {
         a.key.to_user_string(): a for m in (ingestion, privacy, personas, release) for a in _assets_of(m)

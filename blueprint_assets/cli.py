@@ -22,6 +22,7 @@ from blueprint_assets.cli_common import (
     CommandFailed,
     UsageError,
     _data_dir,
+    cli_settings,
     iso_day,
     month_spec,
     repo_id,
@@ -96,7 +97,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from blueprint_assets.lib.privacy.optout import forget_account
     from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
 
-    data_dir = _data_dir(args)
+    settings = cli_settings(args)
+    data_dir = settings.data_dir
     dids = [args.did] if args.did else []
     if args.list:
         from blueprint_assets.lib.privacy.optout import listed_dids
@@ -104,7 +106,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
         dids += listed_dids(args.list)
     if not dids:
         raise ValueError("give --did DID or --list FILE")
-    pseudonym = Pseudonymizer.from_data_dir(data_dir)
+    pseudonym = Pseudonymizer.from_data_dir(data_dir, settings.secret)
     for number, did in enumerate(dids, start=1):
         if not did.startswith("did:"):
             raise ValueError(f"entry {number} is not a DID (expected did:plc:... or did:web:...)")

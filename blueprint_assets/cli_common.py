@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import date
 from pathlib import Path
 
@@ -20,11 +19,31 @@ class CommandFailed(RuntimeError):
     """A run or command that failed: exit code 1, one line naming the cause and the fix."""
 
 
-def _data_dir(args: argparse.Namespace) -> str:
-    """The data root: an absolute local path, or an object-store URL (`s3://bucket/prefix`) kept as is."""
-    from blueprint_assets.lib.storage.storage import normalize_root
+def cli_settings(args: argparse.Namespace):
+    """`Settings` from the environment with this command's flags as overrides (blueprint_assets/settings.py).
 
-    return normalize_root(getattr(args, "data_dir", None) or os.environ.get("BLUEPRINT_DATA_DIR", "data"))
+    The data root is normalized: an absolute local path, or an object-store URL (`s3://bucket/prefix`) as is.
+    """
+    from blueprint_assets.lib.storage.storage import normalize_root
+    from blueprint_assets.settings import Settings
+
+    path = getattr(args, "source_dir", None) or getattr(args, "path", None)
+    settings = Settings.from_env(
+        data_dir=getattr(args, "data_dir", None),
+        source=getattr(args, "source", None),
+        source_url=getattr(args, "url", None),
+        source_path=str(Path(path).resolve()) if path else None,
+        source_exclude=getattr(args, "exclude", None) or None,
+        idle_timeout=getattr(args, "idle_timeout", None),
+        max_retries=getattr(args, "max_retries", None),
+        backoff=getattr(args, "backoff", None),
+    )
+    return settings.with_overrides(data_dir=normalize_root(settings.data_dir))
+
+
+def _data_dir(args: argparse.Namespace) -> str:
+    """The data root of the command (`--data-dir`, else BLUEPRINT_DATA_DIR, else ./data), normalized."""
+    return cli_settings(args).data_dir
 
 
 def existing_data_dir(args: argparse.Namespace) -> str:

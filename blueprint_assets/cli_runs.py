@@ -19,9 +19,11 @@ from blueprint_assets.cli_common import (
     CommandFailed,
     UsageError,
     _data_dir,
+    cli_settings,
     day_range,
     existing_data_dir,
 )
+from blueprint_assets.settings import DataLayout
 
 
 def dagster_instance(data_dir: str):
@@ -31,11 +33,11 @@ def dagster_instance(data_dir: str):
     """
     from dagster import DagsterInstance
 
-    from blueprint_assets.lib.storage.storage import is_object_store, join, local_folder
+    from blueprint_assets.lib.storage.storage import is_object_store
 
     if is_object_store(data_dir) and os.environ.get("DAGSTER_HOME"):
         return DagsterInstance.get()
-    home = local_folder(join(data_dir, "dagster_home"))
+    home = DataLayout(data_dir).dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
@@ -61,22 +63,10 @@ def run_job(
     from blueprint_assets.defs.jobs import selection_job
     from blueprint_assets.run_console import PROGRESS_LOGGER, failure_line, progress_logger, quiet_run_config
 
-    data_dir = _data_dir(args)
-    os.environ["BLUEPRINT_DATA_DIR"] = str(data_dir)
-    options: dict = {"data_dir": str(data_dir)}
-    if getattr(args, "source", None):
-        options["source_kind"] = args.source
-    if getattr(args, "url", None):
-        options["source_url"] = args.url
-    if getattr(args, "source_dir", None) or getattr(args, "path", None):
-        options["source_path"] = str(Path(args.source_dir or args.path).resolve())
-    settings = {name: getattr(args, name, None) for name in ("idle_timeout", "max_retries", "backoff")}
-    if any(value is not None for value in settings.values()):
-        options["source_settings"] = settings
-    if getattr(args, "exclude", None):
-        options["source_exclude"] = list(args.exclude)
+    settings = cli_settings(args)
+    data_dir = settings.data_dir
     extra = [selection_job(job_name, selection)] if selection else []
-    defs = build_definitions(**options, extra_jobs=extra)
+    defs = build_definitions(settings, extra_jobs=extra)
     job = defs.resolve_job_def(extra[0].name if extra else job_name)
     run_config: dict = {}
     if not verbose:
@@ -162,13 +152,8 @@ def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str,
         )
     if clamped[0] > clamped[1]:
         return []
-    kind = args.source or os.environ.get("BLUEPRINT_SOURCE", "jetstream-archive")
-    path = (
-        args.source_dir
-        or args.path
-        or os.environ.get("BLUEPRINT_SOURCE_PATH")
-        or join(_data_dir(args), "sample")
-    )
+    settings = cli_settings(args)
+    kind, path = settings.source, settings.source_path or join(settings.data_dir, "sample")
     if kind not in ("jetstream-archive", "sample") or not Path(path).is_dir():
         return [clamped]
     from blueprint_assets.lib.sources.archive import plan_segments
@@ -177,10 +162,8 @@ def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str,
     def progress(message: str) -> None:
         print(f"planning: {message}", file=sys.stderr, flush=True)
 
-    exclude = list(args.exclude or []) or [
-        g.strip() for g in os.environ.get("BLUEPRINT_SOURCE_EXCLUDE", "").split(",") if g.strip()
-    ]
-    index = archive_index(Path(path), join(_data_dir(args), "state"), exclude, progress)
+    exclude = list(settings.source_exclude or [])
+    index = archive_index(Path(path), settings.layout.state, exclude, progress)
     segments = plan_segments(index.files(), *clamped)
     days = sum(date.fromisoformat(b).toordinal() - date.fromisoformat(a).toordinal() + 1 for a, b in segments)
     total = date.fromisoformat(clamped[1]).toordinal() - date.fromisoformat(clamped[0]).toordinal() + 1
@@ -261,7 +244,8 @@ def print_summary(data_dir: str, first: str, last: str) -> None:
     for action, count in by_type:
         print(f"    {action:<12} {count:>8}")
     print(f"  lake:              {lake.root}")
-    releases = storage.join(data_dir, "releases")
+    layout = DataLayout(data_dir)
+    releases = layout.releases
     for name in storage.list_folders(releases):
         folder = storage.join(releases, name)
         print(f"  release:           {folder}")
@@ -271,7 +255,7 @@ def print_summary(data_dir: str, first: str, last: str) -> None:
     leaderboard = storage.join(data_dir, "leaderboard.md")
     if storage.is_file(leaderboard):
         print(f"  leaderboard:       {leaderboard}")
-    home = storage.local_folder(storage.join(data_dir, "dagster_home"))
+    home = layout.dagster_home
     print(f"  dagster instance:  {home} (see it with `make ui`)")
 
 

@@ -21,6 +21,7 @@ from blueprint_assets.defs.release import assets as release
 from blueprint_assets.defs.release import checks as release_checks
 from blueprint_assets.defs.resources import build_resources
 from blueprint_assets.defs.ui_metadata import with_catalog_attributes
+from blueprint_assets.settings import Settings
 
 # Kinds, owners and UI-safe descriptions for every asset (defs/ui_metadata.py).
 all_assets = with_catalog_attributes(load_assets_from_modules([ingestion, privacy, personas, release]))
@@ -29,9 +30,9 @@ all_checks = load_asset_checks_from_modules(
 )
 
 
-def build_definitions(extra_jobs: list | None = None, **resource_options) -> Definitions:
-    """Definitions bound to a data directory and source (the CLI passes its flags here)."""
-    resources = build_resources(**resource_options)
+def build_definitions(settings: Settings | None = None, extra_jobs: list | None = None) -> Definitions:
+    """Definitions bound to `settings` (default: the environment; the CLI passes its flags as overrides)."""
+    resources = build_resources(settings)
     source = resources["source"]
     watch_archive = source.kind in ("jetstream-archive", "sample") and source.path
     return Definitions(

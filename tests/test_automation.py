@@ -42,6 +42,7 @@ from blueprint_assets.defs.partitions import daily_partitions
 from blueprint_assets.defs.resources import LakeResource, QueryEngine, build_resources
 from blueprint_assets.lib.ingest.actions import build_actions_day
 from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
+from blueprint_assets.settings import Settings
 
 # ---------------------------------------------------------------------------------------------------- schedules
 
@@ -54,7 +55,7 @@ def repository(data_dir: Path):
         jobs=[daily_job, release_job],
         schedules=[daily_schedule(daily_job), monthly_release_schedule(release_job)],
         sensors=[archive_sensor(daily_job, data_dir / "sample")],
-        resources=build_resources(data_dir=str(data_dir)),
+        resources=build_resources(Settings.from_env(data_dir=str(data_dir))),
     )
     return defs.get_repository_def()
 
@@ -281,7 +282,7 @@ def test_downstream_waits_for_blocking_checks(small_sample: Path, tmp_path: Path
     defs = Definitions(
         assets=automated(all_assets),
         asset_checks=all_checks,
-        resources=build_resources(str(tmp_path / "data")),
+        resources=build_resources(Settings.from_env(data_dir=str(tmp_path / "data"))),
     )
     selection = AssetSelection.assets(POSTS, AssetKey("actions"))
 

@@ -26,6 +26,7 @@ from blueprint_assets.lib.sources.archive import ArchiveIndex
 from blueprint_assets.lib.storage import storage
 from blueprint_assets.lib.storage.lake import COMMIT_FILE, Lake, read_files, write_table_atomic
 from blueprint_assets.lib.storage.state import load_cursor, save_cursor
+from blueprint_assets.settings import Settings
 
 pytestmark = pytest.mark.object_store
 REPO = Path(__file__).resolve().parents[1]
@@ -169,7 +170,9 @@ def test_the_secret_must_come_from_the_environment_on_an_object_store(s3, monkey
     assert "BLUEPRINT_SECRET" in message and "\n" not in message
     assert s3.keys("nosecret") == []
     monkeypatch.setenv("BLUEPRINT_SECRET", "from-a-kubernetes-secret")
-    assert load_or_create_secret(s3.url("nosecret")) == b"from-a-kubernetes-secret"
+    assert (
+        load_or_create_secret(s3.url("nosecret"), Settings.from_env().secret) == b"from-a-kubernetes-secret"
+    )
     assert s3.keys("nosecret") == []
 
 

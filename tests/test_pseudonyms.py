@@ -17,6 +17,7 @@ from blueprint_assets.lib.privacy.pseudonyms import (
     load_or_create_secret,
     pseudonym,
 )
+from blueprint_assets.settings import Settings
 
 
 def test_pseudonym_is_hmac_sha256_hex() -> None:
@@ -40,7 +41,7 @@ def test_secret_created_once_private_and_stable(tmp_path: Path, monkeypatch: pyt
 
 def test_env_secret_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, "s3cret-é")
-    assert load_or_create_secret(tmp_path) == "s3cret-é".encode()
+    assert load_or_create_secret(tmp_path, Settings.from_env().secret) == "s3cret-é".encode()
     assert not (tmp_path / "secret.key").exists()
 
 

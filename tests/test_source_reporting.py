@@ -31,6 +31,7 @@ from blueprint_assets.lib.sources.archive import day_of
 from blueprint_assets.lib.sources.car_source import iter_car_events
 from blueprint_assets.lib.sources.jetstream_live import StreamStats, stream_window
 from blueprint_assets.lib.storage.lake import Lake
+from blueprint_assets.settings import Settings
 
 DAY = "2025-03-01"
 DAY_START = 1_740_787_200_000_000  # 2025-03-01T00:00:00Z
@@ -165,8 +166,8 @@ def test_retry_settings_come_from_the_environment_and_the_cli(monkeypatch) -> No
     monkeypatch.setenv("BLUEPRINT_SOURCE_IDLE_TIMEOUT", "5.5")
     monkeypatch.setenv("BLUEPRINT_SOURCE_MAX_RETRIES", "3")
     monkeypatch.setenv("BLUEPRINT_SOURCE_BACKOFF", "0.25")
-    source = build_resources(data_dir="unused")["source"]
+    source = build_resources(Settings.from_env(data_dir="unused"))["source"]
     assert (source.idle_timeout, source.max_retries, source.backoff) == (5.5, 3, 0.25)
     flags = {"idle_timeout": 2.0, "max_retries": None, "backoff": 4.0}  # what `blueprint run` passes
-    source = build_resources(data_dir="unused", source_settings=flags)["source"]
+    source = build_resources(Settings.from_env(data_dir="unused", **flags))["source"]
     assert (source.idle_timeout, source.max_retries, source.backoff) == (2.0, 3, 4.0)

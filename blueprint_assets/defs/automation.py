@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,8 +39,8 @@ from dagster import (
     sensor,
 )
 
-from blueprint_assets.defs.resources import default_data_dir
 from blueprint_assets.lib.sources.archive import home_day_of, list_archive_files, scan_file
+from blueprint_assets.settings import Settings
 
 WRITER_TAG = "blueprint/partition-writer"
 AUTOMATION_ROOT = "raw_events"
@@ -276,7 +275,8 @@ def plan_archive_requests(
 
 def default_archive_dir() -> str:
     """`BLUEPRINT_SOURCE_PATH`, else `<data_dir>/sample` (the same default as the source resource)."""
-    return os.environ.get("BLUEPRINT_SOURCE_PATH") or os.path.join(default_data_dir(), "sample")
+    settings = Settings.from_env()
+    return settings.source_path or settings.layout.sample
 
 
 def day_requestable(

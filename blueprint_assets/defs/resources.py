@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
 from blueprint_assets.lib.ingest.staging import LineSource
-from blueprint_assets.lib.personas.static_encoder import model_cache_dir
 from blueprint_assets.lib.storage.duck import configure
 from blueprint_assets.lib.storage.lake import Lake
-from blueprint_assets.lib.storage.storage import (
-    fetch_folder,
-    join,
-    local_folder,
-    normalize_root,
-    publish_folder,
-    register_with_duckdb,
-)
-
-
-def default_data_dir() -> str:
-    return os.environ.get("BLUEPRINT_DATA_DIR", "data")
+from blueprint_assets.lib.storage.storage import fetch_folder, join, publish_folder, register_with_duckdb
+from blueprint_assets.settings import SECRET_ENV, DataLayout, Settings
 
 
 class LakeResource(ConfigurableResource):
@@ -34,33 +23,37 @@ class LakeResource(ConfigurableResource):
     data_dir: str
 
     @property
+    def layout(self) -> DataLayout:
+        return DataLayout(self.data_dir)
+
+    @property
     def lake(self) -> Lake:
         return Lake(self.data_dir)
 
     @property
     def root(self) -> str:
         """The data root: an absolute local path or an object-store URL."""
-        return normalize_root(self.data_dir)
+        return self.layout.root
 
     @property
     def state_dir(self) -> str:
         """Shared state (archive index, opt-outs, cursors): `<data_dir>/state`, in the store."""
-        return join(self.root, "state")
+        return self.layout.state
 
     @property
     def scratch_dir(self) -> Path:
         """Local, unshared working space (DuckDB spill, staging): `<data_dir>/state` when local."""
-        return local_folder(self.state_dir)
+        return self.layout.scratch
 
     @property
     def releases_store(self) -> str:
         """Where releases are kept: `<data_dir>/releases`, in the store."""
-        return join(self.root, "releases")
+        return self.layout.releases
 
     @property
     def releases_dir(self) -> Path:
         """Local folder releases are built in: the releases themselves when local, else staging."""
-        return local_folder(self.releases_store)
+        return self.layout.releases_local
 
     def release_folder(self, name: str) -> Path:
         """The local folder of release `name`, holding its published version (fetched from an object store)."""
@@ -72,28 +65,43 @@ class LakeResource(ConfigurableResource):
 
 
 class PrivacyResource(ConfigurableResource):
-    """The privacy policy: secret (never logged), NER switch, opt-out list."""
+    """The privacy policy: secret (never logged), NER switch, opt-out list.
+
+    `secret` is `EnvVar("BLUEPRINT_SECRET")` when that is set; else the key file `<data_dir>/secret.key` is
+    read or created (local data dirs only). Either way it is loaded once per resource instance (one per run
+    in a process) and kept in a private attribute, never in config, logs or metadata.
+    """
 
     data_dir: str
+    secret: str | None = None
     ner: bool = False
     optout_file: str | None = None
+    _secret_bytes: bytes | None = PrivateAttr(default=None)
+
+    def secret_bytes(self) -> bytes:
+        """The pseudonymization secret, loaded on first use."""
+        if self._secret_bytes is None:
+            from blueprint_assets.lib.privacy.pseudonyms import load_or_create_secret
+
+            # Dagster resolves the EnvVar when it runs the resource; used directly, it is resolved here.
+            secret = self.secret.get_value() if isinstance(self.secret, EnvVar) else self.secret
+            self._secret_bytes = load_or_create_secret(self.data_dir, secret)
+        return self._secret_bytes
 
     def pseudonymizer(self):
         """A pseudonymizer for this process (built here: it refuses to be pickled across processes)."""
         from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
 
-        return Pseudonymizer.from_data_dir(self.data_dir)
+        return Pseudonymizer(self.secret_bytes())
 
     def secret_for_scans(self) -> bytes:
-        from blueprint_assets.lib.privacy.pseudonyms import load_or_create_secret
-
-        return load_or_create_secret(self.data_dir)
+        return self.secret_bytes()
 
     def opted_out(self, pseudonym) -> set[str]:
         """Pseudonyms of opted-out accounts: the removal log plus the configured list file."""
         from blueprint_assets.lib.privacy.optout import listed_dids, logged_optouts
 
-        return logged_optouts(join(normalize_root(self.data_dir), "state")) | {
+        return logged_optouts(DataLayout(self.data_dir).state) | {
             pseudonym(d) for d in listed_dids(self.optout_file)
         }
 
@@ -115,13 +123,13 @@ class EncoderResource(ConfigurableResource):
     pooling: str = "mean"
     max_tokens: int = 256
     batch_size: int = 64
-    cache_dir: str | None = None  # default: BLUEPRINT_MODEL_CACHE, else <BLUEPRINT_DATA_DIR>/models
+    cache_dir: str | None = (
+        None  # default: Settings.model_cache_dir (BLUEPRINT_MODEL_CACHE, else <data>/models)
+    )
 
     @property
     def resolved_cache_dir(self) -> str:
-        from blueprint_assets.lib.personas.static_encoder import model_cache_dir
-
-        return self.cache_dir or model_cache_dir(default_data_dir())
+        return self.cache_dir or Settings.from_env().model_cache_dir
 
     @property
     def model_key(self) -> str:
@@ -266,85 +274,42 @@ class EventSourceResource(ConfigurableResource):
         )
 
 
-def _csv_env(name: str) -> list[str] | None:
-    value = os.environ.get(name, "")
-    return [item.strip() for item in value.split(",") if item.strip()] or None
-
-
-# Network-source knobs: resource field -> (environment variable, type).
-SOURCE_OPTION_ENV = {
-    "idle_timeout": ("BLUEPRINT_SOURCE_IDLE_TIMEOUT", float),
-    "max_retries": ("BLUEPRINT_SOURCE_MAX_RETRIES", int),
-    "backoff": ("BLUEPRINT_SOURCE_BACKOFF", float),
-}
-
-
-def source_options(overrides: dict | None = None) -> dict:
-    """Retry and timeout settings: the given values, else BLUEPRINT_SOURCE_* variables, else the defaults."""
-    options = {}
-    for name, (variable, cast) in SOURCE_OPTION_ENV.items():
-        value = (overrides or {}).get(name)
-        if value is None and os.environ.get(variable):
-            try:
-                value = cast(os.environ[variable])
-            except ValueError:
-                raise ValueError(f"{variable}={os.environ[variable]!r} is not a {cast.__name__}") from None
-        if value is not None:
-            options[name] = value
-    return options
-
-
-def parse_k_list(value: str) -> list[int]:
-    """BLUEPRINT_K: one K (`25`) or a comma-separated list (`2,25,100,1000`), each a positive integer."""
-    try:
-        ks = sorted({int(part) for part in value.split(",") if part.strip()})
-    except ValueError:
-        raise ValueError(f"BLUEPRINT_K must be integers separated by commas, got {value!r}") from None
-    if not ks or ks[0] < 1:
-        raise ValueError(f"BLUEPRINT_K needs at least one K of 1 or more, got {value!r}")
-    return ks
-
-
-def build_resources(
-    data_dir: str | None = None,
-    source_kind: str | None = None,
-    source_path: str | None = None,
-    source_url: str | None = None,
-    source_settings: dict | None = None,
-    source_exclude: list[str] | None = None,
-) -> dict:
-    """Resources for a data directory; defaults come from the environment (BLUEPRINT_*)."""
-    data_dir = data_dir or default_data_dir()
-    kind = source_kind or os.environ.get("BLUEPRINT_SOURCE", "jetstream-archive")
-    default_path = os.path.join(data_dir, "sample") if kind in ("jetstream-archive", "sample") else None
+def build_resources(settings: Settings | None = None) -> dict:
+    """Resources from a `Settings` (default: `Settings.from_env()`, the BLUEPRINT_* environment)."""
+    settings = settings or Settings.from_env()
+    data_dir = settings.data_dir
     return {
         "lake": LakeResource(data_dir=data_dir),
         "query_engine": QueryEngine(database=":memory:"),
         "privacy": PrivacyResource(
             data_dir=data_dir,
-            ner=os.environ.get("BLUEPRINT_NER", "0") == "1",
-            optout_file=os.environ.get("BLUEPRINT_OPTOUT_FILE") or None,
+            # By name, so the value never enters the run's config (the UI shows the variable's name only).
+            secret=EnvVar(SECRET_ENV) if settings.secret else None,
+            ner=settings.ner,
+            optout_file=settings.optout_file,
         ),
         "source": EventSourceResource(
-            kind=kind,
-            path=source_path or os.environ.get("BLUEPRINT_SOURCE_PATH") or default_path,
-            url=source_url or os.environ.get("BLUEPRINT_SOURCE_URL") or None,
-            dids=_csv_env("BLUEPRINT_SOURCE_DIDS"),
-            actors=_csv_env("BLUEPRINT_SOURCE_ACTORS"),
-            **source_options(source_settings),
-            exclude=source_exclude or _csv_env("BLUEPRINT_SOURCE_EXCLUDE"),
+            kind=settings.source,
+            path=settings.archive_dir,
+            url=settings.source_url,
+            dids=_listed(settings.source_dids),
+            actors=_listed(settings.source_actors),
+            **settings.source_options,
+            exclude=_listed(settings.source_exclude),
         ),
-        "encoder": EncoderResource(
-            model_name=os.environ.get("BLUEPRINT_ENCODER", "default"), cache_dir=model_cache_dir(data_dir)
-        ),
+        "encoder": EncoderResource(model_name=settings.encoder, cache_dir=settings.model_cache_dir),
         "settings": ReleaseSettings(
-            ks=parse_k_list(os.environ.get("BLUEPRINT_K", "25")),
-            min_cluster_size=int(os.environ.get("BLUEPRINT_MIN_CLUSTER_SIZE", "10")),
-            keywords_file=os.environ.get("BLUEPRINT_KEYWORDS_FILE") or None,
-            require_keywords=os.environ.get("BLUEPRINT_REQUIRE_KEYWORDS", "0") == "1",
-            split_strategy=os.environ.get("BLUEPRINT_SPLIT", "temporal"),
-            stable_ids=os.environ.get("BLUEPRINT_STABLE_IDS", "0") == "1",
-            contact=os.environ.get("BLUEPRINT_CONTACT", ""),
-            gated=os.environ.get("BLUEPRINT_GATED", "0") == "1",
+            ks=list(settings.ks),
+            min_cluster_size=settings.min_cluster_size,
+            keywords_file=settings.keywords_file,
+            require_keywords=settings.require_keywords,
+            split_strategy=settings.split,
+            stable_ids=settings.stable_ids,
+            contact=settings.contact,
+            gated=settings.gated,
         ),
     }
+
+
+def _listed(values: tuple[str, ...] | None) -> list[str] | None:
+    return list(values) if values else None

@@ -36,19 +36,18 @@ class MissingSecretError(RuntimeError):
     """The data dir is an object store and `BLUEPRINT_SECRET` is not set."""
 
 
-def load_or_create_secret(data_dir: str | Path) -> bytes:
+def load_or_create_secret(data_dir: str | Path, secret: str | None = None) -> bytes:
     """Return the pseudonymization secret, creating `<data_dir>/secret.key` on first use.
 
     With an object-store data dir (`s3://...`) only `BLUEPRINT_SECRET` is accepted (MissingSecretError).
 
-    `BLUEPRINT_SECRET` (utf-8) wins when set. Otherwise the file is created atomically: 32 random bytes are
+    `secret` (the value of `BLUEPRINT_SECRET`, utf-8; the caller reads it, settings.py) wins when set. Otherwise the file is created atomically: 32 random bytes are
     written as hex to a private temporary file (mode 0600), fsynced, then hard-linked to the final name.
     `os.link` fails if the name already exists, so two racing processes can never end up with two different
     secrets: the loser discards its candidate and reads the winner's file. Readers never see a partial file.
     """
-    env_value = os.environ.get(SECRET_ENV)
-    if env_value:
-        return env_value.encode("utf-8")
+    if secret:
+        return secret.encode("utf-8")
     if str(data_dir).startswith(OBJECT_STORE_SCHEMES):
         # Shared storage is readable by every worker and by whoever gets the bucket: never the secret's home.
         raise MissingSecretError(
@@ -90,9 +89,9 @@ class Pseudonymizer:
         self._cache_size = cache_size
 
     @classmethod
-    def from_data_dir(cls, data_dir: str | Path) -> Pseudonymizer:
-        """Build from `load_or_create_secret(data_dir)`."""
-        return cls(load_or_create_secret(data_dir))
+    def from_data_dir(cls, data_dir: str | Path, secret: str | None = None) -> Pseudonymizer:
+        """Build from `load_or_create_secret(data_dir, secret)`."""
+        return cls(load_or_create_secret(data_dir, secret))
 
     def __call__(self, identifier: str | None) -> str | None:
         if identifier is None:

@@ -15,77 +15,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 
-from blueprint_assets.lib.storage.storage import join, local_folder, normalize_root
+from blueprint_assets.lib.storage.layout import DataLayout
+
+__all__ = ["ENV", "DataLayout", "Settings", "parse_k_list"]
 
 SECRET_ENV = "BLUEPRINT_SECRET"
 DEFAULT_DATA_DIR = "data"
 ARCHIVE_KINDS = ("jetstream-archive", "sample")
-
-
-@dataclass(frozen=True)
-class DataLayout:
-    """Every folder under a data root (a local folder or an object-store URL), named once."""
-
-    data_dir: str
-
-    @property
-    def root(self) -> str:
-        """The data root: an absolute local path or an object-store URL."""
-        return normalize_root(self.data_dir)
-
-    @property
-    def lake(self) -> str:
-        """The lake's Parquet tables: `<data_dir>/lake`."""
-        return join(self.root, "lake")
-
-    @property
-    def state(self) -> str:
-        """Shared state (archive index, opt-outs, cursors): `<data_dir>/state`, in the store."""
-        return join(self.root, "state")
-
-    @property
-    def scratch(self) -> Path:
-        """Local, unshared working space (DuckDB spill, staging): `<data_dir>/state` when local."""
-        return local_folder(self.state)
-
-    @property
-    def spill(self) -> Path:
-        """DuckDB's spill folder, in the scratch space."""
-        return self.scratch / "duckdb_spill"
-
-    @property
-    def releases(self) -> str:
-        """Where releases are kept: `<data_dir>/releases`, in the store."""
-        return join(self.root, "releases")
-
-    @property
-    def releases_local(self) -> Path:
-        """Local folder releases are built in: the releases themselves when local, else staging."""
-        return local_folder(self.releases)
-
-    @property
-    def secret_file(self) -> Path:
-        """The key file used when `BLUEPRINT_SECRET` is unset (local data dirs only)."""
-        from blueprint_assets.lib.privacy.pseudonyms import SECRET_FILE
-
-        return Path(self.root) / SECRET_FILE
-
-    @property
-    def sample(self) -> str:
-        """The default archive folder (`blueprint sample` writes here): `<data_dir>/sample`."""
-        return os.path.join(self.data_dir, "sample")
-
-    @property
-    def models(self) -> str:
-        """Built encoder models, a local folder: `<data_dir>/models` (scratch for an object store)."""
-        return str(local_folder(join(str(self.data_dir), "models")))
-
-    @property
-    def dagster_home(self) -> Path:
-        """The persistent Dagster instance of the CLI: `<data_dir>/dagster_home` (local)."""
-        return local_folder(join(self.data_dir, "dagster_home"))
 
 
 def parse_k_list(value: str) -> list[int]:

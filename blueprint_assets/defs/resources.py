@@ -171,6 +171,7 @@ class ReleaseSettings(ConfigurableResource):
     stable_ids: bool = False
     license: str = "cc-by-4.0"
     contact: str = ""  # BLUEPRINT_CONTACT: where removal requests and questions go (required to publish)
+    quote_min_cluster_size: int = 50  # persona cards of smaller clusters quote no findable post
     gated: bool = False  # BLUEPRINT_GATED=1: the card asks for gated access on the Hub (extra_gated_*)
 
     @property
@@ -307,6 +308,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             stable_ids=settings.stable_ids,
             contact=settings.contact,
             gated=settings.gated,
+            quote_min_cluster_size=settings.quote_min_cluster_size,
         ),
     }
 

@@ -199,7 +199,9 @@ def dataset_release(
     hidden = AnswerIndex(
         hide_answers(t)[1] for splits in per_k.values() for n in HIDDEN_SPLITS for t in splits[n]
     )
-    cards = persona_cards_for(lake, context, cluster_maps(lake, context), hidden.hits)
+    cards = persona_cards_for(
+        lake, context, cluster_maps(lake, context), hidden.hits, settings.quote_min_cluster_size
+    )
     card_context = card_context_for(lake, context, privacy, settings)
     folder = release_dir(lake, context)
     granularities = {k: Granularity(splits, cards[k]) for k, splits in per_k.items()}
@@ -297,7 +299,6 @@ def audit_evidence(
 ) -> dict:
     """The audit's evidence sections: quality on the labelled set, second opinion, sample, re-id risk."""
     from blueprint_assets.lib.ingest.actions import facet_spans
-    from blueprint_assets.lib.personas.cards import CardOptions
     from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
     from blueprint_assets.lib.release.audit.evidence import (
         FINDABLE_MIN_TOKENS,
@@ -328,7 +329,7 @@ def audit_evidence(
         "sample_seed": settings.seed,
         "reid_risk": reid_risk(released, posts),
         "findable_min_tokens": FINDABLE_MIN_TOKENS,
-        "quote_min_cluster_size": CardOptions().quote_min_cluster_size,
+        "quote_min_cluster_size": settings.quote_min_cluster_size,
     }
 
 
@@ -386,10 +387,16 @@ def privacy_audit_report(
 
 
 def persona_cards_for(
-    lake: LakeResource, context: AssetExecutionContext, maps: dict[int, dict[str, int]], hidden_text
+    lake: LakeResource,
+    context: AssetExecutionContext,
+    maps: dict[int, dict[str, int]],
+    hidden_text,
+    quote_min_cluster_size: int,
 ) -> dict[int, dict[int, str]]:
     """Per K, a Markdown card per cluster; posts whose text `hidden_text(text)` flags (hidden answers) are left out."""
-    from blueprint_assets.lib.personas.cards import build_persona_cards
+    from blueprint_assets.lib.personas.cards import CardOptions, build_persona_cards
+
+    options = CardOptions(quote_min_cluster_size=quote_min_cluster_size)
 
     users, matrix = user_matrix(lake, context)
     days = run_days(context)
@@ -402,6 +409,6 @@ def persona_cards_for(
     for k, clusters in sorted(maps.items()):
         assignments = np.asarray([clusters[u] for u in users])
         centroids = {c: matrix[assignments == c, :dim].mean(axis=0) for c in sorted(set(clusters.values()))}
-        cards[k] = build_persona_cards(clusters, rows, posts, post_vectors, centroids)
+        cards[k] = build_persona_cards(clusters, rows, posts, post_vectors, centroids, options)
         context.log.info(f"persona cards: K={k}, {len(cards[k])} cards")
     return cards

@@ -9,12 +9,11 @@ Output is deterministic: every ranking has an explicit tie-break.
 from __future__ import annotations
 
 import math
-import os
 import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,10 +49,9 @@ class CardOptions:
     n_posts: int = 3
     min_term_users: int = 3
     max_post_chars: int = 280
-    # Clusters smaller than this quote no post a text search could find (see audit_evidence.findable_keys).
-    quote_min_cluster_size: int = field(
-        default_factory=lambda: int(os.environ.get("BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE", "50"))
-    )
+    # Clusters smaller than this quote no post a text search could find (see audit_evidence.findable_keys);
+    # the pipeline passes BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE (settings.py) through ReleaseSettings.
+    quote_min_cluster_size: int = 50
 
 
 def _columns(rows: Rows, names: Sequence[str]) -> list[list[Any]]:

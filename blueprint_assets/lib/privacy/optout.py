@@ -17,6 +17,7 @@ import pyarrow as pa
 from blueprint_assets.lib.privacy.anonymize_actions import URI_COLUMNS, involves, uri_author
 from blueprint_assets.lib.storage import storage
 from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
+from blueprint_assets.lib.storage.layout import DataLayout
 from blueprint_assets.lib.storage.state import append_entry, read_entries
 from blueprint_assets.lib.storage.storage import join, normalize_root
 
@@ -97,10 +98,11 @@ def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], st
         report.removed_rows[table_name] = sum(_rewrite(p, keep) for p in _partition_files(lake, table_name))
     for table_name in RELEASE_TABLES:
         report.dropped_releases += lake.drop_table(table_name)
-    releases = join(root, "releases")
+    layout = DataLayout(root)
+    releases = layout.releases
     for name in storage.list_folders(releases):
         report.dropped_releases.append(name)
         storage.delete_tree(join(releases, name))
     report.dropped_releases = sorted(set(report.dropped_releases))
-    record_optout(join(root, "state"), pseudonym(did))
+    record_optout(layout.state, pseudonym(did))
     return report

@@ -13,10 +13,10 @@ import os
 import secrets
 from pathlib import Path
 
+from blueprint_assets.lib.storage.layout import SECRET_FILE
 from blueprint_assets.lib.storage.storage import OBJECT_STORE_SCHEMES
 
 SECRET_ENV = "BLUEPRINT_SECRET"
-SECRET_FILE = "secret.key"
 
 
 def pseudonym(secret: bytes, identifier: str) -> str:

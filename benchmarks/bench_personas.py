@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_PATH, record, report_and_merge  # noqa: E402
 
 from blueprint_assets.lib.personas.clustering import faiss_threads, train_kmeans  # noqa: E402
-from blueprint_assets.lib.personas.encoder import load_encoder, torch_threads  # noqa: E402
+from blueprint_assets.lib.personas.encoder import load_encoder, set_torch_threads, torch_threads  # noqa: E402
+from blueprint_assets.settings import Settings  # noqa: E402
 
 _WORDS_TEXT = (
     "election senate vote policy budget climate housing rent city council mayor school teachers nurses "
@@ -166,6 +167,7 @@ def bench_kmeans(x: np.ndarray, k: int, iters: int, threads: int) -> list[dict]:
 
 
 def main() -> None:
+    set_torch_threads(Settings.from_env().torch_threads)  # BLUEPRINT_TORCH_THREADS, as a run would
     parser = argparse.ArgumentParser()
     parser.add_argument("--texts", type=int, default=300)
     parser.add_argument("--points", type=int, default=200_000)

@@ -333,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:  # --help, --version or a usage error (already printed)
         return done.code if isinstance(done.code, int) else 2
     verbose = getattr(args, "verbose", False)
+    from blueprint_assets.lib.personas.encoder import set_torch_threads
+    from blueprint_assets.settings import Settings
+
+    set_torch_threads(Settings.from_env().torch_threads)  # the scorer and baselines encode in this process
     try:
         with _quiet_warnings(verbose):
             return args.func(args)

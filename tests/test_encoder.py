@@ -98,9 +98,15 @@ def test_invalid_pooling_is_rejected() -> None:
 
 
 def test_torch_threads_default_and_override(monkeypatch) -> None:
-    from blueprint_assets.lib.personas.encoder import torch_threads
+    from blueprint_assets.lib.personas.encoder import set_torch_threads, torch_threads
+    from blueprint_assets.settings import Settings
 
     monkeypatch.delenv("BLUEPRINT_TORCH_THREADS", raising=False)
+    set_torch_threads(Settings.from_env().torch_threads)
     assert torch_threads() == 1
     monkeypatch.setenv("BLUEPRINT_TORCH_THREADS", "64")
-    assert torch_threads() == len(os.sched_getaffinity(0))  # capped at the CPUs this process may use
+    set_torch_threads(Settings.from_env().torch_threads)
+    try:
+        assert torch_threads() == len(os.sched_getaffinity(0))  # capped at the CPUs this process may use
+    finally:
+        set_torch_threads(None)

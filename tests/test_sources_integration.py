@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster import materialize
+from dagster import EnvVar, materialize
 from support.local_servers import (
     HANDLE,
     PASSWORD,
@@ -361,7 +361,11 @@ def test_car_by_did_via_get_repo_and_unknown_did(tmp_path: Path, bsky_host: str)
 def test_author_feed_window(tmp_path: Path, bsky_host: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BLUEPRINT_BSKY_HANDLE", HANDLE)
     monkeypatch.setenv("BLUEPRINT_BSKY_APP_PASSWORD", PASSWORD)
-    source = LinesSource(kind="author-feed", actors=[ALICE], url=bsky_host, path="")
+    login = {
+        "bsky_handle": EnvVar("BLUEPRINT_BSKY_HANDLE"),
+        "bsky_password": EnvVar("BLUEPRINT_BSKY_APP_PASSWORD"),
+    }
+    source = LinesSource(kind="author-feed", actors=[ALICE], url=bsky_host, path="", **login)
     assert run(tmp_path, source, DAY).success
     got = rows(day_file(tmp_path, "actions", DAY), ["action", "record_uri", "subject_uri"])
     assert sorted((r["action"], r["record_uri"].rsplit("/", 1)[1]) for r in got) == [

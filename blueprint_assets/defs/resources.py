@@ -17,6 +17,16 @@ from blueprint_assets.lib.storage.storage import fetch_folder, join, publish_fol
 from blueprint_assets.settings import SECRET_ENV, DataLayout, Settings
 
 
+def resolved(value: str | None) -> str | None:
+    """A field's value: Dagster resolves an `EnvVar` when it runs a resource; used directly, it is resolved here."""
+    return value.get_value() if isinstance(value, EnvVar) else value
+
+
+def _by_name(variable: str, value: str | None) -> EnvVar | None:
+    """`EnvVar(variable)` when the setting is set: the value itself never enters a resource's config."""
+    return EnvVar(variable) if value else None
+
+
 class LakeResource(ConfigurableResource):
     """Where the data lives: `<data_dir>/lake`, `<data_dir>/releases`, `<data_dir>/state`."""
 
@@ -83,9 +93,7 @@ class PrivacyResource(ConfigurableResource):
         if self._secret_bytes is None:
             from blueprint_assets.lib.privacy.pseudonyms import load_or_create_secret
 
-            # Dagster resolves the EnvVar when it runs the resource; used directly, it is resolved here.
-            secret = self.secret.get_value() if isinstance(self.secret, EnvVar) else self.secret
-            self._secret_bytes = load_or_create_secret(self.data_dir, secret)
+            self._secret_bytes = load_or_create_secret(self.data_dir, resolved(self.secret))
         return self._secret_bytes
 
     def pseudonymizer(self):
@@ -123,6 +131,7 @@ class EncoderResource(ConfigurableResource):
     pooling: str = "mean"
     max_tokens: int = 256
     batch_size: int = 64
+    torch_threads: int | None = None  # BLUEPRINT_TORCH_THREADS; None: 1 (lib/personas/encoder.py)
     cache_dir: str | None = (
         None  # default: Settings.model_cache_dir (BLUEPRINT_MODEL_CACHE, else <data>/models)
     )
@@ -143,8 +152,9 @@ class EncoderResource(ConfigurableResource):
         return self.encoder().dim
 
     def encoder(self):
-        from blueprint_assets.lib.personas.encoder import encoder_for
+        from blueprint_assets.lib.personas.encoder import encoder_for, set_torch_threads
 
+        set_torch_threads(self.torch_threads)
         loaded = encoder_for(
             self.model_name, self.resolved_cache_dir, self.pooling, self.max_tokens, self.batch_size
         )
@@ -247,6 +257,9 @@ class EventSourceResource(ConfigurableResource):
     idle_timeout: float = 60.0
     open_timeout: float = 10.0
     skip_failed_repos: bool = False
+    # The author feed's login, by name (EnvVar) so neither enters the run's config or the UI.
+    bsky_handle: str | None = None
+    bsky_password: str | None = None
 
     def line_sources(
         self, days: list[str], state_dir: str | Path, stats=None, progress=None
@@ -272,6 +285,7 @@ class EventSourceResource(ConfigurableResource):
             stats=stats,
             exclude=self.exclude,
             progress=progress,
+            login=(resolved(self.bsky_handle), resolved(self.bsky_password)),
         )
 
 
@@ -285,7 +299,7 @@ def build_resources(settings: Settings | None = None) -> dict:
         "privacy": PrivacyResource(
             data_dir=data_dir,
             # By name, so the value never enters the run's config (the UI shows the variable's name only).
-            secret=EnvVar(SECRET_ENV) if settings.secret else None,
+            secret=_by_name(SECRET_ENV, settings.secret),
             ner=settings.ner,
             optout_file=settings.optout_file,
         ),
@@ -297,8 +311,14 @@ def build_resources(settings: Settings | None = None) -> dict:
             actors=_listed(settings.source_actors),
             **settings.source_options,
             exclude=_listed(settings.source_exclude),
+            bsky_handle=_by_name("BLUEPRINT_BSKY_HANDLE", settings.bsky_handle),
+            bsky_password=_by_name("BLUEPRINT_BSKY_APP_PASSWORD", settings.bsky_password),
         ),
-        "encoder": EncoderResource(model_name=settings.encoder, cache_dir=settings.model_cache_dir),
+        "encoder": EncoderResource(
+            model_name=settings.encoder,
+            cache_dir=settings.model_cache_dir,
+            torch_threads=settings.torch_threads,
+        ),
         "settings": ReleaseSettings(
             ks=list(settings.ks),
             min_cluster_size=settings.min_cluster_size,

@@ -51,8 +51,21 @@ def bundled_model_path() -> Path:
     return path
 
 
+_requested_threads: int | None = None
+
+
+def set_torch_threads(requested: int | None) -> None:
+    """Ask for `requested` torch threads in this process (None: the default, 1).
+
+    Torch's thread count is process-wide, so this is too: the encoder resource and the CLI pass
+    `Settings.torch_threads` (BLUEPRINT_TORCH_THREADS) here before encoding; this module reads no environment.
+    """
+    global _requested_threads
+    _requested_threads = requested
+
+
 def torch_threads() -> int:
-    """Threads for torch: BLUEPRINT_TORCH_THREADS (capped at the CPUs available), else 1.
+    """Threads for torch: the requested number (`set_torch_threads`, capped at the CPUs available), else 1.
 
     One thread by default: Dagster's multiprocess executor runs partitions side by side on the 2 cores,
     and oversubscribed torch OpenMP threads spin-wait (measured: 2 threads on a busy 2-core machine
@@ -62,8 +75,8 @@ def torch_threads() -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cpus = os.cpu_count() or 1
-    env = os.environ.get("BLUEPRINT_TORCH_THREADS")
-    return max(1, min(int(env), cpus)) if env else _DEFAULT_THREADS
+    requested = _requested_threads
+    return max(1, min(requested, cpus)) if requested else _DEFAULT_THREADS
 
 
 @contextlib.contextmanager

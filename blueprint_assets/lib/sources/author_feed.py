@@ -84,8 +84,9 @@ class BskySession:
 
     def __post_init__(self) -> None:
         self.session_dir = Path(self.session_dir)
-        self.handle = self.handle or os.environ.get(HANDLE_ENV) or None
-        self.password = self.password or os.environ.get(PASSWORD_ENV) or None
+        # The login comes from the caller (Settings reads BLUEPRINT_BSKY_*); this module reads no environment.
+        self.handle = self.handle or None
+        self.password = self.password or None
 
     @property
     def session_file(self) -> Path:

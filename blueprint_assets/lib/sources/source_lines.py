@@ -138,6 +138,7 @@ def line_sources_for(
     stats: SourceStats | None = None,
     exclude: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    login: tuple[str | None, str | None] = (None, None),
 ) -> Iterable[LineSource]:
     """The line sources of `kind` for the UTC `days` (sorted YYYY-MM-DD); see the module docstring.
 
@@ -147,7 +148,7 @@ def line_sources_for(
     only while iterating.
     `stats`, if given, is filled while iterating (complete once the iterator is exhausted).
     `exclude`: globs of archive files to skip (hidden files are always skipped); `progress` receives
-    one-line progress messages (the archive index scan).
+    one-line progress messages (the archive index scan). `login` is the author feed's (handle, app password).
     """
     if kind not in SOURCE_KINDS:
         raise ValueError(f"unknown source kind {kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
@@ -170,7 +171,9 @@ def line_sources_for(
     if not actors:
         raise ValueError("source author-feed needs at least one actor (handle or DID)")
     return _counted(
-        _author_feed_sources(actors, days, state_dir, base_url or url or DEFAULT_BSKY_HOST, options, stats),
+        _author_feed_sources(
+            actors, days, state_dir, base_url or url or DEFAULT_BSKY_HOST, options, stats, login
+        ),
         stats,
     )
 
@@ -373,12 +376,19 @@ def _author_feed_sources(
     base_url: str,
     options: SourceOptions,
     stats: SourceStats,
+    login: tuple[str | None, str | None] = (None, None),
 ) -> Iterator[LineSource]:
     def lines() -> Iterator[bytes]:
         # One stream for all accounts; nothing is imported or opened until ingestion pulls lines.
         from blueprint_assets.lib.sources.author_feed import BskySession, Retry, iter_author_feed_events
 
-        session = BskySession(session_dir=local_folder(state_dir) / "bsky_session", base_url=base_url)
+        handle, password = login
+        session = BskySession(
+            session_dir=local_folder(state_dir) / "bsky_session",
+            base_url=base_url,
+            handle=handle,
+            password=password,
+        )
         start_us, end_us = _window(days)
         retry = Retry(max_retries=options.max_retries, backoff=options.backoff)
         for event in iter_author_feed_events(

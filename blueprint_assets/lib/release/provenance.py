@@ -1,7 +1,7 @@
 """Release provenance and the dataset card's required fields: synthetic-sample marking, citation, contact.
 
 How a release knows it was built from the synthetic sample: `blueprint sample` writes every record with
-`"blueprintSynthetic": true` (lib/sample/__init__.py, SYNTHETIC_MARKER). Raw lines are kept verbatim in
+`"blueprintSynthetic": true` (lib/sample/vocabulary.py, SYNTHETIC_MARKER). Raw lines are kept verbatim in
 `raw_events`, so the release scans the window's raw lines for the marker; one marked line is enough (a mix
 of real and synthetic data is not a real dataset). The card then says so in its first lines and in its YAML
 header (`blueprint.synthetic_sample: true`), and `blueprint publish` refuses to upload it.

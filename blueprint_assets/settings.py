@@ -36,16 +36,20 @@ def parse_k_list(value: str) -> list[int]:
     return ks
 
 
-def _csv(value: str) -> tuple[str, ...] | None:
+def _csv(value: str, variable: str) -> tuple[str, ...] | None:
     return tuple(item.strip() for item in value.split(",") if item.strip()) or None
 
 
-def _flag(value: str) -> bool:
+def _flag(value: str, variable: str) -> bool:
     return value == "1"
 
 
-def _optional(value: str) -> str | None:
-    return value or None
+def _text(value: str, variable: str) -> str:
+    return value
+
+
+def _k_list(value: str, variable: str) -> tuple[int, ...]:
+    return tuple(parse_k_list(value))
 
 
 def _number(cast):
@@ -58,70 +62,45 @@ def _number(cast):
     return parse
 
 
-# Field -> (environment variable, parser of a non-empty value). An unset or empty variable keeps the default.
-ENV: dict[str, tuple[str, object]] = {
-    "data_dir": ("BLUEPRINT_DATA_DIR", str),
-    "source": ("BLUEPRINT_SOURCE", str),
-    "source_path": ("BLUEPRINT_SOURCE_PATH", _optional),
-    "source_url": ("BLUEPRINT_SOURCE_URL", _optional),
-    "source_dids": ("BLUEPRINT_SOURCE_DIDS", _csv),
-    "source_actors": ("BLUEPRINT_SOURCE_ACTORS", _csv),
-    "source_exclude": ("BLUEPRINT_SOURCE_EXCLUDE", _csv),
-    "idle_timeout": ("BLUEPRINT_SOURCE_IDLE_TIMEOUT", _number(float)),
-    "max_retries": ("BLUEPRINT_SOURCE_MAX_RETRIES", _number(int)),
-    "backoff": ("BLUEPRINT_SOURCE_BACKOFF", _number(float)),
-    "bsky_handle": ("BLUEPRINT_BSKY_HANDLE", _optional),
-    "bsky_password": ("BLUEPRINT_BSKY_APP_PASSWORD", _optional),
-    "secret": (SECRET_ENV, _optional),
-    "ner": ("BLUEPRINT_NER", _flag),
-    "optout_file": ("BLUEPRINT_OPTOUT_FILE", _optional),
-    "keywords_file": ("BLUEPRINT_KEYWORDS_FILE", _optional),
-    "require_keywords": ("BLUEPRINT_REQUIRE_KEYWORDS", _flag),
-    "ks": ("BLUEPRINT_K", lambda value: tuple(parse_k_list(value))),
-    "min_cluster_size": ("BLUEPRINT_MIN_CLUSTER_SIZE", int),
-    "quote_min_cluster_size": ("BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE", int),
-    "contact": ("BLUEPRINT_CONTACT", str),
-    "gated": ("BLUEPRINT_GATED", _flag),
-    "split": ("BLUEPRINT_SPLIT", str),
-    "stable_ids": ("BLUEPRINT_STABLE_IDS", _flag),
-    "encoder": ("BLUEPRINT_ENCODER", str),
-    "model_cache": ("BLUEPRINT_MODEL_CACHE", _optional),
-    "torch_threads": ("BLUEPRINT_TORCH_THREADS", int),
-}
-_TAKES_NAME = {"idle_timeout", "max_retries", "backoff"}
+def _env(variable: str, parse=_text, default=None, secret: bool = False):
+    """A `Settings` field read from `variable` by `parse(value, variable)`; unset or empty keeps `default`."""
+    return field(default=default, repr=not secret, metadata={"env": variable, "parse": parse})
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of a run, read once from `BLUEPRINT_*` (see `ENV`) and the CLI flags."""
+    """Every setting of a run, read once from `BLUEPRINT_*` (each field names its variable) and the CLI flags."""
 
-    data_dir: str = DEFAULT_DATA_DIR
-    source: str = "jetstream-archive"
-    source_path: str | None = None
-    source_url: str | None = None
-    source_dids: tuple[str, ...] | None = None
-    source_actors: tuple[str, ...] | None = None
-    source_exclude: tuple[str, ...] | None = None
-    idle_timeout: float | None = None  # None: the resource's default
-    max_retries: int | None = None
-    backoff: float | None = None
-    bsky_handle: str | None = None
-    bsky_password: str | None = field(default=None, repr=False)
-    secret: str | None = field(default=None, repr=False)  # never printed; resources read it by EnvVar
-    ner: bool = False
-    optout_file: str | None = None
-    keywords_file: str | None = None
-    require_keywords: bool = False
-    ks: tuple[int, ...] = (25,)
-    min_cluster_size: int = 10
-    quote_min_cluster_size: int = 50
-    contact: str = ""
-    gated: bool = False
-    split: str = "temporal"
-    stable_ids: bool = False
-    encoder: str = "default"
-    model_cache: str | None = None
-    torch_threads: int | None = None  # None: one thread (lib/personas/encoder.py)
+    data_dir: str = _env("BLUEPRINT_DATA_DIR", default=DEFAULT_DATA_DIR)
+    source: str = _env("BLUEPRINT_SOURCE", default="jetstream-archive")
+    source_path: str | None = _env("BLUEPRINT_SOURCE_PATH")
+    source_url: str | None = _env("BLUEPRINT_SOURCE_URL")
+    source_dids: tuple[str, ...] | None = _env("BLUEPRINT_SOURCE_DIDS", _csv)
+    source_actors: tuple[str, ...] | None = _env("BLUEPRINT_SOURCE_ACTORS", _csv)
+    source_exclude: tuple[str, ...] | None = _env("BLUEPRINT_SOURCE_EXCLUDE", _csv)
+    # None: the network source's own default
+    idle_timeout: float | None = _env("BLUEPRINT_SOURCE_IDLE_TIMEOUT", _number(float))
+    max_retries: int | None = _env("BLUEPRINT_SOURCE_MAX_RETRIES", _number(int))
+    backoff: float | None = _env("BLUEPRINT_SOURCE_BACKOFF", _number(float))
+    bsky_handle: str | None = _env("BLUEPRINT_BSKY_HANDLE")
+    bsky_password: str | None = _env("BLUEPRINT_BSKY_APP_PASSWORD", secret=True)
+    # never printed; resources read it by EnvVar
+    secret: str | None = _env(SECRET_ENV, secret=True)
+    ner: bool = _env("BLUEPRINT_NER", _flag, False)
+    optout_file: str | None = _env("BLUEPRINT_OPTOUT_FILE")
+    keywords_file: str | None = _env("BLUEPRINT_KEYWORDS_FILE")
+    require_keywords: bool = _env("BLUEPRINT_REQUIRE_KEYWORDS", _flag, False)
+    ks: tuple[int, ...] = _env("BLUEPRINT_K", _k_list, (25,))
+    min_cluster_size: int = _env("BLUEPRINT_MIN_CLUSTER_SIZE", _number(int), 10)
+    quote_min_cluster_size: int = _env("BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE", _number(int), 50)
+    contact: str = _env("BLUEPRINT_CONTACT", default="")
+    gated: bool = _env("BLUEPRINT_GATED", _flag, False)
+    split: str = _env("BLUEPRINT_SPLIT", default="temporal")
+    stable_ids: bool = _env("BLUEPRINT_STABLE_IDS", _flag, False)
+    encoder: str = _env("BLUEPRINT_ENCODER", default="default")
+    model_cache: str | None = _env("BLUEPRINT_MODEL_CACHE")
+    # None: one thread (lib/personas/encoder.py)
+    torch_threads: int | None = _env("BLUEPRINT_TORCH_THREADS", _number(int))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -131,7 +110,7 @@ class Settings:
         for name, (variable, parse) in ENV.items():
             raw = environ.get(variable, "")
             if raw:
-                values[name] = parse(raw, variable) if name in _TAKES_NAME else parse(raw)
+                values[name] = parse(raw, variable)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
@@ -171,3 +150,9 @@ class Settings:
             "backoff": self.backoff,
         }
         return {name: value for name, value in options.items() if value is not None}
+
+
+# Field -> (environment variable, parser), from the field declarations above.
+ENV: dict[str, tuple[str, object]] = {
+    f.name: (f.metadata["env"], f.metadata["parse"]) for f in fields(Settings) if "env" in f.metadata
+}

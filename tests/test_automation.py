@@ -253,7 +253,7 @@ POSTS = AssetKey("anonymized_posts")
 def corrupted_actions(context, lake: LakeResource, query_engine: QueryEngine) -> None:
     """The real actions partition, with its first row written twice (duplicate event key)."""
     day = context.partition_key
-    with query_engine.configured_connection(lake.scratch_dir / "duckdb_spill") as con:
+    with query_engine.configured_connection(lake.layout.spill) as con:
         build_actions_day(con, lake.lake, day)
     path = lake.lake.day_file("actions", day)
     table = read_files([path])

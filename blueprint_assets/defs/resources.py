@@ -28,7 +28,7 @@ def _by_name(variable: str, value: str | None) -> EnvVar | None:
 
 
 class LakeResource(ConfigurableResource):
-    """Where the data lives: `<data_dir>/lake`, `<data_dir>/releases`, `<data_dir>/state`."""
+    """Where the data lives: the `Lake` and every folder of the data root through `layout` (a `DataLayout`)."""
 
     data_dir: str
 
@@ -40,38 +40,15 @@ class LakeResource(ConfigurableResource):
     def lake(self) -> Lake:
         return Lake(self.data_dir)
 
-    @property
-    def root(self) -> str:
-        """The data root: an absolute local path or an object-store URL."""
-        return self.layout.root
-
-    @property
-    def state_dir(self) -> str:
-        """Shared state (archive index, opt-outs, cursors): `<data_dir>/state`, in the store."""
-        return self.layout.state
-
-    @property
-    def scratch_dir(self) -> Path:
-        """Local, unshared working space (DuckDB spill, staging): `<data_dir>/state` when local."""
-        return self.layout.scratch
-
-    @property
-    def releases_store(self) -> str:
-        """Where releases are kept: `<data_dir>/releases`, in the store."""
-        return self.layout.releases
-
-    @property
-    def releases_dir(self) -> Path:
-        """Local folder releases are built in: the releases themselves when local, else staging."""
-        return self.layout.releases_local
-
     def release_folder(self, name: str) -> Path:
         """The local folder of release `name`, holding its published version (fetched from an object store)."""
-        return fetch_folder(join(self.releases_store, name), self.releases_dir / name)
+        layout = self.layout
+        return fetch_folder(join(layout.releases, name), layout.releases_local / name)
 
     def publish_release(self, name: str) -> None:
         """Publish the local folder of release `name` to the store (a no-op for a local data dir)."""
-        publish_folder(self.releases_dir / name, join(self.releases_store, name))
+        layout = self.layout
+        publish_folder(layout.releases_local / name, join(layout.releases, name))
 
 
 class PrivacyResource(ConfigurableResource):

@@ -28,9 +28,9 @@ def raw_events(
     days = run_days(context)
     stats = IngestStats()
     delivered = SourceStats()
-    with query_engine.configured_connection(lake.scratch_dir / "duckdb_spill", lake.root) as con:
+    with query_engine.configured_connection(lake.layout.spill, lake.layout.root) as con:
         stage_lines(
-            con, source.line_sources(days, lake.state_dir, delivered, progress=context.log.info), stats
+            con, source.line_sources(days, lake.layout.state, delivered, progress=context.log.info), stats
         )
         context.log.info(
             f"read {stats.lines_read} lines from {stats.files_read} files for {len(days)} day(s)"
@@ -42,7 +42,7 @@ def raw_events(
         excluded = (lambda dids: [d for d in dids if pseudonym(d) in opted_out]) if opted_out else None
         write_raw_days(con, lake.lake, days, stats, excluded)
     replays = delivered.stream.get("replays_dropped", 0)
-    accounting = write_accounting(lake.state_dir, days, stats)
+    accounting = write_accounting(lake.layout.state, days, stats)
     warnings = ingestion_warnings(stats, days)
     for warning in warnings:
         context.log.warning(warning)
@@ -100,7 +100,7 @@ def actions(
     by_type: Counter = Counter()
     ignored: Counter = Counter()
     unresolved = 0
-    with query_engine.configured_connection(lake.scratch_dir / "duckdb_spill", lake.root) as con:
+    with query_engine.configured_connection(lake.layout.spill, lake.layout.root) as con:
         # Days in order, so a delete can find a create from an earlier day of the same run.
         for number, day in enumerate(days, start=1):
             summary = build_actions_day(con, lake.lake, day)

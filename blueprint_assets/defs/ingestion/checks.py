@@ -87,7 +87,7 @@ def raw_events_line_accounting(context: AssetCheckExecutionContext, lake: LakeRe
     """Every line read is accounted for: lines_read = kept + quarantined + duplicates + outside_window
     + opted_out, with kept and quarantined counted in the stored partitions."""
     days = run_days(context)
-    record = read_accounting(lake.state_dir, days)
+    record = read_accounting(lake.layout.state, days)
     stored = {
         "kept": stored_rows(lake, "raw_events", days),
         "quarantined": stored_rows(lake, "raw_events_quarantine", days),

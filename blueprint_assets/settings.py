@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
+from blueprint_assets.lib.personas.cards import QUOTE_MIN_CLUSTER_SIZE
 from blueprint_assets.lib.storage.layout import DataLayout
 
 __all__ = ["ENV", "DataLayout", "Settings", "parse_k_list"]
@@ -92,7 +93,9 @@ class Settings:
     require_keywords: bool = _env("BLUEPRINT_REQUIRE_KEYWORDS", _flag, False)
     ks: tuple[int, ...] = _env("BLUEPRINT_K", _k_list, (25,))
     min_cluster_size: int = _env("BLUEPRINT_MIN_CLUSTER_SIZE", _number(int), 10)
-    quote_min_cluster_size: int = _env("BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE", _number(int), 50)
+    quote_min_cluster_size: int = _env(
+        "BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE", _number(int), QUOTE_MIN_CLUSTER_SIZE
+    )
     contact: str = _env("BLUEPRINT_CONTACT", default="")
     gated: bool = _env("BLUEPRINT_GATED", _flag, False)
     split: str = _env("BLUEPRINT_SPLIT", default="temporal")

@@ -11,6 +11,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
 from blueprint_assets.lib.ingest.staging import LineSource
+from blueprint_assets.lib.personas.cards import QUOTE_MIN_CLUSTER_SIZE
 from blueprint_assets.lib.storage.duck import configure
 from blueprint_assets.lib.storage.lake import Lake
 from blueprint_assets.lib.storage.storage import fetch_folder, join, publish_folder, register_with_duckdb
@@ -32,14 +33,6 @@ class LakeResource(ConfigurableResource):
 
     data_dir: str
 
-    @property
-    def layout(self) -> DataLayout:
-        return DataLayout(self.data_dir)
-
-    @property
-    def lake(self) -> Lake:
-        return Lake(self.data_dir)
-
     def release_folder(self, name: str) -> Path:
         """The local folder of release `name`, holding its published version (fetched from an object store)."""
         layout = self.layout
@@ -49,6 +42,15 @@ class LakeResource(ConfigurableResource):
         """Publish the local folder of release `name` to the store (a no-op for a local data dir)."""
         layout = self.layout
         publish_folder(layout.releases_local / name, join(layout.releases, name))
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(self.data_dir)
+
+    @property
+    def layout(self) -> DataLayout:
+        """Every folder of the data root (lib/storage/layout.py), the lake's included."""
+        return DataLayout(self.data_dir)
 
 
 class PrivacyResource(ConfigurableResource):
@@ -158,7 +160,7 @@ class ReleaseSettings(ConfigurableResource):
     stable_ids: bool = False
     license: str = "cc-by-4.0"
     contact: str = ""  # BLUEPRINT_CONTACT: where removal requests and questions go (required to publish)
-    quote_min_cluster_size: int = 50  # persona cards of smaller clusters quote no findable post
+    quote_min_cluster_size: int = QUOTE_MIN_CLUSTER_SIZE  # smaller clusters' cards quote no findable post
     gated: bool = False  # BLUEPRINT_GATED=1: the card asks for gated access on the Hub (extra_gated_*)
 
     @property
@@ -229,11 +231,12 @@ class EventSourceResource(ConfigurableResource):
     base_url: str | None = None
     collections: list[str] | None = None
     exclude: list[str] | None = None  # archive files to skip (globs); hidden files are always skipped
-    max_retries: int = 8
-    backoff: float = 1.0
-    idle_timeout: float = 60.0
-    open_timeout: float = 10.0
-    skip_failed_repos: bool = False
+    # Retry and failure knobs; None keeps the default of lib/sources/source_lines.py `SourceOptions`.
+    max_retries: int | None = None
+    backoff: float | None = None
+    idle_timeout: float | None = None
+    open_timeout: float | None = None
+    skip_failed_repos: bool | None = None
     # The author feed's login, by name (EnvVar) so neither enters the run's config or the UI.
     bsky_handle: str | None = None
     bsky_password: str | None = None
@@ -248,20 +251,17 @@ class EventSourceResource(ConfigurableResource):
         """
         from blueprint_assets.lib.sources.source_lines import SourceOptions, line_sources_for
 
+        where = self.model_dump(
+            include={"path", "url", "dids", "actors", "base_url", "collections", "exclude"}
+        )
         return line_sources_for(
             self.kind,
             days=days,
             state_dir=state_dir,
-            path=self.path,
-            url=self.url,
-            dids=self.dids,
-            actors=self.actors,
-            base_url=self.base_url,
-            collections=self.collections,
             options=SourceOptions.from_config(self),
             stats=stats,
-            exclude=self.exclude,
             progress=progress,
+            **where,
             login=(resolved(self.bsky_handle), resolved(self.bsky_password)),
         )
 

@@ -103,14 +103,15 @@ class IngestStats:
 
     lines_read: int = 0
     blank_lines: int = 0
-    files_read: int = 0
+    # Where each non-blank line went, in the order of `accounting()`:
     events_by_day: dict[str, int] = field(default_factory=dict)
-    duplicates_by_day: dict[str, int] = field(default_factory=dict)
     quarantined_by_day: dict[str, dict[str, int]] = field(default_factory=dict)
+    duplicates_by_day: dict[str, int] = field(default_factory=dict)
+    # lines read for other days: events timed outside the window, bad lines filed elsewhere
+    outside_window: int = 0
     opted_out_events: int = 0
-    outside_window: int = (
-        0  # lines read for other days: events timed outside the window, bad lines filed elsewhere
-    )
+    # The files behind the lines
+    files_read: int = 0
     corrupt_files: int = 0
 
     def accounting(self) -> dict[str, int]:

@@ -39,6 +39,9 @@ _STOPWORDS_TEXT = """a about above after again against all also am an and any ar
     we're we've were weren't what what's when where which while who who's whom why will with won't would
     wouldn't yes yet you you're you've your yours yourself yourselves im dont cant thats its ive youre"""
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+# Clusters smaller than this quote no post a text search could find (see audit_evidence.findable_keys); the
+# pipeline passes BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE (settings.py, whose default this is) through ReleaseSettings.
+QUOTE_MIN_CLUSTER_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,7 @@ class CardOptions:
     n_posts: int = 3
     min_term_users: int = 3
     max_post_chars: int = 280
-    # Clusters smaller than this quote no post a text search could find (see audit_evidence.findable_keys);
-    # the pipeline passes BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE (settings.py) through ReleaseSettings.
-    quote_min_cluster_size: int = 50
+    quote_min_cluster_size: int = QUOTE_MIN_CLUSTER_SIZE
 
 
 def _columns(rows: Rows, names: Sequence[str]) -> list[list[Any]]:

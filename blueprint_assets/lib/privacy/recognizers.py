@@ -104,21 +104,34 @@ def _spelled_out_at(pattern_text: str) -> tuple[str, str] | None:
     return match.group(1).lower(), match.group(2).lower()
 
 
-class BlueskyHandleRecognizer(PatternRecognizer):
-    """`@handle.bsky.social`, custom-domain handles (`@name.example.org`), fediverse `@name@host.tld` and
-    quoted Twitter/X `@name` (unless the word after '@' is in `BARE_AT_WORDS`)."""
+class FixedPatternRecognizer(PatternRecognizer):
+    """A recognizer of fixed patterns, named after its class: subclasses set `ENTITY`, `PATTERNS` and
+    `CONTEXT` as class attributes, the way presidio's predefined recognizers do."""
+
+    ENTITY: str = ""
+    PATTERNS: tuple[Pattern, ...] = ()
+    CONTEXT: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         super().__init__(
-            supported_entity="USERNAME",
-            patterns=[
-                Pattern("bluesky_handle", HANDLE_REGEX, 0.85),
-                Pattern("fediverse_handle", FEDIVERSE_HANDLE_REGEX, 0.85),
-                Pattern("bare_handle", BARE_HANDLE_REGEX, 0.6),
-            ],
-            context=["handle", "follow", "@"],
-            name="BlueskyHandleRecognizer",
+            supported_entity=self.ENTITY,
+            patterns=list(self.PATTERNS),
+            context=list(self.CONTEXT) or None,
+            name=type(self).__name__,
         )
+
+
+class BlueskyHandleRecognizer(FixedPatternRecognizer):
+    """`@handle.bsky.social`, custom-domain handles (`@name.example.org`), fediverse `@name@host.tld` and
+    quoted Twitter/X `@name` (unless the word after '@' is in `BARE_AT_WORDS`)."""
+
+    ENTITY = "USERNAME"
+    PATTERNS = (
+        Pattern("bluesky_handle", HANDLE_REGEX, 0.85),
+        Pattern("fediverse_handle", FEDIVERSE_HANDLE_REGEX, 0.85),
+        Pattern("bare_handle", BARE_HANDLE_REGEX, 0.6),
+    )
+    CONTEXT = ("handle", "follow", "@")
 
     def validate_result(self, pattern_text: str) -> bool | None:
         if "." in pattern_text:
@@ -126,33 +139,25 @@ class BlueskyHandleRecognizer(PatternRecognizer):
         return pattern_text[1:].lower() not in BARE_AT_WORDS
 
 
-class DidRecognizer(PatternRecognizer):
+class DidRecognizer(FixedPatternRecognizer):
     """Decentralized identifiers: `did:plc:<24 base32 chars>`, `did:web:<host>` and `did:key:z<base58>`."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity="DID",
-            patterns=[
-                Pattern("did_plc", DID_PLC_REGEX, 0.95),
-                Pattern("did_web", DID_WEB_REGEX, 0.9),
-                Pattern("did_key", DID_KEY_REGEX, 0.9),
-            ],
-            name="DidRecognizer",
-        )
+    ENTITY = "DID"
+    PATTERNS = (
+        Pattern("did_plc", DID_PLC_REGEX, 0.95),
+        Pattern("did_web", DID_WEB_REGEX, 0.9),
+        Pattern("did_key", DID_KEY_REGEX, 0.9),
+    )
 
 
-class AtUriRecognizer(PatternRecognizer):
+class AtUriRecognizer(FixedPatternRecognizer):
     """`at://<did or handle>/<collection>/<rkey>` record URIs."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity="AT_URI",
-            patterns=[Pattern("at_uri", AT_URI_REGEX, 0.95)],
-            name="AtUriRecognizer",
-        )
+    ENTITY = "AT_URI"
+    PATTERNS = (Pattern("at_uri", AT_URI_REGEX, 0.95),)
 
 
-class ProjectUrlRecognizer(PatternRecognizer):
+class ProjectUrlRecognizer(FixedPatternRecognizer):
     """URLs: any `http(s)://` or `ftp://` link, and scheme-less `host.tld[/path]` with presidio's TLD list.
 
     Differs from presidio's `UrlRecognizer` on purpose: a right boundary after the TLD (presidio turns
@@ -160,17 +165,13 @@ class ProjectUrlRecognizer(PatternRecognizer):
     punctuation is not part of the URL, and scheme URLs with any TLD are found.
     """
 
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity="URL",
-            patterns=[
-                Pattern("scheme_url", URL_SCHEME_REGEX, 0.6),
-                Pattern("ipv6_url", URL_IPV6_REGEX, 0.6),
-                Pattern("host_url", URL_HOST_REGEX, 0.5),
-            ],
-            context=list(UrlRecognizer.CONTEXT),
-            name="ProjectUrlRecognizer",
-        )
+    ENTITY = "URL"
+    PATTERNS = (
+        Pattern("scheme_url", URL_SCHEME_REGEX, 0.6),
+        Pattern("ipv6_url", URL_IPV6_REGEX, 0.6),
+        Pattern("host_url", URL_HOST_REGEX, 0.5),
+    )
+    CONTEXT = tuple(UrlRecognizer.CONTEXT)
 
     def validate_result(self, pattern_text: str) -> bool | None:
         """Reject scheme-less `name.ext` file names / code attributes (`CODE_LIKE_TLDS`) and a missing space

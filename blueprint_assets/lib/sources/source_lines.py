@@ -59,8 +59,9 @@ class SourceOptions:
 
     @classmethod
     def from_config(cls, config: object) -> SourceOptions:
-        """The options `config` (e.g. the Dagster resource) has an attribute for; the others keep defaults."""
-        return cls(**{f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)})
+        """The options `config` (e.g. the Dagster resource) sets (not None); the others keep their defaults."""
+        given = {f.name: getattr(config, f.name, None) for f in fields(cls)}
+        return cls(**{name: value for name, value in given.items() if value is not None})
 
     def stream_kwargs(self) -> dict[str, Any]:
         """The retry and timeout keywords of `jetstream_live.stream_window` (all but `skip_failed_repos`)."""

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from blueprint_assets.lib.storage import storage
+from blueprint_assets.lib.storage.layout import DataLayout
 from blueprint_assets.lib.storage.storage import is_object_store, join, resolve  # noqa: F401 (re-exported)
 
 PART_FILE = "part-0.parquet"  # the name of a partition that has no version yet (and of pre-marker files)
@@ -58,7 +59,7 @@ class Lake:
 
     @property
     def root(self) -> str:
-        return join(storage.normalize_root(self.data_dir), "lake")
+        return DataLayout(self.data_dir).lake
 
     def partition_dir(self, table: str, key: str, value: str) -> str:
         return join(self.root, table, f"{key}={value}")

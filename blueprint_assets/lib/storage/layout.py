@@ -37,6 +37,11 @@ class DataLayout:
         return join(self.root, "state")
 
     @property
+    def releases(self) -> str:
+        """Where releases are kept: `<data_dir>/releases`, in the store."""
+        return join(self.root, "releases")
+
+    @property
     def scratch(self) -> Path:
         """Local, unshared working space (DuckDB spill, staging): `<data_dir>/state` when local."""
         return local_folder(self.state)
@@ -45,11 +50,6 @@ class DataLayout:
     def spill(self) -> Path:
         """DuckDB's spill folder, in the scratch space."""
         return self.scratch / "duckdb_spill"
-
-    @property
-    def releases(self) -> str:
-        """Where releases are kept: `<data_dir>/releases`, in the store."""
-        return join(self.root, "releases")
 
     @property
     def releases_local(self) -> Path:

@@ -158,85 +158,90 @@ def _rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _section(
+    title: str, text: str, header: tuple[str, ...], rows: tuple, empty: str | None = None
+) -> list[dict]:
+    """One report section: a heading, a paragraph and a table (or the `empty` paragraph when no rows)."""
+    table = {"kind": "table", "header": header, "rows": rows}
+    last = table if rows or empty is None else {"kind": "p", "text": empty}
+    return [{"kind": "h2", "text": title}, {"kind": "p", "text": text}, last]
+
+
+def _quality_section(quality: Mapping[str, Any], stats: Mapping[str, Any]) -> list[dict]:
+    if not quality:
+        return []
+    return _section(
+        "Anonymizer quality on the labelled set",
+        f"Measured by this release's build on {quality['cases']} labelled cases "
+        f"({quality['negatives']} look-alikes without PII), token by token as presidio-research reports. "
+        f"Over-redaction: {quality['over_redaction']:.2%} of non-PII tokens; "
+        f"{quality['negatives_touched']} look-alike text(s) changed.",
+        ("entity type", "recall", "precision", "span recall"),
+        tuple(
+            (r["type"], _rate(r["recall"]), _rate(r["precision"]), _rate(r["span_recall"]))
+            for r in quality["types"]
+        ),
+    )
+
+
+def _second_opinion_section(second: Mapping[str, Any], stats: Mapping[str, Any]) -> list[dict]:
+    scanned = stats.get("second_opinion_texts", "all")
+    rows = tuple(
+        (name, str(entry["count"]), ", ".join(f"{shape} ×{n}" for shape, n in entry["shapes"].items()))
+        for name, entry in second.items()
+    )
+    text = (
+        f"Detectors that did not do the removal, run over {scanned} released texts after anonymization: "
+        f"broad generic shapes ({', '.join(GENERIC_PATTERNS)}) and presidio recognizers outside the removal "
+        "set (stock e-mail, URL and phone; US SSN and ITIN; NHS; medical licence). They over-report on "
+        "purpose (file names, versions); read the shapes. Values are never shown."
+    )
+    header = ("detector", "hits", "top shapes")
+    return _section("Second-opinion residual scan", text, header, rows, empty="No detector found anything.")
+
+
+def _sample_section(sample: list[Mapping[str, str]], stats: Mapping[str, Any]) -> list[dict]:
+    seed = stats.get("sample_seed", "n/a")
+    intro = (
+        f"{len(sample)} texts drawn at random (seed {seed}) among those where something was replaced; "
+        "each replaced value is shown as its type and shape."
+    )
+    pairs = tuple((s["before"], s["after"]) for s in sample)
+    return _section("Random before/after sample", intro, ("before (values masked to shape)", "after"), pairs)
+
+
+def _risk_section(risk: list[Mapping[str, Any]], stats: Mapping[str, Any]) -> list[dict]:
+    total = sum(r["texts"] for r in risk)
+    findable = sum(r["findable"] for r in risk)
+    min_tokens = stats.get("findable_min_tokens", FINDABLE_MIN_TOKENS)
+    text = (
+        f"A released text with at least {min_tokens} tokens that is one post in the release can be found by a "
+        f"text search on Bluesky and linked to its author: {findable} of {total} distinct released texts "
+        f"({findable / total if total else 0:.1%}). Persona cards quote no such text for clusters under "
+        f"{stats.get('quote_min_cluster_size', 'n/a')} users."
+    )
+    by_cluster = tuple((r["cluster"], str(r["texts"]), str(r["findable"]), f"{r['share']:.1%}") for r in risk)
+    return _section(
+        "Verbatim re-identification risk",
+        text,
+        ("cluster", "distinct texts", "findable", "share"),
+        by_cluster,
+    )
+
+
+# The evidence keys of the stats dict, in report order, with the builder of each one's section.
+_SECTIONS = (
+    ("anonymizer_quality", _quality_section),
+    ("second_opinion", _second_opinion_section),
+    ("replacement_sample", _sample_section),
+    ("reid_risk", _risk_section),
+)
+
+
 def evidence_sections(stats: Mapping[str, Any]) -> list[dict]:
     """Report sections for the evidence keys present in `stats` (see the module docstring)."""
     sections: list[dict] = []
-    quality = stats.get("anonymizer_quality")
-    if quality:
-        sections += [
-            {"kind": "h2", "text": "Anonymizer quality on the labelled set"},
-            {
-                "kind": "p",
-                "text": f"Measured by this release's build on {quality['cases']} labelled cases "
-                f"({quality['negatives']} look-alikes without PII), token by token as presidio-research reports. "
-                f"Over-redaction: {quality['over_redaction']:.2%} of non-PII tokens; "
-                f"{quality['negatives_touched']} look-alike text(s) changed.",
-            },  # fmt: skip
-            {
-                "kind": "table",
-                "header": ("entity type", "recall", "precision", "span recall"),
-                "rows": tuple(
-                    (r["type"], _rate(r["recall"]), _rate(r["precision"]), _rate(r["span_recall"]))
-                    for r in quality["types"]
-                ),
-            },  # fmt: skip
-        ]
-    second = stats.get("second_opinion")
-    if second is not None:
-        rows = tuple(
-            (name, str(entry["count"]), ", ".join(f"{shape} ×{n}" for shape, n in entry["shapes"].items()))
-            for name, entry in second.items()
-        )
-        sections += [
-            {"kind": "h2", "text": "Second-opinion residual scan"},
-            {
-                "kind": "p",
-                "text": f"Detectors that did not do the removal, run over {stats.get('second_opinion_texts', 'all')} "
-                "released texts after anonymization: broad generic shapes ("
-                + ", ".join(GENERIC_PATTERNS)
-                + ") "
-                "and presidio recognizers outside the removal set (stock e-mail, URL and phone; US SSN and ITIN; "
-                "NHS; medical licence). They over-report on purpose (file names, versions); read the shapes. "
-                "Values are never shown.",
-            },  # fmt: skip
-            {"kind": "table", "header": ("detector", "hits", "top shapes"), "rows": rows}
-            if rows
-            else {"kind": "p", "text": "No detector found anything."},
-        ]
-    sample = stats.get("replacement_sample")
-    if sample is not None:
-        sections += [
-            {"kind": "h2", "text": "Random before/after sample"},
-            {
-                "kind": "p",
-                "text": f"{len(sample)} texts drawn at random (seed {stats.get('sample_seed', 'n/a')}) "
-                "among those where something was replaced; each replaced value is shown as its type and shape.",
-            },  # fmt: skip
-            {
-                "kind": "table",
-                "header": ("before (values masked to shape)", "after"),
-                "rows": tuple((s["before"], s["after"]) for s in sample),
-            },  # fmt: skip
-        ]
-    risk = stats.get("reid_risk")
-    if risk is not None:
-        total = sum(r["texts"] for r in risk)
-        findable = sum(r["findable"] for r in risk)
-        sections += [
-            {"kind": "h2", "text": "Verbatim re-identification risk"},
-            {
-                "kind": "p",
-                "text": f"A released text with at least {stats.get('findable_min_tokens', FINDABLE_MIN_TOKENS)} "
-                f"tokens that is one post in the release can be found by a text search on Bluesky and linked to its "
-                f"author: {findable} of {total} distinct released texts ({findable / total if total else 0:.1%}). "
-                f"Persona cards quote no such text for clusters under {stats.get('quote_min_cluster_size', 'n/a')} users.",
-            },  # fmt: skip
-            {
-                "kind": "table",
-                "header": ("cluster", "distinct texts", "findable", "share"),
-                "rows": tuple(
-                    (r["cluster"], str(r["texts"]), str(r["findable"]), f"{r['share']:.1%}") for r in risk
-                ),
-            },  # fmt: skip
-        ]
+    for key, build in _SECTIONS:
+        if stats.get(key) is not None:
+            sections += build(stats[key], stats)
     return sections

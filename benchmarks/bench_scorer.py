@@ -50,8 +50,9 @@ def main() -> int:
         return 0
     cache = WORK_DIR / "scorer_cache"
     shutil.rmtree(cache, ignore_errors=True)
-    lake = embed_cache.data_dir_of(release) / "lake"
-    loader = embed_cache.encoder_loader()
+    data_dir = embed_cache.data_dir_of(release, ROOT / "data")
+    lake = data_dir / "lake"
+    loader = embed_cache.encoder_loader(data_dir / "models")
     loader().encode(["warm up"])  # model load is not part of either figure
     train_embed = embed_cache.Embedder(loader, cache, lake, progress=False)
     preds = baselines.as_predictions(baselines.run_baseline("retrieval", release, embed=train_embed))

@@ -5,8 +5,9 @@ Exit codes: 0 success, 1 a failed run or command, 2 bad usage. Errors are one li
 register it in `build_parser` with `add_command(sub, "x", cmd_x, "help ...")`; raise `UsageError` for bad
 input and `CommandFailed` for a failure, each with a message that names the cause and the fix.
 
-The commands that run Dagster jobs (`run`, `release`, `summary`) live in `cli_runs.py`; the error types,
-the data root and the argument types they all share live in `cli_common.py`.
+The commands that run Dagster jobs (`run`, `release`, `summary`) live in `cli_runs.py`, the modellers'
+`score` and `baseline` in `cli_score.py`; the error types, the data root, the argument types and the parser
+helpers (`Parser`, `add_command`) they all share live in `cli_common.py`.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ from pathlib import Path
 from blueprint_assets.cli_common import (
     GENERIC_FIX,
     CommandFailed,
+    Parser,
     UsageError,
     _data_dir,
+    add_command,
     cli_settings,
+    common_options,
     iso_day,
     month_spec,
     repo_id,
 )
 from blueprint_assets.cli_runs import _quiet_warnings, cmd_release, cmd_run, cmd_summary
+from blueprint_assets.cli_score import add_scoring_commands
 
 __all__ = ["CommandFailed", "UsageError", "build_parser", "main"]
 
@@ -56,18 +61,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
         return 0
     print(f"uploaded: {upload(release, args.repo, args.private)}")
     return 0
-
-
-def cmd_score(args: argparse.Namespace) -> int:
-    from blueprint_assets.lib.evaluation.scorer import main_score
-
-    return main_score(args.rest)  # encodes through the cached Embedder, with progress
-
-
-def cmd_baseline(args: argparse.Namespace) -> int:
-    from blueprint_assets.lib.evaluation.baselines import main_baseline
-
-    return main_baseline(args.rest)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -120,13 +113,6 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line usage error (exit 2) instead of the usage block."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -134,27 +120,6 @@ def _version() -> str:
         return version("blueprint")
     except PackageNotFoundError:
         return "unknown"
-
-
-def common_options() -> argparse.ArgumentParser:
-    """Options every subcommand accepts (also before the subcommand)."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-        help="show Dagster's full log and tracebacks",
-    )  # fmt: skip
-    return common
-
-
-def add_command(
-    sub, name: str, func, help: str, *, data_dir: bool = True, **kwargs
-) -> argparse.ArgumentParser:
-    """Register subcommand `name` running `func(args) -> exit code`, with the common options."""
-    command = sub.add_parser(name, help=help, description=help, parents=[common_options()], **kwargs)
-    if data_dir:
-        command.add_argument("--data-dir", help="data directory (default $BLUEPRINT_DATA_DIR or ./data)")
-    command.set_defaults(func=func)
-    return command
 
 
 def add_day_range(command: argparse.ArgumentParser) -> None:
@@ -266,17 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     release.add_argument("--out", help="also copy the finished release folder here")
 
-    # score and baseline parse their own options (see PASS_THROUGH); these entries give them help lines.
-    for name, func, text in (
-        ("score", cmd_score, "score predictions against answer keys (see `blueprint score --help`)"),
-        (
-            "baseline",
-            cmd_baseline,
-            "run a baseline: majority, cluster-prior, retrieval, lookup, lightgbm, leaderboard",
-        ),
-    ):
-        command = add_command(sub, name, func, text, data_dir=False)
-        command.add_argument("rest", nargs=argparse.REMAINDER, help="options of the subcommand")
+    add_scoring_commands(sub)
 
     publish = add_command(
         sub, "publish", cmd_publish,
@@ -321,13 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-PASS_THROUGH = {"score": cmd_score, "baseline": cmd_baseline}  # they parse their own options
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in PASS_THROUGH:
-        return PASS_THROUGH[argv[0]](argparse.Namespace(rest=argv[1:]))
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as done:  # --help, --version or a usage error (already printed)

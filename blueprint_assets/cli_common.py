@@ -1,4 +1,5 @@
-"""What every `blueprint` subcommand shares: the error types, the data root and the argument types."""
+"""What every `blueprint` subcommand shares: the error types, the data root, the argument types and the parser
+helpers (`Parser`, `common_options`, `add_command`)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,31 @@ def day_range(args: argparse.Namespace) -> tuple[str, str]:
 
 
 GENERIC_FIX = "rerun with --verbose for Dagster's full log"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (exit 2) instead of the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every subcommand accepts (also before the subcommand)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="show Dagster's full log and tracebacks",
+    )  # fmt: skip
+    return common
+
+
+def add_command(
+    sub, name: str, func, help: str, *, data_dir: bool = True, **kwargs
+) -> argparse.ArgumentParser:
+    """Register subcommand `name` running `func(args) -> exit code`, with the common options."""
+    command = sub.add_parser(name, help=help, description=help, parents=[common_options()], **kwargs)
+    if data_dir:
+        command.add_argument("--data-dir", help="data directory (default $BLUEPRINT_DATA_DIR or ./data)")
+    command.set_defaults(func=func)
+    return command

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support.scoring_inputs import blueprint_with_embed
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER, one_hot
 from blueprint_assets.lib.evaluation import baselines, scorer
@@ -190,17 +191,25 @@ def test_lookup_and_lightgbm_predict_every_target(release: Path) -> None:
         assert _action(preds["v6"]) == "like"  # unseen cluster -> global prior
 
 
-def test_leaderboard_and_main_baseline(
-    release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_blueprint_baseline_and_leaderboard(
+    release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from blueprint_assets.lib.evaluation import leaderboard
-
+    blueprint = blueprint_with_embed(monkeypatch, hash_embed)
     outside = baselines.write_predictions(
         tmp_path / "mine.jsonl", baselines.run_baseline("majority", release, embed=hash_embed)
     )
     out = tmp_path / "board" / "leaderboard.md"
-    argv = ["--release", str(release), "--out", str(out), "--predictions", f"mine={outside}"]
-    assert leaderboard.main_leaderboard(argv, hash_embed) == 0
+    argv = [
+        "baseline",
+        "leaderboard",
+        "--release",
+        str(release),
+        "--out",
+        str(out),
+        "--predictions",
+        f"mine={outside}",
+    ]
+    assert blueprint(argv) == 0
     table = out.read_text()
     assert "no test answers" in capsys.readouterr().err  # the fixture has validation answers only
     header = "| baseline | macro-F1 | F1 common | F1 rare | accuracy | legacy | item cos | avg-emb cos | max cos | JS | Jaccard |"
@@ -219,14 +228,9 @@ def test_leaderboard_and_main_baseline(
     assert "![per-cluster macro-F1 by baseline](leaderboard_per_cluster_f1.png)" in table
 
     target = tmp_path / "r.jsonl"
-    assert (
-        baselines.main_baseline(["retrieval", "--release", str(release), "--out", str(target)], hash_embed)
-        == 0
-    )
+    assert blueprint(["baseline", "retrieval", "--release", str(release), "--out", str(target)]) == 0
     assert len(target.read_text().splitlines()) == len(VALIDATION)
-    assert (
-        baselines.main_baseline(["majority", "--release", str(tmp_path / "none"), "--out", str(target)]) == 2
-    )
+    assert blueprint(["baseline", "majority", "--release", str(tmp_path / "none"), "--out", str(target)]) == 2
     assert "has no data/train.parquet" in capsys.readouterr().err
 
 

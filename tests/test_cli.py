@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -86,13 +87,19 @@ def test_version_and_help(capsys) -> None:
 def test_every_subcommand_and_option_has_help() -> None:
     from blueprint_assets.cli import build_parser
 
+    def check(parser, prefix: str) -> None:
+        for action in parser._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"{prefix} {action.option_strings or action.dest}"
+                continue
+            for name, command in action.choices.items():  # subcommands, e.g. `baseline leaderboard`
+                assert command.description, f"{prefix} {name}"
+                check(command, f"{prefix} {name}")
+
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
-    assert commands.choices
-    for name, command in commands.choices.items():
-        assert command.description, name
-        for action in command._actions:
-            assert action.help, f"{name} {action.option_strings or action.dest}"
+    assert {"score", "baseline"} <= set(commands.choices)
+    check(parser, "blueprint")
 
 
 def test_forget_needs_a_did(tmp_path: Path, capsys) -> None:
@@ -121,3 +128,4 @@ def test_release_on_too_few_users_exits_1_with_the_cause(isolated_env: Path, cap
     # One line per step: the failed step, and no Dagster engine chatter.
     assert "  FAILED   persona_clusters" in captured.err
     assert "STEP_" not in captured.err
+

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
-from support.scoring_inputs import ODD, answer_rows, hash_embed, prediction_rows
+from support.scoring_inputs import ODD, answer_rows, blueprint_with_embed, hash_embed, prediction_rows
 
 from blueprint_assets.lib.actions_space import one_hot
 from blueprint_assets.lib.evaluation import compat, metrics, scorer
@@ -313,7 +313,10 @@ def test_report_shows_both_action_scores_and_names_the_encoder(
     assert "| cluster | n | macro-F1 | F1 common | F1 rare | legacy |" in report
 
 
-def test_cli_compat_flag_selects_blueprint_mode(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_compat_flag_selects_blueprint_mode(
+    tmp_path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blueprint = blueprint_with_embed(monkeypatch, hash_embed)
     folder = tmp_path / "rel" / "private" / "answers"
     folder.mkdir(parents=True)
     with (folder / "validation.jsonl").open("w") as fh:
@@ -328,12 +331,10 @@ def test_cli_compat_flag_selects_blueprint_mode(tmp_path, capsys: pytest.Capture
     preds.write_text(
         "".join(json.dumps({"id": r, **one_hot(a), "text": t}) + "\n" for r, a, t in prediction_rows())
     )
-    base = ["--answers", str(tmp_path / "rel"), "--predictions", str(preds)]
-    assert (
-        scorer.main_score([*base, "--compat", "blueprint", "--out", str(tmp_path / "r.md")], hash_embed) == 0
-    )
+    base = ["score", "--answers", str(tmp_path / "rel"), "--predictions", str(preds)]
+    assert blueprint([*base, "--compat", "blueprint", "--out", str(tmp_path / "r.md")]) == 0
     assert "Scoring mode: blueprint" in capsys.readouterr().out
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["settings"]["mode"] == "blueprint"
-    assert scorer.main_score(base, hash_embed) == 0
+    assert blueprint(base) == 0
     assert "Scoring mode: default" in capsys.readouterr().out

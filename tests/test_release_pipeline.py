@@ -344,7 +344,7 @@ def test_forget_leaves_no_trace_in_any_table_or_release(built, tmp_path: Path) -
 
 
 def test_sample_submission_scores_on_validation_and_test(built, capsys) -> None:
-    from blueprint_assets.lib.evaluation.scorer import main_score
+    from blueprint_assets.cli import main
 
     data_dir, _ = built
     release = data_dir / "releases" / "2025-03"
@@ -364,8 +364,9 @@ def test_sample_submission_scores_on_validation_and_test(built, capsys) -> None:
         assert all(sum(r[a] for a in ACTION_ORDER) == 1 for r in rows)
         for split in ("validation", "test"):
             assert (
-                main_score(
+                main(
                     [
+                        "score",
                         "--answers",
                         str(release),
                         "--predictions",

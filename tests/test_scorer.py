@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support.scoring_inputs import blueprint_with_embed
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER, one_hot
 from blueprint_assets.lib.evaluation import scorer
@@ -325,18 +326,21 @@ def test_score_matrix_diagonality(tmp_path: Path, answers: dict) -> None:
         scorer.score_matrix({0: models[0]}, answers, hash_embed)
 
 
-def test_main_score_writes_markdown_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_blueprint_score_writes_markdown_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blueprint = blueprint_with_embed(monkeypatch, hash_embed)
     write_answers(tmp_path / "rel" / "answers" / "validation.jsonl")
     preds = write_jsonl(tmp_path / "p.jsonl", perfect_rows())
     out = tmp_path / "out" / "report.md"
-    argv = ["--answers", str(tmp_path / "rel"), "--predictions", str(preds), "--out", str(out)]
-    assert scorer.main_score(argv, embed=hash_embed) == 0
+    argv = ["score", "--answers", str(tmp_path / "rel"), "--predictions", str(preds), "--out", str(out)]
+    assert blueprint(argv) == 0
     assert "# Scoring report" in out.read_text()
     assert json.loads(out.with_suffix(".json").read_text())["population"]["actions"]["accuracy"] == 1.0
     assert "# Scoring report" in capsys.readouterr().out
 
     bad = write_jsonl(tmp_path / "bad.jsonl", perfect_rows()[:-1])
-    assert scorer.main_score(["--answers", str(tmp_path / "rel"), "--predictions", str(bad)], hash_embed) == 2
+    assert blueprint(["score", "--answers", str(tmp_path / "rel"), "--predictions", str(bad)]) == 2
     assert "missing ids (in the answers, not predicted): t08 (1 in total)" in capsys.readouterr().err
 
 

@@ -92,3 +92,11 @@ def prediction_rows() -> list[tuple[str, str, str]]:
             gen = sentence(i + (i % 2), 5)
         rows.append((rid, guess, gen))
     return rows
+
+
+def blueprint_with_embed(monkeypatch, embed):
+    """The `blueprint` command (`cli.main`) with the scoring commands' text encoder replaced by `embed`."""
+    from blueprint_assets import cli, cli_score
+
+    monkeypatch.setattr(cli_score, "embedder_from_args", lambda *args, **kwargs: embed)
+    return cli.main

@@ -24,11 +24,9 @@ the global statistics.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import random
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -239,13 +237,12 @@ def run_baseline(
     embed: Embed | None = None,
     k: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Predictions (`{"id", 13 action bools, "text"}` dicts) of baseline `name` for `split`."""
+    """Predictions (`{"id", 13 action bools, "text"}` dicts) of baseline `name` for `split` (retrieval needs
+    `embed`, e.g. a `lib/personas/embed_cache.build_embedder`)."""
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")
     if name == "retrieval" and embed is None:
-        from blueprint_assets.lib.personas.embed_cache import Embedder, default_cache_dir, encoder_loader
-
-        embed = Embedder(encoder_loader(), default_cache_dir(release_dir))
+        raise ValueError("the retrieval baseline needs an embed function")
     train = load_split(release_dir, "train", k)
     return fit_baseline(name, train, embed)(load_split(release_dir, split, k))
 
@@ -271,27 +268,3 @@ def write_predictions(path: str | Path, preds: Sequence[dict[str, Any]]) -> Path
 def as_predictions(preds: Sequence[dict[str, Any]]) -> dict[str, Prediction]:
     """Baseline dicts -> the scorer's Prediction objects."""
     return {p["id"]: Prediction(p["id"], next(a for a in ACTION_ORDER if p[a]), p["text"]) for p in preds}
-
-
-def main_baseline(argv: Sequence[str] | None = None, embed: Embed | None = None) -> int:
-    """`blueprint baseline NAME --release DIR --out FILE [--split --k]`, or NAME = leaderboard."""
-    argv = list(argv if argv is not None else sys.argv[1:])
-    if argv[:1] == ["leaderboard"]:
-        from blueprint_assets.lib.evaluation.leaderboard import main_leaderboard
-
-        return main_leaderboard(argv[1:], embed)
-    parser = argparse.ArgumentParser(prog="blueprint baseline", description="Run a reference baseline.")
-    parser.add_argument("name", choices=(*BASELINES, "leaderboard"))
-    parser.add_argument("--release", required=True, help="release folder (public data; answers not needed)")
-    parser.add_argument("--split", default="validation", choices=("validation", "test"))
-    parser.add_argument("--k", type=int, help="granularity ({K}_clusters) of a multi-K release")
-    parser.add_argument("--out", required=True, help="predictions file (.jsonl or .csv)")
-    args = parser.parse_args(argv)
-    try:
-        preds = run_baseline(args.name, args.release, args.split, embed, args.k)
-        write_predictions(args.out, preds)
-        print(f"wrote {len(preds)} predictions to {args.out}")
-    except ScoringError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0

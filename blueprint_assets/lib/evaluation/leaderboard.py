@@ -10,10 +10,8 @@ relabelled to m), scored by `scorer.score_matrix` with one shared TF-IDF. Outsid
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ MAIN_COLUMNS = (
     ("Jaccard", "text", "tfidf_jaccard"),
 )
 DIAGONALITY_METRICS = scorer.MATRIX_METRICS
+Progress = Callable[[str], None]
 
 
 @dataclasses.dataclass
@@ -58,14 +57,20 @@ def parse_named_paths(values: Sequence[str]) -> dict[str, Path]:
     return out
 
 
-def available_splits(release: str | Path, k: int | None, wanted: Sequence[str]) -> dict[str, dict]:
-    """split -> answers, for the wanted splits whose answers the release holds."""
+def _silent(message: str) -> None:
+    """The default progress sink: the library prints nothing (the CLI passes a printer)."""
+
+
+def available_splits(
+    release: str | Path, k: int | None, wanted: Sequence[str], progress: Progress = _silent
+) -> dict[str, dict]:
+    """split -> answers, for the wanted splits whose answers the release holds (a skipped one is reported)."""
     found = {}
     for split in wanted:
         try:
             found[split] = scorer.load_answers(release, split, k)
         except scorer.ScoringError:
-            print(f"leaderboard: no {split} answers in {release}; skipped", file=sys.stderr)
+            progress(f"no {split} answers in {release}; skipped")
     if not found:
         raise scorer.ScoringError(f"no answers for {', '.join(wanted)} in {release}")
     return found
@@ -94,15 +99,17 @@ def build(
     k: int | None = None,
     mode: str = "default",
     diagonality: bool = True,
+    progress: Progress = _silent,
 ) -> dict[str, list[Entry]]:
-    """split -> leaderboard entries (baselines first, then outside predictions)."""
-    answers_by_split = available_splits(release, k, splits)
+    """split -> leaderboard entries (baselines first, then outside predictions); `progress` gets a line per
+    baseline and per skipped split."""
+    answers_by_split = available_splits(release, k, splits, progress)
     embed = scorer.cached_embed(embed)
     train = baselines.load_split(release, "train", k)
     targets = {s: baselines.load_split(release, s, k) for s in answers_by_split}
     board: dict[str, list[Entry]] = {s: [] for s in answers_by_split}
     for name in baselines.BASELINES:
-        print(f"leaderboard: {name}", file=sys.stderr, flush=True)
+        progress(name)
         predictor = baselines.fit_baseline(name, train, embed)
         for split, answers in answers_by_split.items():
             preds = baselines.as_predictions(predictor(targets[split]))
@@ -197,51 +204,3 @@ def write_chart(board: Mapping[str, list[Entry]], path: str | Path) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
-
-
-def main_leaderboard(argv: Sequence[str] | None = None, embed: scorer.Embed | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="blueprint baseline leaderboard", description="Score every baseline on validation and test."
-    )
-    parser.add_argument("--release", required=True, help="release folder (public data and private answers)")
-    parser.add_argument("--split", choices=SPLITS, help="only this split (default: every split with answers)")
-    parser.add_argument("--k", type=int, help="granularity ({K}_clusters) of a multi-K release")
-    parser.add_argument(
-        "--predictions", nargs="*", default=[], metavar="NAME=PATH", help="outside predictions"
-    )
-    parser.add_argument("--compat", choices=("blueprint",), help="score with BluePrint's metric code")
-    parser.add_argument("--no-diagonality", action="store_true", help="skip the cluster x model matrices")
-    parser.add_argument("--out", help="Markdown file; the chart goes next to it as <stem>_per_cluster_f1.png")
-    scorer.add_encoder_options(parser)
-    args = parser.parse_args(argv)
-    try:
-        embed = embed or scorer.embedder_from_args(args, args.release)
-        board = build(
-            args.release,
-            embed,
-            parse_named_paths(args.predictions),
-            (args.split,) if args.split else SPLITS,
-            args.k,
-            args.compat or "default",
-            not args.no_diagonality,
-        )
-    except scorer.ScoringError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    chart = None
-    if args.out:
-        out = Path(args.out)
-        chart_path = write_chart(board, out.with_name(f"{out.stem}_per_cluster_f1.png"))
-        chart = chart_path.name
-        text = render(board, args.release, chart)
-        out.write_text(text, encoding="utf-8")
-    else:
-        text = render(board, args.release)
-    print(text, end="")
-    counts = getattr(embed, "counts", None)
-    if counts:
-        print(
-            f"leaderboard: texts encoded {counts['encoded']}, from cache {counts['from_cache']}",
-            file=sys.stderr,
-        )
-    return 0

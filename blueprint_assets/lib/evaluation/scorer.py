@@ -15,11 +15,8 @@ fitted on every (cluster, source) document of the whole matrix, as BluePrint doe
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import re
-import sys
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
@@ -52,6 +49,7 @@ __all__ = [
     "render_report",
     "resolve_answers_path",
     "score",
+    "score_files",
     "score_matrix",
 ]
 
@@ -239,18 +237,6 @@ def score(
     )
 
 
-def score_files(
-    answers_path: str | Path,
-    predictions_path: str | Path,
-    embed: Embed,
-    split: str = "validation",
-    mode: str = "default",
-) -> dict[str, Any]:
-    """Load, validate and score in one call."""
-    answers = load_answers(answers_path, split)
-    return score(answers, load_predictions(predictions_path, answers, split), embed, mode)
-
-
 # ---------------------------------------------------------------- cluster x model matrix
 
 
@@ -335,87 +321,27 @@ def score_matrix(
     return _nan_to_none(out)
 
 
-# ---------------------------------------------------------------- CLI
+def score_files(
+    answers_path: str | Path,
+    predictions_path: str | Path | None = None,
+    *,
+    embed: Embed,
+    matrix_dir: str | Path | None = None,
+    split: str = "validation",
+    k: int | None = None,
+    mode: str = "default",
+) -> tuple[dict[str, Any], str]:
+    """Load, validate and score in one call, as `blueprint score` does: (JSON-ready result, Markdown report).
 
-
-def add_encoder_options(parser: argparse.ArgumentParser) -> None:
-    """--encoder/--pooling/--max-tokens/--prefix and the embedding cache options (shared with baselines)."""
-    group = parser.add_argument_group("text encoder (text metrics, retrieval)")
-    group.add_argument(
-        "--encoder",
-        default=None,
-        help="sentence-transformers model name or local folder (default: all-MiniLM-L6-v2, bundled); "
-        "'static' = the post_embeddings model2vec encoder (reuses the lake's vectors); BluePrint used "
-        "intfloat/multilingual-e5-large with mean pooling and 512 tokens",
-    )
-    group.add_argument(
-        "--pooling", help="pooling of the encoder: mean, cls, max, ... (default: the model's own)"
-    )
-    group.add_argument("--max-tokens", type=int, default=None, help="truncation (default 256; e5: 512)")
-    group.add_argument("--prefix", help='text prefix, e.g. "query: " for e5 models (default none)')
-    group.add_argument("--cache-dir", help="embedding cache (default <data dir>/cache/embeddings)")
-    group.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
-
-
-def embedder_from_args(args: argparse.Namespace, release_dir: str | Path | None) -> Embed:
-    """An `Embedder` for the parsed encoder options: cached by model id and text hash, seeded from the lake."""
-    from blueprint_assets.lib.personas import embed_cache
-
-    given = {
-        "model_name": args.encoder,
-        "pooling": args.pooling,
-        "max_tokens": args.max_tokens,
-        "prefix": args.prefix,
-    }
-    settings = {key: value for key, value in given.items() if value}
-    cache_dir = None if args.no_cache else (args.cache_dir or embed_cache.default_cache_dir(release_dir))
-    lake = embed_cache.data_dir_of(release_dir) / "lake"
-    loader = embed_cache.encoder_loader(embed_cache.data_dir_of(release_dir) / "models", **settings)
-    return embed_cache.Embedder(loader, cache_dir, lake if cache_dir else None)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="blueprint score", description="Score next-action predictions.")
-    parser.add_argument("--answers", required=True, help="release folder, answers folder or answers JSONL")
-    parser.add_argument("--predictions", help="predictions JSONL or CSV (id, 13 action booleans, text)")
-    parser.add_argument("--matrix", help="folder of cluster_<i>.jsonl|csv predictions, one model per cluster")
-    parser.add_argument("--split", default="validation", choices=("validation", "test"))
-    parser.add_argument(
-        "--k", type=int, help="which granularity's answers ({K}_clusters) of a multi-K release"
-    )
-    parser.add_argument(
-        "--compat",
-        choices=("blueprint",),
-        help="reproduce BluePrint's published metric code, artifacts included (docs/scoring.md)",
-    )
-    parser.add_argument("--out", help="write the Markdown report here; the JSON goes next to it (.json)")
-    add_encoder_options(parser)
-    return parser
-
-
-def main_score(argv: list[str] | None = None, embed: Embed | None = None) -> int:
-    """`blueprint score` entry point: prints the Markdown report; returns a process exit code."""
-    args = build_parser().parse_args(argv)
-    if not args.predictions and not args.matrix:
-        print("error: give --predictions FILE or --matrix DIR", file=sys.stderr)
-        return 2
-    mode = args.compat or "default"
-    try:
-        answers = load_answers(args.answers, args.split, args.k)
-        embed = embed or embedder_from_args(args, args.answers)
-        if args.matrix:
-            result = score_matrix(load_matrix_dir(args.matrix), answers, embed, mode)
-            report = render_matrix_report(result)
-        else:
-            result = score(answers, load_predictions(args.predictions, answers, args.split), embed, mode)
-            report = render_report(result)
-    except ScoringError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(report, encoding="utf-8")
-        out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(report, end="")
-    return 0
+    `answers_path` is a release folder, an answers folder or an answers JSONL (`k`: the granularity of a
+    multi-K release). Scores one predictions file, or with `matrix_dir` a folder of `cluster_<i>` files, one
+    model per cluster (the cluster x model matrix and its diagonality).
+    """
+    if predictions_path is None and matrix_dir is None:
+        raise ValueError("give a predictions file or a matrix folder")
+    answers = load_answers(answers_path, split, k)
+    if matrix_dir is not None:
+        result = score_matrix(load_matrix_dir(matrix_dir), answers, embed, mode)
+        return result, render_matrix_report(result)
+    result = score(answers, load_predictions(predictions_path, answers, split), embed, mode)
+    return result, render_report(result)

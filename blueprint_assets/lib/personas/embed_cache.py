@@ -191,23 +191,23 @@ class Embedder:
             disk.add(keys, np.stack([self._memory[k] for k in keys]))
 
 
-def default_cache_dir(release_dir: str | Path | None = None) -> Path:
-    """`<data dir>/cache/embeddings`: the data dir of a `<data>/releases/<window>[/public]` folder, else
-    BLUEPRINT_DATA_DIR, else ./data."""
-    return data_dir_of(release_dir) / "cache" / "embeddings"
+def default_cache_dir(data_dir: str | Path) -> Path:
+    """`<data_dir>/cache/embeddings`, the embedding cache of a data dir."""
+    return Path(data_dir) / "cache" / "embeddings"
 
 
-def data_dir_of(release_dir: str | Path | None) -> Path:
-    """The data dir a release folder sits in (`<data>/releases/<window>`), else BLUEPRINT_DATA_DIR or ./data."""
+def data_dir_of(release_dir: str | Path | None, default: str | Path) -> Path:
+    """The data dir a release folder sits in (`<data>/releases/<window>[/public]`), else `default` (the
+    configured data dir, `Settings.data_dir`)."""
     if release_dir is not None:
         path = Path(release_dir).resolve()
         for parent in path.parents:
             if parent.name == "releases":
                 return parent.parent
-    return Path(os.environ.get("BLUEPRINT_DATA_DIR", "data")).resolve()
+    return Path(default).resolve()
 
 
-def encoder_loader(models_dir: str | Path | None = None, **settings: Any) -> Callable[[], Encoder]:
+def encoder_loader(models_dir: str | Path, **settings: Any) -> Callable[[], Encoder]:
     """A loader of the project's encoder: `load_encoder(**settings)` (all-MiniLM-L6-v2 by default, or the
     sentence-transformers model named by `model_name`); `model_name="static"` is the static model2vec
     encoder `post_embeddings` uses by default (built once under `models_dir`, so its lake vectors are reused)."""
@@ -218,7 +218,24 @@ def encoder_loader(models_dir: str | Path | None = None, **settings: Any) -> Cal
         name = settings.get("model_name")
         if name and encoder.is_static(name):
             options = {k: v for k, v in settings.items() if k in ("pooling", "max_tokens")}
-            return encoder.encoder_for(name, models_dir or data_dir_of(None) / "models", **options)
+            return encoder.encoder_for(name, models_dir, **options)
         return encoder.load_encoder(**settings)
 
     return load
+
+
+def build_embedder(
+    models_dir: str | Path,
+    cache_dir: str | Path | None,
+    lake_dir: str | Path | None = None,
+    model_name: str | None = None,
+    pooling: str | None = None,
+    max_tokens: int | None = None,
+    prefix: str | None = None,
+) -> Embedder:
+    """The `Embedder` of the scorer, baselines and leaderboard from explicit values: the encoder (None keeps
+    the encoder's default), built static models under `models_dir`, the cache (None: no cache) seeded from
+    `lake_dir`'s `post_embeddings` (None: not seeded)."""
+    given = {"model_name": model_name, "pooling": pooling, "max_tokens": max_tokens, "prefix": prefix}
+    options = {key: value for key, value in given.items() if value}
+    return Embedder(encoder_loader(models_dir, **options), cache_dir, lake_dir if cache_dir else None)

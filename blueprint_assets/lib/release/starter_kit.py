@@ -186,10 +186,10 @@ print("wrote", submission)
             f"""
 private = HERE.parent / "private"
 if private.is_dir():
-    from blueprint_assets.lib.evaluation.scorer import main_score  # `blueprint score`, as a function
+    from blueprint_assets.cli import main as blueprint  # the `blueprint` command, as a function
 
-    code = main_score(["--answers", str(HERE.parent), "--predictions", str(submission), "--split", "validation",
-                       "--k", "{int(config.split("_")[0])}"])
+    code = blueprint(["score", "--answers", str(HERE.parent), "--predictions", str(submission),
+                      "--split", "validation", "--k", "{int(config.split("_")[0])}"])
     print("validation scored, exit code", code)
 else:
     print("no answer keys here: send your test predictions to the maintainers to be scored")

@@ -8,7 +8,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from blueprint_assets.cli_common import (
@@ -206,57 +206,27 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def print_summary(data_dir: str, first: str, last: str) -> None:
-    """Events read, rows per action type, quarantined lines and where the files are."""
-    import duckdb
+    """Events read, rows per action type, quarantined lines and where the files are (lib/release/summary.py)."""
+    from blueprint_assets.lib.release.summary import lake_summary
 
-    from blueprint_assets.lib.storage import storage
-    from blueprint_assets.lib.storage.lake import Lake
-
-    lake = Lake(data_dir)
-    days = [(date.fromisoformat(first) + timedelta(days=i)).isoformat()
-            for i in range((date.fromisoformat(last) - date.fromisoformat(first)).days + 1)]  # fmt: skip
-    con = duckdb.connect()
-    storage.register_with_duckdb(con, data_dir)
-
-    def query(table: str, sql: str) -> list:
-        files = lake.day_files(table, days)
-        return (
-            con.execute(
-                sql.replace("FROM T", "FROM read_parquet(?, hive_partitioning = false)", 1), [files]
-            ).fetchall()
-            if files
-            else []
-        )
-
-    from blueprint_assets.lib.ingest.quarantine import count_damaged_files
-
-    events = query("raw_events", "SELECT count(*) FROM T")
-    quarantined = query("raw_events_quarantine", "SELECT count(*) FROM T")
-    damaged = count_damaged_files(con, lake.day_files("raw_events_quarantine", days))
-    by_type = query("actions", "SELECT action, count(*) FROM T GROUP BY 1 ORDER BY 2 DESC")
+    summary = lake_summary(DataLayout(data_dir), first, last)
     print(f"\nBluePrint summary for {first}..{last}")
-    print(f"  events kept:       {events[0][0] if events else 0}")
-    print(f"  quarantined lines: {quarantined[0][0] if quarantined else 0}")
-    print(f"  corrupt files:     {damaged}")
-    if not (events and events[0][0]) and not (quarantined and quarantined[0][0]):
+    print(f"  events kept:       {summary.events}")
+    print(f"  quarantined lines: {summary.quarantined}")
+    print(f"  corrupt files:     {summary.corrupt_files}")
+    if summary.read_nothing:
         print("  WARNING: no line was read for these days: check --source-dir, --exclude and the dates")
     print("  actions by type:")
-    for action, count in by_type:
+    for action, count in summary.by_action:
         print(f"    {action:<12} {count:>8}")
-    print(f"  lake:              {lake.root}")
-    layout = DataLayout(data_dir)
-    releases = layout.releases
-    for name in storage.list_folders(releases):
-        folder = storage.join(releases, name)
+    print(f"  lake:              {summary.lake}")
+    for folder, audit in summary.releases:
         print(f"  release:           {folder}")
-        audit = storage.join(folder, "privacy_audit", "privacy_audit.md")
-        if storage.is_file(audit):
+        if audit:
             print(f"  privacy audit:     {audit}")
-    leaderboard = storage.join(data_dir, "leaderboard.md")
-    if storage.is_file(leaderboard):
-        print(f"  leaderboard:       {leaderboard}")
-    home = layout.dagster_home
-    print(f"  dagster instance:  {home} (see it with `make ui`)")
+    if summary.leaderboard:
+        print(f"  leaderboard:       {summary.leaderboard}")
+    print(f"  dagster instance:  {summary.dagster_home} (see it with `make ui`)")
 
 
 def cmd_summary(args: argparse.Namespace) -> int:

@@ -129,3 +129,45 @@ def test_release_on_too_few_users_exits_1_with_the_cause(isolated_env: Path, cap
     assert "  FAILED   persona_clusters" in captured.err
     assert "STEP_" not in captured.err
 
+
+def test_summary_counts_what_the_lake_holds_for_the_days(tmp_path: Path, capsys) -> None:
+    import pyarrow as pa
+
+    from blueprint_assets.lib.storage.lake import Lake, write_table_atomic
+
+    lake = Lake(str(tmp_path))
+    for day, events, actions in (
+        ("2025-03-01", 3, ["like", "post", "like"]),
+        ("2025-03-02", 2, ["follow", "post"]),
+        ("2025-03-05", 7, ["block"]),  # outside the range asked for
+    ):
+        write_table_atomic(pa.table({"time_us": list(range(events))}), lake.day_file("raw_events", day))
+        write_table_atomic(pa.table({"action": actions}), lake.day_file("actions", day))
+    quarantine = pa.table(
+        {
+            "source_file": ["a.gz", "a.gz", "b.gz", "c.gz"],
+            "reason": ["bad json", "truncated gzip after line 9", "corrupt gzip after line 0", "bad json"],
+        }
+    )
+    write_table_atomic(quarantine, lake.day_file("raw_events_quarantine", "2025-03-02"))
+    audit = tmp_path / "releases" / "2025-03" / "privacy_audit" / "privacy_audit.md"
+    audit.parent.mkdir(parents=True)
+    audit.write_text("# audit\n")
+
+    assert main(["summary", "--from", "2025-03-01", "--to", "2025-03-03", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "events kept:       5\n" in out
+        and "quarantined lines: 4\n" in out
+        and "corrupt files:     2\n" in out
+    )
+    assert "like" in out and "block" not in out and "WARNING" not in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("    ")]
+    assert rows == [["like", "2"], ["post", "2"], ["follow", "1"]]  # most rows first, ties by name
+    assert f"privacy audit:     {audit}" in out and "leaderboard:" not in out
+
+    assert main(["summary", "--from", "2025-04-01", "--data-dir", str(tmp_path)]) == 0
+    assert (
+        "events kept:       0\n" in (quiet := capsys.readouterr().out)
+        and "WARNING: no line was read" in quiet
+    )

@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
-from blueprint_assets.lib.personas.cards import QUOTE_MIN_CLUSTER_SIZE
+from blueprint_assets.lib.release.policy import QUOTE_MIN_CLUSTER_SIZE
 from blueprint_assets.lib.storage.layout import DataLayout
 
 __all__ = ["ENV", "DataLayout", "Settings", "parse_k_list"]

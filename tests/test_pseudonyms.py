@@ -51,8 +51,10 @@ def _race(data_dir: str) -> bytes:
 
 def test_concurrent_creation_gives_one_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(SECRET_ENV, raising=False)
-    with multiprocessing.get_context("fork").Pool(6) as pool:
-        secrets = pool.map(_race, [str(tmp_path)] * 24)
+    # spawn, not fork: a forked child of this threaded process (DuckDB, Dagster) can deadlock on a held lock;
+    # the timeout turns a hang into a failure.
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        secrets = pool.map_async(_race, [str(tmp_path)] * 16).get(timeout=180)
     assert len(set(secrets)) == 1
     assert (tmp_path / "secret.key").read_bytes().strip() == secrets[0]
 

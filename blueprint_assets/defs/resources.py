@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
 from blueprint_assets.lib.ingest.staging import LineSource
-from blueprint_assets.lib.personas.cards import QUOTE_MIN_CLUSTER_SIZE
+from blueprint_assets.lib.release.policy import QUOTE_MIN_CLUSTER_SIZE
 from blueprint_assets.lib.storage.duck import configure
 from blueprint_assets.lib.storage.lake import Lake
 from blueprint_assets.lib.storage.storage import fetch_folder, join, publish_folder, register_with_duckdb

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
 from blueprint_assets.lib.release.audit.evidence import findable_keys, text_key
+from blueprint_assets.lib.release.policy import QUOTE_MIN_CLUSTER_SIZE
 
 Rows = pa.Table | Sequence[Mapping[str, Any]]
 AUTHORED = frozenset({"post", "reply", "quote"})
@@ -39,9 +40,6 @@ _STOPWORDS_TEXT = """a about above after again against all also am an and any ar
     we're we've were weren't what what's when where which while who who's whom why will with won't would
     wouldn't yes yet you you're you've your yours yourself yourselves im dont cant thats its ive youre"""
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
-# Clusters smaller than this quote no post a text search could find (see audit_evidence.findable_keys); the
-# pipeline passes BLUEPRINT_QUOTE_MIN_CLUSTER_SIZE (settings.py, whose default this is) through ReleaseSettings.
-QUOTE_MIN_CLUSTER_SIZE = 50
 
 
 @dataclass(frozen=True)

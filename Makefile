@@ -53,7 +53,7 @@ test: install lint
 # The quick loop while editing: no full Dagster pipeline run, no object-store server, no demo-size sample
 # (`make test` runs them all).
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not pipeline and not object_store and not slow" --ignore=tests/e2e
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not pipeline and not object_store and not slow" --ignore=tests/e2e
 
 # Real-browser UI test and Postgres parallel-runs test; installs Debian's chromium and postgresql.
 e2e: install

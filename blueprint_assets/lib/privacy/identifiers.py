@@ -33,12 +33,12 @@ DID_PLC_REGEX = r"(?<![\w])did:plc:[a-z2-7]{24}(?![a-z0-9])"
 DID_KEY_REGEX = r"(?<![\w])did:key:z[1-9A-HJ-NP-Za-km-z]{40,}(?![\w])"
 # Ethereum (and EVM) addresses: '0x' + 40 hex digits, not part of a longer hex run (a hash is not an address).
 ETH_ADDRESS_REGEX = r"(?<![\w])0x[0-9a-f]{40}(?![0-9a-z])"
-# DIDs as the leak scans and the opt-out rule find them in any text (case-insensitive).
-DID_SCAN_REGEX = r"did:(?:plc:[a-z2-7]{24}|web:[a-z0-9.\-]+[a-z0-9]|key:z[1-9a-hj-np-z]{40,})"
-# The same DIDs for DuckDB (RE2, case-sensitive) in ingestion's opt-out filter, kept exactly as it was: it
-# differs from `DID_SCAN_REGEX` (no did:key, upper-case did:web hosts, no trailing-character rule), and
-# unifying them would change which raw lines are dropped (left open on issue 14).
-DID_SQL_REGEX = r"did:(?:plc:[a-z2-7]{24}|web:[A-Za-z0-9.\-]+)"
+# DIDs as the leak scans and the opt-out rule find them in any text (case-insensitive). A did:key is matched
+# over [1-9a-z]: base58 has lower-case i and o but upper-case I and O not, which one case-blind class can't say.
+DID_SCAN_REGEX = r"did:(?:plc:[a-z2-7]{24}|web:[a-z0-9.\-]+[a-z0-9]|key:z[1-9a-z]{40,})"
+# The same pattern for DuckDB (RE2 takes it as written; `(?i)` as the scans compile it), in ingestion's opt-out
+# filter: a line naming an opted-out account in any DID form (did:key too, a did:web before a full stop) goes.
+DID_SQL_REGEX = "(?i)" + DID_SCAN_REGEX
 # did:web host, optional percent-encoded port, optional ':'-separated path segments.
 DID_WEB_REGEX = rf"(?<![\w])did:web:{_DNS_LABEL}(?:\.{_DNS_LABEL})*(?:%3a\d+)?(?::[a-z0-9._\-]*[a-z0-9])*"
 # An AT URI's authority is a DID or a handle (which has a dot): 'look at://this' is not one.

@@ -1,0 +1,59 @@
+"""Ingestion's opt-out filter finds DIDs with the same pattern as the leak scans (lib/privacy/identifiers.py)."""
+
+from __future__ import annotations
+
+import duckdb
+import regex
+
+from blueprint_assets.lib.ingest.raw_events import LINES_TABLE, drop_opted_out
+from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, DID_SQL_REGEX
+
+PLC = "did:plc:abcdefghijklmnopqrstuvwx"
+WEB = "did:web:alice.example.com"
+KEY = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+KEPT_PLC = "did:plc:zzzzzzzzzzzzzzzzzzzzzzzz"
+
+LINES = [
+    ('{"did":"%s","kind":"commit"}' % PLC, None),
+    # a did:web at the end of a sentence: the full stop is not part of the host
+    ('{"did":"%s","text":"moved to %s."}' % (KEPT_PLC, WEB), None),
+    ('{"did":"%s","text":"my key is %s"}' % (KEPT_PLC, KEY), None),
+    ('{"did":"%s","text":"hello"}' % KEPT_PLC, None),
+    ('{"did":"%s" broken' % PLC, "invalid_json"),  # quarantined lines stay for the quarantine table
+]
+
+
+def _staged() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE {LINES_TABLE} (raw VARCHAR, reason VARCHAR)")
+    con.executemany(f"INSERT INTO {LINES_TABLE} VALUES (?, ?)", LINES)
+    return con
+
+
+def test_the_sql_pattern_is_the_scan_pattern() -> None:
+    assert DID_SQL_REGEX.endswith(DID_SCAN_REGEX)
+    con = duckdb.connect()
+    for raw, _ in LINES:
+        in_sql = con.execute("SELECT regexp_extract_all(?, ?)", [raw, DID_SQL_REGEX]).fetchone()[0]
+        assert in_sql == regex.findall(DID_SCAN_REGEX, raw, regex.IGNORECASE)
+
+
+def test_opted_out_accounts_are_dropped_in_every_did_form() -> None:
+    con = _staged()
+    seen: list[str] = []
+
+    def excluded(dids: list[str]) -> list[str]:
+        seen.extend(dids)
+        return [d for d in dids if d in {PLC, WEB, KEY}]
+
+    assert drop_opted_out(con, excluded) == 3
+    assert set(seen) == {PLC, WEB, KEY, KEPT_PLC}
+    left = con.execute(f"SELECT raw, reason FROM {LINES_TABLE} ORDER BY raw").fetchall()
+    assert left == sorted([LINES[3], LINES[4]])
+
+
+def test_the_leak_scan_finds_a_did_key_with_lower_case_i_and_o() -> None:
+    from blueprint_assets.lib.privacy.scans import DID_PATTERN
+
+    assert "i" in KEY and "o" in KEY  # base58 allows both in lower case
+    assert DID_PATTERN.search(f"released text with {KEY} in it").group(0) == KEY

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import regex
 
@@ -13,13 +15,18 @@ WEB = "did:web:alice.example.com"
 KEY = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 KEPT_PLC = "did:plc:zzzzzzzzzzzzzzzzzzzzzzzz"
 
+
+def _line(did: str, text: str | None = None) -> str:
+    return json.dumps({"did": did, "kind": "commit"} if text is None else {"did": did, "text": text})
+
+
 LINES = [
-    ('{"did":"%s","kind":"commit"}' % PLC, None),
+    (_line(PLC), None),
     # a did:web at the end of a sentence: the full stop is not part of the host
-    ('{"did":"%s","text":"moved to %s."}' % (KEPT_PLC, WEB), None),
-    ('{"did":"%s","text":"my key is %s"}' % (KEPT_PLC, KEY), None),
-    ('{"did":"%s","text":"hello"}' % KEPT_PLC, None),
-    ('{"did":"%s" broken' % PLC, "invalid_json"),  # quarantined lines stay for the quarantine table
+    (_line(KEPT_PLC, f"moved to {WEB}."), None),
+    (_line(KEPT_PLC, f"my key is {KEY}"), None),
+    (_line(KEPT_PLC, "hello"), None),
+    (_line(PLC)[:-5] + " broken", "invalid_json"),  # quarantined lines stay for the quarantine table
 ]
 
 

@@ -30,11 +30,8 @@ def read_release_table(lake: LakeResource, table: str, context) -> pa.Table:
 def release_rows(
     lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None
 ) -> pa.Table:
-    """A daily table's rows over a release window (days without partitions are skipped)."""
-    data = read_files(lake.lake.day_files(table, days), columns=columns)
-    if data is None:
-        raise FileNotFoundError(f"{table} has no stored partition in the release window")
-    return data
+    """A daily table's rows over a release window (`Lake.read_days`: days without partitions are skipped)."""
+    return lake.lake.read_days(table, days, columns)
 
 
 def release_dir(lake: LakeResource, context) -> Path:

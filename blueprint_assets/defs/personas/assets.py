@@ -19,7 +19,7 @@ from blueprint_assets.lib.personas.embeddings import (
     single_model,
     stored_vectors,
 )
-from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
+from blueprint_assets.lib.storage.lake import write_table_atomic
 from blueprint_assets.lib.window import run_days
 
 RELEASE = release_asset("personas")
@@ -34,11 +34,7 @@ def post_embeddings(
     model = encoder.model_key
     encoded = reused = 0
     for day in days:
-        posts = read_files(lake.lake.day_files("anonymized_posts", [day]))
-        if posts is None:
-            raise FileNotFoundError(
-                f"anonymized_posts has no stored partition for {day}: materialize it first"
-            )
+        posts = lake.lake.read_days("anonymized_posts", [day], every_day=True)
         todo = posts_to_embed(posts)
         path = lake.lake.day_file("post_embeddings", day)
         matrix, missing = day_vectors(

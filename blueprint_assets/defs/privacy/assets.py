@@ -7,7 +7,7 @@ from blueprint_assets.defs.resources import LakeResource, PrivacyResource
 from blueprint_assets.defs.ui_metadata import table_metadata
 from blueprint_assets.lib.privacy.anonymize_actions import anonymize_actions, involves_pseudonyms
 from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
-from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
+from blueprint_assets.lib.storage.lake import write_table_atomic
 from blueprint_assets.lib.window import run_days
 
 
@@ -28,9 +28,7 @@ def anonymized_posts(
     totals = {"rows": 0, "opted_out_rows": 0}
     pii: dict[str, int] = {}
     for number, day in enumerate(days, start=1):
-        source = read_files(lake.lake.day_files("actions", [day]))
-        if source is None:
-            raise FileNotFoundError(f"actions has no stored partition for {day}: materialize it first")
+        source = lake.lake.read_days("actions", [day], every_day=True)
         table, stats = anonymize_actions(source, pseudonym, anonymizer.anonymize_many, is_opted_out)
         write_table_atomic(table, lake.lake.day_file("anonymized_posts", day))
         for key in totals:

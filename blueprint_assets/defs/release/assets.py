@@ -260,7 +260,7 @@ def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: Pri
     )
 
     days = run_days(context)
-    known = lake_raw_identifiers(read_files(lake.lake.day_files("raw_events", days), columns=["kind", "raw"]))
+    known = lake_raw_identifiers(release_rows(lake, "raw_events", days, ["kind", "raw"]))
     anonymizer = text_anonymizer(privacy.ner)
     posts = release_rows(lake, "anonymized_posts", days)
     threads = read_files([release_file(lake, "action_threads", context)])

@@ -7,10 +7,6 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-PARTITION_TAG = "dagster/partition"
-
 
 class UsageError(ValueError):
     """Bad usage: exit code 2, one line."""

@@ -13,9 +13,6 @@ from pathlib import Path
 
 from blueprint_assets.cli_common import (
     GENERIC_FIX,
-    PARTITION_TAG,
-    RANGE_END_TAG,
-    RANGE_START_TAG,
     CommandFailed,
     UsageError,
     _data_dir,
@@ -23,6 +20,7 @@ from blueprint_assets.cli_common import (
     day_range,
     existing_data_dir,
 )
+from blueprint_assets.defs.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, WRITER_TAG
 from blueprint_assets.settings import DataLayout
 
 
@@ -59,7 +57,6 @@ def run_job(
     `label` names the window on the terminal (default `first..last`)."""
     verbose = getattr(args, "verbose", False)
     from blueprint_assets.definitions import build_definitions
-    from blueprint_assets.defs.automation import WRITER_TAG
     from blueprint_assets.defs.jobs import selection_job
     from blueprint_assets.run_console import PROGRESS_LOGGER, failure_line, progress_logger, quiet_run_config
 

@@ -29,7 +29,6 @@ from support.pipeline import pipeline_resources
 
 from blueprint_assets.definitions import all_assets, all_checks
 from blueprint_assets.defs.automation import (
-    WRITER_TAG,
     archive_sensor,
     automated,
     daily_schedule,
@@ -40,6 +39,7 @@ from blueprint_assets.defs.ingestion.checks import actions_quality, raw_events_q
 from blueprint_assets.defs.jobs import daily_job, release_job
 from blueprint_assets.defs.partitions import daily_partitions
 from blueprint_assets.defs.resources import LakeResource, QueryEngine, build_resources
+from blueprint_assets.defs.tags import WRITER_TAG
 from blueprint_assets.lib.ingest.actions import build_actions_day
 from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
 from blueprint_assets.settings import Settings

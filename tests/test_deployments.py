@@ -17,8 +17,9 @@ from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordi
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 
+from blueprint_assets.defs.tags import WRITER_TAG
+
 DEPLOY = Path(__file__).resolve().parents[1] / "deployments"
-PARTITION_TAG = "blueprint/partition-writer"
 PG_ENV = {
     "DAGSTER_PG_HOST": "db.internal",
     "DAGSTER_PG_PORT": "5432",
@@ -45,7 +46,7 @@ def instance_dir(tmp_path: Path) -> Path:
 
 
 def _partition_limit(limits: list[dict[str, Any]]) -> dict[str, Any]:
-    matching = [lim for lim in limits if lim["key"] == PARTITION_TAG]
+    matching = [lim for lim in limits if lim["key"] == WRITER_TAG]
     assert len(matching) == 1
     return matching[0]
 
@@ -75,7 +76,7 @@ def test_dagster_yaml_passes_dagster_instance_schema(instance_dir: Path, pg_env:
     rc = config["run_coordinator"]["config"]
     assert rc["max_concurrent_runs"] > 0
     limit = _partition_limit(rc["tag_concurrency_limits"])
-    assert limit == {"key": PARTITION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+    assert limit == {"key": WRITER_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
     # The coordinator's own (permissive at instance level) config schema accepts the block too.
     assert validate_config(QueuedRunCoordinator.config_type(), rc).success
 
@@ -113,7 +114,7 @@ def test_instance_loads_and_limits_one_writer_per_partition(tmp_path: Path) -> N
         assert queue.max_concurrent_runs == config["run_coordinator"]["config"]["max_concurrent_runs"]
 
         def run(run_id: str, partition: str) -> DagsterRun:
-            return DagsterRun(job_name="blueprint_job", run_id=run_id, tags={PARTITION_TAG: partition})
+            return DagsterRun(job_name="blueprint_job", run_id=run_id, tags={WRITER_TAG: partition})
 
         in_progress = run("run-a", "actions/2025-03-01")
         counter = TagConcurrencyLimitsCounter(list(queue.tag_concurrency_limits), [in_progress])
@@ -304,7 +305,7 @@ def test_helm_values() -> None:
     assert coordinator["enabled"] and coordinator["type"] == "QueuedRunCoordinator"
     queued = coordinator["config"]["queuedRunCoordinator"]
     assert _partition_limit(queued["tagConcurrencyLimits"]) == {
-        "key": PARTITION_TAG,
+        "key": WRITER_TAG,
         "value": {"applyLimitPerUniqueValue": True},
         "limit": 1,
     }

@@ -6,6 +6,7 @@ import pytest
 from dagster import BackfillPolicy, DagsterInstance, PartitionKeyRange, asset, materialize
 
 from blueprint_assets.defs.partitions import monthly_partitions
+from blueprint_assets.defs.tags import RANGE_END_TAG, RANGE_START_TAG
 from blueprint_assets.lib.window import ReleaseWindow, run_days
 
 
@@ -36,8 +37,8 @@ def test_an_extended_release_is_one_run_over_every_day_of_its_months() -> None:
         [window_probe],
         instance=DagsterInstance.ephemeral(),
         tags={
-            "dagster/asset_partition_range_start": keys.start,
-            "dagster/asset_partition_range_end": keys.end,
+            RANGE_START_TAG: keys.start,
+            RANGE_END_TAG: keys.end,
         },
     )
     assert result.success

@@ -33,6 +33,7 @@ from websockets.sync.server import ServerConnection
 
 from blueprint_assets.defs.ingestion.assets import actions, raw_events
 from blueprint_assets.defs.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
+from blueprint_assets.defs.tags import RANGE_END_TAG, RANGE_START_TAG
 from blueprint_assets.lib.sample import generate_sample, iter_events
 from blueprint_assets.lib.sources.archive import day_of
 from blueprint_assets.lib.sources.car_source import iter_car_events
@@ -45,8 +46,6 @@ from blueprint_assets.lib.sources.source_lines import (
 from blueprint_assets.lib.storage.lake import Lake
 
 DAY = "2025-03-01"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 COMPARED = ["event_key", "day", "time_us", "did", "kind", "collection", "operation", "rkey", "rev", "raw"]
 
 

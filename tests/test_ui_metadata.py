@@ -15,14 +15,15 @@ from blueprint_assets.definitions import all_checks, defs
 from blueprint_assets.defs.ingestion.assets import actions, raw_events
 from blueprint_assets.defs.ingestion.checks import actions_quality, raw_events_quality
 from blueprint_assets.defs.resources import EventSourceResource, LakeResource, PrivacyResource, QueryEngine
+from blueprint_assets.defs.tags import RANGE_END_TAG, RANGE_START_TAG
 from blueprint_assets.defs.ui_metadata import escape_placeholders, markdown_with_images
 from blueprint_assets.lib.sample import generate_sample
 from blueprint_assets.lib.storage.lake import Lake
 from checks.partitioned import records_partitions
 
 RANGE = {
-    "dagster/asset_partition_range_start": "2025-03-01",
-    "dagster/asset_partition_range_end": "2025-03-02",
+    RANGE_START_TAG: "2025-03-01",
+    RANGE_END_TAG: "2025-03-02",
 }
 
 

@@ -39,10 +39,10 @@ from dagster import (
     sensor,
 )
 
+from blueprint_assets.defs.tags import WRITER_TAG
 from blueprint_assets.lib.sources.archive import home_day_of, list_archive_files, scan_file
 from blueprint_assets.settings import Settings
 
-WRITER_TAG = "blueprint/partition-writer"
 AUTOMATION_ROOT = "raw_events"
 HASH_CHUNK = 8 << 20
 

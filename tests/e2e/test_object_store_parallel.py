@@ -31,11 +31,11 @@ from support.e2e import (
 )
 from support.object_store import lake_digests, moto_s3
 
+from blueprint_assets.defs.tags import PARTITION_TAG, WRITER_TAG
 from blueprint_assets.lib.storage.lake import COMMIT_FILE
 
 DAYS = ["2025-03-01", "2025-03-02", "2025-03-03"]
 TWICE = DAYS[1]  # queued twice at once: the second run must wait for the first
-WRITER_TAG = "blueprint/partition-writer"
 # Resolved against earlier days' stored actions, so they depend on run order (see test_postgres_parallel.py).
 CROSS_DAY = {
     "actions": ("subject_uri", "subject_did", "resolved"),
@@ -91,7 +91,7 @@ def _instance_home(workdir: Path) -> Path:
 
 
 def _launch(env: dict, day: str, log: Path) -> None:
-    tags = {"dagster/partition": day, WRITER_TAG: f"daily_ingestion/{day}"}
+    tags = {PARTITION_TAG: day, WRITER_TAG: f"daily_ingestion/{day}"}
     with log.open("a") as out:
         result = subprocess.run([str(BIN / "dagster"), "job", "launch", "-w", str(REPO / "workspace.yaml"),
                                  "-j", "daily_ingestion", "--tags", json.dumps(tags)], env=env, cwd=REPO,
@@ -152,11 +152,9 @@ def test_every_run_succeeded_and_different_days_ran_at_once(parallel) -> None:
     from dagster import DagsterRunStatus
 
     records = parallel["records"]
-    assert sorted(r.dagster_run.tags["dagster/partition"] for r in records) == sorted([*DAYS, TWICE])
+    assert sorted(r.dagster_run.tags[PARTITION_TAG] for r in records) == sorted([*DAYS, TWICE])
     failed = [
-        r.dagster_run.tags["dagster/partition"]
-        for r in records
-        if r.dagster_run.status != DagsterRunStatus.SUCCESS
+        r.dagster_run.tags[PARTITION_TAG] for r in records if r.dagster_run.status != DagsterRunStatus.SUCCESS
     ]
     assert not failed, f"runs failed for {failed}:\n{log_tail(parallel['log'])}"
     spans = sorted((r.start_time, r.end_time) for r in records)
@@ -165,9 +163,7 @@ def test_every_run_succeeded_and_different_days_ran_at_once(parallel) -> None:
 
 def test_two_runs_of_the_same_day_did_not_overlap(parallel) -> None:
     same = sorted(
-        (r.start_time, r.end_time)
-        for r in parallel["records"]
-        if r.dagster_run.tags["dagster/partition"] == TWICE
+        (r.start_time, r.end_time) for r in parallel["records"] if r.dagster_run.tags[PARTITION_TAG] == TWICE
     )
     assert len(same) == 2
     (_, first_end), (second_start, _) = same

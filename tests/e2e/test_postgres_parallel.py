@@ -25,9 +25,9 @@ from support.e2e import (
     sample_archive,
 )
 
+from blueprint_assets.defs.tags import PARTITION_TAG, RANGE_START_TAG
+
 DAYS = [FIRST_DAY, LAST_DAY]
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_TAG = "dagster/partition"  # what the CLI tags a one-day run with
 
 
 def run_day(run) -> str:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from blueprint_assets.defs.tags import RANGE_END_TAG, RANGE_START_TAG
+
 REPO = Path(__file__).resolve().parents[2]
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def samples_dir() -> Path:

@@ -1,15 +1,18 @@
 """Raw events: every line of a window staged, parsed once, checked, keyed, deduplicated and filed by day.
 
-Python only moves bytes (`lib.ingest.staging`: archive files in blocks of whole lines, split by numpy, handed
-to DuckDB as Arrow chunks, read on a background thread while DuckDB parses the previous chunk). DuckDB
-parses each line once (`json_extract` of the key fields), assigns events to days by `time_us`,
-deduplicates repeated deliveries and writes the daily partitions; `lib.ingest.actions` maps them to actions.
-Only lines DuckDB cannot parse go to Python, to be told what they are (`lib.ingest.quarantine`).
+Plain local archive files are read by DuckDB itself (`lib.ingest.native`: no Python work per line); any
+other source, and any file DuckDB cannot read exactly as Python would (gzip, invalid UTF-8, carriage
+returns, ...), goes through `lib.ingest.staging` (blocks of whole lines split by numpy, handed to DuckDB as
+Arrow chunks, read on a background thread while DuckDB parses the previous chunk). Both feed the same SQL
+(`parse_lines_sql`): DuckDB parses each line once (`json_extract` of the key fields), assigns events to days
+by `time_us`, deduplicates repeated deliveries and writes the daily partitions; `lib.ingest.actions` maps
+them to actions. Only lines DuckDB cannot parse go to Python, to be told what they are
+(`lib.ingest.quarantine`).
 
-Memory stays bounded: each chunk is parsed as it arrives into one narrow-keyed table (`ingest_lines`)
-that holds the raw text once; deduplication works on keys only; and the working tables live in a
-throwaway on-disk DuckDB file (`lib.storage.duck.work_database`), so DuckDB can evict them instead of holding
-the whole window in memory.
+Memory stays bounded: each file or chunk is parsed as it arrives into one narrow-keyed table
+(`ingest_lines`) that holds the raw text once; deduplication works on keys only; and the working tables
+live in a throwaway on-disk DuckDB file (`lib.storage.duck.work_database`), so DuckDB can evict them instead
+of holding the whole window in memory.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
+from blueprint_assets.lib.ingest.native import NATIVE_LINES_SQL, native_file
 from blueprint_assets.lib.ingest.quarantine import (
     DAMAGE_SQL,
     QUARANTINE_REASON_SQL,
     register_udf,
 )
-from blueprint_assets.lib.ingest.staging import LineSource, chunks, prefetched
+from blueprint_assets.lib.ingest.staging import LineSource, NativeFile, chunks, prefetched
 from blueprint_assets.lib.privacy.identifiers import DID_SQL_REGEX
 from blueprint_assets.lib.sources.archive import day_bounds_us
 from blueprint_assets.lib.storage.duck import copy_to_parquet
@@ -59,30 +64,43 @@ LINES_COLUMNS = """
   raw VARCHAR, raw_bytes BLOB
 """
 
-# One chunk of staged lines (`chunk_view`) -> rows of LINES_TABLE: blank lines dropped, end of line cut
-# (byte slicing: DuckDB's rtrim costs more than the JSON parse), decoded, parsed once, checked, keyed;
+# A staged line that is blank (only whitespace): staged with this reason, then counted and deleted.
+BLANK = "(blank line)"
 
-PARSE_CHUNK_SQL = f"""
+
+def parse_lines_sql(lines_sql: str) -> str:
+    """Rows of LINES_TABLE from `lines_sql`, which gives source_file, line_no, home_day, damage (the
+    reason of a damaged file's row), blank, raw_in (the line's bytes, end of line cut) and raw_text (the
+    line decoded, NULL if it is not UTF-8): each line parsed once, checked and keyed."""
+    return f"""
 SELECT source_file, line_no, home_day, reason,
        CASE WHEN reason IS NULL THEN
          sha1(concat_ws('|', did, time_us::VARCHAR, kind, coalesce(collection, ''), coalesce(operation, ''),
                         coalesce(rkey, ''), coalesce(rev, ''))) END AS event_key,
        time_us, did, kind, collection, operation, rkey, rev, raw_text AS raw,
-       CASE WHEN raw_text IS NULL AND damage IS NULL THEN raw_in END AS raw_bytes
+       CASE WHEN raw_text IS NULL AND damage IS NULL AND NOT blank THEN raw_in END AS raw_bytes
 FROM (
-  SELECT source_file, line_no, home_day, raw_text, raw_in, damage,
-         CASE WHEN damage IS NOT NULL THEN damage WHEN {FAST_VALID_SQL} THEN NULL
+  SELECT source_file, line_no, home_day, raw_text, raw_in, damage, blank,
+         CASE WHEN damage IS NOT NULL THEN damage WHEN blank THEN '{BLANK}' WHEN {FAST_VALID_SQL} THEN NULL
               ELSE {QUARANTINE_REASON_SQL} END AS reason,
          try_cast(f[2]::VARCHAR AS BIGINT) AS time_us, f[1] ->> '$' AS did, f[3] ->> '$' AS kind,
          f[4] ->> '$' AS collection, f[5] ->> '$' AS operation, f[6] ->> '$' AS rkey, f[7] ->> '$' AS rev
-  FROM (
-    SELECT *, try(json_extract(raw_text, {FIELD_PATHS})) AS f
-    FROM (SELECT source_file, line_no, home_day, damage, raw[1:octet_length(raw) - eol] AS raw_in,
-                 try(decode(raw_in)) AS raw_text
-          FROM chunk_view WHERE NOT blank)
-  )
+  FROM (SELECT *, CASE WHEN NOT blank THEN try(json_extract(raw_text, {FIELD_PATHS})) END AS f
+        FROM ({lines_sql}))
 )
 """
+
+
+# The lines of one Arrow chunk (`chunk_view`, lib.ingest.staging): end of line cut by byte slicing
+# (DuckDB's rtrim costs more than the JSON parse), then decoded.
+CHUNK_LINES_SQL = """
+SELECT source_file, line_no, home_day, damage, blank, raw[1:octet_length(raw) - eol] AS raw_in,
+       try(decode(raw_in)) AS raw_text
+FROM chunk_view
+"""
+
+# What DuckDB raises when it cannot read a file as the Python reader would (lib.ingest.native).
+NATIVE_READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException)
 
 # `{day}`: the partition's day, the UTC date of every `time_us` its rows are filtered to.
 RAW_EVENT_COLUMNS = """
@@ -126,23 +144,53 @@ class IngestStats:
         }
 
 
-def stage_lines(con: duckdb.DuckDBPyConnection, sources: Iterable[LineSource], stats: IngestStats) -> None:
-    """Parse every line into the `ingest_lines` table: fields, event key, or a quarantine reason."""
+def stage_lines(
+    con: duckdb.DuckDBPyConnection,
+    sources: Iterable[LineSource],
+    stats: IngestStats,
+    *,
+    native: bool = True,
+) -> None:
+    """Parse every line into the `ingest_lines` table: fields, event key, or a quarantine reason.
+
+    Plain local archive files are read by DuckDB itself (`lib.ingest.native`); any other source, and a
+    file DuckDB cannot read exactly as Python would, goes through the Arrow chunks of `lib.ingest.staging`
+    (`native=False` sends every source there: tests compare the two paths).
+    """
     con.execute(f"CREATE OR REPLACE TABLE {LINES_TABLE} ({LINES_COLUMNS})")
     register_udf(con)
-    insert = f"INSERT INTO {LINES_TABLE} {PARSE_CHUNK_SQL}"
+    insert_chunk = f"INSERT INTO {LINES_TABLE} {parse_lines_sql(CHUNK_LINES_SQL)}"
+    insert_native = f"INSERT INTO {LINES_TABLE} {parse_lines_sql(NATIVE_LINES_SQL)}"
     seen_files: set[str] = set()
-    for chunk in prefetched(chunks(sources)):
+    staged = 0
+
+    def stage_chunk(chunk: pa.Table) -> int:
         seen_files.update(chunk.column("source_file").unique().to_pylist())
         con.register("chunk_view", chunk)
         try:
-            inserted = con.execute(insert).fetchone()[0]
+            return con.execute(insert_chunk).fetchone()[0]
         finally:
             con.unregister("chunk_view")
-        stats.lines_read += inserted
-        stats.blank_lines += (
-            chunk.num_rows - inserted
-        )  # a blank line holds no event; counted, not quarantined
+
+    for item in prefetched(chunks(sources, native_file if native else None)):
+        if not isinstance(item, NativeFile):
+            staged += stage_chunk(item)
+            continue
+        params = {"source_file": item.label, "home_day": item.home_day, "path": str(item.path)}
+        try:
+            lines = con.execute(insert_native, params).fetchone()[0]
+        except NATIVE_READ_ERRORS:
+            # Nothing of the file was staged (one statement); the Python reader accounts for every line.
+            staged += sum(stage_chunk(chunk) for chunk in chunks([(item.label, item.home_day, item.lines)]))
+            continue
+        staged += lines
+        if lines:  # as with chunks: a file is read once it gave a line
+            seen_files.add(item.label)
+        if item.lines.on_lines is not None:
+            item.lines.on_lines(lines)
+    blank = con.execute(f"DELETE FROM {LINES_TABLE} WHERE reason = ?", [BLANK]).fetchone()[0]
+    stats.blank_lines += blank  # a blank line holds no event; counted, not quarantined
+    stats.lines_read += staged - blank
     stats.files_read = len(seen_files)
     stats.corrupt_files = con.execute(
         f"SELECT count(DISTINCT source_file) FROM {LINES_TABLE} WHERE {DAMAGE_SQL}"

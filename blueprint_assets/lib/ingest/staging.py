@@ -6,6 +6,8 @@ split without a Python loop: numpy finds the newlines and the block's own buffer
 column (zero copy), so each line keeps its trailing newline, which the staging SQL strips. A
 `FileDamage` becomes one row with `damage` set.
 
+A source that DuckDB can read itself (`lib.ingest.native`) is passed through as a `NativeFile`.
+
 Chunks are produced on a background thread (`prefetched`): reading and decompressing files releases the
 GIL or runs while DuckDB (which releases it) parses the previous chunk.
 """
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -138,11 +142,34 @@ def _source_batches(
         yield _batch(label, home, line_no, _listed(pending)), size
 
 
-def chunks(sources: Iterable[LineSource]) -> Iterator[pa.Table]:
-    """Arrow tables of staged lines (blank lines flagged: the SQL counts and drops them)."""
+@dataclass(frozen=True)
+class NativeFile:
+    """A source that DuckDB reads itself (`lib.ingest.native`), handed over in place of its chunks."""
+
+    label: str
+    home_day: str
+    path: Path
+    lines: LineBlocks  # the Python reader of the same file, if DuckDB cannot read it after all
+
+
+def chunks(
+    sources: Iterable[LineSource], native: Callable[[object], Path | None] | None = None
+) -> Iterator[pa.Table | NativeFile]:
+    """Arrow tables of staged lines (blank lines flagged: the SQL counts and drops them).
+
+    A source for which `native` gives a path is yielded as a `NativeFile` instead (after the lines
+    gathered so far), for the consumer to stage.
+    """
     batches: list[pa.RecordBatch] = []
     rows = size = 0
     for label, home, lines in sources:
+        path = native(lines) if native is not None else None
+        if path is not None:
+            if batches:
+                yield pa.Table.from_batches(batches, schema=STAGING_SCHEMA)
+                batches, rows, size = [], 0, 0
+            yield NativeFile(label, home, path, lines)
+            continue
         for batch, nbytes in _source_batches(label, home, lines):
             batches.append(batch)
             rows += batch.num_rows

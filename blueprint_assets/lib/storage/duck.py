@@ -22,6 +22,9 @@ def configure(con: duckdb.DuckDBPyConnection, temp_dir: Path, memory_limit: str 
     con.execute("SET preserve_insertion_order = true")
 
 
+WORK_CHECKPOINT_THRESHOLD = "1TB"
+
+
 @contextmanager
 def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[None]:
     """Make a throwaway DuckDB file under `directory` the default catalog while the block runs.
@@ -31,19 +34,24 @@ def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[N
     """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"work-{uuid.uuid4().hex}.duckdb"
-    previous, compression = con.execute(
-        "SELECT current_database(), current_setting('force_compression')"
+    previous, compression, threshold = con.execute(
+        "SELECT current_database(), current_setting('force_compression'), current_setting('checkpoint_threshold')"
     ).fetchone()
     con.execute(f"ATTACH '{path.as_posix()}' AS ingest_work")
     con.execute("USE ingest_work")
     # The file lives for one run: compressing its pages (FSST analysis of every raw line) would more
     # than double the cost of staging for a file that is read once and deleted.
     con.execute("SET force_compression = 'uncompressed'")
+    # Nor is it worth checkpointing: large inserts already write their row groups to the file (the WAL
+    # only points at them), and a checkpoint per INSERT statement rewrote the table's metadata each time,
+    # which cost as much as the parse it followed.
+    con.execute(f"SET checkpoint_threshold = '{WORK_CHECKPOINT_THRESHOLD}'")
     try:
         yield
     finally:
         try:
             con.execute("SET force_compression = ?", [compression])
+            con.execute("SET checkpoint_threshold = ?", [threshold])
             con.execute(f'USE "{previous}"')
             con.execute("DETACH ingest_work")
         except duckdb.Error:

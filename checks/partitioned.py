@@ -5,7 +5,7 @@ backfills) returns one result, which Dagster records without a partition. The UI
 partition without an evaluation and shows the check as "Skipped" ("0 / N Passed") although it passed.
 This decorator logs the result once per partition of the range, each pointing at that partition's latest
 materialization, so the UI shows what the check found. Use it instead of `dagster.asset_check` for every
-partitioned check (tests/test_ui_metadata.py enforces it).
+partitioned check (tests/defs/test_ui_metadata.py enforces it).
 """
 
 from __future__ import annotations

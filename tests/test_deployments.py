@@ -16,10 +16,11 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster._core.run_coordinator.queued_run_coordinator import QueuedRunCoordinator
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._utils.tags import TagConcurrencyLimitsCounter
+from support.pipeline import REPO
 
 from blueprint_assets.defs.tags import WRITER_TAG
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deployments"
+DEPLOY = REPO / "deployments"
 PG_ENV = {
     "DAGSTER_PG_HOST": "db.internal",
     "DAGSTER_PG_PORT": "5432",

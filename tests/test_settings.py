@@ -6,11 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+from support.pipeline import REPO
 
 from blueprint_assets.defs.resources import build_resources
 from blueprint_assets.settings import ENV, DataLayout, Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 NAME = re.compile(r"BLUEPRINT_[A-Z0-9_]+")
 
 

@@ -4,7 +4,7 @@
 `jsonl` writes the published row shape ({"id", "cluster_id", "thread": [messages]}) by hand with json's own
 string encoder, and the 13-flag `actions` object from a per-pattern cache; any row of another shape (or
 with an unexpected type) goes through `json.dumps` with the same options, so the output never differs.
-`tests/test_release_bytes.py` holds golden digests of the files and `tests/test_release_rows.py` compares
+`tests/lib/release/test_release_bytes.py` holds golden digests of the files and `tests/lib/release/test_release_rows.py` compares
 the writer with `json.dumps` on odd inputs.
 """
 

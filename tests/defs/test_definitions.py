@@ -4,15 +4,15 @@ every schedule and sensor targets something that exists, and every stage's check
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import pytest
 from dagster import AssetChecksDefinition, AssetKey
+from support.pipeline import REPO
 
 from blueprint_assets.definitions import defs
 from blueprint_assets.defs.jobs import JOBS
 
-DEFS_DIR = Path(__file__).resolve().parents[1] / "blueprint_assets" / "defs"
+DEFS_DIR = REPO / "blueprint_assets" / "defs"
 # Assets with no blocking check of their own, and why. Keep this short: a new asset gets a check.
 UNCHECKED: dict[str, str] = {
     "privacy_audit_report": "the last asset: it reports on the release's checks and gates nothing downstream",

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from support.adversarial_cases import ALL_CASES, ALL_POSITIVE, NEGATIVE_CASES, parse_case
+from support.pipeline import samples_dir
 
 from blueprint_assets.lib.privacy.anonymizer import (
     AnonymizedText,
@@ -151,10 +150,7 @@ def test_ner_without_model_is_a_clear_error() -> None:
 
 
 def _sample_posts() -> list[tuple[str, list[tuple[int, int, str]], list[str]]]:
-    root = Path(
-        os.environ.get("BLUEPRINT_SAMPLES", Path(__file__).resolve().parents[1] / ".." / "shared" / "samples")
-    )
-    path = root / "jetstream_examples.json"
+    path = samples_dir() / "jetstream_examples.json"
     if not path.exists():
         pytest.skip("real samples absent")
     posts = []

@@ -6,10 +6,11 @@ import hashlib
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support.pipeline import REPO
+from support.vectors import planted
 
 from blueprint_assets.lib.personas.clustering import (
     cluster_users,
@@ -18,19 +19,6 @@ from blueprint_assets.lib.personas.clustering import (
     silhouette_sample,
     train_kmeans,
 )
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def planted(
-    n_per: tuple[int, ...], d: int = 32, spread: float = 0.3, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian blobs around well-separated random centers; returns (vectors, true labels)."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(len(n_per), d)) * 3.0
-    truth = np.repeat(np.arange(len(n_per)), n_per)
-    x = centers[truth] + spread * rng.normal(size=(truth.size, d))
-    return x.astype(np.float32), truth
 
 
 def _digest(assignments: np.ndarray) -> str:
@@ -165,7 +153,7 @@ def test_same_input_gives_byte_identical_assignments_across_processes() -> None:
         import hashlib, sys
         sys.path.insert(0, sys.argv[1])
         sys.path.insert(0, sys.argv[2])
-        from test_clustering import planted
+        from support.vectors import planted
         from blueprint_assets.lib.personas.clustering import cluster_users
         x, _ = planted((400, 300, 200, 100, 50), d=64, spread=1.5, seed=11)
         print(hashlib.sha1(cluster_users(x, k=12, min_cluster_size=10).assignments.tobytes()).hexdigest())

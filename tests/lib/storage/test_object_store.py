@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from support.object_store import BUCKET, lake_digests, moto_s3, release_digests
+from support.pipeline import REPO
 
 from blueprint_assets.lib.privacy.optout import logged_optouts, record_optout
 from blueprint_assets.lib.privacy.pseudonyms import MissingSecretError, load_or_create_secret
@@ -29,7 +30,6 @@ from blueprint_assets.lib.storage.state import load_cursor, save_cursor
 from blueprint_assets.settings import Settings
 
 pytestmark = pytest.mark.object_store
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

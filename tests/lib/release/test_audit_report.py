@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.pipeline import samples_dir
 
 from blueprint_assets.lib.release.audit.report import (
     CLUSTER_CHART_NAME,
@@ -37,9 +37,7 @@ SECTIONS = (
     "Examples",
     "Residual risks",
 )
-SAMPLES = Path(
-    os.environ.get("BLUEPRINT_SAMPLES", Path(__file__).resolve().parents[1] / ".." / "shared" / "samples")
-)
+SAMPLES = samples_dir()
 
 
 def make_stats() -> dict[str, Any]:

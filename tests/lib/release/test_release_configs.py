@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 import yaml
-from test_release_files import CLUSTERS, CONTEXT, anonymized_rows
+from support.release_inputs import CONTEXT, two_granularities
 
-from blueprint_assets.lib.release.files import Granularity, write_release
-from blueprint_assets.lib.release.granularities import align_splits
+from blueprint_assets.lib.release.files import write_release
 from blueprint_assets.lib.release.provenance import PAPER_BIBTEX, card_header, card_problems
-from blueprint_assets.lib.release.splits import split_threads
-from blueprint_assets.lib.release.threads import build_threads
-
-SECRET = b"release-secret-for-config-tests"
-
-
-def two_granularities() -> dict[int, Granularity]:
-    """K=2 (the test clusters) and K=4 (every user alone), split alike."""
-    rows = anonymized_rows()
-    users = sorted(CLUSTERS)
-    maps = {2: CLUSTERS, 4: {u: i for i, u in enumerate(users)}}
-    threads = {k: build_threads(rows, m, secret=SECRET).threads for k, m in maps.items()}
-    reference = split_threads(threads[2])
-    out = {}
-    for k, clusters in maps.items():
-        splits = reference if k == 2 else align_splits(reference, threads[k])
-        out[k] = Granularity(splits, {c: f"# Persona {c} of K={k}" for c in sorted(set(clusters.values()))})
-    return out
 
 
 def test_each_k_is_a_config_that_datasets_loads(tmp_path, monkeypatch) -> None:

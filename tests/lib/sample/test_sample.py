@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.pipeline import samples_dir
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
 from blueprint_assets.lib.privacy.recognizers import DEFAULT_ENTITIES
@@ -489,10 +489,7 @@ def test_identities_are_fake_and_well_formed(sample: Parsed) -> None:
     assert {e["did"] for e in sample.distinct_events()} <= known
     assert len(all_dids - known) <= 200  # the accounts outside the sample that get liked/followed
     assert not re.search(r"did:(?!plc:[a-z2-7]{24})", text)
-    samples_dir = Path(
-        os.environ.get("BLUEPRINT_SAMPLES", Path(__file__).resolve().parents[1] / "../shared/samples")
-    )
-    real_file = samples_dir / "jetstream_examples.json"
+    real_file = samples_dir() / "jetstream_examples.json"
     if real_file.exists():
         real = set(DID_IN_TEXT_RE.findall(real_file.read_text()))
         assert real and not (real & all_dids)

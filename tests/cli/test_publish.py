@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_release_configs import two_granularities
-from test_release_files import CONTEXT
+from support.release_inputs import CONTEXT, two_granularities
 
 from blueprint_assets.cli import main
 from blueprint_assets.lib.release.audit.report import render_audit_report

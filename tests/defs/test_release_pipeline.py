@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, DagsterInstance, asset, materialize
-from support.pipeline import all_output_text, pipeline_resources, run_assets
+from support.pipeline import REPO, all_output_text, pipeline_resources, run_assets
 
 from blueprint_assets.defs.ingestion.assets import actions, raw_events
 from blueprint_assets.defs.partitions import monthly_partitions
@@ -386,7 +386,7 @@ def test_starter_notebook_runs_headless_on_the_release(built, monkeypatch) -> No
     import nbclient
     import nbformat
 
-    repo = str(Path(__file__).resolve().parents[1])  # the kernel imports this checkout's blueprint_assets
+    repo = str(REPO)  # the kernel imports this checkout's blueprint_assets
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
 
     data_dir, _ = built

@@ -18,7 +18,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from blueprint_assets.lib.release.files import write_release
+from blueprint_assets.lib.release.files import Granularity, write_release
+from blueprint_assets.lib.release.granularities import align_splits
 from blueprint_assets.lib.release.splits import split_threads
 from blueprint_assets.lib.release.threads import INPUT_COLUMNS, action_threads_table, build_threads
 
@@ -157,3 +158,66 @@ def test_release_output_is_byte_identical_to_the_golden_digest(
     files = _files_digest(tmp_path / "release")
     got = (_threads_digest(result.threads), result.dropped, result.relabeled, _combined(files), len(files))
     assert got == GOLDEN[(stable_ids, strategy)]
+
+
+# A larger input (20,000 rows, 300 users), two granularities aligned like the pipeline's, max_depth 4:
+# per K (threads digest, thread count), then (release files digest, file count, reveals_hidden_answer).
+# Pinned from the per-row implementation before the column-wise builder and writers replaced it.
+LARGE_DROPPED = {
+    "actor_opted_out": 141,
+    "actor_out_of_scope": 3292,
+    "duplicate_event": 199,
+    "no_prior_post_of_target_user": 418,
+    "original_post_unknown": 58,
+    "target_post_unknown": 712,
+    "unknown_action": 443,
+    "unresolved_undo": 226,
+}
+LARGE_GOLDEN = {
+    (False, "temporal"): (
+        {
+            7: "88aa75a4444ac1d8b351e8806be10c2405d2e87876be6ade1920e24fdba27530",
+            3: "92286a63c5f20a40c09e0e0802317c74ca029a95a4f5a01806b234437aca90e7",
+        },
+        ("07f96f2439d57d2a09ae36ea15ed9c951c5bf434f26c309b1accf1995a09670f", 54, 2934),
+    ),
+    (True, "random"): (
+        {
+            7: "cee4bba83e6bd3bcadb22f9c7fe421fdd27769d9b8ccedccb48793279a6acdf8",
+            3: "5edbec1a7c4f9e884a099e632059f025cdeec64cdfc06622bd13f7e6bb3f8604",
+        },
+        ("e56ba82349d05b929e9152b28cedfcbb8597aefc9febbc6ecf5827f19546e1cc", 54, 4530),
+    ),
+}
+
+
+@pytest.mark.parametrize(("stable_ids", "strategy"), list(LARGE_GOLDEN))
+def test_larger_two_granularity_release_is_byte_identical(
+    tmp_path: Path, stable_ids: bool, strategy: str
+) -> None:
+    table, clusters = golden_actions(n=20_000, n_users=300, seed=11)
+    excluded = [_h("user-7"), _h("user-8")]
+    granularities: dict[int, Granularity] = {}
+    digests = {}
+    for k, members in ((7, clusters), (3, {u: c % 3 for u, c in clusters.items()})):
+        result = build_threads(
+            table, members, secret=SECRET, stable_ids=stable_ids, excluded_users=excluded, max_depth=4
+        )
+        assert (result.dropped, result.relabeled) == (LARGE_DROPPED, {"reply_to_post": 751})
+        assert len(result.threads) == 14_710
+        splits = (
+            split_threads(result.threads, strategy=strategy, fractions=(0.7, 0.15, 0.15), seed=3)
+            if k == 7
+            else align_splits(granularities[7].splits, result.threads)
+        )
+        granularities[k] = Granularity(splits, {i: f"# Persona {i}" for i in range(k)})
+        digests[k] = _threads_digest(result.threads)
+    summary = write_release(tmp_path / "release", granularities, card_context={"window": "2025-03"})
+    root = tmp_path / "release"
+    files = {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in ("README.md", "MANIFEST.json")
+    }
+    got = (digests, (_combined(files), len(files), summary["reveals_hidden_answer"]))
+    assert got == LARGE_GOLDEN[(stable_ids, strategy)]

@@ -200,7 +200,7 @@ def dataset_release(
         hide_answers(t)[1] for splits in per_k.values() for n in HIDDEN_SPLITS for t in splits[n]
     )
     cards = persona_cards_for(
-        lake, context, cluster_maps(lake, context), hidden.hits, settings.quote_min_cluster_size
+        lake, context, cluster_maps(lake, context), hidden.hits_many, settings.quote_min_cluster_size
     )
     card_context = card_context_for(lake, context, privacy, settings)
     folder = release_dir(lake, context)
@@ -390,10 +390,10 @@ def persona_cards_for(
     lake: LakeResource,
     context: AssetExecutionContext,
     maps: dict[int, dict[str, int]],
-    hidden_text,
+    hidden_texts,
     quote_min_cluster_size: int,
 ) -> dict[int, dict[int, str]]:
-    """Per K, a Markdown card per cluster; posts whose text `hidden_text(text)` flags (hidden answers) are left out."""
+    """Per K, a Markdown card per cluster; posts that `hidden_texts(texts)` flags (hidden answers) are left out."""
     from blueprint_assets.lib.personas.cards import CardOptions, build_persona_cards
 
     options = CardOptions(quote_min_cluster_size=quote_min_cluster_size)
@@ -402,7 +402,8 @@ def persona_cards_for(
     days = run_days(context)
     rows = release_rows(lake, "anonymized_posts", days, ["actor", "action", "text", "record_id"])
     texts = rows.column("text").to_pylist()
-    posts = rows.filter(pa.array([not (t and hidden_text(t)) for t in texts], pa.bool_()))
+    flagged = hidden_texts([t or "" for t in texts])  # one bulk scan (an empty text flags nothing)
+    posts = rows.filter(pa.array([not hits for hits in flagged], pa.bool_()))
     post_vectors = release_rows(lake, "post_embeddings", days, ["record_id", "vector"])
     dim = len(post_vectors.column("vector")[0]) if post_vectors.num_rows else matrix.shape[1]
     cards = {}

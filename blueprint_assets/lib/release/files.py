@@ -101,7 +101,7 @@ def _drop_revealing(per_k: dict[int, tuple[dict[str, list], dict[str, list]]]) -
     for rows, answers in per_k.values():
         dropped = 0
         for name in SPLITS:
-            keep = [not index.hits(_public_texts(row)) for row in rows[name]]
+            keep = [not hits for hits in index.hits_many([_public_texts(row) for row in rows[name]])]
             dropped += keep.count(False)
             rows[name] = [row for row, k in zip(rows[name], keep, strict=True) if k]
             if name in answers:

@@ -277,3 +277,30 @@ def test_answer_index_with_a_shared_opening_finds_exactly_the_planted_answers() 
     haystack = "intro some text number 7 about things and some text number 2999 about things end"
     assert index.hits(haystack) == ["a2999", "a7", "twin"]
     assert index.hits("some text number 30000 about things") == []
+
+
+def test_bulk_answer_scan_finds_what_the_per_position_lookup_finds() -> None:
+    import random
+
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, _prepare
+
+    rng = random.Random(8)
+    words = ["the", "cat", "ünï", "✓", "🌱", "garden", "\\", '"', "about", "things", "\ud800", "x", "\t", "*"]
+
+    def text(n: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(n))
+
+    answers = [{"id": f"a{i}", "text": text(rng.randint(2, 40))} for i in range(800)]
+    index = AnswerIndex(answers)
+    haystacks = [
+        text(rng.randint(0, 30)) + ("\n" + rng.choice(answers)["text"] if rng.random() < 0.2 else "")
+        for _ in range(3000)
+    ]
+    expected = [index._exact(_prepare(h, False)) for h in haystacks]
+    assert sum(map(bool, expected)) > 500
+    assert index.hits_many(haystacks) == expected
+    assert index.hits("\n\n".join(haystacks)) == index._exact(_prepare("\n\n".join(haystacks), False))
+    assert index.hits_many(["\\* " + h for h in haystacks[:50]], markdown=True) == [
+        index._exact(_prepare("\\* " + h, True)) for h in haystacks[:50]
+    ]
+    assert AnswerIndex([]).hits_many(["anything at all here"]) == [[]]

@@ -30,7 +30,7 @@ install: $(BIN)/.installed
 
 demo: install
 	# The static encoder is distilled once (into $(DATA_DIR)/models) on one core while the sample is generated on the other.
-	$(BIN)/python -m blueprint_assets.lib.personas.static_encoder $(DATA_DIR) & build=$$!; \
+	$(BIN)/blueprint prepare-encoder --data-dir $(DATA_DIR) & build=$$!; \
 	$(BIN)/blueprint sample --out $(SAMPLE_DIR) --days $(SAMPLE_DAYS) --users $(SAMPLE_USERS) --seed 7 --start $(FIRST_DAY) \
 		&& wait $$build
 	$(BIN)/blueprint run --source-dir $(SAMPLE_DIR) --from $(FIRST_DAY) --to $(LAST_DAY) --data-dir $(DATA_DIR)

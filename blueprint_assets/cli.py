@@ -63,6 +63,20 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_encoder(args: argparse.Namespace) -> int:
+    """Build the static encoder's model ahead of a run (`make demo`, the image); a no-op when it is built or
+    when BLUEPRINT_ENCODER names another encoder."""
+    from blueprint_assets.lib.personas.encoder import is_static
+    from blueprint_assets.lib.personas.static_encoder import ensure_static_model
+
+    settings = cli_settings(args)
+    if not is_static(settings.encoder):
+        print(f"encoder {settings.encoder}: not the static model, nothing to build")
+        return 0
+    print(f"static encoder: {ensure_static_model(settings.model_cache_dir)}")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from blueprint_assets.lib.sample import generate_sample
 
@@ -204,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = add_command(sub, "summary", cmd_summary, "print what the lake holds for a range of days")
     add_day_range(summary)
+
+    add_command(
+        sub, "prepare-encoder", cmd_prepare_encoder,
+        "build the static encoder's model once, into BLUEPRINT_MODEL_CACHE or <data dir>/models",
+    )  # fmt: skip
 
     sample = add_command(
         sub, "sample", cmd_sample, "generate the deterministic sample archive", data_dir=False

@@ -191,9 +191,7 @@ def test_dockerfile_installs_what_the_project_pins() -> None:
     assert all(dev.get(name, version) == version for name, version in deploy.items())
     assert not any("BLUEPRINT_SECRET" in ln for ln in lines)  # never baked into the image
     # The static encoder is distilled at build time, after the project (and its model packages) is installed.
-    distill = next(
-        i for i, ln in enumerate(lines) if ln == "RUN python -m blueprint_assets.lib.personas.static_encoder"
-    )
+    distill = next(i for i, ln in enumerate(lines) if ln == "RUN blueprint prepare-encoder")
     assert distill > next(i for i, ln in enumerate(lines) if ln.startswith('RUN pip install ".[deploy]"'))
     assert "ENV BLUEPRINT_MODEL_CACHE=/opt/blueprint/models" in lines
 

@@ -182,7 +182,7 @@ class QueryEngine(DuckDBResource):
 
         Tables it creates live in a throwaway DuckDB file under `spill_dir` (deleted on exit), so large
         working tables are disk-backed and memory stays within the configured limit. With an object-store
-        `data_root` (default: $BLUEPRINT_DATA_DIR) its URLs are readable and writable through pyarrow.fs.
+        `data_root` (None: a local one) its URLs are readable and writable through pyarrow.fs.
         """
         return _ConfiguredConnection(self, spill_dir, data_root)
 

@@ -171,3 +171,17 @@ def test_summary_counts_what_the_lake_holds_for_the_days(tmp_path: Path, capsys)
         "events kept:       0\n" in (quiet := capsys.readouterr().out)
         and "WARNING: no line was read" in quiet
     )
+
+
+def test_prepare_encoder_builds_only_the_static_model(monkeypatch, tmp_path: Path, capsys) -> None:
+    import os
+
+    from blueprint_assets.lib.personas.static_encoder import model_folder
+
+    cache = os.environ["BLUEPRINT_MODEL_CACHE"]  # conftest: the session's built model
+    assert main(["prepare-encoder", "--data-dir", str(tmp_path / "data")]) == 0
+    assert capsys.readouterr().out == f"static encoder: {model_folder(cache)}\n"
+    assert (model_folder(cache) / "model.safetensors").is_file() and not (tmp_path / "data").exists()
+    monkeypatch.setenv("BLUEPRINT_ENCODER", "minilm")
+    assert main(["prepare-encoder"]) == 0
+    assert "encoder minilm: not the static model, nothing to build" in capsys.readouterr().out

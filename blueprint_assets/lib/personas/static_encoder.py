@@ -3,8 +3,9 @@
 Distillation (model2vec's `distill`) runs MiniLM once over every token of its vocabulary, reduces the token
 vectors to 256 dimensions with PCA and weights them by SIF (Zipf frequencies). Encoding a text is then a
 tokenizer call and a mean of looked-up rows: tens of thousands of texts/s on 2 cores, no torch at encode
-time. The model is built once (about 30 s on one core) into a cache folder (by default `<data_dir>/models`)
-and loaded from there afterwards; no download is ever needed.
+time. The model is built once (about 30 s on one core) into a cache folder (`Settings.model_cache_dir`:
+BLUEPRINT_MODEL_CACHE, else `<data_dir>/models`; `blueprint prepare-encoder` builds it ahead of a run) and
+loaded from there afterwards; no download is ever needed.
 """
 
 from __future__ import annotations
@@ -44,17 +45,6 @@ def static_model_id(max_tokens: int = 256) -> str:
             f"max_tokens={max_tokens}",
         ]
     )
-
-
-def model_cache_dir(data_dir: str | Path) -> str:
-    """Where built encoder models are cached: BLUEPRINT_MODEL_CACHE, else `<data_dir>/models`.
-
-    The cache is a local folder (the model is loaded from files): with an object-store data dir it is the
-    machine's scratch for `<data_dir>/models` (lib/storage/storage.py `local_folder`).
-    """
-    from blueprint_assets.lib.storage.storage import join, local_folder
-
-    return os.environ.get("BLUEPRINT_MODEL_CACHE") or str(local_folder(join(str(data_dir), "models")))
 
 
 def model_folder(cache_dir: str | Path) -> Path:
@@ -153,10 +143,3 @@ def load_static_encoder(cache_dir: str | Path, max_tokens: int = 256) -> StaticE
 @functools.lru_cache(maxsize=4)
 def _cached_static(cache_dir: str, max_tokens: int) -> StaticEncoder:
     return StaticEncoder(cache_dir, max_tokens=max_tokens)
-
-
-if __name__ == "__main__":
-    # `python -m blueprint_assets.lib.personas.static_encoder DATA_DIR`: build the cache ahead of a run (`make demo`
-    # overlaps it with sample generation); a no-op when built or when another encoder is configured.
-    if os.environ.get("BLUEPRINT_ENCODER", "default") in STATIC_ALIASES:
-        ensure_static_model(model_cache_dir(sys.argv[1] if len(sys.argv) > 1 else "data"))

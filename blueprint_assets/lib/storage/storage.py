@@ -206,9 +206,10 @@ def local_folder(location: str | Path) -> Path:
     return base / parts.netloc / (parts.path.strip("/").replace("/", "__") or "_root")
 
 
-def register_with_duckdb(con, data_root: str | Path | None = None) -> None:
-    """Let DuckDB read and write `s3://` URLs through the same pyarrow filesystem (fsspec, no httpfs)."""
-    root = str(data_root or os.environ.get("BLUEPRINT_DATA_DIR", ""))
+def register_with_duckdb(con, data_root: str | Path | None) -> None:
+    """Let DuckDB read and write `s3://` URLs under `data_root` through the same pyarrow filesystem (fsspec,
+    no httpfs); a local or absent (None) data root needs nothing."""
+    root = str(data_root or "")
     if not root.startswith("s3://"):
         return
     from fsspec.implementations.arrow import ArrowFSWrapper

@@ -23,7 +23,6 @@ from blueprint_assets.cli_common import (
     CommandFailed,
     Parser,
     UsageError,
-    _data_dir,
     add_command,
     cli_settings,
     common_options,
@@ -42,7 +41,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from blueprint_assets.defs.resources import LakeResource
     from blueprint_assets.lib.release.publish import format_plan, refusals, upload, upload_plan
 
-    release = LakeResource(data_dir=_data_dir(args)).release_folder(args.window)  # fetched when on a store
+    settings = cli_settings(args)
+    lake = LakeResource(data_dir=settings.data_dir, scratch_dir=settings.scratch_dir)
+    release = lake.release_folder(args.window)  # fetched when on a store
     if not release.is_dir():
         raise CommandFailed(
             f"no release {args.window} at {release}: build it with `blueprint release --months {args.window}`"

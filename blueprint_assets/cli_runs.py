@@ -15,7 +15,6 @@ from blueprint_assets.cli_common import (
     GENERIC_FIX,
     CommandFailed,
     UsageError,
-    _data_dir,
     cli_settings,
     day_range,
     existing_data_dir,
@@ -24,7 +23,7 @@ from blueprint_assets.defs.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START
 from blueprint_assets.settings import DataLayout
 
 
-def dagster_instance(data_dir: str):
+def dagster_instance(layout: DataLayout):
     """The persistent Dagster instance under the data directory (the one `make ui` serves).
 
     With an object-store data dir the instance stays local (scratch), unless DAGSTER_HOME names one.
@@ -33,9 +32,9 @@ def dagster_instance(data_dir: str):
 
     from blueprint_assets.lib.storage.storage import is_object_store
 
-    if is_object_store(data_dir) and os.environ.get("DAGSTER_HOME"):
+    if is_object_store(layout.root) and os.environ.get("DAGSTER_HOME"):
         return DagsterInstance.get()
-    home = DataLayout(data_dir).dagster_home
+    home = layout.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
@@ -61,7 +60,6 @@ def run_job(
     from blueprint_assets.run_console import PROGRESS_LOGGER, failure_line, progress_logger, quiet_run_config
 
     settings = cli_settings(args)
-    data_dir = settings.data_dir
     extra = [selection_job(job_name, selection)] if selection else []
     defs = build_definitions(settings, extra_jobs=extra)
     job = defs.resolve_job_def(extra[0].name if extra else job_name)
@@ -76,7 +74,7 @@ def run_job(
     tags.update({PARTITION_TAG: first} if first == last else {RANGE_START_TAG: first, RANGE_END_TAG: last})
     print(f"{job_name} {label or window}: running", file=sys.stderr, flush=True)
     result = job.execute_in_process(
-        instance=dagster_instance(data_dir), tags=tags, run_config=run_config, raise_on_error=False
+        instance=dagster_instance(settings.layout), tags=tags, run_config=run_config, raise_on_error=False
     )
     if not result.success:
         return failure_line(result.all_events) or f"run {result.run_id} failed: {GENERIC_FIX}"
@@ -127,9 +125,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"run {number}/{len(segments)}: {seg_first}..{seg_last}", file=sys.stderr, flush=True)
         failure = run_job("daily_ingestion", seg_first, seg_last, args, selection)
         if failure:
-            print_summary(_data_dir(args), first, last)
+            print_summary(cli_settings(args).layout, first, last)
             raise CommandFailed(failure)
-    print_summary(_data_dir(args), first, last)
+    print_summary(cli_settings(args).layout, first, last)
     return 0
 
 
@@ -189,7 +187,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     failure = run_job("monthly_release", first, last, args, None, label=name)
     from blueprint_assets.defs.resources import LakeResource
 
-    built = LakeResource(data_dir=_data_dir(args)).release_folder(name)
+    settings = cli_settings(args)
+    built = LakeResource(data_dir=settings.data_dir, scratch_dir=settings.scratch_dir).release_folder(name)
     if failure:
         raise CommandFailed(f"release {name} not built: {failure}")
     if args.out:
@@ -202,11 +201,11 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(data_dir: str, first: str, last: str) -> None:
+def print_summary(layout: DataLayout, first: str, last: str) -> None:
     """Events read, rows per action type, quarantined lines and where the files are (lib/release/summary.py)."""
     from blueprint_assets.lib.release.summary import lake_summary
 
-    summary = lake_summary(DataLayout(data_dir), first, last)
+    summary = lake_summary(layout, first, last)
     print(f"\nBluePrint summary for {first}..{last}")
     print(f"  events kept:       {summary.events}")
     print(f"  quarantined lines: {summary.quarantined}")
@@ -227,6 +226,6 @@ def print_summary(data_dir: str, first: str, last: str) -> None:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    data_dir = existing_data_dir(args)
-    print_summary(data_dir, *day_range(args))
+    existing_data_dir(args)  # a read-only command: the folder must exist
+    print_summary(cli_settings(args).layout, *day_range(args))
     return 0

@@ -102,6 +102,8 @@ class Settings:
     stable_ids: bool = _env("BLUEPRINT_STABLE_IDS", _flag, False)
     encoder: str = _env("BLUEPRINT_ENCODER", default="default")
     model_cache: str | None = _env("BLUEPRINT_MODEL_CACHE")
+    # None: the system temp folder (lib/storage/storage.py `local_folder`); used with an object-store data dir
+    scratch_dir: str | None = _env("BLUEPRINT_SCRATCH_DIR")
     # None: one thread (lib/personas/encoder.py)
     torch_threads: int | None = _env("BLUEPRINT_TORCH_THREADS", _number(int))
 
@@ -130,7 +132,7 @@ class Settings:
 
     @property
     def layout(self) -> DataLayout:
-        return DataLayout(self.data_dir)
+        return DataLayout(self.data_dir, self.scratch_dir)
 
     @property
     def archive_dir(self) -> str | None:

@@ -71,6 +71,21 @@ def test_the_layout_names_every_folder(tmp_path: Path) -> None:
     assert Settings(data_dir=str(tmp_path), source="jetstream-live").archive_dir is None
 
 
+def test_an_object_stores_scratch_comes_from_the_settings(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"BLUEPRINT_DATA_DIR": "s3://bucket/bp", "BLUEPRINT_SCRATCH_DIR": str(tmp_path / "scratch")}
+    )
+    scratch = tmp_path / "scratch" / "bucket"
+    layout = settings.layout
+    assert (layout.scratch, layout.releases_local) == (scratch / "bp__state", scratch / "bp__releases")
+    assert (layout.models, layout.dagster_home) == (str(scratch / "bp__models"), scratch / "bp__dagster_home")
+    assert settings.model_cache_dir == str(scratch / "bp__models")
+    resources = build_resources(settings)
+    assert resources["lake"].layout == layout and resources["source"].scratch_dir == str(tmp_path / "scratch")
+    unset = Settings.from_env({"BLUEPRINT_DATA_DIR": "s3://bucket/bp"}).layout.scratch
+    assert unset.parent.parent.name == "blueprint-scratch"  # the system temp folder
+
+
 def test_the_secret_is_loaded_once_and_never_in_the_config(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("BLUEPRINT_SECRET", "from-the-environment")
     privacy = build_resources(Settings.from_env(data_dir=str(tmp_path)))["privacy"]

@@ -32,6 +32,7 @@ class LakeResource(ConfigurableResource):
     """Where the data lives: the `Lake` and every folder of the data root through `layout` (a `DataLayout`)."""
 
     data_dir: str
+    scratch_dir: str | None = None  # Settings.scratch_dir: local stand-ins of an object store's folders
 
     def release_folder(self, name: str) -> Path:
         """The local folder of release `name`, holding its published version (fetched from an object store)."""
@@ -50,7 +51,7 @@ class LakeResource(ConfigurableResource):
     @property
     def layout(self) -> DataLayout:
         """Every folder of the data root (lib/storage/layout.py), the lake's included."""
-        return DataLayout(self.data_dir)
+        return DataLayout(self.data_dir, self.scratch_dir)
 
 
 class PrivacyResource(ConfigurableResource):
@@ -240,6 +241,7 @@ class EventSourceResource(ConfigurableResource):
     # The author feed's login, by name (EnvVar) so neither enters the run's config or the UI.
     bsky_handle: str | None = None
     bsky_password: str | None = None
+    scratch_dir: str | None = None  # Settings.scratch_dir: where the author feed's session is kept
 
     def line_sources(
         self, days: list[str], state_dir: str | Path, stats=None, progress=None
@@ -263,6 +265,7 @@ class EventSourceResource(ConfigurableResource):
             progress=progress,
             **where,
             login=(resolved(self.bsky_handle), resolved(self.bsky_password)),
+            scratch_dir=self.scratch_dir,
         )
 
 
@@ -271,7 +274,7 @@ def build_resources(settings: Settings | None = None) -> dict:
     settings = settings or Settings.from_env()
     data_dir = settings.data_dir
     return {
-        "lake": LakeResource(data_dir=data_dir),
+        "lake": LakeResource(data_dir=data_dir, scratch_dir=settings.scratch_dir),
         "query_engine": QueryEngine(database=":memory:"),
         "privacy": PrivacyResource(
             data_dir=data_dir,
@@ -290,6 +293,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             exclude=_listed(settings.source_exclude),
             bsky_handle=_by_name("BLUEPRINT_BSKY_HANDLE", settings.bsky_handle),
             bsky_password=_by_name("BLUEPRINT_BSKY_APP_PASSWORD", settings.bsky_password),
+            scratch_dir=settings.scratch_dir,
         ),
         "encoder": EncoderResource(
             model_name=settings.encoder,

@@ -140,6 +140,7 @@ def line_sources_for(
     exclude: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
     login: tuple[str | None, str | None] = (None, None),
+    scratch_dir: str | Path | None = None,
 ) -> Iterable[LineSource]:
     """The line sources of `kind` for the UTC `days` (sorted YYYY-MM-DD); see the module docstring.
 
@@ -149,7 +150,8 @@ def line_sources_for(
     only while iterating.
     `stats`, if given, is filled while iterating (complete once the iterator is exhausted).
     `exclude`: globs of archive files to skip (hidden files are always skipped); `progress` receives
-    one-line progress messages (the archive index scan). `login` is the author feed's (handle, app password).
+    one-line progress messages (the archive index scan). `login` is the author feed's (handle, app password);
+    its session is kept in `state_dir`, or in scratch (`scratch_dir`) for an object-store `state_dir`.
     """
     if kind not in SOURCE_KINDS:
         raise ValueError(f"unknown source kind {kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
@@ -173,8 +175,14 @@ def line_sources_for(
         raise ValueError("source author-feed needs at least one actor (handle or DID)")
     return _counted(
         _author_feed_sources(
-            actors, days, state_dir, base_url or url or DEFAULT_BSKY_HOST, options, stats, login
-        ),
+            actors,
+            days,
+            local_folder(state_dir, scratch_dir) / "bsky_session",
+            base_url or url or DEFAULT_BSKY_HOST,
+            options,
+            stats,
+            login,
+        ),  # fmt: skip
         stats,
     )
 
@@ -373,7 +381,7 @@ def _car_sources(
 def _author_feed_sources(
     actors: list[str],
     days: list[str],
-    state_dir: str | Path,
+    session_dir: Path,
     base_url: str,
     options: SourceOptions,
     stats: SourceStats,
@@ -385,7 +393,7 @@ def _author_feed_sources(
 
         handle, password = login
         session = BskySession(
-            session_dir=local_folder(state_dir) / "bsky_session",
+            session_dir=session_dir,
             base_url=base_url,
             handle=handle,
             password=password,

@@ -20,6 +20,8 @@ class DataLayout:
     """Every folder under a data root (a local folder or an object-store URL), named once."""
 
     data_dir: str
+    # Where an object store's local stand-ins live (lib/storage/storage.py `local_folder`); None: system temp.
+    scratch_dir: str | None = None
 
     @property
     def root(self) -> str:
@@ -44,7 +46,7 @@ class DataLayout:
     @property
     def scratch(self) -> Path:
         """Local, unshared working space (DuckDB spill, staging): `<data_dir>/state` when local."""
-        return local_folder(self.state)
+        return local_folder(self.state, self.scratch_dir)
 
     @property
     def spill(self) -> Path:
@@ -54,7 +56,7 @@ class DataLayout:
     @property
     def releases_local(self) -> Path:
         """Local folder releases are built in: the releases themselves when local, else staging."""
-        return local_folder(self.releases)
+        return local_folder(self.releases, self.scratch_dir)
 
     @property
     def secret_file(self) -> Path:
@@ -69,9 +71,9 @@ class DataLayout:
     @property
     def models(self) -> str:
         """Built encoder models, a local folder: `<data_dir>/models` (scratch for an object store)."""
-        return str(local_folder(join(str(self.data_dir), "models")))
+        return str(local_folder(join(str(self.data_dir), "models"), self.scratch_dir))
 
     @property
     def dagster_home(self) -> Path:
         """The persistent Dagster instance of the CLI: `<data_dir>/dagster_home` (local)."""
-        return local_folder(join(self.data_dir, "dagster_home"))
+        return local_folder(join(self.data_dir, "dagster_home"), self.scratch_dir)

@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 import pyarrow.fs as pafs
 
 OBJECT_STORE_SCHEMES = ("s3://", "gs://", "gcs://", "abfs://", "az://", "hdfs://")
-SCRATCH_ENV = "BLUEPRINT_SCRATCH_DIR"
 
 
 def is_object_store(location: str | Path) -> bool:
@@ -193,15 +192,16 @@ def download_tree(folder: str | Path, local_dir: Path, only: set[str] | None = N
     return rels
 
 
-def local_folder(location: str | Path) -> Path:
+def local_folder(location: str | Path, scratch_dir: str | Path | None = None) -> Path:
     """A local folder standing for `location`: itself when local, else private scratch space for it.
 
     Scratch (DuckDB spill, release staging, login sessions) is never shared between workers: it lives
-    under `$BLUEPRINT_SCRATCH_DIR` (the pod's emptyDir on a cluster) or the system temp folder.
+    under `scratch_dir` (`Settings.scratch_dir`, BLUEPRINT_SCRATCH_DIR: the pod's emptyDir on a cluster),
+    else the system temp folder.
     """
     if not is_object_store(location):
         return Path(normalize_root(location))
-    base = Path(os.environ.get(SCRATCH_ENV) or Path(tempfile.gettempdir()) / "blueprint-scratch")
+    base = Path(scratch_dir) if scratch_dir else Path(tempfile.gettempdir()) / "blueprint-scratch"
     parts = urlsplit(str(location))
     return base / parts.netloc / (parts.path.strip("/").replace("/", "__") or "_root")
 

@@ -8,7 +8,6 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 from blueprint_assets.cli_common import (
@@ -20,7 +19,7 @@ from blueprint_assets.cli_common import (
     existing_data_dir,
 )
 from blueprint_assets.defs.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, WRITER_TAG
-from blueprint_assets.settings import DataLayout
+from blueprint_assets.settings import ARCHIVE_KINDS, DataLayout
 
 
 def dagster_instance(layout: DataLayout):
@@ -136,21 +135,22 @@ def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str,
     (found with the cached archive index, which the run then reuses); other sources: the whole range.
     Days outside the daily partitions are left out."""
     from blueprint_assets.defs.partitions import daily_partitions
-    from blueprint_assets.lib.storage.storage import join
+    from blueprint_assets.lib.window import clamp_days, day_count
 
     start, end = daily_partitions.get_first_partition_key(), daily_partitions.get_last_partition_key()
-    clamped = (max(first, start), min(last, end or last))
+    clamped = clamp_days(first, last, start, end)
+    if clamped is None:
+        print("note: no day of the range is a daily partition; nothing to run", file=sys.stderr)
+        return []
     if clamped != (first, last):
         print(
             f"note: only {clamped[0]}..{clamped[1]} are daily partitions; the rest of the range is skipped",
             file=sys.stderr,
         )
-    if clamped[0] > clamped[1]:
-        return []
     settings = cli_settings(args)
-    kind, path = settings.source, settings.source_path or join(settings.data_dir, "sample")
-    if kind not in ("jetstream-archive", "sample") or not Path(path).is_dir():
+    if settings.source not in ARCHIVE_KINDS or not Path(settings.archive_dir).is_dir():
         return [clamped]
+    path = settings.archive_dir
     from blueprint_assets.lib.sources.archive import plan_segments
     from blueprint_assets.lib.sources.source_lines import archive_index
 
@@ -160,8 +160,8 @@ def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str,
     exclude = list(settings.source_exclude or [])
     index = archive_index(Path(path), settings.layout.state, exclude, progress)
     segments = plan_segments(index.files(), *clamped)
-    days = sum(date.fromisoformat(b).toordinal() - date.fromisoformat(a).toordinal() + 1 for a, b in segments)
-    total = date.fromisoformat(clamped[1]).toordinal() - date.fromisoformat(clamped[0]).toordinal() + 1
+    days = sum(day_count(a, b) for a, b in segments)
+    total = day_count(*clamped)
     if not segments:
         print(
             f"WARNING: no archive file holds events of {clamped[0]}..{clamped[1]}: nothing to ingest",

@@ -15,6 +15,17 @@ def days_between(first: date, end: date) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((end - first).days)]
 
 
+def day_count(first: str, last: str) -> int:
+    """How many days `first..last` (YYYY-MM-DD, both included) holds; 0 when `last` comes first."""
+    return max(0, (date.fromisoformat(last) - date.fromisoformat(first)).days + 1)
+
+
+def clamp_days(first: str, last: str, start: str, end: str | None) -> tuple[str, str] | None:
+    """`first..last` cut to `start..end` (no `end`: open-ended); None when nothing is left."""
+    clamped = (max(first, start), min(last, end or last))
+    return clamped if clamped[0] <= clamped[1] else None
+
+
 def run_days(context) -> list[str]:
     """Every UTC day covered by a run's partition (or partition range), daily or monthly."""
     window = context.partition_time_window

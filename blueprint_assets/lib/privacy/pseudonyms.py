@@ -1,7 +1,9 @@
 """Keyed pseudonyms: HMAC-SHA256 of an identifier under a secret that never leaves the process.
 
-The secret comes from the environment (`BLUEPRINT_SECRET`) or from `<data_dir>/secret.key`, which is created
-on first use with mode 0600; with an object-store data dir only the environment is accepted. Nothing in this module logs the secret or puts it in an exception message.
+The secret is handed in by the caller (the privacy resource passes `BLUEPRINT_SECRET`, read by Settings), or
+else read from `<data_dir>/secret.key`, which is created on first use with mode 0600; with an object-store data
+dir only a handed-in secret is accepted. Nothing in this module logs the secret or puts it in an exception
+message.
 """
 
 from __future__ import annotations

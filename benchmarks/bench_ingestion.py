@@ -29,6 +29,7 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import re
 import shutil
@@ -47,6 +48,7 @@ from common import (  # noqa: E402
     ROOT,
     WORK_DIR,
     child_json,
+    duckdb_ceiling,
     generated_archive,
     merge_results,
     parse_child_json,
@@ -58,7 +60,6 @@ from common import (  # noqa: E402
 GOAL_EVENTS_PER_S = 250_000
 GOAL_VS_JSON_LOADS = 4.0
 GOAL_VS_CEILING = 0.6
-KEY_FIELDS = "['$.did', '$.time_us', '$.kind', '$.commit.collection', '$.commit.operation', '$.commit.rkey', '$.commit.rev']"
 DAY = "2025-03-01"
 CHILD_TAG = "BENCH_INGESTION_JSON "
 INGEST_DIR = WORK_DIR / "ingest"
@@ -158,8 +159,9 @@ def child_ingest(args: argparse.Namespace) -> None:
         sql_before = sum(seconds.values())
         stage_lines(con, _timed_first(sources, seconds, "index: scan archive time ranges"), stats)
         stage_wall = time.perf_counter() - t0
-        # Lines are read on a background thread while DuckDB parses: this is only the time DuckDB waited.
-        seconds["stage: waiting for Python line reading (not overlapped)"] += stage_wall - (
+        # Native files are read on worker cursors (not timed statement by statement) and other lines on a
+        # background thread while DuckDB parses: this is the part of staging not spent on `con` itself.
+        seconds["stage: native reads on worker cursors, waiting for Python line reading"] += stage_wall - (
             sum(seconds.values()) - sql_before
         )
         t_raw = time.perf_counter()
@@ -195,6 +197,7 @@ def child_ingest(args: argparse.Namespace) -> None:
             "cpu_phases": dict(cpu_by_phase),
             "lines_read": stats.lines_read,
             "files_read": stats.files_read,
+            "native_files": stats.native_files,
             "events_kept": sum(stats.events_by_day.values()),
             "duplicates": sum(stats.duplicates_by_day.values()),
             "quarantined": sum(sum(r.values()) for r in stats.quarantined_by_day.values()),
@@ -222,22 +225,8 @@ def archive_jsonl_files(sample: str) -> list[Path]:
 
 def child_ceiling(args: argparse.Namespace) -> None:
     """Ceiling: DuckDB's own `read_ndjson_objects` + `json_extract` of the key fields over the same files
-    (every extracted value is hashed, so none is skipped), nothing written."""
-    import duckdb
-
-    files = [str(p) for p in archive_jsonl_files(args.sample)]
-    con = duckdb.connect()
-    cpu, start = cpu_seconds(), time.perf_counter()
-    lines, _ = con.execute(
-        f"""SELECT count(*), max(hash(f[1], f[2], f[3], f[4], f[5], f[6], f[7]))
-            FROM (SELECT json_extract(json, {KEY_FIELDS}) AS f
-                  FROM read_ndjson_objects(?, ignore_errors = true))""",
-        [files],
-    ).fetchone()
-    child_json(
-        CHILD_TAG,
-        {"seconds": time.perf_counter() - start, "cpu_s": cpu_seconds() - cpu, "lines_read": lines},
-    )
+    (`common.duckdb_ceiling`), nothing written."""
+    child_json(CHILD_TAG, duckdb_ceiling([str(p) for p in archive_jsonl_files(args.sample)]))
 
 
 def child_json_loads(args: argparse.Namespace) -> None:
@@ -384,7 +373,8 @@ def main() -> None:
 
     n = ours["lines_read"]
     print(
-        f"ingested {n:,} lines from {ours['files_read']} files: {ours['events_kept']:,} raw_events, "
+        f"ingested {n:,} lines from {ours['files_read']} files ({ours.get('native_files', 0)} read by DuckDB "
+        f"itself): {ours['events_kept']:,} raw_events, "
         f"{ours['duplicates']:,} duplicates, {ours['quarantined']:,} quarantined, {ours['actions']:,} actions"
     )
     print_phases(ours)
@@ -491,10 +481,20 @@ def main() -> None:
         )
         if (low["events_kept"], low["actions"]) != (ours["events_kept"], ours["actions"]):
             raise RuntimeError("the low-memory run wrote different row counts")
-    met = ours_rate >= GOAL_EVENTS_PER_S and ours_rate >= GOAL_VS_JSON_LOADS * base_rate
+    ceiling_rate = ceiling["lines_read"] / ceiling["seconds"]
+    goals = [
+        (f">= {GOAL_EVENTS_PER_S:,} events/s", ours_rate >= GOAL_EVENTS_PER_S, f"{ours_rate:,.0f} events/s"),
+        (f">= {GOAL_VS_JSON_LOADS:g}x json.loads", ours_rate >= GOAL_VS_JSON_LOADS * base_rate,
+         f"{ours_rate / base_rate:.2f}x"),
+        (f">= {GOAL_VS_CEILING:g} of the ceiling", ours_rate >= GOAL_VS_CEILING * ceiling_rate,
+         f"{ours_rate / ceiling_rate:.2f}x"),
+    ]  # fmt: skip
+    for goal, met, figure in goals:
+        print(f"goal {goal}: {'MET' if met else 'MISSED'} ({figure})")
     print(
-        f"goal >= {GOAL_EVENTS_PER_S:,} events/s and >= {GOAL_VS_JSON_LOADS:g}x json.loads: "
-        f"{'MET' if met else 'MISSED'} ({ours_rate:,.0f} events/s, {ours_rate / base_rate:.2f}x)"
+        f"CPU: {n / ours['cpu_s']:,.0f} events per CPU-s vs the ceiling's "
+        f"{ceiling['lines_read'] / ceiling['cpu_s']:,.0f} ({n / ours['cpu_s'] / (ceiling['lines_read'] / ceiling['cpu_s']):.2f}x); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     if not args.no_results:
         merge_results(records)

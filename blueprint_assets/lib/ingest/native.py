@@ -13,12 +13,21 @@ the Python reader, whose accounting is the reference:
   before a newline and keeps others), on a line longer than `max_line_size`, on a line holding the
   delimiter byte, and on invalid UTF-8 (which Python quarantines line by line). A file that raises is
   re-read by Python: its INSERT is one statement, so nothing of it was staged.
+
+A file is read by one DuckDB thread (its line numbers come from one ordered scan), so `NativeReads` reads
+several files at once, each on its own cursor of the connection, to use every core.
 """
 
 from __future__ import annotations
 
+import queue
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
+
+from blueprint_assets.lib.ingest.staging import NativeFile
 from blueprint_assets.lib.sources.archive import GZIP_MAGIC, LineBlocks
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -55,3 +64,52 @@ def native_file(lines: object) -> Path | None:
     if head.startswith(GZIP_MAGIC) or head == UTF8_BOM:
         return None
     return lines.path
+
+
+# What DuckDB raises when it cannot read a file as the Python reader would.
+NATIVE_READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException)
+
+
+class NativeReads:
+    """Run `insert_sql` (parameters `source_file`, `home_day`, `path`) for native files, `workers` at once.
+
+    Each worker thread has its own cursor of `con` (same database, same default catalog); DuckDB releases
+    the GIL while it runs. `results()` waits for every submitted file and gives, in submission order, the
+    file and the lines it staged, or None when DuckDB could not read it (and staged nothing of it).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, insert_sql: str, workers: int) -> None:
+        self._sql = insert_sql
+        catalog = con.execute("SELECT current_database()").fetchall()[0][0]
+        # Opened here, before `con` runs anything else (a cursor cannot be opened while `con` holds an
+        # unfinished result); a worker takes a free one for each file.
+        self._cursors = [con.cursor() for _ in range(max(1, workers))]
+        self._free: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
+        for cursor in self._cursors:
+            cursor.execute(f'USE "{catalog}"')
+            self._free.put(cursor)
+        self._pool = ThreadPoolExecutor(max_workers=len(self._cursors), thread_name_prefix="ingest-native")
+        self._pending: list[tuple[NativeFile, Future]] = []
+
+    def submit(self, item: NativeFile) -> None:
+        self._pending.append((item, self._pool.submit(self._read, item)))
+
+    def _read(self, item: NativeFile) -> int | None:
+        params = {"source_file": item.label, "home_day": item.home_day, "path": str(item.path)}
+        cursor = self._free.get()
+        try:
+            return cursor.execute(self._sql, params).fetchall()[0][0]
+        except NATIVE_READ_ERRORS:
+            return None
+        finally:
+            self._free.put(cursor)
+
+    def results(self) -> Iterator[tuple[NativeFile, int | None]]:
+        pending, self._pending = self._pending, []
+        for item, future in pending:
+            yield item, future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for cursor in self._cursors:
+            cursor.close()

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from blueprint_assets.lib.ingest.native import NATIVE_LINES_SQL, native_file
+from blueprint_assets.lib.ingest.native import NATIVE_LINES_SQL, NativeReads, native_file
 from blueprint_assets.lib.ingest.quarantine import (
     DAMAGE_SQL,
     QUARANTINE_REASON_SQL,
@@ -99,9 +99,6 @@ SELECT source_file, line_no, home_day, damage, blank, raw[1:octet_length(raw) - 
 FROM chunk_view
 """
 
-# What DuckDB raises when it cannot read a file as the Python reader would (lib.ingest.native).
-NATIVE_READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException)
-
 # `{day}`: the partition's day, the UTC date of every `time_us` its rows are filtered to.
 RAW_EVENT_COLUMNS = """
   event_key, '{day}' AS day, time_us, did, kind, collection, operation, rkey, rev, source_file, line_no, raw
@@ -131,6 +128,7 @@ class IngestStats:
     # The files behind the lines
     files_read: int = 0
     corrupt_files: int = 0
+    native_files: int = 0  # files DuckDB read itself (lib.ingest.native); the others went through Python
 
     def accounting(self) -> dict[str, int]:
         """Where every non-blank line read went: `lines_read` equals the sum of the other terms."""
@@ -172,22 +170,28 @@ def stage_lines(
         finally:
             con.unregister("chunk_view")
 
-    for item in prefetched(chunks(sources, native_file if native else None)):
-        if not isinstance(item, NativeFile):
-            staged += stage_chunk(item)
-            continue
-        params = {"source_file": item.label, "home_day": item.home_day, "path": str(item.path)}
-        try:
-            lines = con.execute(insert_native, params).fetchone()[0]
-        except NATIVE_READ_ERRORS:
-            # Nothing of the file was staged (one statement); the Python reader accounts for every line.
-            staged += sum(stage_chunk(chunk) for chunk in chunks([(item.label, item.home_day, item.lines)]))
-            continue
-        staged += lines
-        if lines:  # as with chunks: a file is read once it gave a line
-            seen_files.add(item.label)
-        if item.lines.on_lines is not None:
-            item.lines.on_lines(lines)
+    threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    reads = NativeReads(con, insert_native, workers=threads)
+    try:
+        for item in prefetched(chunks(sources, native_file if native else None)):
+            if isinstance(item, NativeFile):
+                reads.submit(item)  # read on a worker cursor while this thread stages the others
+            else:
+                staged += stage_chunk(item)
+        for item, lines in reads.results():
+            if lines is None:
+                # Nothing of the file was staged (one statement): the Python reader accounts for every line.
+                fallback = chunks([(item.label, item.home_day, item.lines)])
+                staged += sum(stage_chunk(chunk) for chunk in fallback)
+                continue
+            stats.native_files += 1
+            staged += lines
+            if lines:  # as with chunks: a file is read once it gave a line
+                seen_files.add(item.label)
+            if item.lines.on_lines is not None:
+                item.lines.on_lines(lines)
+    finally:
+        reads.close()
     blank = con.execute(f"DELETE FROM {LINES_TABLE} WHERE reason = ?", [BLANK]).fetchone()[0]
     stats.blank_lines += blank  # a blank line holds no event; counted, not quarantined
     stats.lines_read += staged - blank

@@ -5,7 +5,9 @@ Run: `python benchmarks/bench_release.py [--actions 500000]`. Builds a determini
 reposts, follows and their undos pointing at recent posts), then times each release step on it.
 
 Baseline, same run, same table: `table.to_pylist()` + sorting the rows by (time_us, event_id), the least
-any Python pass over the window's rows must do. Each figure is actions/s of a step vs actions/s of the
+any Python pass over the window's rows must do. build_threads returns the `action_threads` Arrow table (what
+the asset stores); its thread dicts are made on first use, so the split figure includes that conversion, as
+`action_splits` pays it when it reads the table. Each figure is actions/s of a step vs actions/s of the
 baseline (ratio < 1: the step is that much slower than one plain Python pass), both in CPU time. Records merged into
 benchmarks/results.json: release_build_threads, release_split_threads, release_write_release.
 """

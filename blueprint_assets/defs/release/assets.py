@@ -52,7 +52,7 @@ def action_threads(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """Prediction units per K: [context..., action] threads of in-scope users, times ranked, ids re-keyed."""
-    from blueprint_assets.lib.release.threads import action_threads_table, build_threads
+    from blueprint_assets.lib.release.threads import build_threads
 
     rows = release_rows(lake, "anonymized_posts", run_days(context))
     parts, result = [], None
@@ -61,13 +61,13 @@ def action_threads(
             rows, clusters, max_depth=settings.max_depth, secret=privacy.secret_for_scans(),
             stable_ids=settings.stable_ids,
         )  # fmt: skip
-        parts.append(with_k(action_threads_table(result.threads), k))
-        context.log.info(f"action_threads: K={k}, {len(result.threads)} threads")
+        parts.append(with_k(result.table, k))
+        context.log.info(f"action_threads: K={k}, {result.table.num_rows} threads")
     write_table_atomic(pa.concat_tables(parts), release_file(lake, "action_threads", context))
-    by_action = Counter(t["action"] for t in result.threads)
+    by_action = Counter(result.table.column("action").to_pylist())
     return MaterializeResult(
         metadata={
-            "threads": len(result.threads),
+            "threads": result.table.num_rows,
             "granularities": len(parts),
             "threads_by_action": MetadataValue.json(dict(sorted(by_action.items()))),
             "dropped_by_reason": MetadataValue.json(dict(sorted(result.dropped.items()))),

@@ -10,58 +10,39 @@ A thread is a short list of messages whose last message is the action to predict
 Rows are processed once, in (time_us, event_id) order, keeping the state "as of now" (latest version of each
 post, each author's posts, deletions), so every context lookup sees only what existed at the action: O(n).
 Clock time is replaced by a dense rank over all message times of the release and user pseudonyms are
-re-keyed per thread, so a person cannot be followed from one thread to the next.
+re-keyed per thread, so a person cannot be followed from one thread to the next. The pass collects the threads
+column by column; lib/release/thread_table.py turns them into the published Arrow table.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import hmac
 from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from blueprint_assets.lib.actions_space import ACTION_ORDER, ACTION_SET, TEXT_ACTIONS, one_hot
-
-USER_ID_HEX = 16  # 64 bits: collisions are negligible at release scale, ids stay short.
+from blueprint_assets.lib.actions_space import ACTION_SET, TEXT_ACTIONS
+from blueprint_assets.lib.release.thread_table import (  # noqa: F401 - the table's names, re-exported
+    ACTION_THREADS_SCHEMA,
+    ACTIONS_TYPE,
+    MESSAGE_TYPE,
+    USER_ID_HEX,
+    Built,
+    thread_table,
+    threads_from_table,
+)
 
 LIKE_LIKE = frozenset({"like", "unlike", "repost", "unrepost"})
 UNDO_ACTIONS = frozenset({"unlike", "unrepost", "unfollow", "unblock"})
 USER_TARGET_ACTIONS = frozenset({"follow", "unfollow", "block", "unblock"})
 POST_CREATES = frozenset({"post", "reply", "quote"})
 UNDOABLE_CREATES = frozenset({"like", "repost", "follow", "block"})
-
-ACTIONS_TYPE = pa.struct([pa.field(name, pa.bool_(), nullable=False) for name in ACTION_ORDER])
-MESSAGE_TYPE = pa.struct(
-    [
-        pa.field("user_id", pa.string(), nullable=False),
-        pa.field("relative_integer_time", pa.int64(), nullable=False),
-        pa.field("text", pa.string()),
-        pa.field("actions", ACTIONS_TYPE),
-    ]
-)
-ACTION_THREADS_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("cluster_id", pa.int32(), nullable=False),
-        pa.field("action", pa.string(), nullable=False),
-        pa.field("last_time_us", pa.int64(), nullable=False),
-        pa.field("thread", pa.list_(MESSAGE_TYPE), nullable=False),
-    ]
-)
-
-_ONE_HOT = {name: one_hot(name) for name in ACTION_ORDER}
-try:  # OpenSSL's HMAC object: keyed once, then copied per message (no key setup per call)
-    from _hashlib import hmac_new as _HMAC_NEW
-except ImportError:  # pragma: no cover - Python built without OpenSSL
-    _HMAC_NEW = hmac.new
 
 # The anonymized_posts columns thread building reads.
 INPUT_COLUMNS = (
@@ -114,11 +95,16 @@ class _Msg(NamedTuple):
 
 @dataclass(frozen=True)
 class ThreadBuildResult:
-    """Threads (sorted by last_time_us, id) and counters of what was dropped or relabelled, by reason."""
+    """The `action_threads` table (sorted by last_time_us, id) and counters of what was dropped or
+    relabelled, by reason; `threads` is the same table as dicts, converted on first use."""
 
-    threads: list[dict[str, Any]]
+    table: pa.Table
     dropped: dict[str, int]
     relabeled: dict[str, int] = field(default_factory=dict)
+
+    @cached_property
+    def threads(self) -> list[dict[str, Any]]:
+        return threads_from_table(self.table)
 
 
 def _rows(actions: list[dict] | pa.Table) -> list[_Row]:
@@ -290,58 +276,6 @@ def _monotonic(messages: list[_Msg]) -> list[_Msg]:
     return out
 
 
-def _json_str(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
-
-
-def _finalise_all(
-    built: list[tuple[str, list[_Msg], _Row, int]], rank: dict[int, int], secret: bytes, stable_ids: bool
-) -> list[dict[str, Any]]:
-    """Published threads: user ids re-keyed (HMAC-SHA256(secret, pseudonym[|event]) cut to USER_ID_HEX hex
-    digits), clock times replaced by their rank, the last message flagged with its action, and an id.
-
-    The id is the sha1 of the compact JSON list [cluster_id, label, event_id, user_id, text, user_id, text,
-    ...]: what is published minus the time rank (which shifts with the release's composition), plus the
-    action's event pseudonym so that two identical-looking threads still get distinct ids. It is written
-    out by hand with json's own string encoder, byte for byte what `json.dumps(..., ensure_ascii=False,
-    separators=(",", ":"))` gives, without building an encoder per thread.
-    """
-    keyed = _HMAC_NEW(secret, digestmod="sha256")
-    id_bytes = USER_ID_HEX // 2
-    sha1 = hashlib.sha1
-    one_hot_of = _ONE_HOT
-    out: list[dict[str, Any]] = []
-    for label, messages, row, cluster_id in built:
-        suffix = "" if stable_ids else "|" + row.event_id
-        ids: dict[str, str] = {}
-        thread: list[dict[str, Any]] = []
-        parts = [str(int(cluster_id)), encode_basestring(label), encode_basestring(row.event_id)]
-        for msg in messages:
-            user_id = ids.get(msg.author)
-            if user_id is None:
-                mac = keyed.copy()
-                mac.update((msg.author + suffix).encode("utf-8"))
-                user_id = ids[msg.author] = mac.digest()[:id_bytes].hex()
-            message: dict[str, Any] = {"user_id": user_id, "relative_integer_time": rank[msg.time_us]}
-            if msg.text is not None:
-                message["text"] = msg.text
-            thread.append(message)
-            parts.append(encode_basestring(user_id))
-            parts.append(_json_str(msg.text))
-        thread[-1]["actions"] = dict(one_hot_of[label])
-        payload = "[" + ",".join(parts) + "]"
-        out.append(
-            {
-                "id": sha1(payload.encode("utf-8")).hexdigest(),
-                "cluster_id": int(cluster_id),
-                "action": label,
-                "last_time_us": int(row.time_us),
-                "thread": thread,
-            }
-        )
-    return out
-
-
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic GC while building millions of small acyclic objects.
@@ -398,7 +332,7 @@ def _build(
     state = _State()
     dropped: Counter[str] = Counter()
     relabeled: Counter[str] = Counter()
-    built: list[tuple[str, list[_Msg], _Row, int]] = []
+    built = Built()
     seen_events: set[str] = set()
     for row in _rows(actions):
         if row.event_id in seen_events:
@@ -425,28 +359,21 @@ def _build(
                 label, messages = result
                 if label != row.action:
                     relabeled[f"{row.action}_to_{label}"] += 1
-                built.append((label, _monotonic(messages), row, cluster_id))
+                messages = _monotonic(messages)
+                built.labels.append(label)
+                built.event_ids.append(row.event_id)
+                built.clusters.append(int(cluster_id))
+                built.last_times.append(int(row.time_us))
+                built.lengths.append(len(messages))
+                for message in messages:
+                    built.authors.append(message.author)
+                    built.times.append(message.time_us)
+                    built.texts.append(message.text)
         state.apply(row)
-    # Dense rank over every message time of the release: order survives, clock time does not.
-    times = sorted({m.time_us for _, messages, _, _ in built for m in messages})
-    rank = dict(zip(times, range(len(times)), strict=True))
-    threads = _finalise_all(built, rank, bytes(secret), stable_ids)
-    threads.sort(key=lambda t: (t["last_time_us"], t["id"]))
-    return ThreadBuildResult(threads, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))
+    table = thread_table(built, bytes(secret), stable_ids)
+    return ThreadBuildResult(table, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))
 
 
 def action_threads_table(threads: list[dict[str, Any]]) -> pa.Table:
     """The `action_threads` table (docs/tables.md schema) for storage in the lake."""
     return pa.Table.from_pylist(threads, schema=ACTION_THREADS_SCHEMA)
-
-
-def _strip_nulls(message: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in message.items() if v is not None}
-
-
-def threads_from_table(table: pa.Table) -> list[dict[str, Any]]:
-    """Inverse of `action_threads_table`: absent keys come back absent rather than null."""
-    threads = table.to_pylist()
-    for thread in threads:
-        thread["thread"] = [_strip_nulls(m) for m in thread["thread"]]
-    return threads

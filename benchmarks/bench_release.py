@@ -5,9 +5,9 @@ Run: `python benchmarks/bench_release.py [--actions 500000]`. Builds a determini
 reposts, follows and their undos pointing at recent posts), then times each release step on it.
 
 Baseline, same run, same table: `table.to_pylist()` + sorting the rows by (time_us, event_id), the least
-any Python pass over the window's rows must do. build_threads returns the `action_threads` Arrow table (what
-the asset stores); its thread dicts are made on first use, so the split figure includes that conversion, as
-`action_splits` pays it when it reads the table. Each figure is actions/s of a step vs actions/s of the
+any Python pass over the window's rows must do. Each step runs what its asset runs: build_threads gives the
+`action_threads` Arrow table the asset stores, split_table splits that table (action_splits), and the write
+step turns the split tables into thread dicts (as dataset_release's load_splits does) and writes the folder. Each figure is actions/s of a step vs actions/s of the
 baseline (ratio < 1: the step is that much slower than one plain Python pass), both in CPU time. Records merged into
 benchmarks/results.json: release_build_threads, release_split_threads, release_write_release.
 """
@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import merge_results, record, report  # noqa: E402
 
 from blueprint_assets.lib.release.files import write_release  # noqa: E402
-from blueprint_assets.lib.release.splits import split_threads  # noqa: E402
+from blueprint_assets.lib.release.splits import split_table  # noqa: E402
 from blueprint_assets.lib.release.threads import INPUT_COLUMNS as COLUMNS  # noqa: E402
-from blueprint_assets.lib.release.threads import build_threads  # noqa: E402
+from blueprint_assets.lib.release.threads import build_threads, threads_from_table  # noqa: E402
 
 # Action mix, roughly Bluesky's: likes dominate, then posts and replies.
 KINDS = (
@@ -109,11 +109,17 @@ def main() -> None:
     table, clusters = synth(n)
     _, base_s = timed(lambda: sorted(table.to_pylist(), key=lambda r: (r["time_us"], r["event_id"])))
     result, build_s = timed(lambda: build_threads(table, clusters, secret=b"bench-secret"))
-    splits, split_s = timed(lambda: split_threads(result.threads))
+    tables, split_s = timed(lambda: split_table(result.table))
+
+    def write(folder: Path) -> None:
+        splits = {name: threads_from_table(part) for name, part in tables.items()}
+        write_release(folder, splits, {i: f"# Persona {i}" for i in range(K)}, {})
+
     with tempfile.TemporaryDirectory() as tmp:
-        cards = {i: f"# Persona {i}" for i in range(K)}
-        _, write_s = timed(lambda: write_release(Path(tmp) / "release", splits, cards, {}))
-    print(f"{n:,} actions -> {len(result.threads):,} threads; dropped {dict(sorted(result.dropped.items()))}")
+        _, write_s = timed(lambda: write(Path(tmp) / "release"))
+    print(
+        f"{n:,} actions -> {result.table.num_rows:,} threads; dropped {dict(sorted(result.dropped.items()))}"
+    )
     base_rate = n / base_s
     print(f"baseline to_pylist + sort: {base_s:.2f} cpu-s ({base_rate:,.0f} actions/s)")
     records = [

@@ -83,25 +83,22 @@ def action_splits(
     context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """train / validation / test, disjoint; temporal by default; the same threads in the same split for every K."""
-    from blueprint_assets.lib.release.granularities import align_splits
-    from blueprint_assets.lib.release.splits import split_threads
-    from blueprint_assets.lib.release.threads import action_threads_table, threads_from_table
+    from blueprint_assets.lib.release.granularities import align_tables
+    from blueprint_assets.lib.release.splits import split_table
+    from blueprint_assets.lib.release.threads import ACTION_THREADS_SCHEMA
 
-    per_k = {
-        k: threads_from_table(t)
-        for k, t in by_k(read_files([release_file(lake, "action_threads", context)])).items()
-    }
+    per_k = by_k(read_files([release_file(lake, "action_threads", context)]))
     first = min(per_k)
-    reference = split_threads(per_k[first], settings.split_strategy, settings.fractions, settings.seed)
+    reference = split_table(per_k[first], settings.split_strategy, settings.fractions, settings.seed)
     parts = []
     for k, threads in per_k.items():
-        splits = reference if k == first else align_splits(reference, threads)
+        splits = reference if k == first else align_tables(reference, threads)
         for name, members in splits.items():
-            table = with_k(action_threads_table(members), k)
+            table = with_k(members.select(ACTION_THREADS_SCHEMA.names).cast(ACTION_THREADS_SCHEMA), k)
             parts.append(table.append_column("split", pa.array([name] * table.num_rows, pa.string())))
     write_table_atomic(pa.concat_tables(parts), release_file(lake, "action_splits", context))
     counts = {
-        name: dict(sorted(Counter(t["action"] for t in members).items()))
+        name: dict(sorted(Counter(members.column("action").to_pylist()).items()))
         for name, members in reference.items()
     }
     return MaterializeResult(
@@ -109,7 +106,7 @@ def action_splits(
             "strategy": settings.split_strategy,
             "fractions": MetadataValue.json(list(settings.fractions)),
             "granularities": MetadataValue.json(sorted(per_k)),
-            "threads_by_split": MetadataValue.json({name: len(m) for name, m in reference.items()}),
+            "threads_by_split": MetadataValue.json({name: m.num_rows for name, m in reference.items()}),
             "threads_by_split_and_action": MetadataValue.json(counts),
             **table_metadata([release_file(lake, "action_splits", context)]),
         }

@@ -3,14 +3,20 @@
 Threads are built once per K (their `cluster_id`, and so their id, depend on K), but what they publish,
 the messages, does not. `content_key` identifies a thread independently of K, and `align_splits` puts
 each thread of another K in the split its twin has in the reference K, so a text hidden in one config is
-never public in another and every config has the same train/validation/test threads.
+never public in another and every config has the same train/validation/test threads. `content_keys` and
+`align_tables` do the same on Arrow tables of threads, writing the keys from the leaf columns by hand
+(byte for byte the JSON `content_key` hashes).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
 
 from blueprint_assets.lib.release.splits import SPLITS
 
@@ -24,16 +30,81 @@ def content_key(thread: dict[str, Any]) -> str:
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
 
 
+def content_keys(table: pa.Table) -> list[str]:
+    """`content_key` of every row of a threads table (schema ACTION_THREADS_SCHEMA), from its columns."""
+    lists = table.column("thread").combine_chunks()
+    children = dict(zip([f.name for f in lists.type.value_type], lists.flatten().flatten(), strict=True))
+    flags = children["actions"]
+    valid = flags.is_valid().to_numpy(zero_copy_only=False)
+    actions: list[str | None] = [None] * len(valid)
+    if valid.any():
+        names = [f.name for f in flags.type]
+        rows = zip(
+            *(c.to_pylist() for c in flags.take(pa.array(np.flatnonzero(valid))).flatten()), strict=True
+        )
+        cache: dict[tuple, str] = {}
+        for at, values in zip(np.flatnonzero(valid).tolist(), rows, strict=True):
+            text = cache.get(values)
+            if text is None:
+                text = cache[values] = json.dumps(dict(zip(names, values, strict=True)), sort_keys=True,
+                                                  separators=(",", ":"))  # fmt: skip
+            actions[at] = text
+    enc = encode_basestring
+    fragments = [
+        "{"
+        + ('"actions":' + flags_json + "," if flags_json is not None else "")
+        + '"relative_integer_time":'
+        + str(time)
+        + (',"text":' + enc(text) if text is not None else "")
+        + ',"user_id":'
+        + enc(user_id)
+        + "}"
+        for flags_json, time, text, user_id in zip(
+            actions,
+            children["relative_integer_time"].to_pylist(),
+            children["text"].to_pylist(),
+            children["user_id"].to_pylist(),
+            strict=True,
+        )
+    ]
+    ends = np.cumsum(lists.value_lengths().to_numpy(zero_copy_only=False)).tolist()
+    sha1 = hashlib.sha1
+    return [
+        sha1(("[" + enc(action) + "," + str(time) + ",[" + ",".join(fragments[begin:end]) + "]]").encode()).hexdigest()
+        for action, time, begin, end in zip(
+            table.column("action").to_pylist(), table.column("last_time_us").to_pylist(), [0, *ends], ends,
+            strict=False,
+        )
+    ]  # fmt: skip
+
+
+def _placement(where: dict[str, tuple[str, int]], keys: list[str]) -> dict[str, list[int]]:
+    """Per split, the positions in `keys` of its threads, in their reference order."""
+    placed: dict[str, list[tuple[int, int]]] = {name: [] for name in SPLITS}
+    for index, key in enumerate(keys):
+        if key not in where:
+            raise ValueError("a thread of one granularity has no twin in the reference granularity")
+        name, position = where[key]
+        placed[name].append((position, index))
+    return {name: [index for _, index in sorted(items)] for name, items in placed.items()}
+
+
 def align_splits(
     reference: dict[str, list[dict[str, Any]]], threads: list[dict[str, Any]]
 ) -> dict[str, list[dict[str, Any]]]:
     """`threads` (another K) split like their twins in `reference`; ordered like the reference splits."""
     where = {content_key(t): (name, i) for name in SPLITS for i, t in enumerate(reference.get(name, []))}
-    placed: dict[str, list[tuple[int, dict[str, Any]]]] = {name: [] for name in SPLITS}
-    for thread in threads:
-        key = content_key(thread)
-        if key not in where:
-            raise ValueError("a thread of one granularity has no twin in the reference granularity")
-        name, position = where[key]
-        placed[name].append((position, thread))
-    return {name: [t for _, t in sorted(items, key=lambda item: item[0])] for name, items in placed.items()}
+    placed = _placement(where, [content_key(t) for t in threads])
+    return {name: [threads[i] for i in indexes] for name, indexes in placed.items()}
+
+
+def align_tables(reference: dict[str, pa.Table], table: pa.Table) -> dict[str, pa.Table]:
+    """`align_splits` on tables: `table`'s rows split and ordered like their twins in `reference`."""
+    where = {
+        key: (name, i)
+        for name in SPLITS
+        if name in reference
+        for i, key in enumerate(content_keys(reference[name]))
+    }
+    placed = _placement(where, content_keys(table))
+    return {name: table.take(pa.array(indexes, pa.int64())) for name, indexes in placed.items()}

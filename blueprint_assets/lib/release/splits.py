@@ -3,6 +3,8 @@
 `temporal` (default) puts the latest threads in test and the ones before them in validation, so models are
 evaluated on the future of what they were trained on. `random` reproduces BluePrint's seeded shuffle (it used
 90/10 train/test: `fractions=(0.9, 0.0, 0.1)`). Both are deterministic and independent of input order.
+`split_table` does the same on the `action_threads` Arrow table (Arrow sorts and takes; the seeded shuffle
+permutes row numbers exactly as it permutes threads), for the asset that stores the splits.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from blueprint_assets.lib.actions_space import ACTION_ORDER
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 HIDDEN_SPLITS = frozenset({"validation", "test"})
 PUBLIC_KEYS: tuple[str, ...] = ("id", "cluster_id", "thread")
+ORDER_KEYS = [("last_time_us", "ascending"), ("id", "ascending")]  # _order_key, as Arrow sort keys
 
 
 def _order_key(thread: dict[str, Any]) -> tuple[int, str]:
@@ -57,6 +63,33 @@ def split_threads(
     if strategy == "random":
         parts = tuple(sorted(part, key=_order_key) for part in parts)
     # Temporal parts are slices of one sorted list: already in (last_time_us, id) order.
+    return dict(zip(SPLITS, parts, strict=True))
+
+
+def split_table(
+    table: pa.Table,
+    strategy: Literal["temporal", "random"] = "temporal",
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 42,
+) -> dict[str, pa.Table]:
+    """`split_threads` on a table of threads: the same rows in each split, in the same order."""
+    _check_fractions(fractions)
+    if pc.count_distinct(table.column("id")).as_py() != table.num_rows:
+        raise ValueError("thread ids must be unique")
+    if strategy == "temporal":
+        order: pa.Array | list[int] = pc.sort_indices(table, ORDER_KEYS)
+    elif strategy == "random":
+        # A shuffle's permutation depends on the length and the seed only: shuffling row numbers sorted by id
+        # moves each row where split_threads moves its thread. UTF-8 byte order is Python's str order.
+        order = pc.sort_indices(table, [("id", "ascending")]).to_pylist()
+        random.Random(seed).shuffle(order)
+    else:
+        raise ValueError(f"unknown split strategy {strategy!r}; expected 'temporal' or 'random'")
+    train_end, val_end = _boundaries(table.num_rows, fractions)
+    parts = [table.take(pa.array(order[a:b], pa.int64())) for a, b in ((0, train_end), (train_end, val_end),
+                                                                      (val_end, table.num_rows))]  # fmt: skip
+    if strategy == "random":
+        parts = [part.take(pc.sort_indices(part, ORDER_KEYS)) for part in parts]
     return dict(zip(SPLITS, parts, strict=True))
 
 

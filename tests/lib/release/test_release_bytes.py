@@ -221,3 +221,24 @@ def test_larger_two_granularity_release_is_byte_identical(
     }
     got = (digests, (_combined(files), len(files), summary["reveals_hidden_answer"]))
     assert got == LARGE_GOLDEN[(stable_ids, strategy)]
+
+
+@pytest.mark.parametrize("strategy", ["temporal", "random"])
+def test_table_splits_and_alignment_match_the_dict_ones(strategy: str) -> None:
+    from blueprint_assets.lib.release.granularities import align_tables, content_key, content_keys
+    from blueprint_assets.lib.release.splits import split_table
+    from blueprint_assets.lib.release.threads import threads_from_table
+
+    table, clusters = golden_actions(n=6_000, n_users=120, seed=12)
+    first = build_threads(table, clusters, secret=SECRET, stable_ids=strategy == "random")
+    other = build_threads(
+        table, {u: c % 2 for u, c in clusters.items()}, secret=SECRET, stable_ids=strategy == "random"
+    )
+    assert content_keys(first.table) == [content_key(t) for t in first.threads]
+    reference = split_threads(first.threads, strategy=strategy, fractions=(0.6, 0.25, 0.15), seed=9)
+    tables = split_table(first.table, strategy=strategy, fractions=(0.6, 0.25, 0.15), seed=9)
+    assert {name: threads_from_table(t) for name, t in tables.items()} == reference
+    aligned = align_tables(tables, other.table)
+    assert {name: threads_from_table(t) for name, t in aligned.items()} == align_splits(
+        reference, other.threads
+    )

@@ -170,8 +170,12 @@ def stage_lines(
         finally:
             con.unregister("chunk_view")
 
-    threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
-    reads = NativeReads(con, insert_native, workers=threads)
+    threads, ordered = con.execute(
+        "SELECT current_setting('threads'), current_setting('preserve_insertion_order')"
+    ).fetchall()[0]
+    # Native line numbers come from the scan's order, which DuckDB keeps only with insertion order on.
+    native = native and bool(ordered)
+    reads = NativeReads(con, insert_native, workers=int(threads))
     try:
         for item in prefetched(chunks(sources, native_file if native else None)):
             if isinstance(item, NativeFile):

@@ -170,3 +170,19 @@ def test_files_without_events(tmp_path: Path, content: bytes) -> None:
     (archive / "empty.jsonl").write_bytes(content)
     (archive / "one.jsonl").write_bytes(event(1))
     assert_same(tmp_path / "archive", tmp_path, [DAY])
+
+
+def test_no_native_reads_without_insertion_order(tmp_path: Path) -> None:
+    """Native line numbers follow the scan's order, which DuckDB keeps only with insertion order on."""
+    archive = tmp_path / "archive" / "2025-03" / "01" / "00"
+    archive.mkdir(parents=True)
+    (archive / "one.jsonl").write_bytes(event(1) + b"\n" + event(2) + b"\n")
+    con = duckdb.connect()
+    configure(con, tmp_path / "spill")
+    con.execute("SET preserve_insertion_order = false")
+    stats = IngestStats()
+    sources = line_sources_for(
+        "jetstream-archive", days=[DAY], state_dir=tmp_path, path=str(archive.parents[2])
+    )
+    stage_lines(con, sources, stats)
+    assert (stats.native_files, stats.lines_read) == (0, 2)

@@ -142,6 +142,10 @@ class IngestStats:
         }
 
 
+# Native files read at once: one per DuckDB thread, at most this many (each holds its read buffers).
+MAX_NATIVE_READS = 4
+
+
 def stage_lines(
     con: duckdb.DuckDBPyConnection,
     sources: Iterable[LineSource],
@@ -175,7 +179,7 @@ def stage_lines(
     ).fetchall()[0]
     # Native line numbers come from the scan's order, which DuckDB keeps only with insertion order on.
     native = native and bool(ordered)
-    reads = NativeReads(con, insert_native, workers=int(threads))
+    reads = NativeReads(con, insert_native, workers=min(int(threads), MAX_NATIVE_READS))
     try:
         for item in prefetched(chunks(sources, native_file if native else None)):
             if isinstance(item, NativeFile):

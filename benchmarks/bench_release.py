@@ -6,8 +6,8 @@ reposts, follows and their undos pointing at recent posts), then times each rele
 
 Baseline, same run, same table: `table.to_pylist()` + sorting the rows by (time_us, event_id), the least
 any Python pass over the window's rows must do. Each step runs what its asset runs: build_threads gives the
-`action_threads` Arrow table the asset stores, split_table splits that table (action_splits), and the write
-step turns the split tables into thread dicts (as dataset_release's load_splits does) and writes the folder. Each figure is actions/s of a step vs actions/s of the
+`action_threads` Arrow table the asset stores, split_table splits that table (action_splits), and
+write_release writes the folder from the split tables (dataset_release). Each figure is actions/s of a step vs actions/s of the
 baseline (ratio < 1: the step is that much slower than one plain Python pass), both in CPU time. Records merged into
 benchmarks/results.json: release_build_threads, release_split_threads, release_write_release.
 """
@@ -33,7 +33,7 @@ from common import merge_results, record, report  # noqa: E402
 from blueprint_assets.lib.release.files import write_release  # noqa: E402
 from blueprint_assets.lib.release.splits import split_table  # noqa: E402
 from blueprint_assets.lib.release.threads import INPUT_COLUMNS as COLUMNS  # noqa: E402
-from blueprint_assets.lib.release.threads import build_threads, threads_from_table  # noqa: E402
+from blueprint_assets.lib.release.threads import build_threads  # noqa: E402
 
 # Action mix, roughly Bluesky's: likes dominate, then posts and replies.
 KINDS = (
@@ -111,12 +111,9 @@ def main() -> None:
     result, build_s = timed(lambda: build_threads(table, clusters, secret=b"bench-secret"))
     tables, split_s = timed(lambda: split_table(result.table))
 
-    def write(folder: Path) -> None:
-        splits = {name: threads_from_table(part) for name, part in tables.items()}
-        write_release(folder, splits, {i: f"# Persona {i}" for i in range(K)}, {})
-
     with tempfile.TemporaryDirectory() as tmp:
-        _, write_s = timed(lambda: write(Path(tmp) / "release"))
+        cards = {i: f"# Persona {i}" for i in range(K)}
+        _, write_s = timed(lambda: write_release(Path(tmp) / "release", tables, cards, {}))
     print(
         f"{n:,} actions -> {result.table.num_rows:,} threads; dropped {dict(sorted(result.dropped.items()))}"
     )

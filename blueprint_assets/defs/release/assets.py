@@ -113,16 +113,16 @@ def action_splits(
     )
 
 
-def load_splits(lake: LakeResource, context: AssetExecutionContext) -> dict[int, dict[str, list[dict]]]:
-    """Per K, split name -> internal threads."""
+def load_splits(lake: LakeResource, context: AssetExecutionContext) -> dict[int, dict[str, pa.Table]]:
+    """Per K, split name -> internal threads (an `action_threads` table, in stored order)."""
+    import pyarrow.compute as pc
+
     from blueprint_assets.lib.release.splits import SPLITS
-    from blueprint_assets.lib.release.threads import threads_from_table
 
     out = {}
     for k, table in by_k(read_files([release_file(lake, "action_splits", context)])).items():
-        threads = threads_from_table(table.drop_columns(["split"]))
-        names = table.column("split").to_pylist()
-        out[k] = {name: [t for t, n in zip(threads, names, strict=True) if n == name] for name in SPLITS}
+        names = table.column("split")
+        out[k] = {name: table.filter(pc.equal(names, name)).drop_columns(["split"]) for name in SPLITS}
     return out
 
 
@@ -189,12 +189,16 @@ def dataset_release(
     """public/ ({K}_clusters configs: Parquet, Kaggle JSONL, persona cards; card, starter kit, manifest) and private/ answers."""
     from blueprint_assets.lib.release.answer_leaks import AnswerIndex
     from blueprint_assets.lib.release.files import Granularity, write_release
-    from blueprint_assets.lib.release.splits import HIDDEN_SPLITS, hide_answers
+    from blueprint_assets.lib.release.published import last_texts
+    from blueprint_assets.lib.release.splits import HIDDEN_SPLITS
     from blueprint_assets.lib.release.starter_kit import starter_files
 
     per_k = load_splits(lake, context)
-    hidden = AnswerIndex(
-        hide_answers(t)[1] for splits in per_k.values() for n in HIDDEN_SPLITS for t in splits[n]
+    hidden = AnswerIndex(  # the answer keys: each hidden thread's id and last text
+        {"id": i, "text": t}
+        for splits in per_k.values()
+        for n in HIDDEN_SPLITS
+        for i, t in zip(splits[n].column("id").to_pylist(), last_texts(splits[n]), strict=True)
     )
     cards = persona_cards_for(
         lake, context, cluster_maps(lake, context), hidden.hits_many, settings.quote_min_cluster_size

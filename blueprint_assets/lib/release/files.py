@@ -37,37 +37,30 @@ from blueprint_assets.lib.actions_space import ACTION_ORDER
 from blueprint_assets.lib.release.answer_leaks import AnswerIndex
 from blueprint_assets.lib.release.dataset_card import render_card
 from blueprint_assets.lib.release.layout import ANSWERS, config_name, private_dir, public_dir
-from blueprint_assets.lib.release.rows import jsonl
-from blueprint_assets.lib.release.splits import HIDDEN_SPLITS, SPLITS, hide_answers, public_thread
-from blueprint_assets.lib.release.threads import ACTIONS_TYPE, MESSAGE_TYPE, paused_gc
+from blueprint_assets.lib.release.published import (  # noqa: F401 - the schemas, re-exported
+    ANSWERS_SCHEMA,
+    RELEASE_SCHEMA,
+    Split,
+    answer_lines,
+    last_actions,
+    lines_bytes,
+    public_texts,
+    publish_split,
+    row_lines,
+    threads_table,
+)
+from blueprint_assets.lib.release.splits import HIDDEN_SPLITS, SPLITS
+from blueprint_assets.lib.release.threads import paused_gc
 
 MANIFEST = "MANIFEST.json"
 ExtraFiles = Callable[[dict[int, dict[str, Any]]], dict[str, str | bytes]] | None
 
 
 class Granularity(NamedTuple):
-    """One K of a release: its splits (internal threads) and its persona cards."""
+    """One K of a release: its splits (internal threads, as dicts or `action_threads` tables) and persona cards."""
 
-    splits: dict[str, list[dict[str, Any]]]
+    splits: dict[str, list[dict[str, Any]] | pa.Table]
     persona_cards: dict[int, str]
-
-
-RELEASE_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("cluster_id", pa.int32(), nullable=False),
-        pa.field("thread", pa.list_(MESSAGE_TYPE), nullable=False),
-    ]
-)
-ANSWERS_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("cluster_id", pa.int32(), nullable=False),
-        pa.field("action", pa.string(), nullable=False),
-        pa.field("actions", ACTIONS_TYPE, nullable=False),
-        pa.field("text", pa.string()),
-    ]
-)
 
 
 def release_stats(splits: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, int]]:
@@ -81,63 +74,47 @@ def release_stats(splits: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str
     return stats
 
 
-def _row_key(row: dict[str, Any]) -> tuple[int, str]:
-    # Public order: by the last message's relative time, then id (the clock time itself is not published).
-    return (int(row["thread"][-1]["relative_integer_time"]), str(row["id"]))
-
-
-def _public_texts(row: dict[str, Any]) -> str:
-    return "\n".join(m["text"] for m in row["thread"] if m.get("text"))
-
-
-def _drop_revealing(per_k: dict[int, tuple[dict[str, list], dict[str, list]]]) -> int:
+def _drop_revealing(per_k: dict[int, dict[str, Split]]) -> int:
     """Remove threads whose public messages hold any hidden answer's text (any K), with their answers.
 
     The index spans every granularity: the same thread is hidden in every config, so one config's public
     rows must not reveal another's answers either. Returns the threads dropped per config (the same for all).
     """
-    index = AnswerIndex(a for _, answers in per_k.values() for keys in answers.values() for a in keys)
+    index = AnswerIndex(
+        {"id": i, "text": t}
+        for splits in per_k.values()
+        for split in splits.values()
+        if split.answers is not None
+        for i, t in zip(
+            split.answers.column("id").to_pylist(), split.answers.column("text").to_pylist(), strict=True
+        )
+    )
     dropped = 0
-    for rows, answers in per_k.values():
+    for splits in per_k.values():
         dropped = 0
-        for name in SPLITS:
-            keep = [not hits for hits in index.hits_many([_public_texts(row) for row in rows[name]])]
+        for name, split in splits.items():
+            keep = [not hits for hits in index.hits_many(public_texts(split.rows))]
             dropped += keep.count(False)
-            rows[name] = [row for row, k in zip(rows[name], keep, strict=True) if k]
-            if name in answers:
-                answers[name] = [a for a, k in zip(answers[name], keep, strict=True) if k]
+            if not all(keep):
+                mask = pa.array(keep, pa.bool_())
+                answers = split.answers.filter(mask) if split.answers is not None else None
+                splits[name] = Split(split.rows.filter(mask), answers)
     return dropped
 
 
-def _published(splits: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, list], dict[str, list]]:
-    """Published rows per split and answer keys per hidden split, in a stable order."""
+def _published(splits: dict[str, list[dict[str, Any]] | pa.Table]) -> dict[str, Split]:
+    """Published rows and (hidden splits) answer keys per split, in a stable order."""
     unknown = set(splits) - set(SPLITS)
     if unknown:
         raise ValueError(f"unknown split names {sorted(unknown)}; expected {list(SPLITS)}")
-    all_ids = [t["id"] for name in SPLITS for t in splits.get(name, [])]
+    tables = {name: threads_table(splits.get(name, [])) for name in SPLITS}
+    all_ids = [i for table in tables.values() for i in table.column("id").to_pylist()]
     if len(set(all_ids)) != len(all_ids):
         raise ValueError("thread ids must be unique across splits (splits must be disjoint)")
-    rows: dict[str, list] = {}
-    answers: dict[str, list] = {}
-    for name in SPLITS:
-        threads = splits.get(name, [])
-        if name in HIDDEN_SPLITS:
-            # copy=False: rows only feed the writers below, which never modify them.
-            pairs = sorted((hide_answers(t, copy=False) for t in threads), key=lambda pair: _row_key(pair[0]))
-            rows[name] = [row for row, _ in pairs]
-            answers[name] = [answer for _, answer in pairs]
-        else:
-            rows[name] = sorted((public_thread(t, copy=False) for t in threads), key=_row_key)
-    return rows, answers
+    return {name: publish_split(table, name in HIDDEN_SPLITS) for name, table in tables.items()}
 
 
-def _jsonl(records: list[dict[str, Any]]) -> bytes:
-    # Key order is fixed by how the dicts are built (never sorted), text stays readable (ensure_ascii=False).
-    return jsonl(records)
-
-
-def _write_parquet(records: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
-    table = pa.Table.from_pylist(records, schema=schema)
+def _write_parquet(table: pa.Table, path: Path) -> None:
     # No timestamps are written by Parquet; `created_by` only names the pyarrow version, which is pinned.
     pq.write_table(table, path, compression="zstd", use_dictionary=True, write_statistics=True)
 
@@ -154,34 +131,41 @@ def _files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
-def _published_stats(rows: dict[str, list], answers: dict[str, list]) -> dict[str, dict[str, int]]:
+def _published_stats(splits: dict[str, Split]) -> dict[str, dict[str, int]]:
     """Thread counts per split and action of what is published (answers give the hidden actions)."""
     labelled = {
-        name: [{"action": a["action"]} for a in answers[name]]
-        if name in answers
-        else [{"action": next(x for x in ACTION_ORDER if r["thread"][-1]["actions"][x])} for r in rows[name]]
-        for name in SPLITS
+        name: [
+            {"action": a}
+            for a in (
+                split.answers.column("action").to_pylist()
+                if split.answers is not None
+                else last_actions(split.rows)
+            )
+        ]
+        for name, split in splits.items()
     }
     return release_stats(labelled)
 
 
-def _write_config(public: Path, private: Path, rows: dict, answers: dict, cards: dict[int, str]) -> list[int]:
+def _write_config(public: Path, private: Path, splits: dict[str, Split], cards: dict[int, str]) -> list[int]:
     """One granularity: data/, Kaggle JSONL per split and cluster, persona cards; answers on the private side."""
-    clusters = sorted({int(c) for c in cards} | {r["cluster_id"] for rs in rows.values() for r in rs})
+    cluster_of = {name: split.rows.column("cluster_id").to_pylist() for name, split in splits.items()}
+    clusters = sorted({int(c) for c in cards} | {c for values in cluster_of.values() for c in values})
     for sub in ("data", "personas", *SPLITS):
         (public / sub).mkdir(parents=True, exist_ok=True)
     (private / ANSWERS).mkdir(parents=True, exist_ok=True)
-    for name in SPLITS:
-        _write_parquet(rows[name], RELEASE_SCHEMA, public / "data" / f"{name}.parquet")
-        by_cluster: dict[int, list] = {cluster: [] for cluster in clusters}
-        for row in rows[name]:
-            by_cluster[row["cluster_id"]].append(row)
+    for name, split in splits.items():
+        _write_parquet(split.rows, public / "data" / f"{name}.parquet")
+        by_cluster: dict[int, list[str]] = {cluster: [] for cluster in clusters}
+        for cluster, line in zip(cluster_of[name], row_lines(split.rows), strict=True):
+            by_cluster[cluster].append(line)
         # One file per cluster even when empty, so the layout is the same for every split and release.
-        for cluster, records in by_cluster.items():
-            (public / name / f"cluster_{cluster}.jsonl").write_bytes(_jsonl(records))
-    for name, keys in answers.items():
-        (private / ANSWERS / f"{name}.jsonl").write_bytes(_jsonl(keys))
-        _write_parquet(keys, ANSWERS_SCHEMA, private / ANSWERS / f"{name}.parquet")
+        for cluster, lines in by_cluster.items():
+            (public / name / f"cluster_{cluster}.jsonl").write_bytes(lines_bytes(lines))
+    for name, split in splits.items():
+        if split.answers is not None:
+            (private / ANSWERS / f"{name}.jsonl").write_bytes(lines_bytes(answer_lines(split.answers)))
+            _write_parquet(split.answers, private / ANSWERS / f"{name}.parquet")
     for cluster in sorted(int(c) for c in cards):
         (public / "personas" / f"cluster_{cluster}.md").write_text(
             cards[cluster].rstrip("\n") + "\n", encoding="utf-8"
@@ -195,14 +179,14 @@ def _write_tree(root: Path, granularities: dict[int, Granularity], context: dict
     public, private = public_dir(root), private_dir(root)
     context = {**context, "dropped": {**context.get("dropped", {}), "reveals_hidden_answer": revealing}}
     info: dict[int, dict[str, Any]] = {}
-    for k, (rows, answers) in per_k.items():
+    for k, splits in per_k.items():
         name = config_name(k)
-        clusters = _write_config(public / name, private / name, rows, answers, granularities[k].persona_cards)
+        clusters = _write_config(public / name, private / name, splits, granularities[k].persona_cards)
         info[k] = {
-            "stats": _published_stats(rows, answers),
+            "stats": _published_stats(splits),
             "clusters": clusters,
-            "rows": rows,
-            "answers": answers,
+            "rows": {name: split.rows for name, split in splits.items()},
+            "answers": {name: split.answers for name, split in splits.items() if split.answers is not None},
         }
     (public / "README.md").write_text(render_card(info, context), encoding="utf-8")
     for relative, content in (extra(info) if extra else {}).items():
@@ -254,12 +238,13 @@ def write_release(
 
     `granularities` maps K to `Granularity(splits, persona_cards)`; a plain `splits` dict (split name ->
     threads) with `persona_cards` is one granularity, K = card_context["k"] or the number of cards.
-    Splits hold internal threads (with `action`, `last_time_us`); answers are hidden here.
+    Splits hold internal threads (dicts or `action_threads` tables, with `action`, `last_time_us`); answers
+    are hidden here.
     `card_context` feeds the dataset card: window, license, pseudonym_mode ('per-thread'|'stable'),
     split_strategy, fractions, seed, max_depth, filters, collection, dropped, pii_counts, opt_outs,
     contact, pretty_name, languages, synthetic_sample, gated, url, skipped_ks {K: reason}.
     `extra_files(info)` returns more public files {relative path: text|bytes} (the starter kit), given
-    per K the published `rows`, `answers`, `stats` and `clusters`.
+    per K the published `rows` and `answers` (Arrow tables per split), `stats` and `clusters`.
     """
     card_context = dict(card_context or {})
     if granularities and all(isinstance(key, str) for key in granularities):  # split names: one K

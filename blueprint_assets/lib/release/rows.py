@@ -1,6 +1,7 @@
-"""Fast, byte-identical JSON lines for release rows.
+"""Fast, byte-identical JSON lines for release rows held as dicts.
 
-`release_files` writes hundreds of thousands of rows, and `json.dumps` per row was a large part of its time.
+The release folder itself is written column-wise from Arrow tables (lib/release/published.py); this is
+the per-row writer for rows held as dicts, and the reference that writer is compared with.
 `jsonl` writes the published row shape ({"id", "cluster_id", "thread": [messages]}) by hand with json's own
 string encoder, and the 13-flag `actions` object from a per-pattern cache; any row of another shape (or
 with an unexpected type) goes through `json.dumps` with the same options, so the output never differs.

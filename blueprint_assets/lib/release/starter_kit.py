@@ -15,36 +15,36 @@ import json
 from collections import Counter
 from typing import Any
 
+import pyarrow as pa
+
 from blueprint_assets.lib.actions_space import ACTION_ORDER, TEXT_ACTIONS
 from blueprint_assets.lib.release.layout import config_name
+from blueprint_assets.lib.release.published import last_actions, last_texts
 from blueprint_assets.lib.release.splits import HIDDEN_SPLITS, SPLITS
 
 SUBMISSION_FILE = "sample_submission.jsonl"
 
 
-def _last_action(row: dict[str, Any]) -> str:
-    flags = row["thread"][-1]["actions"]
-    return next(a for a in ACTION_ORDER if flags[a])
-
-
-def majority_answer(train_rows: list[dict[str, Any]]) -> tuple[str, str]:
+def majority_answer(train_rows: pa.Table) -> tuple[str, str]:
     """(most frequent training action, its most frequent training text or ""), ties in a fixed order."""
-    counts = Counter(_last_action(r) for r in train_rows)
+    actions = last_actions(train_rows)
+    counts = Counter(actions)
     action = min(ACTION_ORDER, key=lambda a: (-counts.get(a, 0), ACTION_ORDER.index(a)))
-    texts = Counter(r["thread"][-1].get("text") for r in train_rows if _last_action(r) == action)
+    texts = Counter(t for a, t in zip(actions, last_texts(train_rows), strict=True) if a == action)
     texts.pop(None, None)
     text = min(texts, key=lambda t: (-texts[t], t)) if action in TEXT_ACTIONS and texts else ""
     return action, text
 
 
-def sample_submission(rows: dict[str, list[dict[str, Any]]]) -> str:
+def sample_submission(rows: dict[str, pa.Table]) -> str:
+    """The majority answer for every validation and test id (`rows`: published rows per split)."""
     action, text = majority_answer(rows["train"])
     lines = []
     for split in SPLITS:
         if split not in HIDDEN_SPLITS:
             continue
-        for row in rows[split]:
-            record = {"id": row["id"], "split": split, **{a: a == action for a in ACTION_ORDER}, "text": text}
+        for row_id in rows[split].column("id").to_pylist():
+            record = {"id": row_id, "split": split, **{a: a == action for a in ACTION_ORDER}, "text": text}
             lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
     return "".join(line + "\n" for line in lines)
 

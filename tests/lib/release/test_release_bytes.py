@@ -191,10 +191,15 @@ LARGE_GOLDEN = {
 }
 
 
+@pytest.mark.parametrize("as_tables", [False, True], ids=["dicts", "tables"])
 @pytest.mark.parametrize(("stable_ids", "strategy"), list(LARGE_GOLDEN))
 def test_larger_two_granularity_release_is_byte_identical(
-    tmp_path: Path, stable_ids: bool, strategy: str
+    tmp_path: Path, stable_ids: bool, strategy: str, as_tables: bool
 ) -> None:
+    """The same bytes whether the splits are thread dicts or the tables the assets pass (split_table)."""
+    from blueprint_assets.lib.release.granularities import align_tables
+    from blueprint_assets.lib.release.splits import split_table
+
     table, clusters = golden_actions(n=20_000, n_users=300, seed=11)
     excluded = [_h("user-7"), _h("user-8")]
     granularities: dict[int, Granularity] = {}
@@ -205,11 +210,18 @@ def test_larger_two_granularity_release_is_byte_identical(
         )
         assert (result.dropped, result.relabeled) == (LARGE_DROPPED, {"reply_to_post": 751})
         assert len(result.threads) == 14_710
-        splits = (
-            split_threads(result.threads, strategy=strategy, fractions=(0.7, 0.15, 0.15), seed=3)
-            if k == 7
-            else align_splits(granularities[7].splits, result.threads)
-        )
+        if as_tables:
+            splits = (
+                split_table(result.table, strategy=strategy, fractions=(0.7, 0.15, 0.15), seed=3)
+                if k == 7
+                else align_tables(granularities[7].splits, result.table)
+            )
+        else:
+            splits = (
+                split_threads(result.threads, strategy=strategy, fractions=(0.7, 0.15, 0.15), seed=3)
+                if k == 7
+                else align_splits(granularities[7].splits, result.threads)
+            )
         granularities[k] = Granularity(splits, {i: f"# Persona {i}" for i in range(k)})
         digests[k] = _threads_digest(result.threads)
     summary = write_release(tmp_path / "release", granularities, card_context={"window": "2025-03"})

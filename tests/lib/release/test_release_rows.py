@@ -57,3 +57,31 @@ def test_shared_messages_are_never_modified() -> None:
     assert public == hide_answers(thread)[0] and answer == hide_answers(thread)[1]
     assert public["thread"][-1] == {"user_id": "b", "relative_integer_time": 1}
     assert public_thread(thread, copy=False)["thread"] is thread["thread"]
+
+
+def test_column_wise_lines_match_the_dict_writer_on_odd_texts() -> None:
+    import pyarrow as pa
+
+    from blueprint_assets.lib.release.published import answer_lines, publish_split, row_lines
+    from blueprint_assets.lib.release.threads import ACTION_THREADS_SCHEMA
+
+    threads = [
+        {
+            "id": f"t{i}",
+            "cluster_id": i % 3,
+            "action": "reply",
+            "last_time_us": 100 - i,
+            "thread": [_msg("u1", i, text=t), _msg("u2", 50 + i, text=t[::-1], actions=one_hot("reply"))],
+        }
+        for i, t in enumerate(ODD_TEXTS)
+    ]
+    table = pa.Table.from_pylist(threads, schema=ACTION_THREADS_SCHEMA)
+    for hidden in (False, True):
+        split = publish_split(table, hidden)
+        pairs = [hide_answers(t, copy=True) if hidden else (public_thread(t), None) for t in threads]
+        pairs.sort(key=lambda p: (p[0]["thread"][-1]["relative_integer_time"], p[0]["id"]))
+        assert "".join(line + "\n" for line in row_lines(split.rows)).encode() == jsonl([p[0] for p in pairs])
+        if hidden:
+            assert "".join(x + "\n" for x in answer_lines(split.answers)).encode() == _plain(
+                [p[1] for p in pairs]
+            )

@@ -58,23 +58,35 @@ class Built:
         self.clusters: list[int] = []
         self.last_times: list[int] = []
         self.lengths: list[int] = []
-        self.authors: list[str] = []
-        self.times: list[int] = []
-        self.texts: list[str | None] = []
+        self.messages: list[tuple[str, int, str | None]] = []  # (author pseudonym, time_us, text), flattened
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def _user_ids(built: Built, secret: bytes, stable_ids: bool) -> list[str]:
+def _monotonic(times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Clamp context times so they never exceed the next message's (a reverse running minimum per thread).
+
+    Every context was seen before the action, but a parent first seen through a later edit (created before
+    the window) can carry a time after its own reply's.
+    """
+    times = times.copy()
+    lengths = np.diff(offsets)
+    for back in range(2, int(lengths.max(initial=0)) + 1):  # from the last but one message to the first
+        at = (offsets[1:] - back)[lengths >= back]
+        times[at] = np.minimum(times[at], times[at + 1])
+    return times
+
+
+def _user_ids(authors: list[str], built: Built, secret: bytes, stable_ids: bool) -> list[str]:
     """HMAC-SHA256(secret, pseudonym[|event]) cut to USER_ID_HEX hex digits, once per distinct key."""
     keyed = _HMAC_NEW(secret, digestmod="sha256")
     cut = USER_ID_HEX // 2
     if stable_ids:
-        keys = built.authors
+        keys = authors
     else:
         suffixes = np.repeat(np.asarray(built.event_ids, dtype=object), built.lengths).tolist()
-        keys = [author + "|" + event for author, event in zip(built.authors, suffixes, strict=True)]
+        keys = [author + "|" + event for author, event in zip(authors, suffixes, strict=True)]
     cache: dict[str, str] = {}
     out = []
     for key in keys:
@@ -87,7 +99,7 @@ def _user_ids(built: Built, secret: bytes, stable_ids: bool) -> list[str]:
     return out
 
 
-def _thread_ids(built: Built, user_ids: list[str]) -> list[str]:
+def _thread_ids(built: Built, user_ids: list[str], texts: list[str | None]) -> list[str]:
     """sha1 of the compact JSON list [cluster_id, label, event_id, user_id, text, user_id, text, ...].
 
     That is what is published minus the time rank (which shifts with the release's composition), plus the
@@ -97,7 +109,7 @@ def _thread_ids(built: Built, user_ids: list[str]) -> list[str]:
     enc = encode_basestring
     fragments = [
         enc(user_id) + ("," + enc(text) if text is not None else ",null")
-        for user_id, text in zip(user_ids, built.texts, strict=True)
+        for user_id, text in zip(user_ids, texts, strict=True)
     ]
     sha1 = hashlib.sha1
     ids = []
@@ -122,11 +134,13 @@ def thread_table(built: Built, secret: bytes, stable_ids: bool) -> pa.Table:
     lengths = np.asarray(built.lengths, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
+    columns = zip(*built.messages, strict=True) if built.messages else ((), (), ())
+    authors, clock, texts = (list(column) for column in columns)
+    times = _monotonic(np.asarray(clock, dtype=np.int64), offsets)
     # Dense rank over every message time of the release: order survives, clock time does not.
-    times = np.asarray(built.times, dtype=np.int64)
     rank = np.unique(times, return_inverse=True)[1].astype(np.int64).reshape(-1)
-    user_ids = _user_ids(built, secret, stable_ids)
-    ids = _thread_ids(built, user_ids)
+    user_ids = _user_ids(authors, built, secret, stable_ids)
+    ids = _thread_ids(built, user_ids, texts)
     is_last = np.zeros(len(times), dtype=bool)
     is_last[offsets[1:] - 1] = True
     labels = np.asarray(built.labels, dtype=object)
@@ -140,7 +154,7 @@ def thread_table(built: Built, secret: bytes, stable_ids: bool) -> pa.Table:
         [
             pa.array(user_ids, pa.string()),
             pa.array(rank, pa.int64()),
-            pa.array(built.texts, pa.string()),
+            pa.array(texts, pa.string()),
             actions,
         ],
         fields=list(MESSAGE_TYPE),

@@ -263,19 +263,6 @@ def _build_one(
     return row.action, [_Msg(target.author, ctx_time, target.text), _Msg(row.actor, row.time_us, text)]
 
 
-def _monotonic(messages: list[_Msg]) -> list[_Msg]:
-    """Clamp context times so they never exceed the next message's.
-
-    Every context was seen before the action, but a parent first seen through a later edit (created before
-    the window) can carry a time after its own reply's.
-    """
-    out = list(messages)
-    for i in range(len(out) - 2, -1, -1):
-        if out[i].time_us > out[i + 1].time_us:
-            out[i] = out[i]._replace(time_us=out[i + 1].time_us)
-    return out
-
-
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic GC while building millions of small acyclic objects.
@@ -359,16 +346,12 @@ def _build(
                 label, messages = result
                 if label != row.action:
                     relabeled[f"{row.action}_to_{label}"] += 1
-                messages = _monotonic(messages)
                 built.labels.append(label)
                 built.event_ids.append(row.event_id)
                 built.clusters.append(int(cluster_id))
                 built.last_times.append(int(row.time_us))
                 built.lengths.append(len(messages))
-                for message in messages:
-                    built.authors.append(message.author)
-                    built.times.append(message.time_us)
-                    built.texts.append(message.text)
+                built.messages.extend(messages)  # (author, time_us, text) tuples
         state.apply(row)
     table = thread_table(built, bytes(secret), stable_ids)
     return ThreadBuildResult(table, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))

@@ -79,24 +79,23 @@ def _monotonic(times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def _user_ids(authors: list[str], built: Built, secret: bytes, stable_ids: bool) -> list[str]:
-    """HMAC-SHA256(secret, pseudonym[|event]) cut to USER_ID_HEX hex digits, once per distinct key."""
+    """HMAC-SHA256(secret, pseudonym[|event]) cut to USER_ID_HEX hex digits: once per person (stable ids)
+    or once per message (per-thread ids: a key repeats only when a person appears twice in one chain)."""
     keyed = _HMAC_NEW(secret, digestmod="sha256")
+    copy = keyed.copy
     cut = USER_ID_HEX // 2
+
+    def user_id(key: str) -> str:
+        mac = copy()
+        mac.update(key.encode("utf-8"))
+        return mac.digest()[:cut].hex()
+
     if stable_ids:
-        keys = authors
-    else:
-        suffixes = np.repeat(np.asarray(built.event_ids, dtype=object), built.lengths).tolist()
-        keys = [author + "|" + event for author, event in zip(authors, suffixes, strict=True)]
-    cache: dict[str, str] = {}
-    out = []
-    for key in keys:
-        user_id = cache.get(key)
-        if user_id is None:
-            mac = keyed.copy()
-            mac.update(key.encode("utf-8"))
-            user_id = cache[key] = mac.digest()[:cut].hex()
-        out.append(user_id)
-    return out
+        distinct = dict.fromkeys(authors)
+        ids = dict(zip(distinct, map(user_id, distinct), strict=True))
+        return [ids[author] for author in authors]
+    suffixes = np.repeat(np.asarray(built.event_ids, dtype=object), built.lengths).tolist()
+    return [user_id(author + "|" + event) for author, event in zip(authors, suffixes, strict=True)]
 
 
 def _thread_ids(built: Built, user_ids: list[str], texts: list[str | None]) -> list[str]:

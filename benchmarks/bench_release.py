@@ -8,8 +8,11 @@ Baseline, same run, same table: `table.to_pylist()` + sorting the rows by (time_
 any Python pass over the window's rows must do. Each step runs what its asset runs: build_threads gives the
 `action_threads` Arrow table the asset stores, split_table splits that table (action_splits), and
 write_release writes the folder from the split tables (dataset_release). Each figure is actions/s of a step vs actions/s of the
-baseline (ratio < 1: the step is that much slower than one plain Python pass), both in CPU time. Records merged into
-benchmarks/results.json: release_build_threads, release_split_threads, release_write_release.
+baseline (ratio < 1: the step is that much slower than one plain Python pass), both in CPU time. The
+answer-leak scan write_release runs is also timed alone, on the published rows' texts: the bulk hash join
+(`AnswerIndex.hits_many`) vs the per-position lookup of every text (its exact pass), same rows, same run.
+Records merged into benchmarks/results.json: release_build_threads, release_split_threads,
+release_write_release, release_leak_scan.
 """
 
 from __future__ import annotations
@@ -127,8 +130,36 @@ def main() -> None:
             ("write_release", write_s),
         )
     ]
+    records.append(report(leak_scan_record(tables)))
     if not args.no_results:
         merge_results(records)
+
+
+def leak_scan_record(tables: dict[str, pa.Table]) -> dict[str, Any]:
+    """Rows/s of the bulk answer-leak scan vs the per-position lookup, over the published public texts."""
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, _prepare
+    from blueprint_assets.lib.release.files import _published
+    from blueprint_assets.lib.release.published import public_texts
+
+    published = _published(tables)
+    index = AnswerIndex(
+        {"id": i, "text": t}
+        for split in published.values()
+        if split.answers is not None
+        for i, t in zip(
+            split.answers.column("id").to_pylist(), split.answers.column("text").to_pylist(), strict=True
+        )
+    )
+    texts = [text for split in published.values() for text in public_texts(split.rows)]
+    bulk, bulk_s = timed(lambda: index.hits_many(texts))
+    exact, exact_s = timed(lambda: [index._exact(_prepare(text, False)) for text in texts])
+    assert bulk == exact, "the bulk scan must find what the per-position lookup finds"
+    print(
+        f"leak scan: {len(texts):,} rows, {bulk_s / len(texts) * 1e6:.1f} vs {exact_s / len(texts) * 1e6:.1f} us/row"
+    )
+    return record(
+        "release_leak_scan", len(texts) / bulk_s, "rows/s", "per_position_lookup", len(texts) / exact_s
+    )
 
 
 if __name__ == "__main__":

@@ -88,7 +88,11 @@ class AnswerIndex:
         """`[self.hits(h, markdown) for h in haystacks]`, screened in bulk."""
         if not self.by_prefix:
             return [[] for _ in haystacks]
-        return self._hits_prepared([_prepare(h, markdown) for h in haystacks])
+        # Texts repeat (a liked post is the context of every like of it): each distinct text is scanned once.
+        texts = [_prepare(h, markdown) for h in haystacks]
+        distinct = list(dict.fromkeys(texts))
+        found = dict(zip(distinct, self._hits_prepared(distinct), strict=True))
+        return [list(found[text]) for text in texts]
 
     def _hits_prepared(self, texts: list[str]) -> list[list[str]]:
         found: list[list[str]] = [[] for _ in texts]

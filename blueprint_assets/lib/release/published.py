@@ -4,8 +4,9 @@
 thread; in validation/test the last message without `text` and `actions`) and, for a hidden split, its
 answer keys, both sorted by (last message's relative time, id). `row_lines` and `answer_lines` write their
 JSON lines from the leaf columns, and `public_texts` gives the text a row shows, for the answer-leak scan.
-Every function gives byte for byte what splits.hide_answers/public_thread and rows.jsonl gave per row
-(tests/lib/release/test_release_bytes.py).
+Row lines and public texts are built with Arrow string kernels (one JSON fragment per message, joined over
+the list offsets); only texts json would escape go through its encoder. Every function gives byte for byte
+what splits.hide_answers/public_thread and rows.jsonl gave per row (tests/lib/release/test_release_bytes.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ ANSWERS_SCHEMA = pa.schema(
     ]
 )
 _SEPARATORS = (",", ":")
+_NEEDS_ESCAPE = r'[\x00-\x1f\\"]'  # what json's encode_basestring escapes (RE2 syntax)
 
 
 class Split(NamedTuple):
@@ -109,11 +111,13 @@ def publish_split(threads: pa.Table, hidden: bool) -> Split:
 def public_texts(rows: pa.Table) -> list[str]:
     """Per row, the texts its messages show, newline-joined (empty texts left out)."""
     _, children, offsets = _lists(rows)
-    texts = children["text"].to_pylist()
-    return [
-        "\n".join(t for t in texts[a:b] if t)
-        for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
-    ]
+    text = children["text"]
+    shown = pc.fill_null(pc.not_equal(text, ""), False).to_numpy(zero_copy_only=False)
+    row_of = np.repeat(np.arange(rows.num_rows), np.diff(offsets))
+    kept = np.zeros(rows.num_rows + 1, dtype=np.int32)
+    np.cumsum(np.bincount(row_of[shown], minlength=rows.num_rows), out=kept[1:])
+    shown_texts = pa.ListArray.from_arrays(pa.array(kept), text.filter(pa.array(shown)))
+    return pc.binary_join(shown_texts, "\n").to_pylist()
 
 
 def _flags_json(actions: pa.StructArray) -> list[str | None]:
@@ -133,26 +137,51 @@ def _flags_json(actions: pa.StructArray) -> list[str | None]:
     return out
 
 
+def _json_strings(values: pa.Array) -> pa.Array:
+    """JSON string literals of a string array (null stays null), exactly as json's encode_basestring.
+
+    Arrow quotes every text; only the texts holding a quote, a backslash or a control character (the
+    characters json escapes with ensure_ascii=False) go through encode_basestring.
+    """
+    quoted = pc.binary_join_element_wise('"', values, '"', "")
+    escape = pc.fill_null(pc.match_substring_regex(values, _NEEDS_ESCAPE), False)
+    if not pc.any(escape).as_py():
+        return quoted
+    escaped = [encode_basestring(v) for v in values.filter(escape).to_pylist()]
+    return pc.replace_with_mask(quoted, escape, pa.array(escaped, pa.string()))
+
+
+def _optional(prefix: str, values: pa.Array) -> pa.Array:
+    """`prefix + value` where the value is present, "" where it is null (the key is left out)."""
+    joined = pc.binary_join_element_wise(prefix, values, "")
+    return pc.fill_null(joined, "")
+
+
 def row_lines(rows: pa.Table) -> list[str]:
-    """One compact JSON object per published row: {"id", "cluster_id", "thread": [messages]}."""
-    _, children, offsets = _lists(rows)
-    enc = encode_basestring
-    fragments = [
-        '{"user_id":' + enc(user_id) + ',"relative_integer_time":' + str(time)
-        + ("" if text is None else ',"text":' + enc(text))
-        + ("" if flags is None else ',"actions":' + flags) + "}"
-        for user_id, time, text, flags in zip(
-            children["user_id"].to_pylist(), children["relative_integer_time"].to_pylist(),
-            children["text"].to_pylist(), _flags_json(children["actions"]), strict=True,
+    """One compact JSON object per published row: {"id", "cluster_id", "thread": [messages]}.
+
+    Built with Arrow string kernels: one JSON fragment per message, joined per row over the list offsets.
+    """
+    lists, children, _ = _lists(rows)
+    flags = pa.array(_flags_json(children["actions"]), pa.string())
+    fragments = pc.binary_join_element_wise(
+        '{"user_id":', _json_strings(children["user_id"]),
+        ',"relative_integer_time":', pc.cast(children["relative_integer_time"], pa.string()),
+        _optional(',"text":', _json_strings(children["text"])), _optional(',"actions":', flags), "}",
+        "",
+    )  # fmt: skip
+    offsets = pa.array(
+        np.concatenate([[0], np.cumsum(lists.value_lengths().to_numpy(zero_copy_only=False))]).astype(
+            np.int32
         )
-    ]  # fmt: skip
-    return [
-        '{"id":' + enc(row_id) + ',"cluster_id":' + str(cluster) + ',"thread":[' + ",".join(fragments[a:b]) + "]}"
-        for row_id, cluster, a, b in zip(
-            rows.column("id").to_pylist(), rows.column("cluster_id").to_pylist(),
-            offsets[:-1].tolist(), offsets[1:].tolist(), strict=True,
-        )
-    ]  # fmt: skip
+    )
+    messages = pc.binary_join(pa.ListArray.from_arrays(offsets, fragments), ",")
+    ids = _json_strings(rows.column("id").combine_chunks())
+    clusters = pc.cast(rows.column("cluster_id").combine_chunks(), pa.string())
+    lines = pc.binary_join_element_wise(
+        '{"id":', ids, ',"cluster_id":', clusters, ',"thread":[', messages, "]}", ""
+    )
+    return lines.to_pylist()
 
 
 def answer_lines(answers: pa.Table) -> list[str]:
@@ -171,7 +200,7 @@ def answer_lines(answers: pa.Table) -> list[str]:
 
 def lines_bytes(lines: list[str]) -> bytes:
     """JSON lines file content: each line ends with a newline; an empty file is empty."""
-    return "".join(line + "\n" for line in lines).encode()
+    return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
 def last_actions(rows: pa.Table) -> list[str]:

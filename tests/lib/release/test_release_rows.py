@@ -73,7 +73,7 @@ def test_column_wise_lines_match_the_dict_writer_on_odd_texts() -> None:
             "last_time_us": 100 - i,
             "thread": [_msg("u1", i, text=t), _msg("u2", 50 + i, text=t[::-1], actions=one_hot("reply"))],
         }
-        for i, t in enumerate(ODD_TEXTS)
+        for i, t in enumerate([*ODD_TEXTS, "".join(map(chr, range(32))) + "\x7f\x80\u00a0", "plain"])
     ]
     table = pa.Table.from_pylist(threads, schema=ACTION_THREADS_SCHEMA)
     for hidden in (False, True):

@@ -189,15 +189,16 @@ def _window_hashes(points: np.ndarray) -> np.ndarray:
     return hashes[:count]
 
 
-def _strings(value: Any) -> Iterator[str]:
+def nested_strings(value: Any) -> Iterator[str]:
+    """Every string inside `value`, however deep in mappings, lists and tuples."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
         for item in value.values():
-            yield from _strings(item)
+            yield from nested_strings(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from _strings(item)
+            yield from nested_strings(item)
 
 
 def row_structure_leak(row: Mapping[str, Any], hidden_ids: set[str]) -> str | None:
@@ -251,7 +252,7 @@ def scan_public(public: Path, index: AnswerIndex) -> list[str]:
                 reason = row_structure_leak(row, index.ids)
                 if reason:
                     findings.append(f"{name}: hidden thread {str(row['id'])[:12]}… {reason}")
-            text, markdown = "\n".join(s for row in rows for s in _strings(row)), False
+            text, markdown = "\n".join(s for row in rows for s in nested_strings(row)), False
         hits = index.hits(text, markdown=markdown)
         if hits:
             findings.append(f"{name}: holds the text of {len(hits)} hidden answer(s), e.g. {hits[0][:12]}…")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from support.pipeline import samples_dir
 
+from blueprint_assets.lib.release.answer_leaks import nested_strings
 from blueprint_assets.lib.release.audit.report import (
     CLUSTER_CHART_NAME,
     DEFAULT_RESIDUAL_RISKS,
@@ -301,24 +302,13 @@ def _events(node: Any) -> Iterator[dict[str, Any]]:
             yield from _events(value)
 
 
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
-
-
 @pytest.fixture(scope="module")
 def real_identifiers() -> dict[str, list[str]]:
     path = SAMPLES / "jetstream_examples.json"
     if not path.exists():
         pytest.skip("real samples not available (set BLUEPRINT_SAMPLES)")
     events = list(_events(json.loads(path.read_text(encoding="utf-8"))))
-    strings = [s for e in events for s in _strings(e)]
+    strings = [s for e in events for s in nested_strings(e)]
     found = {
         "did": sorted({e["did"] for e in events}),
         "at_uri": sorted({s for s in strings if s.startswith("at://")}),

@@ -191,6 +191,7 @@ LARGE_GOLDEN = {
 }
 
 
+@pytest.mark.slow  # 20,000 rows, four builds: ~13 s of CPU in all; the small pinned cases above stay in test-fast
 @pytest.mark.parametrize("as_tables", [False, True], ids=["dicts", "tables"])
 @pytest.mark.parametrize(("stable_ids", "strategy"), list(LARGE_GOLDEN))
 def test_larger_two_granularity_release_is_byte_identical(

@@ -175,7 +175,7 @@ def cmd_privacy_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from blueprint_assets.lib.sources.source_lines import SOURCE_KINDS
+    from blueprint_assets.lib.sources.kinds import SOURCE_KINDS
 
     parser = Parser(prog="blueprint", description=__doc__.split("\n\n")[0], parents=[common_options()])
     parser.add_argument("--version", action="version", version=f"blueprint {_version()}")

@@ -19,7 +19,8 @@ from blueprint_assets.cli_common import (
     existing_data_dir,
 )
 from blueprint_assets.defs.tags import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, WRITER_TAG
-from blueprint_assets.settings import ARCHIVE_KINDS, DataLayout
+from blueprint_assets.lib.sources.kinds import ARCHIVE_KINDS
+from blueprint_assets.settings import DataLayout
 
 
 def dagster_instance(layout: DataLayout):

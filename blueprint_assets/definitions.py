@@ -21,6 +21,7 @@ from blueprint_assets.defs.release import assets as release
 from blueprint_assets.defs.release import checks as release_checks
 from blueprint_assets.defs.resources import build_resources
 from blueprint_assets.defs.ui_metadata import with_catalog_attributes
+from blueprint_assets.lib.sources.kinds import ARCHIVE_KINDS
 from blueprint_assets.settings import Settings
 
 # Kinds, owners and UI-safe descriptions for every asset (defs/ui_metadata.py).
@@ -34,7 +35,7 @@ def build_definitions(settings: Settings | None = None, extra_jobs: list | None 
     """Definitions bound to `settings` (default: the environment; the CLI passes its flags as overrides)."""
     resources = build_resources(settings)
     source = resources["source"]
-    watch_archive = source.kind in ("jetstream-archive", "sample") and source.path
+    watch_archive = source.kind in ARCHIVE_KINDS and source.path
     return Definitions(
         # Daily assets follow their upstream once its blocking checks pass; releases are cut by schedule.
         assets=automated(all_assets, exclude=RELEASE_ASSETS),

@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from blueprint_assets.lib.release.policy import QUOTE_MIN_CLUSTER_SIZE
+from blueprint_assets.lib.sources.kinds import ARCHIVE_KINDS, DEFAULT_SOURCE
 from blueprint_assets.lib.storage.layout import DataLayout
 
 __all__ = ["ENV", "DataLayout", "Settings", "parse_k_list"]
 
 SECRET_ENV = "BLUEPRINT_SECRET"
 DEFAULT_DATA_DIR = "data"
-ARCHIVE_KINDS = ("jetstream-archive", "sample")
 
 
 def parse_k_list(value: str) -> list[int]:
@@ -73,7 +73,7 @@ class Settings:
     """Every setting of a run, read once from `BLUEPRINT_*` (each field names its variable) and the CLI flags."""
 
     data_dir: str = _env("BLUEPRINT_DATA_DIR", default=DEFAULT_DATA_DIR)
-    source: str = _env("BLUEPRINT_SOURCE", default="jetstream-archive")
+    source: str = _env("BLUEPRINT_SOURCE", default=DEFAULT_SOURCE)
     source_path: str | None = _env("BLUEPRINT_SOURCE_PATH")
     source_url: str | None = _env("BLUEPRINT_SOURCE_URL")
     source_dids: tuple[str, ...] | None = _env("BLUEPRINT_SOURCE_DIDS", _csv)

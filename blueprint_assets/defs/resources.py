@@ -12,6 +12,7 @@ from pydantic import PrivateAttr
 
 from blueprint_assets.lib.ingest.staging import LineSource
 from blueprint_assets.lib.release.policy import QUOTE_MIN_CLUSTER_SIZE
+from blueprint_assets.lib.sources.kinds import DEFAULT_SOURCE
 from blueprint_assets.lib.storage.duck import configure
 from blueprint_assets.lib.storage.lake import Lake
 from blueprint_assets.lib.storage.storage import fetch_folder, join, publish_folder, register_with_duckdb
@@ -224,7 +225,7 @@ class EventSourceResource(ConfigurableResource):
     folder in `path`, and/or `dids` fetched from `base_url`), author-feed (`actors`). See docs/sources.md.
     """
 
-    kind: str = "jetstream-archive"
+    kind: str = DEFAULT_SOURCE
     path: str | None = None
     url: str | None = None
     dids: list[str] | None = None

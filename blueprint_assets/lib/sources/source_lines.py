@@ -30,9 +30,8 @@ from blueprint_assets.lib.actions_space import BLUESKY_COLLECTIONS
 from blueprint_assets.lib.ingest.staging import LineSource
 from blueprint_assets.lib.sources.archive import ArchiveIndex, LineBlocks, day_bounds_us
 from blueprint_assets.lib.sources.jetstream_live import SourceError
+from blueprint_assets.lib.sources.kinds import ARCHIVE_KINDS, SOURCE_KINDS
 from blueprint_assets.lib.storage.storage import join, local_folder
-
-SOURCE_KINDS = ("jetstream-archive", "jetstream-live", "car", "author-feed", "sample")
 
 DEFAULT_JETSTREAM_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
 # getRepo needs no login; the relay serves every repository it crawls.
@@ -160,7 +159,7 @@ def line_sources_for(
     options = options or SourceOptions()
     stats = stats if stats is not None else SourceStats()
     stats.kind = kind
-    if kind in ("jetstream-archive", "sample"):
+    if kind in ARCHIVE_KINDS:
         if not path:
             raise ValueError(f"source {kind} needs --path (an archive folder)")
         archive = _archive_sources(Path(path), days, state_dir, stats, exclude or [], progress)

@@ -6,7 +6,7 @@ answer keys, both sorted by (last message's relative time, id). `row_lines` and 
 JSON lines from the leaf columns, and `public_texts` gives the text a row shows, for the answer-leak scan.
 Row lines and public texts are built with Arrow string kernels (one JSON fragment per message, joined over
 the list offsets); only texts json would escape go through its encoder. Every function gives byte for byte
-what splits.hide_answers/public_thread and rows.jsonl gave per row (tests/lib/release/test_release_bytes.py).
+what the per-row references in tests/support (reference_release, reference_rows) give (tests/lib/release/test_release_bytes.py).
 """
 
 from __future__ import annotations

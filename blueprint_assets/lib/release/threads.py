@@ -357,8 +357,3 @@ def _build(
         apply(row)
     table = thread_table(built, bytes(secret), stable_ids)
     return ThreadBuildResult(table, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))
-
-
-def action_threads_table(threads: list[dict[str, Any]]) -> pa.Table:
-    """The `action_threads` table (docs/tables.md schema) for storage in the lake."""
-    return pa.Table.from_pylist(threads, schema=ACTION_THREADS_SCHEMA)

@@ -17,11 +17,12 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from support.reference_release import action_threads_table
 
 from blueprint_assets.lib.release.files import Granularity, write_release
 from blueprint_assets.lib.release.granularities import align_splits
 from blueprint_assets.lib.release.splits import split_threads
-from blueprint_assets.lib.release.threads import INPUT_COLUMNS, action_threads_table, build_threads
+from blueprint_assets.lib.release.threads import INPUT_COLUMNS, build_threads
 
 SECRET = b"golden-release-secret"
 KINDS = (

@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import json
 
+from support.reference_release import hide_answers, public_thread
+from support.reference_rows import jsonl
+
 from blueprint_assets.lib.actions_space import one_hot
-from blueprint_assets.lib.release.rows import jsonl
-from blueprint_assets.lib.release.splits import hide_answers, public_thread
 
 
 def _plain(records: list) -> bytes:

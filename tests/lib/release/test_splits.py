@@ -7,9 +7,10 @@ import hashlib
 import random
 
 import pytest
+from support.reference_release import hide_answers, public_thread
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER, one_hot
-from blueprint_assets.lib.release.splits import hide_answers, public_thread, split_threads
+from blueprint_assets.lib.release.splits import split_threads
 
 
 def make_threads(n: int) -> list[dict]:

@@ -9,12 +9,12 @@ import random
 
 import pyarrow as pa
 import pytest
+from support.reference_release import action_threads_table
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER, TEXT_ACTIONS
 from blueprint_assets.lib.privacy.pseudonyms import pseudonym
 from blueprint_assets.lib.release.threads import (
     ACTION_THREADS_SCHEMA,
-    action_threads_table,
     build_threads,
     threads_from_table,
 )

@@ -1,7 +1,6 @@
-"""Fast, byte-identical JSON lines for release rows held as dicts.
+"""The per-row JSON-lines writer for release rows held as dicts: the reference the column-wise writer
+(lib/release/published.py) is compared with, byte for byte.
 
-The release folder itself is written column-wise from Arrow tables (lib/release/published.py); this is
-the per-row writer for rows held as dicts, and the reference that writer is compared with.
 `jsonl` writes the published row shape ({"id", "cluster_id", "thread": [messages]}) by hand with json's own
 string encoder, and the 13-flag `actions` object from a per-pattern cache; any row of another shape (or
 with an unexpected type) goes through `json.dumps` with the same options, so the output never differs.

@@ -201,7 +201,7 @@ def dataset_release(
         for i, t in zip(splits[n].column("id").to_pylist(), last_texts(splits[n]), strict=True)
     )
     cards = persona_cards_for(
-        lake, context, cluster_maps(lake, context), hidden.hits_many, settings.quote_min_cluster_size
+        lake, context, cluster_maps(lake, context), hidden.flags_many, settings.quote_min_cluster_size
     )
     card_context = card_context_for(lake, context, privacy, settings)
     folder = release_dir(lake, context)
@@ -396,7 +396,8 @@ def persona_cards_for(
     hidden_texts,
     quote_min_cluster_size: int,
 ) -> dict[int, dict[int, str]]:
-    """Per K, a Markdown card per cluster; posts that `hidden_texts(texts)` flags (hidden answers) are left out."""
+    """Per K, a Markdown card per cluster; posts that `hidden_texts(texts)` flags True (they hold a hidden
+    answer) are left out."""
     from blueprint_assets.lib.personas.cards import CardOptions, build_persona_cards
 
     options = CardOptions(quote_min_cluster_size=quote_min_cluster_size)
@@ -406,7 +407,7 @@ def persona_cards_for(
     rows = release_rows(lake, "anonymized_posts", days, ["actor", "action", "text", "record_id"])
     texts = rows.column("text").to_pylist()
     flagged = hidden_texts([t or "" for t in texts])  # one bulk scan (an empty text flags nothing)
-    posts = rows.filter(pa.array([not hits for hits in flagged], pa.bool_()))
+    posts = rows.filter(pa.array([not hit for hit in flagged], pa.bool_()))
     post_vectors = release_rows(lake, "post_embeddings", days, ["record_id", "vector"])
     dim = len(post_vectors.column("vector")[0]) if post_vectors.num_rows else matrix.shape[1]
     cards = {}

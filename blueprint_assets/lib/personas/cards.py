@@ -14,10 +14,11 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
 from blueprint_assets.lib.release.audit.evidence import findable_keys, text_key
@@ -69,13 +70,31 @@ def _user_clusters(clusters: Mapping[str, int] | Rows) -> dict[str, int]:
     return {u: int(c) for u, c in zip(users, ids, strict=True)}
 
 
-def _vector_map(vectors: Mapping[str, Any] | pa.Table) -> dict[str, np.ndarray]:
+class _Vectors(NamedTuple):
+    """Post vectors as one float32 matrix and the row of each record id (the last row when repeated)."""
+
+    row_of: dict[str, int]
+    matrix: np.ndarray
+
+
+def _vectors(vectors: Mapping[str, Any] | pa.Table) -> _Vectors:
+    """The vectors of posts that have one, read column-wise from an Arrow table (no list per vector)."""
     if isinstance(vectors, pa.Table):
-        ids, vecs = _columns(vectors, ("record_id", "vector"))
-        return {
-            rid: np.asarray(v, dtype=np.float32) for rid, v in zip(ids, vecs, strict=True) if v is not None
-        }
-    return {rid: np.asarray(v, dtype=np.float32) for rid, v in vectors.items()}
+        if "record_id" not in vectors.column_names or "vector" not in vectors.column_names:
+            raise ValueError("card input lacks columns ['record_id', 'vector']")
+        column = vectors.column("vector").combine_chunks()
+        present = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+        ids = np.asarray(vectors.column("record_id").to_pylist(), dtype=object)[present].tolist()
+        column = column.take(pa.array(present))
+        values = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        dims = set(pc.list_value_length(column).to_numpy(zero_copy_only=False).tolist())
+        if len(dims) > 1:
+            raise ValueError(f"post vectors of different lengths {sorted(dims)}")
+        matrix = values.reshape(len(ids), dims.pop() if dims else 0)
+    else:
+        ids = list(vectors)
+        matrix = np.asarray([np.asarray(vectors[i], dtype=np.float32) for i in ids], dtype=np.float32)
+    return _Vectors({record_id: row for row, record_id in enumerate(ids)}, matrix)
 
 
 def tokenize(text: str) -> list[str]:
@@ -137,19 +156,21 @@ def _pct(part: float, whole: float) -> str:
 
 
 def representative_posts(
-    posts: Sequence[tuple[str, str]], vectors: Mapping[str, np.ndarray], centroid: np.ndarray, n: int
+    posts: Sequence[tuple[str, str]], vectors: _Vectors, centroid: np.ndarray, n: int
 ) -> list[tuple[str, float]]:
     """The n distinct texts whose vectors are most cosine-similar to the centroid, ties by record id."""
     c = np.asarray(centroid, dtype=np.float64)
     c = c / max(float(np.linalg.norm(c)), 1e-12)
-    scored = []
-    for record_id, text in posts:
-        vec = vectors.get(record_id)
-        if vec is None:
-            continue
-        v = vec.astype(np.float64)
-        scored.append((-round(float(v @ c) / max(float(np.linalg.norm(v)), 1e-12), 9), record_id, text))
-    scored.sort()
+    rows = [(vectors.row_of.get(record_id), record_id, text) for record_id, text in posts]
+    rows = [row for row in rows if row[0] is not None]
+    if not rows:
+        return []
+    matrix = vectors.matrix[[row for row, _, _ in rows]].astype(np.float64)
+    similarity = (matrix @ c) / np.maximum(np.linalg.norm(matrix, axis=1), 1e-12)
+    scored = sorted(
+        (-round(sim, 9), record_id, text)
+        for sim, (_, record_id, text) in zip(similarity.tolist(), rows, strict=True)
+    )
     chosen: list[tuple[str, float]] = []
     seen: set[str] = set()
     for neg_sim, _, text in scored:
@@ -279,7 +300,7 @@ def build_persona_cards(
         texts[cid].append((actor, text))
         records[cid].append((record_id, text))
     terms = distinctive_terms(texts, options.n_terms, options.min_term_users)
-    vector_map = _vector_map(vectors)
+    vector_map = _vectors(vectors)
     findable = findable_keys(_columns(posts, ("text",))[0])
 
     cards: dict[int, str] = {}

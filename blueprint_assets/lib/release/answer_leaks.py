@@ -9,10 +9,11 @@ the blocking check over the finished `public/` folder:
 Matching is a sliding-window lookup of each answer's first MIN_CHARS characters, then a full comparison,
 so the scan is linear in the size of the public folder whatever the number of answers. The windows are
 first screened in bulk, as a hash join: a rolling hash of every MIN_CHARS-character window (numpy, over the
-code points of many texts at once) is joined with the answers' (first window, length, middle and last windows) hashes,
-and only the texts with a matching triple go through the exact per-position lookup. A hash never misses an
-exact match, so the result is the same as the lookup alone, at a fraction of its cost (most texts contain
-no answer, even when they share an answer's opening words).
+code points of many texts at once) is joined with each answer's anchor, the window of it least shared with
+other answers, which names where that answer would start and how long it is; the hashes of its first,
+middle and last windows and its length then confirm, and only those candidates go through the exact
+lookup. A hash never misses an exact match, so the result is the same as the lookup alone, at a fraction
+of its cost, and anchoring on a rare window keeps it linear when thousands of answers share an opening.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 MIN_CHARS = 16
@@ -59,18 +62,31 @@ class AnswerIndex:
         self._join_keys()
 
     def _join_keys(self) -> None:
-        """Hashes for the bulk screen: per distinct (prefix, length), and per distinct answer text."""
+        """Hashes for the bulk screen: each answer's anchor window, and one key per distinct answer text.
+
+        A haystack window that hashes like an anchor names the (offset, length) of the few answers anchored
+        there. Anchoring at the window an answer shares least with the others keeps that list short however
+        many answers share an opening ("Thanks for sharing, ..."), so the join stays linear in the haystack.
+        """
         full = [t for by_length in self.by_prefix.values() for texts in by_length.values() for t in texts]
+        lengths = np.fromiter((len(t) for t in full), dtype=np.int64, count=len(full))
         # Each answer's first, middle and last MIN_CHARS code points, joined: window 3i is its first.
         windows = [t[:MIN_CHARS] + t[_middle(len(t)) :][:MIN_CHARS] + t[-MIN_CHARS:] for t in full]
         ends = _window_hashes(_code_points(windows))[::MIN_CHARS]
-        lengths = np.fromiter((len(t) for t in full), dtype=np.uint64, count=len(full))
-        first = ends[0::3]
-        self._answer_keys = np.unique(_mix(first, lengths, ends[1::3], ends[2::3]))
-        pairs = np.unique(np.stack([first, lengths], axis=1), axis=0) if full else np.zeros((0, 2), np.uint64)
-        self._pair_first, self._pair_length = pairs[:, 0].copy(), pairs[:, 1].copy()
+        keys = _mix(ends[0::3], lengths.astype(np.uint64), ends[1::3], ends[2::3])
+        self._answer_set = pa.array(np.unique(keys), pa.uint64())
+        anchor, anchor_at = _anchors(full, lengths)
+        triples = np.unique(
+            np.stack([anchor, anchor_at.astype(np.uint64), lengths.astype(np.uint64)], axis=1), axis=0
+        )
+        self._anchor_at, self._anchor_length = triples[:, 1].astype(np.int64), triples[:, 2].astype(np.int64)
+        # Per distinct anchor hash, where its (sorted) triples start and how many there are.
+        anchors, self._group_low, self._group_count = np.unique(
+            triples[:, 0], return_index=True, return_counts=True
+        )
+        self._anchor_set = pa.array(anchors, pa.uint64())
         self._screen = np.zeros(1 << _SCREEN_BITS, dtype=bool)
-        self._screen[self._pair_first >> np.uint64(64 - _SCREEN_BITS)] = True  # cheap first pass
+        self._screen[anchors >> np.uint64(64 - _SCREEN_BITS)] = True  # cheap first pass
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -82,20 +98,30 @@ class AnswerIndex:
         text = _prepare(haystack, markdown)
         if len(text) < _SHORT:
             return self._exact(text)
-        return self._hits_prepared([text])[0]
+        return self._hits_prepared([text]).get(0, [])
 
     def hits_many(self, haystacks: Sequence[str], markdown: bool = False) -> list[list[str]]:
         """`[self.hits(h, markdown) for h in haystacks]`, screened in bulk."""
-        if not self.by_prefix:
-            return [[] for _ in haystacks]
-        # Texts repeat (a liked post is the context of every like of it): each distinct text is scanned once.
-        texts = [_prepare(h, markdown) for h in haystacks]
-        distinct = list(dict.fromkeys(texts))
-        found = dict(zip(distinct, self._hits_prepared(distinct), strict=True))
-        return [list(found[text]) for text in texts]
+        found = self._found(haystacks, markdown)
+        return [list(found.get(h, ())) for h in haystacks]
 
-    def _hits_prepared(self, texts: list[str]) -> list[list[str]]:
-        found: list[list[str]] = [[] for _ in texts]
+    def flags_many(self, haystacks: Sequence[str], markdown: bool = False) -> list[bool]:
+        """Per haystack, whether it holds any answer's text: `bool(hits)`, without building the id lists."""
+        found = self._found(haystacks, markdown)
+        return [h in found for h in haystacks]
+
+    def _found(self, haystacks: Sequence[str], markdown: bool) -> dict[str, list[str]]:
+        """Answer ids per distinct haystack holding any (the others are left out)."""
+        if not self.by_prefix:
+            return {}
+        # Texts repeat (a liked post is the context of every like of it): each distinct one is scanned once.
+        distinct = list(dict.fromkeys(haystacks))
+        hits = self._hits_prepared([_prepare(h, markdown) for h in distinct])
+        return {distinct[i]: ids for i, ids in hits.items()}
+
+    def _hits_prepared(self, texts: list[str]) -> dict[int, list[str]]:
+        """Sorted answer ids by index of the (prepared) texts that hold any."""
+        found: dict[int, list[str]] = {}
         start = 0
         while start < len(texts):
             end, size = start, 0
@@ -106,10 +132,11 @@ class AnswerIndex:
                 # The exact comparison, only where the hashes of an answer's opening, length and ending met.
                 text = texts[start + i]
                 by_length = self.by_prefix.get(text[at : at + MIN_CHARS])
-                if by_length:
-                    found[start + i] += by_length.get(length, {}).get(text[at : at + length], ())
+                ids = by_length.get(length, {}).get(text[at : at + length]) if by_length else None
+                if ids:
+                    found.setdefault(start + i, []).extend(ids)
             start = end
-        return [sorted(set(ids)) if ids else ids for ids in found]
+        return {i: sorted(set(ids)) for i, ids in found.items()}
 
     def _matches(self, texts: list[str]) -> list[tuple[int, int, int]]:
         """(text index, position, answer length) wherever the hash join meets: a superset of the hits."""
@@ -117,22 +144,21 @@ class AnswerIndex:
         # hashes like an answer's only costs one exact look.
         hashes = _window_hashes(_code_points(texts, "\n"))
         positions = np.flatnonzero(self._screen[hashes >> np.uint64(64 - _SCREEN_BITS)])
-        first = hashes[positions]
-        low = np.searchsorted(self._pair_first, first, side="left")
-        counts = np.searchsorted(self._pair_first, first, side="right") - low
-        # One row per (position, length of an answer opening with that window): that answer's middle and
-        # last windows would start at position + _middle(length) and position + length - MIN_CHARS.
-        starts = np.repeat(positions, counts)
-        offsets = np.arange(starts.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        pair = np.repeat(low, counts) + offsets
-        lengths = self._pair_length[pair].astype(np.int64)
+        group = _index_in(hashes[positions], self._anchor_set)
+        known = group >= 0
+        positions, group = positions[known], group[known]
+        counts = self._group_count[group]
+        # One row per (position, answer anchored on its window): that answer would start `anchor_at` earlier.
+        pair = np.repeat(self._group_low[group], counts) + _ranks(counts)
+        lengths = self._anchor_length[pair]
+        starts = np.repeat(positions, counts) - self._anchor_at[pair]
         last_at = starts + lengths - MIN_CHARS
-        inside = last_at < hashes.size
-        starts, lengths, last_at, pair = starts[inside], lengths[inside], last_at[inside], pair[inside]
-        middle = hashes[starts + _middle(lengths)]
-        keys = _mix(self._pair_first[pair], lengths.astype(np.uint64), middle, hashes[last_at])
-        slot = np.minimum(np.searchsorted(self._answer_keys, keys), max(self._answer_keys.size - 1, 0))
-        met = self._answer_keys[slot] == keys if self._answer_keys.size else np.zeros(keys.size, bool)
+        inside = (starts >= 0) & (last_at < hashes.size)
+        starts, lengths, last_at = starts[inside], lengths[inside], last_at[inside]
+        keys = _mix(
+            hashes[starts], lengths.astype(np.uint64), hashes[starts + _middle(lengths)], hashes[last_at]
+        )
+        met = _index_in(keys, self._answer_set) >= 0
         starts, lengths = starts[met], lengths[met]
         text_starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
         which = np.searchsorted(text_starts, starts, side="right") - 1
@@ -160,6 +186,57 @@ def _code_points(texts: list[str], separator: str = "") -> np.ndarray:
     """The code points of `texts` joined by `separator` (lone surrogates kept as they are)."""
     joined = separator.join(texts).encode("utf-32-le", "surrogatepass")
     return np.frombuffer(joined, dtype="<u4").astype(np.uint64)
+
+
+def _ranks(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ..., count - 1 for each count, concatenated."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _answer_windows(texts: list[str], lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hashes of every window inside each answer, their offsets, and where each answer's windows begin."""
+    hashes = _window_hashes(_code_points(texts, "\n"))
+    per_text = lengths - MIN_CHARS + 1
+    first = np.cumsum(per_text) - per_text
+    offsets = _ranks(per_text)
+    text_starts = np.cumsum(lengths + 1) - (lengths + 1)
+    return hashes[np.repeat(text_starts, per_text) + offsets], offsets, first
+
+
+def _anchors(texts: list[str], lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per answer, the hash and offset of its window least frequent among all answers' windows (earliest on
+    ties). Frequencies are counted in hash buckets, chunk by chunk, so memory stays bounded."""
+    bits = _SCREEN_BITS
+    shift = np.uint64(64 - bits)
+    chunks = list(_chunk_bounds(lengths))
+    counts = np.zeros(1 << bits, dtype=np.int64)
+    for lo, hi in chunks:
+        hashes, _, _ = _answer_windows(texts[lo:hi], lengths[lo:hi])
+        counts += np.bincount((hashes >> shift).astype(np.int64), minlength=1 << bits)
+    anchor, anchor_at = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
+    for lo, hi in chunks:
+        hashes, offsets, first = _answer_windows(texts[lo:hi], lengths[lo:hi])
+        rank = counts[(hashes >> shift).astype(np.int64)] * (MAX_COMPARED + 1) + offsets
+        best = np.minimum.reduceat(rank, first) % (MAX_COMPARED + 1)
+        anchor.append(hashes[first + best])
+        anchor_at.append(best)
+    return np.concatenate(anchor), np.concatenate(anchor_at)
+
+
+def _chunk_bounds(lengths: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(start, end) ranges of answers holding about _CHUNK_CHARS characters each."""
+    start, size = 0, 0
+    for end, length in enumerate(lengths.tolist(), 1):
+        size += length + 1
+        if size >= _CHUNK_CHARS or end == len(lengths):
+            yield start, end
+            start, size = end, 0
+
+
+def _index_in(values: np.ndarray, value_set: pa.Array) -> np.ndarray:
+    """Per value, its index in `value_set` or -1 (Arrow's hash lookup, linear in the values)."""
+    found = pc.index_in(pa.array(values, pa.uint64()), value_set=value_set)
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
 
 
 def _middle(length):  # int or int64 array

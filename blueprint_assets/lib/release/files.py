@@ -93,7 +93,7 @@ def _drop_revealing(per_k: dict[int, dict[str, Split]]) -> int:
     for splits in per_k.values():
         dropped = 0
         for name, split in splits.items():
-            keep = [not hits for hits in index.hits_many(public_texts(split.rows))]
+            keep = [not leaks for leaks in index.flags_many(public_texts(split.rows))]
             dropped += keep.count(False)
             if not all(keep):
                 mask = pa.array(keep, pa.bool_())

@@ -299,8 +299,23 @@ def test_bulk_answer_scan_finds_what_the_per_position_lookup_finds() -> None:
     expected = [index._exact(_prepare(h, False)) for h in haystacks]
     assert sum(map(bool, expected)) > 500
     assert index.hits_many(haystacks) == expected
+    assert index.flags_many(haystacks) == [bool(ids) for ids in expected]
     assert index.hits("\n\n".join(haystacks)) == index._exact(_prepare("\n\n".join(haystacks), False))
     assert index.hits_many(["\\* " + h for h in haystacks[:50]], markdown=True) == [
         index._exact(_prepare("\\* " + h, True)) for h in haystacks[:50]
     ]
     assert AnswerIndex([]).hits_many(["anything at all here"]) == [[]]
+    assert AnswerIndex([]).flags_many(["anything at all here"]) == [False]
+
+
+def test_answers_sharing_long_openings_are_all_found_in_bulk() -> None:
+    """Many answers with one long opening and many lengths (reply templates): each anchors elsewhere."""
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, _prepare
+
+    opening = "Thanks for sharing, I had no idea that "
+    answers = [{"id": f"a{i}", "text": opening + "x" * (i % 97) + f" {i}"} for i in range(2000)]
+    index = AnswerIndex(answers)
+    haystacks = [f"pre {a['text']} post" for a in answers[::7]] + [opening + "nothing here", opening * 3]
+    expected = [index._exact(_prepare(h, False)) for h in haystacks]
+    assert all(expected[: len(answers[::7])]) and not any(expected[-2:])
+    assert index.hits_many(haystacks) == expected

@@ -5,9 +5,7 @@
 - `evidence`: measured anonymizer quality, a second-opinion scan, replacement samples, re-identification risk.
 - `markdown`, `html`, `charts`: the Markdown, the self-contained HTML page and the PNG charts.
 - `report`: `render_audit_report`, which validates, builds, renders and writes the files.
+
+Nothing is re-exported here: importing a submodule (cards.py needs only `evidence`) must not pull in
+`report`, whose identifier patterns import presidio (seconds of imports in every fresh step process).
 """
-
-from blueprint_assets.lib.release.audit.evidence import findable_keys, text_key
-from blueprint_assets.lib.release.audit.report import AuditReport, render_audit_report, scan_for_identifiers
-
-__all__ = ["AuditReport", "findable_keys", "render_audit_report", "scan_for_identifiers", "text_key"]

@@ -4,8 +4,9 @@ refusal patterns.
 Pure module (no Dagster). Used by the presidio recognizers (`privacy.recognizers`), the leak scans
 (`privacy.scans`), the audit renderer's refusal of raw identifiers (`release.audit.model`) and ingestion's
 opt-out filter (`ingest.raw_events`, as a DuckDB regex). Each pattern is written once here; the users compile
-it with the flags they need. The handle and URL patterns use presidio's TLD list, so `regex` syntax (`\p{L}`)
-appears in the recognizer patterns; the scan and audit patterns are plain `re`.
+it with the flags they need. The handle, host-URL and obfuscated e-mail patterns use presidio's TLD list, so
+`regex` syntax (`\p{L}`) appears in the recognizer patterns, and they are built on first use so that
+importing this module does not import presidio; the scan and audit patterns are plain `re`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import os
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 import re  # noqa: E402
-
-from presidio_analyzer.predefined_recognizers import UrlRecognizer  # noqa: E402
+from functools import cache  # noqa: E402
 
 # Characters that end a URL-like token. Trailing sentence punctuation is not part of a URL or URI.
 # Emoji (\p{So}) and their variation selector / joiner are not URL characters either: Bluesky posts glue
@@ -51,14 +51,12 @@ def _words(text: str) -> frozenset[str]:
 
 def _presidio_tlds() -> list[str]:
     """The TLD list inside presidio's URL regex, longest first so the alternation prefers full TLDs."""
+    from presidio_analyzer.predefined_recognizers import UrlRecognizer
+
     tlds = set(re.findall(r"\(\?:([a-z]+)\)", UrlRecognizer.BASE_URL_REGEX))
     return sorted(tlds, key=lambda tld: (-len(tld), tld))
 
 
-_TLD_ALTERNATION = "|".join(_presidio_tlds())
-# A handle: '@' not preceded by a word char (that would be an email), at least two labels, and a known TLD,
-# so '@v1.2', '@3.50', '@word' and '@pytest.fixture' are not handles.
-HANDLE_REGEX = rf"(?<![\p{{L}}\p{{N}}_@.+\-/])@(?:{_DNS_LABEL}\.)+(?:{_TLD_ALTERNATION})(?![\w\-]|\.[a-z0-9])"
 # Fediverse handles '@name@instance.tld' (one entity, not '@' + an email).
 FEDIVERSE_HANDLE_REGEX = rf"(?<![\w@.+\-/])@[a-z0-9_.]+@(?:{_DNS_LABEL}\.)+[a-z]{{2,}}(?![\w\-]|\.[a-z0-9])"
 # Twitter/X-style '@name' (1-15 of [A-Za-z0-9_], at least one letter) quoted from cross-posts; not followed
@@ -78,10 +76,6 @@ BARE_AT_WORDS = _words(
 CODE_LIKE_TLDS = _words("py md mov sh rs pl tf cc ml ps so mk pm name email")
 _PATH = rf"(?:[/?#](?:{_URL_CHAR}*{_URL_TAIL})?)?"
 URL_SCHEME_REGEX = rf"(?<![\w])(?:https?|ftp)://{_URL_CHAR}*{_URL_TAIL}"
-URL_HOST_REGEX = (
-    rf"(?<![\w.\-@])(?:www\d{{0,3}}\.)?(?:{_IDN_LABEL}\.)+(?:{_TLD_ALTERNATION})(?![\p{{L}}\p{{N}}\-(])"
-    rf"(?::\d{{2,5}})?{_PATH}"
-)
 # A scheme URL whose host is a bracketed IPv6 literal: 'http://[2001:db8::1]:8080/x'.
 URL_IPV6_REGEX = rf"(?<![\w])(?:https?|ftp)://\[[0-9a-f:.]+\](?::\d{{2,5}})?{_PATH}"
 
@@ -90,14 +84,6 @@ _BR_DOT = r"\s*[\[({<]\s*(?:dot|\.)\s*[\])}>]\s*"
 _ANY_DOT = rf"(?:{_BR_DOT}|\s+dot\s+|\.)"
 # A local part, also spelled out: 'john dot doe', 'sam underscore lee'.
 _LOCAL = r"[\w][\w.+\-']*(?:\s+(?:dot|underscore|dash|hyphen|plus)\s+[\w][\w.+\-']*)*"
-# Obfuscated e-mails: 'bob [at] example [dot] com', 'name[at]domain[.]com', 'erin(at)example(dot)org',
-# 'mark [@] example [.] com', 'john dot doe at gmail dot com', and 'bob at example.com'. Each ends in a
-# known TLD; the word form is checked against `EMAIL_STOP_WORDS` so 'money at the dot com' is not one.
-EMAIL_OBFUSCATED_REGEX = (
-    rf"(?<![\w.])(?:[\w][\w.+\-']*{BRACKETED_AT_REGEX}{_DNS_LABEL}(?:{_ANY_DOT}{_DNS_LABEL})*{_ANY_DOT}"
-    rf"|{_LOCAL}\s+at\s+{_DNS_LABEL}(?:{_ANY_DOT}{_DNS_LABEL})*{_ANY_DOT})"
-    rf"(?:{_TLD_ALTERNATION})(?![\w\-/])"
-)
 # Words around a spelled-out ' at ' that make it English, not an address ('lost money at the dot com
 # crash', 'I work at example.com', 'name at work dot ...').
 EMAIL_STOP_WORDS = _words(
@@ -106,6 +92,40 @@ EMAIL_STOP_WORDS = _words(
     "looking looked meet see find found live lives available sale sold deals tickets details more read "
     "posted streaming watch listen hosted join apply register now out up only"
 )
+
+
+# ------------------------------------------------------------------- patterns over presidio's TLD list
+# Built on first use (the module's __getattr__): reading the TLD list imports presidio, seconds of imports
+# that the leak scans, the audit and the opt-out filter, which never use these patterns, should not pay.
+_TLD_PATTERN_NAMES = frozenset({"HANDLE_REGEX", "URL_HOST_REGEX", "EMAIL_OBFUSCATED_REGEX"})
+
+
+@cache
+def _tld_patterns() -> dict[str, str]:
+    tlds = "|".join(_presidio_tlds())
+    return {
+        # A handle: '@' not preceded by a word char (that would be an email), at least two labels, and a known TLD,
+        # so '@v1.2', '@3.50', '@word' and '@pytest.fixture' are not handles.
+        "HANDLE_REGEX": rf"(?<![\p{{L}}\p{{N}}_@.+\-/])@(?:{_DNS_LABEL}\.)+(?:{tlds})(?![\w\-]|\.[a-z0-9])",
+        "URL_HOST_REGEX": (
+            rf"(?<![\w.\-@])(?:www\d{{0,3}}\.)?(?:{_IDN_LABEL}\.)+(?:{tlds})(?![\p{{L}}\p{{N}}\-(])"
+            rf"(?::\d{{2,5}})?{_PATH}"
+        ),
+        # Obfuscated e-mails: 'bob [at] example [dot] com', 'name[at]domain[.]com', 'erin(at)example(dot)org',
+        # 'mark [@] example [.] com', 'john dot doe at gmail dot com', and 'bob at example.com'. Each ends in a
+        # known TLD; the word form is checked against `EMAIL_STOP_WORDS` so 'money at the dot com' is not one.
+        "EMAIL_OBFUSCATED_REGEX": (
+            rf"(?<![\w.])(?:[\w][\w.+\-']*{BRACKETED_AT_REGEX}{_DNS_LABEL}(?:{_ANY_DOT}{_DNS_LABEL})*{_ANY_DOT}"
+            rf"|{_LOCAL}\s+at\s+{_DNS_LABEL}(?:{_ANY_DOT}{_DNS_LABEL})*{_ANY_DOT})"
+            rf"(?:{tlds})(?![\w\-/])"
+        ),
+    }
+
+
+def __getattr__(name: str) -> str:
+    if name in _TLD_PATTERN_NAMES:
+        return _tld_patterns()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------------------------- leak scans

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -42,11 +43,13 @@ from blueprint_assets.lib.release.published import (  # noqa: F401 - the schemas
     RELEASE_SCHEMA,
     Split,
     answer_lines,
+    grouped_lines_bytes,
     last_actions,
     lines_bytes,
     public_texts,
     publish_split,
     row_lines,
+    row_lines_array,
     threads_table,
 )
 from blueprint_assets.lib.release.splits import HIDDEN_SPLITS, SPLITS
@@ -149,19 +152,21 @@ def _published_stats(splits: dict[str, Split]) -> dict[str, dict[str, int]]:
 
 def _write_config(public: Path, private: Path, splits: dict[str, Split], cards: dict[int, str]) -> list[int]:
     """One granularity: data/, Kaggle JSONL per split and cluster, persona cards; answers on the private side."""
-    cluster_of = {name: split.rows.column("cluster_id").to_pylist() for name, split in splits.items()}
-    clusters = sorted({int(c) for c in cards} | {c for values in cluster_of.values() for c in values})
+    cluster_of = {
+        name: split.rows.column("cluster_id").to_numpy().astype(np.int64) for name, split in splits.items()
+    }
+    clusters = sorted(
+        {int(c) for c in cards} | {int(c) for values in cluster_of.values() for c in np.unique(values)}
+    )
     for sub in ("data", "personas", *SPLITS):
         (public / sub).mkdir(parents=True, exist_ok=True)
     (private / ANSWERS).mkdir(parents=True, exist_ok=True)
     for name, split in splits.items():
         _write_parquet(split.rows, public / "data" / f"{name}.parquet")
-        by_cluster: dict[int, list[str]] = {cluster: [] for cluster in clusters}
-        for cluster, line in zip(cluster_of[name], row_lines(split.rows), strict=True):
-            by_cluster[cluster].append(line)
         # One file per cluster even when empty, so the layout is the same for every split and release.
-        for cluster, lines in by_cluster.items():
-            (public / name / f"cluster_{cluster}.jsonl").write_bytes(lines_bytes(lines))
+        files = grouped_lines_bytes(row_lines_array(split.rows), cluster_of[name], clusters)
+        for cluster, content in files.items():
+            (public / name / f"cluster_{cluster}.jsonl").write_bytes(content)
     for name, split in splits.items():
         if split.answers is not None:
             (private / ANSWERS / f"{name}.jsonl").write_bytes(lines_bytes(answer_lines(split.answers)))

@@ -12,6 +12,7 @@ what the per-row references in tests/support (reference_release, reference_rows)
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
@@ -158,10 +159,13 @@ def _optional(prefix: str, values: pa.Array) -> pa.Array:
 
 
 def row_lines(rows: pa.Table) -> list[str]:
-    """One compact JSON object per published row: {"id", "cluster_id", "thread": [messages]}.
+    """One compact JSON object per published row: {"id", "cluster_id", "thread": [messages]}."""
+    return row_lines_array(rows).to_pylist()
 
-    Built with Arrow string kernels: one JSON fragment per message, joined per row over the list offsets.
-    """
+
+def row_lines_array(rows: pa.Table) -> pa.Array:
+    """`row_lines` as an Arrow string array, built with Arrow string kernels: one JSON fragment per
+    message, joined per row over the list offsets."""
     lists, children, _ = _lists(rows)
     flags = pa.array(_flags_json(children["actions"]), pa.string())
     fragments = pc.binary_join_element_wise(
@@ -178,10 +182,9 @@ def row_lines(rows: pa.Table) -> list[str]:
     messages = pc.binary_join(pa.ListArray.from_arrays(offsets, fragments), ",")
     ids = _json_strings(rows.column("id").combine_chunks())
     clusters = pc.cast(rows.column("cluster_id").combine_chunks(), pa.string())
-    lines = pc.binary_join_element_wise(
+    return pc.binary_join_element_wise(
         '{"id":', ids, ',"cluster_id":', clusters, ',"thread":[', messages, "]}", ""
     )
-    return lines.to_pylist()
 
 
 def answer_lines(answers: pa.Table) -> list[str]:
@@ -201,6 +204,27 @@ def answer_lines(answers: pa.Table) -> list[str]:
 def lines_bytes(lines: list[str]) -> bytes:
     """JSON lines file content: each line ends with a newline; an empty file is empty."""
     return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+def grouped_lines_bytes(lines: pa.Array, groups: np.ndarray, keys: Iterable[int]) -> dict[int, bytes]:
+    """Per key, the JSON lines file of the lines in that group, in their order (`lines_bytes` of them),
+    cut straight from one Arrow buffer: no Python string per line."""
+    newline = pa.scalar("\n", pa.large_string())
+    ended = pc.binary_join_element_wise(
+        pc.cast(lines, pa.large_string()), newline, pa.scalar("", pa.large_string())
+    )
+    order = np.argsort(groups, kind="stable")
+    ordered = ended.take(pa.array(order))
+    offsets = np.frombuffer(ordered.buffers()[1], dtype=np.int64)[
+        ordered.offset : ordered.offset + len(ordered) + 1
+    ]
+    data = ordered.buffers()[2]
+    sorted_groups = np.asarray(groups)[order]
+    files = {}
+    for key in keys:
+        low, high = np.searchsorted(sorted_groups, [key, key + 1])
+        files[key] = data[int(offsets[low]) : int(offsets[high])].to_pybytes() if high > low else b""
+    return files
 
 
 def last_actions(rows: pa.Table) -> list[str]:

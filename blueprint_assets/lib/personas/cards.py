@@ -301,7 +301,9 @@ def build_persona_cards(
         records[cid].append((record_id, text))
     terms = distinctive_terms(texts, options.n_terms, options.min_term_users)
     vector_map = _vectors(vectors)
-    findable = findable_keys(_columns(posts, ("text",))[0])
+    # Only clusters under quote_min_cluster_size need the (costly) set of findable texts.
+    small = any(len(members[cid]) < options.quote_min_cluster_size for cid in cluster_ids)
+    findable = findable_keys(_columns(posts, ("text",))[0]) if small else set()
 
     cards: dict[int, str] = {}
     for cid in cluster_ids:

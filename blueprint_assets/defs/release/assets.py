@@ -206,7 +206,9 @@ def dataset_release(
     card_context = card_context_for(lake, context, privacy, settings)
     folder = release_dir(lake, context)
     granularities = {k: Granularity(splits, cards[k]) for k, splits in per_k.items()}
-    summary = write_release(folder, granularities, card_context=card_context, extra_files=starter_files)
+    summary = write_release(
+        folder, granularities, card_context=card_context, extra_files=starter_files, answer_index=hidden
+    )
     lake.publish_release(release_name(context))
     readme = (public_dir(folder) / "README.md").read_text()
     first = cards[min(cards)]

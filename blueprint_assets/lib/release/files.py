@@ -77,21 +77,23 @@ def release_stats(splits: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str
     return stats
 
 
-def _drop_revealing(per_k: dict[int, dict[str, Split]]) -> int:
+def _drop_revealing(per_k: dict[int, dict[str, Split]], index: AnswerIndex | None = None) -> int:
     """Remove threads whose public messages hold any hidden answer's text (any K), with their answers.
 
     The index spans every granularity: the same thread is hidden in every config, so one config's public
-    rows must not reveal another's answers either. Returns the threads dropped per config (the same for all).
+    rows must not reveal another's answers either. `index`, when given, is that index already built by the
+    caller. Returns the threads dropped per config (the same for all).
     """
-    index = AnswerIndex(
-        {"id": i, "text": t}
-        for splits in per_k.values()
-        for split in splits.values()
-        if split.answers is not None
-        for i, t in zip(
-            split.answers.column("id").to_pylist(), split.answers.column("text").to_pylist(), strict=True
+    if index is None:
+        index = AnswerIndex(
+            {"id": i, "text": t}
+            for splits in per_k.values()
+            for split in splits.values()
+            if split.answers is not None
+            for i, t in zip(
+                split.answers.column("id").to_pylist(), split.answers.column("text").to_pylist(), strict=True
+            )
         )
-    )
     dropped = 0
     for splits in per_k.values():
         dropped = 0
@@ -178,9 +180,15 @@ def _write_config(public: Path, private: Path, splits: dict[str, Split], cards: 
     return clusters
 
 
-def _write_tree(root: Path, granularities: dict[int, Granularity], context: dict, extra: ExtraFiles) -> dict:
+def _write_tree(
+    root: Path,
+    granularities: dict[int, Granularity],
+    context: dict,
+    extra: ExtraFiles,
+    answer_index: AnswerIndex | None,
+) -> dict:
     per_k = {k: _published(g.splits) for k, g in sorted(granularities.items())}
-    revealing = _drop_revealing(per_k)
+    revealing = _drop_revealing(per_k, answer_index)
     public, private = public_dir(root), private_dir(root)
     context = {**context, "dropped": {**context.get("dropped", {}), "reveals_hidden_answer": revealing}}
     info: dict[int, dict[str, Any]] = {}
@@ -238,6 +246,7 @@ def write_release(
     persona_cards: dict[int, str] | None = None,
     card_context: dict[str, Any] | None = None,
     extra_files: ExtraFiles = None,
+    answer_index: AnswerIndex | None = None,
 ) -> dict[str, Any]:
     """Write the release folder atomically (built beside `out_dir`, then swapped in); return a summary.
 
@@ -250,6 +259,8 @@ def write_release(
     contact, pretty_name, languages, synthetic_sample, gated, url, skipped_ks {K: reason}.
     `extra_files(info)` returns more public files {relative path: text|bytes} (the starter kit), given
     per K the published `rows` and `answers` (Arrow tables per split), `stats` and `clusters`.
+    `answer_index`: an AnswerIndex of every hidden answer (id, last text) the caller already built, so it is
+    not built twice.
     """
     card_context = dict(card_context or {})
     if granularities and all(isinstance(key, str) for key in granularities):  # split names: one K
@@ -263,7 +274,7 @@ def write_release(
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(6)}")
     try:
         with paused_gc():
-            summary = _write_tree(tmp, granularities, card_context, extra_files)  # type: ignore[arg-type]
+            summary = _write_tree(tmp, granularities, card_context, extra_files, answer_index)  # type: ignore[arg-type]
         _swap_in(tmp, out_dir)
     finally:
         if tmp.exists():

@@ -53,6 +53,7 @@ from common import (  # noqa: E402
     merge_results,
     parse_child_json,
     peak_rss_mb,
+    raw_storage_floor,
     record,
     report,
 )
@@ -229,6 +230,13 @@ def child_ceiling(args: argparse.Namespace) -> None:
     child_json(CHILD_TAG, duckdb_ceiling([str(p) for p in archive_jsonl_files(args.sample)]))
 
 
+def child_floor(args: argparse.Namespace) -> None:
+    """Raw-storage floor: the same lines only read, sorted and written to zstd Parquet
+    (`common.raw_storage_floor`): what keeping every raw line costs before any parse."""
+    files = [str(p) for p in archive_jsonl_files(args.sample)]
+    child_json(CHILD_TAG, raw_storage_floor(files, Path(args.data_dir)))
+
+
 def child_json_loads(args: argparse.Namespace) -> None:
     """Baseline: json.loads every non-blank line of the archive's files into one list of dicts."""
     files = archive_jsonl_files(args.sample)
@@ -329,7 +337,9 @@ def main() -> None:
     parser.add_argument("--cprofile", action="store_true", help="print a cProfile of the large ingestion")
     parser.add_argument("--keep", action="store_true", help="keep the ingested lakes under benchmarks/work")
     parser.add_argument("--no-results", action="store_true", help="do not write benchmarks/results.json")
-    parser.add_argument("--child", choices=("ingest", "json_loads", "ceiling"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=("ingest", "json_loads", "ceiling", "floor"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--sample", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -340,6 +350,8 @@ def main() -> None:
         return child_json_loads(args)
     if args.child == "ceiling":
         return child_ceiling(args)
+    if args.child == "floor":
+        return child_floor(args)
 
     users = args.users // 4 if args.quick else args.users
     small_users = max(2, users // args.small_factor)
@@ -353,6 +365,7 @@ def main() -> None:
     ours = run_child("ingest", large_dir, args, "large")
     base = run_child("json_loads", large_dir, args, "large_base")
     ceiling = run_child("ceiling", large_dir, args, "large_ceiling")
+    floor = run_child("floor", large_dir, args, "large_floor")
     if ours["lines_read"] != base["lines_read"]:
         raise RuntimeError(
             f"line counts differ: ingestion {ours['lines_read']} vs baseline {base['lines_read']}"
@@ -397,6 +410,17 @@ def main() -> None:
                 digits=1,
             ),
             goal=f"ratio >= {GOAL_VS_CEILING:g}",
+        ),
+        report(
+            record(
+                "ingestion_vs_raw_storage_floor",
+                ours_rate,
+                "events/s",
+                "duckdb_sort_and_write_raw_lines",
+                floor["lines_read"] / floor["seconds"],
+                digits=1,
+            ),
+            goal="none (read, sort and zstd-write every raw line, nothing parsed: the least raw_events costs)",
         ),
         report(
             record(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -301,12 +302,11 @@ class TextAnonymizer:
     def residual_scan(self, anonymized_texts: Iterable[str | None]) -> dict[str, int]:
         """Count recognizer hits left in already-anonymized texts, by type (placeholders are masked first)."""
         counts: dict[str, int] = {}
-        for text in anonymized_texts:
-            if not text:
-                continue
+        # Texts repeat (thread contexts): each distinct one is scanned once, counted as often as it occurs.
+        for text, repeats in Counter(t for t in anonymized_texts if t).items():
             masked = _PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), text)
             for _, _, entity in resolve_overlaps(masked, self.find(masked)):
-                counts[entity] = counts.get(entity, 0) + 1
+                counts[entity] = counts.get(entity, 0) + repeats
         return counts
 
 

@@ -96,11 +96,10 @@ def leak_scan(table_name: str, table: pa.Table, known: set[str]) -> list[Finding
     findings = []
     for column, values in string_columns(table):
         per_kind: Counter = Counter()
-        for value in values:
-            if not value:
-                continue
-            hits = {kind for kind, token in tokens_with_kinds(value) if token in known_values}
-            per_kind.update(hits)
+        # Values repeat (thread contexts, ids): each distinct one is scanned once, counted per row.
+        for value, repeats in Counter(v for v in values if v).items():
+            for kind in {kind for kind, token in tokens_with_kinds(value) if token in known_values}:
+                per_kind[kind] += repeats
         findings += [Finding(table_name, column, kind, rows) for kind, rows in sorted(per_kind.items())]
     return findings
 

@@ -109,19 +109,19 @@ def second_opinion_scan(texts: Iterable[str | None], recognizers: Sequence | Non
     """What other detectors still find in anonymized texts: {detector: {count, shapes: {shape: n}}}."""
     recognizers = second_opinion_recognizers() if recognizers is None else recognizers
     found: dict[str, Counter] = {}
-    for text in texts:
-        if not text:
-            continue
+    # Released texts repeat (a liked post is the context of every like of it): each distinct text is
+    # scanned once and its findings counted as often as it occurs, in first-occurrence order.
+    for text, repeats in Counter(t for t in texts if t).items():
         masked = _PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), text)
         for name, pattern in GENERIC_PATTERNS.items():
             for match in pattern.finditer(masked):
-                found.setdefault(name, Counter())[value_shape(match.group(0))] += 1
+                found.setdefault(name, Counter())[value_shape(match.group(0))] += repeats
         if not any(ch.isdigit() or ch in ".@" for ch in masked):
             continue  # every presidio recognizer below needs a digit, a dot or an '@'
         for recognizer in recognizers:
             for result in recognizer.analyze(masked, recognizer.supported_entities, None):
                 name = f"presidio {type(recognizer).__name__} ({result.entity_type})"
-                found.setdefault(name, Counter())[value_shape(masked[result.start : result.end])] += 1
+                found.setdefault(name, Counter())[value_shape(masked[result.start : result.end])] += repeats
     return {
         name: {"count": sum(shapes.values()), "shapes": dict(shapes.most_common(5))}
         for name, shapes in sorted(found.items())

@@ -11,15 +11,27 @@ import pyarrow as pa
 from dagster import AssetCheckExecutionContext, AssetCheckResult, PartitionsDefinition
 
 from blueprint_assets.lib.privacy.scans import lake_raw_identifiers, leak_scan, secret_scan
-from blueprint_assets.lib.storage.lake import Lake, read_files
+from blueprint_assets.lib.storage.lake import PART_FILE, Lake, read_files
 from blueprint_assets.lib.window import ReleaseWindow, run_days
 from checks.partitioned import asset_check
 from checks.results import scan_result
 
+# The last window's identifiers, by its raw_events files: a release run's six privacy scans (and the audit)
+# ask for the same window in one process, and harvesting it is most of each scan's cost. Committed parts
+# have unique names, so the file list names the content; one entry keeps memory bounded.
+_LAST_WINDOW: dict[tuple[str, ...], frozenset[str]] = {}
 
-def raw_identifiers_for_days(lake: Lake, days: list[str]) -> set[str]:
+
+def raw_identifiers_for_days(lake: Lake, days: list[str]) -> frozenset[str]:
     """Every DID, handle, email and URL in the raw events of `days`."""
-    return lake_raw_identifiers(read_files(lake.day_files("raw_events", days), columns=["kind", "raw"]))
+    files = tuple(lake.day_files("raw_events", days))
+    if files in _LAST_WINDOW:
+        return _LAST_WINDOW[files]
+    found = frozenset(lake_raw_identifiers(read_files(list(files), columns=["kind", "raw"])))
+    if not any(f.endswith("/" + PART_FILE) for f in files):  # a legacy part.parquet is rewritten in place
+        _LAST_WINDOW.clear()
+        _LAST_WINDOW[files] = found
+    return found
 
 
 def days_with_neighbours(days: list[str]) -> list[str]:

@@ -257,15 +257,11 @@ def pii_totals(rows: pa.Table) -> dict[str, dict[str, int]]:
 def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: PrivacyResource) -> list[dict]:
     """Residual-PII and identifier-leak scans of every public table of the release (counts only)."""
     from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
-    from blueprint_assets.lib.privacy.scans import (
-        folder_as_table,
-        lake_raw_identifiers,
-        leak_scan,
-        thread_texts,
-    )
+    from blueprint_assets.lib.privacy.scans import folder_as_table, leak_scan, thread_texts
+    from checks.privacy_scans import raw_identifiers_for_days
 
     days = run_days(context)
-    known = lake_raw_identifiers(release_rows(lake, "raw_events", days, ["kind", "raw"]))
+    known = raw_identifiers_for_days(lake.lake, days)
     anonymizer = text_anonymizer(privacy.ner)
     posts = release_rows(lake, "anonymized_posts", days)
     threads = read_files([release_file(lake, "action_threads", context)])

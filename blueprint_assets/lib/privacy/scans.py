@@ -25,6 +25,9 @@ EMAIL_PATTERN = re.compile(SCAN_REGEXES["email"], re.IGNORECASE)
 URL_PATTERN = re.compile(SCAN_REGEXES["url"], re.IGNORECASE)
 MENTION_PATTERN = re.compile(SCAN_REGEXES["mention"], re.IGNORECASE)
 BARE_DOMAIN_PATTERN = re.compile(SCAN_REGEXES["bare_domain"], re.IGNORECASE)
+# Every domain has a label character, a dot and a letter in a row (its last label's end, the TLD's start):
+# a text without one holds no domain, and this search is far cheaper than the domain pattern's.
+_DOMAIN_GATE = re.compile(r"[a-z0-9]\.[a-z]", re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""
 
 
@@ -74,7 +77,7 @@ def tokens_with_kinds(text: str) -> set[tuple[str, str]]:
         tokens |= {("EMAIL_ADDRESS", _clean(m.group(0))) for m in EMAIL_PATTERN.finditer(text)}
     if "://" in text:
         tokens |= {("URL", _clean(m.group(0))) for m in URL_PATTERN.finditer(text)}
-    if "." in text:
+    if "." in text and _DOMAIN_GATE.search(text) is not None:
         tokens |= {("HANDLE", _clean(m.group(1))) for m in BARE_DOMAIN_PATTERN.finditer(text)}
     return tokens
 

@@ -261,7 +261,7 @@ def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: Pri
     from checks.privacy_scans import raw_identifiers_for_days
 
     days = run_days(context)
-    known = raw_identifiers_for_days(lake.lake, days)
+    known = raw_identifiers_for_days(lake.lake, days, required=True)
     anonymizer = text_anonymizer(privacy.ner)
     posts = release_rows(lake, "anonymized_posts", days)
     threads = read_files([release_file(lake, "action_threads", context)])

@@ -154,6 +154,8 @@ def _published_stats(splits: dict[str, Split]) -> dict[str, dict[str, int]]:
 
 def _write_config(public: Path, private: Path, splits: dict[str, Split], cards: dict[int, str]) -> list[int]:
     """One granularity: data/, Kaggle JSONL per split and cluster, persona cards; answers on the private side."""
+    if any(split.rows.column("cluster_id").null_count for split in splits.values()):
+        raise ValueError("a published row has no cluster_id")
     cluster_of = {
         name: split.rows.column("cluster_id").to_numpy().astype(np.int64) for name, split in splits.items()
     }

@@ -208,7 +208,11 @@ def lines_bytes(lines: list[str]) -> bytes:
 
 def grouped_lines_bytes(lines: pa.Array, groups: np.ndarray, keys: Iterable[int]) -> dict[int, bytes]:
     """Per key, the JSON lines file of the lines in that group, in their order (`lines_bytes` of them),
-    cut straight from one Arrow buffer: no Python string per line."""
+    cut straight from one Arrow buffer: no Python string per line. A null line (a required field left
+    null) raises: its row would be missing from the files."""
+    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    if lines.null_count:
+        raise ValueError(f"{lines.null_count} published row(s) have no JSON line: a required field is null")
     newline = pa.scalar("\n", pa.large_string())
     ended = pc.binary_join_element_wise(
         pc.cast(lines, pa.large_string()), newline, pa.scalar("", pa.large_string())

@@ -24,11 +24,8 @@ _LAST_WINDOW: dict[tuple[str, ...], frozenset[str]] = {}
 
 def raw_identifiers_for_days(lake: Lake, days: list[str], *, required: bool = False) -> frozenset[str]:
     """Every DID, handle, email and URL in the raw events of `days`; `required`: a window without any
-    raw_events partition raises (a scan with nothing to compare against must not pass)."""
-    files = tuple(lake.day_files("raw_events", days))
-    if required and not files:
-        span = f"{days[0]}..{days[-1]}" if days else "an empty window"
-        raise FileNotFoundError(f"raw_events has no stored partition in {span}")
+    raw_events partition raises, as `Lake.read_days` does (a scan with nothing to compare must not pass)."""
+    files = tuple(lake.window_files("raw_events", days) if required else lake.day_files("raw_events", days))
     if files in _LAST_WINDOW:
         return _LAST_WINDOW[files]
     found = frozenset(lake_raw_identifiers(read_files(list(files), columns=["kind", "raw"])))

@@ -83,9 +83,11 @@ def _vectors(vectors: Mapping[str, Any] | pa.Table) -> _Vectors:
         if "record_id" not in vectors.column_names or "vector" not in vectors.column_names:
             raise ValueError("card input lacks columns ['record_id', 'vector']")
         column = vectors.column("vector").combine_chunks()
-        present = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
-        ids = np.asarray(vectors.column("record_id").to_pylist(), dtype=object)[present].tolist()
-        column = column.take(pa.array(present))
+        ids = vectors.column("record_id").to_pylist()
+        if column.null_count:  # posts without a vector are left out
+            present = column.is_valid()
+            ids = [record_id for record_id, keep in zip(ids, present.to_pylist(), strict=True) if keep]
+            column = column.filter(present)
         values = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
         dims = set(pc.list_value_length(column).to_numpy(zero_copy_only=False).tolist())
         if len(dims) > 1:

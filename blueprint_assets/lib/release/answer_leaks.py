@@ -209,13 +209,15 @@ def _anchors(texts: list[str], lengths: np.ndarray) -> tuple[np.ndarray, np.ndar
     bits = _SCREEN_BITS
     shift = np.uint64(64 - bits)
     chunks = list(_chunk_bounds(lengths))
+    # One chunk (the usual case) keeps its windows for the second pass instead of hashing them again.
+    kept = [_answer_windows(texts[lo:hi], lengths[lo:hi]) for lo, hi in chunks] if len(chunks) == 1 else None
     counts = np.zeros(1 << bits, dtype=np.int64)
-    for lo, hi in chunks:
-        hashes, _, _ = _answer_windows(texts[lo:hi], lengths[lo:hi])
+    for i, (lo, hi) in enumerate(chunks):
+        hashes, _, _ = kept[i] if kept else _answer_windows(texts[lo:hi], lengths[lo:hi])
         counts += np.bincount((hashes >> shift).astype(np.int64), minlength=1 << bits)
     anchor, anchor_at = [np.zeros(0, np.uint64)], [np.zeros(0, np.int64)]
-    for lo, hi in chunks:
-        hashes, offsets, first = _answer_windows(texts[lo:hi], lengths[lo:hi])
+    for i, (lo, hi) in enumerate(chunks):
+        hashes, offsets, first = kept[i] if kept else _answer_windows(texts[lo:hi], lengths[lo:hi])
         rank = counts[(hashes >> shift).astype(np.int64)] * (MAX_COMPARED + 1) + offsets
         best = np.minimum.reduceat(rank, first) % (MAX_COMPARED + 1)
         anchor.append(hashes[first + best])

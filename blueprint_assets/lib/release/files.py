@@ -30,8 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
@@ -154,21 +154,15 @@ def _published_stats(splits: dict[str, Split]) -> dict[str, dict[str, int]]:
 
 def _write_config(public: Path, private: Path, splits: dict[str, Split], cards: dict[int, str]) -> list[int]:
     """One granularity: data/, Kaggle JSONL per split and cluster, persona cards; answers on the private side."""
-    if any(split.rows.column("cluster_id").null_count for split in splits.values()):
-        raise ValueError("a published row has no cluster_id")
-    cluster_of = {
-        name: split.rows.column("cluster_id").to_numpy().astype(np.int64) for name, split in splits.items()
-    }
-    clusters = sorted(
-        {int(c) for c in cards} | {int(c) for values in cluster_of.values() for c in np.unique(values)}
-    )
+    present = {c for split in splits.values() for c in pc.unique(split.rows.column("cluster_id")).to_pylist()}
+    clusters = sorted({int(c) for c in cards} | {int(c) for c in present if c is not None})
     for sub in ("data", "personas", *SPLITS):
         (public / sub).mkdir(parents=True, exist_ok=True)
     (private / ANSWERS).mkdir(parents=True, exist_ok=True)
     for name, split in splits.items():
         _write_parquet(split.rows, public / "data" / f"{name}.parquet")
         # One file per cluster even when empty, so the layout is the same for every split and release.
-        files = grouped_lines_bytes(row_lines_array(split.rows), cluster_of[name], clusters)
+        files = grouped_lines_bytes(row_lines_array(split.rows), split.rows.column("cluster_id"), clusters)
         for cluster, content in files.items():
             (public / name / f"cluster_{cluster}.jsonl").write_bytes(content)
     for name, split in splits.items():

@@ -206,24 +206,27 @@ def lines_bytes(lines: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
-def grouped_lines_bytes(lines: pa.Array, groups: np.ndarray, keys: Iterable[int]) -> dict[int, bytes]:
-    """Per key, the JSON lines file of the lines in that group, in their order (`lines_bytes` of them),
-    cut straight from one Arrow buffer: no Python string per line. A null line (a required field left
-    null) raises: its row would be missing from the files."""
-    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
-    if lines.null_count:
-        raise ValueError(f"{lines.null_count} published row(s) have no JSON line: a required field is null")
+def grouped_lines_bytes(
+    lines: pa.Array | pa.ChunkedArray, groups: pa.Array | pa.ChunkedArray, keys: Iterable[int]
+) -> dict[int, bytes]:
+    """Per key, the JSON lines file of the lines whose group is that key, in their order (`lines_bytes` of
+    them), cut straight from one Arrow buffer: no Python string per line. A null line or group (a required
+    field left null) raises: its row would be missing from the files."""
+    lines, groups = (a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in (lines, groups))
+    if lines.null_count or groups.null_count:
+        raise ValueError("a published row has no JSON line or no cluster_id: a required field is null")
     newline = pa.scalar("\n", pa.large_string())
     ended = pc.binary_join_element_wise(
         pc.cast(lines, pa.large_string()), newline, pa.scalar("", pa.large_string())
     )
-    order = np.argsort(groups, kind="stable")
+    group_of = groups.to_numpy().astype(np.int64)
+    order = np.argsort(group_of, kind="stable")
     ordered = ended.take(pa.array(order))
     offsets = np.frombuffer(ordered.buffers()[1], dtype=np.int64)[
         ordered.offset : ordered.offset + len(ordered) + 1
     ]
     data = ordered.buffers()[2]
-    sorted_groups = np.asarray(groups)[order]
+    sorted_groups = group_of[order]
     files = {}
     for key in keys:
         low, high = np.searchsorted(sorted_groups, [key, key + 1])

@@ -99,6 +99,10 @@ class Lake:
         ingested yet); with `every_day`, any missing day raises FileNotFoundError naming it (checks use
         this: they gate days that must exist). A window with no stored partition at all always raises.
         """
+        return read_files(self.window_files(table, days, every_day=every_day), columns=columns)
+
+    def window_files(self, table: str, days: Iterable[str], *, every_day: bool = False) -> list[str]:
+        """The stored files `read_days` reads, under its missing-day policy."""
         days = sorted(set(days))
         files = self.day_files(table, days)
         if every_day:
@@ -108,7 +112,7 @@ class Lake:
         if not files:
             span = f"{days[0]}..{days[-1]}" if days else "an empty window"
             raise FileNotFoundError(f"{table} has no stored partition in {span}")
-        return read_files(files, columns=columns)
+        return files
 
     def all_files(self, table: str) -> list[str]:
         return [self.day_file(table, d) for d in self.existing_days(table)]

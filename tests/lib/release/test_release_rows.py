@@ -89,14 +89,13 @@ def test_column_wise_lines_match_the_dict_writer_on_odd_texts() -> None:
 
 
 def test_grouped_lines_bytes_cuts_files_per_group_and_refuses_a_null_line() -> None:
-    import numpy as np
     import pyarrow as pa
     import pytest
 
     from blueprint_assets.lib.release.published import grouped_lines_bytes, lines_bytes
 
     lines = pa.chunked_array([["a", "bé"], ["c", "d"]])
-    files = grouped_lines_bytes(lines, np.array([2, 0, 2, 0]), [0, 1, 2])
+    files = grouped_lines_bytes(lines, pa.array([2, 0, 2, 0], pa.int32()), [0, 1, 2])
     assert files == {0: lines_bytes(["bé", "d"]), 1: b"", 2: lines_bytes(["a", "c"])}
     with pytest.raises(ValueError, match="no JSON line"):
-        grouped_lines_bytes(pa.array(["a", None]), np.array([0, 0]), [0])
+        grouped_lines_bytes(pa.array(["a", None]), pa.array([0, 0], pa.int32()), [0])

@@ -67,6 +67,7 @@ class PrivacyResource(ConfigurableResource):
     secret: str | None = None
     ner: bool = False
     optout_file: str | None = None
+    workers: int | None = None  # BLUEPRINT_ANONYMIZE_WORKERS; None: one per usable core
     _secret_bytes: bytes | None = PrivateAttr(default=None)
 
     def secret_bytes(self) -> bytes:
@@ -82,6 +83,12 @@ class PrivacyResource(ConfigurableResource):
         from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
 
         return Pseudonymizer(self.secret_bytes())
+
+    def anonymize_workers(self) -> int:
+        """Processes that anonymize post text at once (lib/privacy/anonymizer.py `anonymize_workers`)."""
+        from blueprint_assets.lib.privacy.anonymizer import anonymize_workers
+
+        return anonymize_workers(self.workers)
 
     def secret_for_scans(self) -> bytes:
         return self.secret_bytes()
@@ -283,6 +290,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             secret=_by_name(SECRET_ENV, settings.secret),
             ner=settings.ner,
             optout_file=settings.optout_file,
+            workers=settings.anonymize_workers,
         ),
         "source": EventSourceResource(
             kind=settings.source,

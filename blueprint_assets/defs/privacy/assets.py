@@ -25,11 +25,18 @@ def anonymized_posts(
         """Made by, or about, an opted-out account (as actor, subject, or author of a target post)."""
         return involves_pseudonyms(row, opted_out, pseudonym)
 
+    workers = privacy.anonymize_workers()
+
+    def anonymize_texts(texts: list[str], spans: list[list]) -> list:
+        return anonymizer.anonymize_many(texts, spans, workers=workers)
+
     totals = {"rows": 0, "opted_out_rows": 0}
     pii: dict[str, int] = {}
     for number, day in enumerate(days, start=1):
         source = lake.lake.read_days("actions", [day], every_day=True)
-        table, stats = anonymize_actions(source, pseudonym, anonymizer.anonymize_many, is_opted_out)
+        table, stats = anonymize_actions(
+            source, pseudonym.many, anonymize_texts, is_opted_out if opted_out else None
+        )
         write_table_atomic(table, lake.lake.day_file("anonymized_posts", day))
         for key in totals:
             totals[key] += stats[key]

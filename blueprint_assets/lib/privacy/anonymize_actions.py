@@ -11,7 +11,9 @@ import json
 from collections import Counter
 from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from blueprint_assets.lib.ingest.actions import facet_spans
 from blueprint_assets.lib.privacy.scans import DID_PATTERN
@@ -89,45 +91,94 @@ def involves_pseudonyms(row: dict, pseudonyms: set[str], pseudonym: Callable[[st
     )
 
 
-def primary_lang(langs: list[str] | None) -> str | None:
-    return langs[0].lower() if langs else None
+def _lowered(lang: str | None) -> str | None:
+    return lang.lower() if lang is not None else None
 
 
-def is_english(langs: list[str] | None) -> bool:
-    return any(lang.lower().split("-")[0] == "en" for lang in langs or [])
+def _is_english_tag(lang: str | None) -> bool:
+    return lang is not None and lang.lower().split("-")[0] == "en"
+
+
+def _mapped(column: pa.ChunkedArray | pa.Array, many: Callable[[list], list], type_: pa.DataType) -> pa.Array:
+    """`many(values)` spread over the column: called once, on its distinct values (ids and tags repeat)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    distinct = pc.unique(column)
+    return pa.array(many(distinct.to_pylist()), type_).take(pc.index_in(column, value_set=distinct))
+
+
+def _each(function: Callable) -> Callable[[list], list]:
+    return lambda values: [function(value) for value in values]
+
+
+def _language_columns(langs: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """`lang` (the first tag, lowercased) and `is_english` (any tag's language is `en`) of every row."""
+    langs = langs.combine_chunks()
+    rows = len(langs)
+    has_tags = pc.fill_null(pc.list_value_length(langs), 0).to_numpy(zero_copy_only=False) > 0
+    primary = np.full(rows, None, dtype=object)
+    if has_tags.any():
+        first = pc.list_element(langs.filter(pa.array(has_tags)), 0)
+        primary[has_tags] = _mapped(first, _each(_lowered), pa.string()).to_numpy(zero_copy_only=False)
+    english = np.zeros(rows, dtype=bool)
+    tags = pc.list_flatten(langs)
+    if len(tags):
+        flags = _mapped(tags, _each(_is_english_tag), pa.bool_()).to_numpy(zero_copy_only=False)
+        english[pc.list_parent_indices(langs).to_numpy()[flags]] = True
+    return pa.array(primary, pa.string()), pa.array(english)
+
+
+def _kept(actions: pa.Table, is_opted_out: Callable[[dict], bool] | None) -> pa.Table:
+    """The rows `is_opted_out` does not remove (None: nobody opted out, every row is kept)."""
+    if is_opted_out is None:
+        return actions
+    return actions.filter(pa.array([not is_opted_out(row) for row in actions.to_pylist()], pa.bool_()))
 
 
 def anonymize_actions(
     actions: pa.Table,
-    pseudonym: Callable[[str | None], str | None],
+    pseudonymize: Callable[[list[str | None]], list[str | None]],
     anonymize_texts: Callable[[list[str], list[list]], list],
-    is_opted_out: Callable[[dict], bool],
+    is_opted_out: Callable[[dict], bool] | None = None,
 ) -> tuple[pa.Table, dict]:
-    """Return the anonymized table and counts (rows, opted-out rows, PII by type)."""
-    rows = [row for row in actions.to_pylist()]
-    kept = [row for row in rows if not is_opted_out(row)]
-    texts = [row for row in kept if row["text"]]
-    results = anonymize_texts([r["text"] for r in texts], [facet_spans(r["facets_json"]) for r in texts])
-    anonymized = {id(row): result for row, result in zip(texts, results, strict=True)}
-    pii = Counter()
-    out = {name: [] for name in ANONYMIZED_SCHEMA.names}
-    for row in kept:
-        result = anonymized.get(id(row))
-        counts = dict(sorted(result.counts.items())) if result else {}
+    """Return the anonymized table and counts (rows, opted-out rows, PII by type).
+
+    Column by column: `pseudonymize` (a list of identifiers to their pseudonyms, None to None) gets each
+    column's distinct values once, and only rows with text go through Python; `is_opted_out` (None when
+    nobody opted out) is the one row-by-row test.
+    """
+    kept = _kept(actions, is_opted_out)
+    rows = kept.num_rows
+    has_text = pc.fill_null(pc.not_equal(kept.column("text"), ""), False)
+    with_text = kept.filter(has_text)
+    results = anonymize_texts(
+        with_text.column("text").to_pylist(),
+        [facet_spans(facets) for facets in with_text.column("facets_json").to_pylist()],
+    )
+    texts = np.full(rows, None, dtype=object)
+    pii_counts = np.full(rows, "{}", dtype=object)
+    pii: Counter[str] = Counter()
+    positions = np.flatnonzero(has_text.to_numpy(zero_copy_only=False)).tolist()
+    for position, result in zip(positions, results, strict=True):
+        counts = dict(sorted(result.counts.items()))
         pii.update(counts)
-        for public, private in PSEUDONYMIZED.items():
-            out[public].append(pseudonym(row[private]))
-        out["day"].append(row["day"])
-        out["time_us"].append(row["time_us"])
-        out["action"].append(row["action"])
-        out["text"].append(result.text if result else None)
-        out["lang"].append(primary_lang(row["langs"]))
-        out["is_english"].append(is_english(row["langs"]))
-        out["pii_counts"].append(json.dumps(counts))
-        out["resolved"].append(row["resolved"])
-    table = pa.table(out, schema=ANONYMIZED_SCHEMA)
+        texts[position] = result.text
+        pii_counts[position] = json.dumps(counts)
+    lang, english = _language_columns(kept.column("langs"))
+    columns = {
+        public: _mapped(kept.column(private), pseudonymize, pa.string())
+        for public, private in PSEUDONYMIZED.items()
+    }
+    columns.update(
+        text=pa.array(texts, pa.string()),
+        lang=lang,
+        is_english=english,
+        pii_counts=pa.array(pii_counts, pa.string()),
+        **{name: kept.column(name) for name in ("day", "time_us", "action", "resolved")},
+    )
+    table = pa.table([columns[f.name].cast(f.type) for f in ANONYMIZED_SCHEMA], schema=ANONYMIZED_SCHEMA)
     return table, {
-        "rows": len(kept),
-        "opted_out_rows": len(rows) - len(kept),
+        "rows": rows,
+        "opted_out_rows": actions.num_rows - rows,
         "pii_by_type": dict(sorted(pii.items())),
     }

@@ -18,7 +18,9 @@ Facet spans (Bluesky `mention`/`link`, UTF-8 byte ranges) enter step 1 as `USERN
 from __future__ import annotations
 
 import functools
+import gc
 import multiprocessing
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -324,12 +326,16 @@ def _anonymize_forked(
     """Split `items` into contiguous chunks and anonymize them in forked children of this process."""
     global _FORK_STATE
     _FORK_STATE = anonymizer
+    # Children share the parent's memory copy-on-write; frozen objects are never scanned by a child's
+    # cyclic GC, which would otherwise write to (and so copy) every page of the step's heap.
+    gc.freeze()
     try:
         chunk = max(64, len(items) // (workers * 4) + 1)
         chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             parts = pool.map(_forked_chunk, chunks)
     finally:
+        gc.unfreeze()
         _FORK_STATE = None
     return [result for part in parts for result in part]
 
@@ -357,6 +363,20 @@ def presidio_baseline(texts: Iterable[str], entities: Sequence[str] = DEFAULT_EN
         results = analyzer.analyze(text, language="en", entities=wanted)
         out.append(engine.anonymize(text=text, analyzer_results=results).text)
     return out
+
+
+# More processes than this gain little: each forks the whole step process and feeds on pickled chunks.
+MAX_ANONYMIZE_WORKERS = 8
+
+
+def anonymize_workers(requested: int | None = None) -> int:
+    """Processes for `anonymize_many`: `requested`, else one per core this process may run on (at most
+    MAX_ANONYMIZE_WORKERS); 1 anonymizes in this process."""
+    if requested is not None:
+        if requested < 1:
+            raise ValueError(f"BLUEPRINT_ANONYMIZE_WORKERS must be at least 1, got {requested}")
+        return requested
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_ANONYMIZE_WORKERS))
 
 
 @functools.lru_cache(maxsize=2)

@@ -12,7 +12,6 @@ Both give byte for byte what the per-row builder gave (tests/lib/release/test_re
 from __future__ import annotations
 
 import hashlib
-import hmac
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
 from typing import Any
 
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.privacy.pseudonyms import keyed_digests
 
 USER_ID_HEX = 16  # 64 bits: collisions are negligible at release scale, ids stay short.
 
@@ -42,11 +42,6 @@ ACTION_THREADS_SCHEMA = pa.schema(
         pa.field("thread", pa.list_(MESSAGE_TYPE), nullable=False),
     ]
 )
-
-try:  # OpenSSL's HMAC object: keyed once, then copied per pseudonym (no key setup per call)
-    from _hashlib import hmac_new as _HMAC_NEW
-except ImportError:  # pragma: no cover - Python built without OpenSSL
-    _HMAC_NEW = hmac.new
 
 
 class Built:
@@ -83,24 +78,11 @@ def _user_ids(authors: list[str], built: Built, secret: bytes, stable_ids: bool)
     or once per message (per-thread ids: a key repeats only when a person appears twice in one chain)."""
     if stable_ids:
         distinct = list(dict.fromkeys(authors))
-        ids = dict(zip(distinct, _keyed_ids(secret, distinct), strict=True))
+        ids = dict(zip(distinct, keyed_digests(secret, distinct, USER_ID_HEX), strict=True))
         return [ids[author] for author in authors]
     suffixes = np.repeat(np.asarray(built.event_ids, dtype=object), built.lengths).tolist()
-    return _keyed_ids(secret, [author + "|" + event for author, event in zip(authors, suffixes, strict=True)])
-
-
-def _keyed_ids(secret: bytes, keys: list[str]) -> list[str]:
-    """HMAC-SHA256(secret, key) cut to USER_ID_HEX hex digits, per key. One inlined loop: at one call per
-    message, a helper function's call overhead was a tenth of the cost."""
-    copy = _HMAC_NEW(secret, digestmod="sha256").copy
-    cut = USER_ID_HEX // 2
-    ids = []
-    add = ids.append
-    for key in keys:
-        mac = copy()
-        mac.update(key.encode("utf-8"))
-        add(mac.digest()[:cut].hex())
-    return ids
+    keys = [author + "|" + event for author, event in zip(authors, suffixes, strict=True)]
+    return keyed_digests(secret, keys, USER_ID_HEX)
 
 
 def _thread_ids(built: Built, user_ids: list[str], texts: list[str | None]) -> list[str]:

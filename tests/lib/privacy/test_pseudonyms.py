@@ -14,6 +14,7 @@ import pytest
 from blueprint_assets.lib.privacy.pseudonyms import (
     SECRET_ENV,
     Pseudonymizer,
+    keyed_digests,
     load_or_create_secret,
     pseudonym,
 )
@@ -73,3 +74,14 @@ def test_pseudonymizer_hides_secret_and_caches() -> None:
         pickle.dumps(p)
     with pytest.raises(ValueError):
         Pseudonymizer(b"")
+
+
+def test_batch_pseudonyms_equal_one_by_one_even_past_the_cache_bound() -> None:
+    secret = b"batch-secret"
+    ids = ["did:plc:a", None, "", "did:plc:b", "did:plc:a", "é-ünïcode", "did:plc:c"]
+    expected = [None if i is None else pseudonym(secret, i) for i in ids]
+    small = Pseudonymizer(secret, cache_size=2)  # the batch is larger than the cache: nothing is cached
+    assert small.many(ids) == expected
+    assert small.many(ids[:2]) == expected[:2]  # "did:plc:a" was cached or not: same value
+    assert Pseudonymizer(secret).many(ids) == expected
+    assert keyed_digests(secret, ["x", "y"], 16) == [pseudonym(secret, "x")[:16], pseudonym(secret, "y")[:16]]

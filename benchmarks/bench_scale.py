@@ -9,6 +9,8 @@ Run: `python benchmarks/bench_scale.py [--quick] [--events 2000000 --users 10000
    raw_events + actions (ingestion), anonymized_posts, post_embeddings (the default encoder),
    user_embeddings + persona_clusters, action_threads, action_splits, dataset_release. Each stage's time is
    its Dagster step duration, so whatever the stage functions do (and however they get faster) is measured.
+   The assets' own blocking checks run too, each its own step; their time is reported as two stages,
+   `daily_checks` and `release_checks`, since every real run pays them.
 3. Baselines, same run, same data: a plain `json.loads` loop over the archive lines (ingestion); presidio
    post by post (`presidio_baseline`) on a sample of the window's post texts (anonymization); the
    all-MiniLM-L6-v2 torch path on a sample of the window's English post texts (encoding); scikit-learn
@@ -81,14 +83,19 @@ def step_seconds(instance: Any, run_id: str) -> dict[str, float]:
     return {s.step_key: s.end_time - s.start_time for s in instance.get_run_step_stats(run_id)}
 
 
-def run_pipeline(window: Path, data_dir: Path, days: int) -> dict[str, float]:
-    """Materialize the daily then the release assets; seconds per asset."""
+def run_pipeline(window: Path, data_dir: Path, days: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Materialize the daily then the release assets with their asset checks; seconds per asset, and
+    seconds of the checks of each asset (a check is its own step)."""
     from dagster import DagsterInstance, materialize
 
     from blueprint_assets.defs.ingestion import assets as ingestion
+    from blueprint_assets.defs.ingestion import checks as ingestion_checks
     from blueprint_assets.defs.personas import assets as personas
+    from blueprint_assets.defs.personas import checks as personas_checks
     from blueprint_assets.defs.privacy import assets as privacy
+    from blueprint_assets.defs.privacy import checks as privacy_checks
     from blueprint_assets.defs.release import assets as release
+    from blueprint_assets.defs.release import checks as release_checks
     from blueprint_assets.defs.resources import build_resources
     from blueprint_assets.settings import Settings
 
@@ -96,10 +103,18 @@ def run_pipeline(window: Path, data_dir: Path, days: int) -> dict[str, float]:
         Settings.from_env(data_dir=str(data_dir), source="jetstream-archive", source_path=str(window))
     )
     assets = {
-        a.key.to_user_string(): a for m in (ingestion, privacy, personas, release) for a in _assets_of(m)
+        a.key.to_user_string(): a
+        for m in (ingestion, privacy, personas, release)
+        for a in _defs_of(m, "AssetsDefinition")
     }
+    checks = [
+        c
+        for m in (ingestion_checks, privacy_checks, personas_checks, release_checks)
+        for c in _defs_of(m, "AssetChecksDefinition")
+    ]
     last = START.replace(day=START.day + days - 1).isoformat()
     seconds: dict[str, float] = {}
+    check_seconds: dict[str, float] = {}
     instance = DagsterInstance.ephemeral()
     for steps, kwargs in (
         (
@@ -114,18 +129,36 @@ def run_pipeline(window: Path, data_dir: Path, days: int) -> dict[str, float]:
         (RELEASE_STEPS, {"partition_key": MONTH_KEY}),
     ):
         print(f"materializing {', '.join(steps)} ...", flush=True)
+        their_checks = {c.node_def.name: _checked_asset(c) for c in checks if _checked_asset(c) in steps}
         result = materialize(
-            [assets[s] for s in steps], resources=resources, instance=instance, run_config=QUIET, **kwargs
+            [*(assets[s] for s in steps), *(c for c in checks if c.node_def.name in their_checks)],
+            resources=resources,
+            instance=instance,
+            run_config=QUIET,
+            **kwargs,
         )
-        seconds.update(step_seconds(instance, result.run_id))
-        print("  " + ", ".join(f"{s} {seconds[s]:.1f}s" for s in steps), flush=True)
-    return seconds
+        for step, spent in step_seconds(instance, result.run_id).items():
+            if step in their_checks:
+                check_seconds[their_checks[step]] = check_seconds.get(their_checks[step], 0.0) + spent
+            else:
+                seconds[step] = spent
+        print(
+            "  " + ", ".join(f"{s} {seconds[s]:.1f}s (checks {check_seconds.get(s, 0):.1f}s)" for s in steps),
+            flush=True,
+        )
+    return seconds, check_seconds
 
 
-def _assets_of(module: Any) -> list[Any]:
-    from dagster import AssetsDefinition
+def _defs_of(module: Any, kind: str) -> list[Any]:
+    """The Dagster definitions of `kind` (a class name in `dagster`) a defs module holds."""
+    import dagster
 
-    return [v for v in vars(module).values() if isinstance(v, AssetsDefinition)]
+    return [v for v in vars(module).values() if isinstance(v, getattr(dagster, kind))]
+
+
+def _checked_asset(check: Any) -> str:
+    (asset,) = {key.asset_key.to_user_string() for key in check.check_keys}
+    return asset
 
 
 def json_loads_rate(window: Path) -> tuple[int, float]:
@@ -241,9 +274,14 @@ def cluster_agreement(tables: dict[str, Any], n_users: int, k: int, cache_dir: P
     }
 
 
-def stage_rows(seconds: dict[str, float], counts: dict[str, int], base: dict[str, float]) -> list[dict]:
-    """(stage, unit, amount, seconds, rate, baseline name, baseline rate, BluePrint volume) per stage."""
+def stage_rows(
+    seconds: dict[str, float], check_seconds: dict[str, float], counts: dict[str, int], base: dict[str, float]
+) -> list[dict]:
+    """(stage, unit, amount, seconds, rate, baseline name, baseline rate, BluePrint volume) per stage; the
+    asset checks (the blocking gates every run also pays) are two stages of their own, daily and release."""
     s = seconds
+    daily_checks = sum(check_seconds.get(a, 0.0) for a in DAILY_STEPS)
+    release_checks = sum(check_seconds.get(a, 0.0) for a in RELEASE_STEPS)
     text_share = counts["texts"] / counts["lines"]
     return [
         _stage("ingestion", "events/s", counts["lines"], s["raw_events"] + s["actions"], "json_loads_loop",
@@ -259,6 +297,10 @@ def stage_rows(seconds: dict[str, float], counts: dict[str, int], base: dict[str
         _stage("splits", "actions/s", counts["actions"], s["action_splits"], "to_pylist_sort",
                base["pylist"], BLUEPRINT["messages"]),
         _stage("release_files", "actions/s", counts["actions"], s["dataset_release"], "to_pylist_sort",
+               base["pylist"], BLUEPRINT["messages"]),
+        _stage("daily_checks", "actions/s", counts["actions"], daily_checks, "to_pylist_sort",
+               base["pylist"], BLUEPRINT["messages"]),
+        _stage("release_checks", "actions/s", counts["actions"], release_checks, "to_pylist_sort",
                base["pylist"], BLUEPRINT["messages"]),
     ]  # fmt: skip
 
@@ -409,7 +451,7 @@ def main() -> None:
 
     ensure_static_model(cache_dir)
 
-    seconds = run_pipeline(window, data_dir, args.days)
+    seconds, check_seconds = run_pipeline(window, data_dir, args.days)
     load = os.getloadavg()[1]  # 5-minute load average over the timed stages: how shared the cores were
     tables = window_tables(data_dir)
     lines, json_rate = json_loads_rate(window)
@@ -435,7 +477,7 @@ def main() -> None:
     print(f"\nwindow: {json.dumps(counts)}; generator: {json.dumps(info)}")
     base = {"json_loads": json_rate, "presidio": presidio_rate, "minilm": enc["minilm"],
             "kmeans": kmeans_rate, "pylist": pylist_rate}  # fmt: skip
-    rows = stage_rows(seconds, counts, base)
+    rows = stage_rows(seconds, check_seconds, counts, base)
     records = [
         report(
             record(f"scale_{r['stage']}", r["rate"], r["unit"], r["baseline"], r["baseline_rate"], digits=1)

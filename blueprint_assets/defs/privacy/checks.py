@@ -22,7 +22,8 @@ def anonymized_posts_residual_scan(
     from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
 
     table = lake.lake.read_days("anonymized_posts", run_days(context), every_day=True)
-    residual = text_anonymizer(privacy.ner).residual_scan(table.column("text").to_pylist())
+    texts = table.column("text").to_pylist()
+    residual = text_anonymizer(privacy.ner).residual_scan(texts, privacy.anonymize_workers())
     findings = [f"anonymized_posts.text: {n} residual {kind}" for kind, n in sorted(residual.items()) if n]
     return scan_result("anonymized_posts", findings, table.num_rows, "residual scan")
 

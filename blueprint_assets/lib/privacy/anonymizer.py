@@ -21,9 +21,11 @@ import functools
 import gc
 import multiprocessing
 import os
+import signal
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import regex
 from phonenumbers import SUPPORTED_REGIONS, PhoneMetadata
@@ -285,8 +287,8 @@ class TextAnonymizer:
             (text or "", list(spans) if spans else None)
             for text, spans in zip(texts, spans_list, strict=True)
         ]
-        if workers > 1 and len(items) >= 256 and "fork" in multiprocessing.get_all_start_methods():
-            return _anonymize_forked(self, items, workers)
+        if _fork_pays(workers, len(items)):
+            return [result for part in _forked(self, "_anonymize_items", items, workers) for result in part]
         return self._anonymize_items(items)
 
     def _anonymize_items(self, items: list[tuple[str, list | None]]) -> list[AnonymizedText]:
@@ -301,11 +303,22 @@ class TextAnonymizer:
             out.append(AnonymizedText(result.text, dict(result.counts)))
         return out
 
-    def residual_scan(self, anonymized_texts: Iterable[str | None]) -> dict[str, int]:
-        """Count recognizer hits left in already-anonymized texts, by type (placeholders are masked first)."""
-        counts: dict[str, int] = {}
+    def residual_scan(self, anonymized_texts: Iterable[str | None], workers: int = 1) -> dict[str, int]:
+        """Count recognizer hits left in already-anonymized texts, by type (placeholders are masked first);
+        `workers` as for `anonymize_many`."""
         # Texts repeat (thread contexts): each distinct one is scanned once, counted as often as it occurs.
-        for text, repeats in Counter(t for t in anonymized_texts if t).items():
+        distinct = list(Counter(t for t in anonymized_texts if t).items())
+        if not _fork_pays(workers, len(distinct)):
+            return self._residual_counts(distinct)
+        counts: dict[str, int] = {}
+        for part in _forked(self, "_residual_counts", distinct, workers):
+            for entity, n in part.items():
+                counts[entity] = counts.get(entity, 0) + n
+        return counts
+
+    def _residual_counts(self, texts: list[tuple[str, int]]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for text, repeats in texts:
             masked = _PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), text)
             for _, _, entity in resolve_overlaps(masked, self.find(masked)):
                 counts[entity] = counts.get(entity, 0) + repeats
@@ -315,15 +328,26 @@ class TextAnonymizer:
 _FORK_STATE: TextAnonymizer | None = None
 
 
-def _forked_chunk(items: list[tuple[str, list | None]]) -> list[AnonymizedText]:
+def _fork_pays(workers: int, items: int) -> bool:
+    """Whether to fork: more than one worker, enough items to be worth a fork, and fork available."""
+    return workers > 1 and items >= 256 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _default_signals() -> None:
+    """In a child: drop the signal handlers inherited from the step's process (Dagster turns SIGTERM into
+    an interruption error with a traceback); Ctrl-C is the parent's to handle, and it ends the children."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _forked_call(method: str, chunk: list) -> Any:
     assert _FORK_STATE is not None
-    return _FORK_STATE._anonymize_items(items)
+    return getattr(_FORK_STATE, method)(chunk)
 
 
-def _anonymize_forked(
-    anonymizer: TextAnonymizer, items: list[tuple[str, list | None]], workers: int
-) -> list[AnonymizedText]:
-    """Split `items` into contiguous chunks and anonymize them in forked children of this process."""
+def _forked(anonymizer: TextAnonymizer, method: str, items: list, workers: int) -> list:
+    """`anonymizer.<method>(chunk)` of contiguous chunks of `items`, in forked children of this process
+    (which inherit the loaded recognizers: no re-initialisation), in order."""
     global _FORK_STATE
     _FORK_STATE = anonymizer
     # Children share the parent's memory copy-on-write; frozen objects are never scanned by a child's
@@ -332,12 +356,14 @@ def _anonymize_forked(
     try:
         chunk = max(64, len(items) // (workers * 4) + 1)
         chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_forked_chunk, chunks)
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals) as pool:
+            parts = pool.map(functools.partial(_forked_call, method), chunks)
+            pool.close()  # let the children exit on their own, instead of the SIGTERM of `terminate`
+            pool.join()
+        return parts
     finally:
         gc.unfreeze()
         _FORK_STATE = None
-    return [result for part in parts for result in part]
 
 
 def residual_scan(

@@ -4,8 +4,9 @@ Two rules, used both when the release is written (threads that would reveal an a
 the blocking check over the finished `public/` folder:
 - structure: a row whose id is a hidden thread's id has no `action`/`actions` key and its last message has
   neither `actions` nor `text`; no file lives under an `answers/` folder;
-- text: no answer text (whitespace-normalised, at least MIN_CHARS long; Markdown escapes undone) occurs
-  in any public file. Shorter texts ("lol", "yes") are too common to identify an answer and are skipped.
+- text: no answer text (whitespace-normalised, at least MIN_CHARS long, at most MAX_COMPARED; Markdown
+  escapes undone) occurs in any public file: in any one string of a Parquet or JSON-lines row, or anywhere
+  in any other file. Shorter texts ("lol", "yes") are too common to identify an answer and are skipped.
 Matching is a sliding-window lookup of each answer's first MIN_CHARS characters, then a full comparison,
 so the scan is linear in the size of the public folder whatever the number of answers. The windows are
 first screened in bulk, as a hash join: a rolling hash of every MIN_CHARS-character window (numpy, over the
@@ -55,7 +56,8 @@ class AnswerIndex:
         self.ids: set[str] = set()
         for answer in answers:
             self.ids.add(str(answer["id"]))
-            text = normalise(answer.get("text") or "")[:MAX_COMPARED]
+            # Cut, then stripped: a cut that ends in a space would miss the very text it was cut from.
+            text = normalise(answer.get("text") or "")[:MAX_COMPARED].rstrip()
             if len(text) >= MIN_CHARS:
                 by_length = self.by_prefix.setdefault(text[:MIN_CHARS], {})
                 by_length.setdefault(len(text), {}).setdefault(text, []).append(str(answer["id"]))
@@ -325,14 +327,17 @@ def scan_public(public: Path, index: AnswerIndex) -> list[str]:
             )
             rows = None
         if rows is None:
-            text, markdown = path.read_text(encoding="utf-8", errors="replace"), path.suffix == ".md"
+            text = path.read_text(encoding="utf-8", errors="replace")
+            hits = index.hits(text, markdown=path.suffix == ".md")
         else:
             for row in rows:
                 reason = row_structure_leak(row, index.ids)
                 if reason:
                     findings.append(f"{name}: hidden thread {str(row['id'])[:12]}… {reason}")
-            text, markdown = "\n".join(s for row in rows for s in nested_strings(row)), False
-        hits = index.hits(text, markdown=markdown)
+            # Each string on its own, as the writer screens them: joined, the end of one message and the
+            # start of the next could read as an answer that no message holds.
+            strings = [s for row in rows for s in nested_strings(row)]
+            hits = sorted({i for ids in index.hits_many(strings) for i in ids})
         if hits:
             findings.append(f"{name}: holds the text of {len(hits)} hidden answer(s), e.g. {hits[0][:12]}…")
     return findings

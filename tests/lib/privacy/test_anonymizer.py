@@ -137,6 +137,15 @@ def test_residual_scan(anonymizer: TextAnonymizer) -> None:
     assert anonymizer.residual_scan(["<URL> <EMAIL_ADDRESS><DID> <USERNAME>"]) == {}
 
 
+def test_residual_scan_in_forked_workers_counts_the_same(anonymizer: TextAnonymizer) -> None:
+    # Enough distinct texts that two workers really fork; repeats are counted as often as they occur.
+    raw = [f"{parse_case(c)[0]} #{i}" for i, c in enumerate(ALL_CASES * (300 // len(ALL_CASES) + 1))] * 2
+    assert len(set(raw)) >= 300
+    alone = anonymizer.residual_scan(raw)
+    assert sum(alone.values()) >= 2 * len(ALL_POSITIVE)
+    assert anonymizer.residual_scan(raw, workers=2) == alone
+
+
 def test_matches_presidio_baseline(anonymizer: TextAnonymizer) -> None:
     texts = [parse_case(c)[0] for c in ALL_CASES]
     assert [anonymizer.anonymize(t).text for t in texts] == presidio_baseline(texts)

@@ -319,3 +319,32 @@ def test_answers_sharing_long_openings_are_all_found_in_bulk() -> None:
     expected = [index._exact(_prepare(h, False)) for h in haystacks]
     assert all(expected[: len(answers[::7])]) and not any(expected[-2:])
     assert index.hits_many(haystacks) == expected
+
+
+def test_a_long_answer_cut_at_a_space_is_found_in_the_text_it_was_cut_from() -> None:
+    """A post edited by appending: its first MAX_COMPARED characters are the original, whose last word
+    ends right where the cut falls (the cut would otherwise keep the space and miss the original)."""
+    from blueprint_assets.lib.release.answer_leaks import MAX_COMPARED, AnswerIndex
+
+    original = ("word " * 60)[: MAX_COMPARED - 1]
+    assert original.endswith("word") and len(original) == MAX_COMPARED - 1
+    index = AnswerIndex([{"id": "edit", "text": original + " (edit: typo)"}])
+    assert index.hits(original) == ["edit"]
+    assert index.flags_many(["context: " + original, "nothing"]) == [True, False]
+
+
+def test_the_public_scan_reads_each_string_of_a_row_on_its_own(tmp_path: Path) -> None:
+    """As the writer screens them: an answer is found inside one message's text, never across two."""
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, scan_public
+
+    index = AnswerIndex([{"id": "hidden-1", "text": "I agree with you completely"}])
+    public = tmp_path / "public"
+    public.mkdir()
+    across = {"id": "t1", "thread": [{"text": "well, I agree"}, {"text": "with you completely, yes"}]}
+    (public / "across.jsonl").write_text(json.dumps(across) + "\n")
+    assert scan_public(public, index) == []
+    inside = {"id": "t2", "thread": [{"text": "so I agree with you completely."}]}
+    (public / "inside.jsonl").write_text(json.dumps(inside) + "\n")
+    assert scan_public(public, index) == [
+        "inside.jsonl: holds the text of 1 hidden answer(s), e.g. hidden-1…"
+    ]

@@ -137,15 +137,18 @@ def run_pipeline(window: Path, data_dir: Path, days: int) -> tuple[dict[str, flo
             run_config=QUIET,
             **kwargs,
         )
-        for step, spent in step_seconds(instance, result.run_id).items():
+        spent = step_seconds(instance, result.run_id)
+        for step, step_s in spent.items():
             if step in their_checks:
-                check_seconds[their_checks[step]] = check_seconds.get(their_checks[step], 0.0) + spent
+                check_seconds[their_checks[step]] = check_seconds.get(their_checks[step], 0.0) + step_s
             else:
-                seconds[step] = spent
+                seconds[step] = step_s
         print(
             "  " + ", ".join(f"{s} {seconds[s]:.1f}s (checks {check_seconds.get(s, 0):.1f}s)" for s in steps),
             flush=True,
         )
+        costly = sorted((-step_s, step) for step, step_s in spent.items() if step in their_checks)[:6]
+        print("  costliest checks: " + ", ".join(f"{step} {-neg:.1f}s" for neg, step in costly), flush=True)
     return seconds, check_seconds
 
 

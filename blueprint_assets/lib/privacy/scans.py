@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, SCAN_REGEXES
@@ -82,28 +83,60 @@ def tokens_with_kinds(text: str) -> set[tuple[str, str]]:
     return tokens
 
 
-def string_columns(table: pa.Table) -> Iterable[tuple[str, list]]:
-    """(name, python values) of every string-like column, lists flattened to their text."""
+def string_columns(table: pa.Table) -> Iterator[tuple[str, list[tuple[pa.Array, np.ndarray]]]]:
+    """(column name, its string leaves) for every column: each leaf is (strings, row of each string);
+    nested lists, structs and maps are unnested to their strings, each scanned on its own."""
     for name in table.column_names:
-        column = table.column(name)
-        kind = column.type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            yield name, column.to_pylist()
-        elif pa.types.is_list(kind) or pa.types.is_struct(kind) or pa.types.is_large_list(kind):
-            yield name, [None if v is None else repr(v) for v in column.to_pylist()]
+        column = table.column(name).combine_chunks()
+        yield name, list(_leaf_strings(column, np.arange(len(column))))
+
+
+def _leaf_strings(array: pa.Array, rows: np.ndarray) -> Iterator[tuple[pa.Array, np.ndarray]]:
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        yield array, rows
+    elif pa.types.is_dictionary(kind):
+        yield from _leaf_strings(array.dictionary_decode(), rows)
+    elif pa.types.is_map(
+        kind
+    ):  # as the list of (key, value) structs it is (Arrow's list kernels abort on maps)
+        entries = pa.struct([pa.field("key", kind.key_type, nullable=False), kind.item_field])
+        yield from _leaf_strings(array.cast(pa.list_(entries)), rows)
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        yield from _leaf_strings(array.flatten(), rows[pc.list_parent_indices(array).to_numpy()])
+    elif pa.types.is_struct(kind):
+        for field_values in array.flatten():  # the struct's nulls applied to each field
+            yield from _leaf_strings(field_values, rows)
+    elif pa.types.is_nested(kind):  # any other nesting (unions): each value as its text, as before
+        yield pa.array([None if v is None else repr(v) for v in array.to_pylist()], pa.string()), rows
+
+
+def _rows_where(leaves: list[tuple[pa.Array, np.ndarray]], test) -> int:
+    """How many distinct rows hold a string of `leaves` for which the Arrow mask `test(strings)` is true."""
+    hit = [rows[pc.fill_null(test(values), False).to_numpy(zero_copy_only=False)] for values, rows in leaves]
+    return int(np.unique(np.concatenate(hit)).size) if hit else 0
 
 
 def leak_scan(table_name: str, table: pa.Table, known: set[str]) -> list[Finding]:
     """Columns of `table` in which any raw identifier from `known` appears."""
-    known_values = known
     findings = []
-    for column, values in string_columns(table):
-        per_kind: Counter = Counter()
-        # Values repeat (thread contexts, ids): each distinct one is scanned once, counted per row.
-        for value, repeats in Counter(v for v in values if v).items():
-            for kind in {kind for kind, token in tokens_with_kinds(value) if token in known_values}:
-                per_kind[kind] += repeats
-        findings += [Finding(table_name, column, kind, rows) for kind, rows in sorted(per_kind.items())]
+    for column, leaves in string_columns(table):
+        # Every identifier kind needs a dot or a colon (`tokens_with_kinds`): the others are never looked at,
+        # and each distinct string is tokenized once (thread contexts and ids repeat).
+        leaky: dict[str, set[str]] = {}
+        for values, _ in leaves:
+            maybe = pc.fill_null(
+                pc.or_(pc.match_substring(values, "."), pc.match_substring(values, ":")), False
+            )
+            for value in pc.unique(values.filter(maybe)).to_pylist():
+                for kind in {kind for kind, token in tokens_with_kinds(value) if token in known}:
+                    leaky.setdefault(kind, set()).add(value)
+        for kind, leaked in sorted(leaky.items()):
+            value_set = pa.array(sorted(leaked), pa.string())
+            rows = _rows_where(
+                leaves, lambda values, v=value_set: pc.is_in(values, value_set=v.cast(values.type))
+            )
+            findings.append(Finding(table_name, column, kind, rows))
     return findings
 
 
@@ -113,8 +146,8 @@ def secret_scan(table_name: str, table: pa.Table, secret: bytes) -> list[Finding
     if len(needle) < 8:
         raise ValueError("the pseudonymization secret is too short to scan for safely (use >= 16 characters)")
     findings = []
-    for column, values in string_columns(table):
-        rows = sum(1 for value in values if value and needle in value)
+    for column, leaves in string_columns(table):
+        rows = _rows_where(leaves, lambda values: pc.match_substring(values, needle))
         if rows:
             findings.append(Finding(table_name, column, "secret", rows))
     return findings
@@ -134,12 +167,16 @@ def lake_raw_identifiers(raw: pa.Table | None) -> set[str]:
 
 
 def folder_as_table(root: Path) -> pa.Table:
-    """Every file below `root` as (file, content) text rows, Parquet decoded to its rows, for scanning."""
+    """Every file below `root` as (file, content) text rows for scanning; a Parquet file's content is its
+    strings, one per line."""
     files, contents = [], []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         files.append(path.relative_to(root).as_posix())
         if path.suffix == ".parquet":
-            contents.append(repr(pq.read_table(path, partitioning=None).to_pylist()))
+            leaves = [
+                v for _, column in string_columns(pq.read_table(path, partitioning=None)) for v, _ in column
+            ]
+            contents.append("\n".join(s for values in leaves for s in values.to_pylist() if s))
         elif path.suffix == ".png":
             contents.append(path.read_bytes().decode("latin-1"))
         else:

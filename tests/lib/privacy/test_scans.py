@@ -1,0 +1,68 @@
+"""Leak and secret scans read every string of a table, however deeply nested, and count rows."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from blueprint_assets.lib.privacy.scans import folder_as_table, leak_scan, secret_scan
+
+DID = "did:plc:abcdefghijklmnopqrstuvwx"
+URL = "https://example.org/profile/alice"
+KNOWN = {DID, URL}
+SECRET = b"0123456789abcdef-secret"
+
+MESSAGE = pa.struct([("user_id", pa.string()), ("text", pa.string())])
+
+
+def _threads() -> pa.Table:
+    threads = [
+        [{"user_id": "u1", "text": f"ask {DID} now"}, {"user_id": "u2", "text": f"and {DID} again"}],  # 1 row
+        [{"user_id": "u3", "text": f"see {URL}\nfor more"}],  # a newline right after the URL
+        [{"user_id": "u4", "text": "nothing here."}],
+        None,
+        [{"user_id": SECRET.decode(), "text": None}],
+    ]
+    table = pa.table(
+        {
+            "id": ["t1", "t2", "t3", "t4", "t5"],
+            "thread": pa.array(threads, pa.list_(MESSAGE)),
+            "tags": pa.array([[("k", DID)], None, [], [("k", "v")], None], pa.map_(pa.string(), pa.string())),
+            "label": pa.array(["a", "b", f"x {URL}", "a", "b"]).dictionary_encode(),
+        }
+    )
+    # Chunked and sliced, as a table read from several files is: rows are still counted by the table's rows.
+    return pa.concat_tables([table.slice(0, 2), table.slice(2)])
+
+
+def test_leaks_are_found_in_every_nested_string_and_counted_per_row() -> None:
+    found = sorted(str(f) for f in leak_scan("t", _threads(), KNOWN))
+    assert found == [
+        "t.label: 1 row(s) contain a raw URL",
+        "t.tags: 1 row(s) contain a raw DID",
+        "t.thread: 1 row(s) contain a raw DID",  # two messages of one thread: one row
+        "t.thread: 1 row(s) contain a raw URL",
+    ]
+    # Rows 3 and 4 hold only the label's URL.
+    assert [str(f) for f in leak_scan("t", _threads().slice(2, 2), KNOWN)] == [
+        "t.label: 1 row(s) contain a raw URL"
+    ]
+
+
+def test_the_secret_is_found_inside_a_nested_struct() -> None:
+    assert [str(f) for f in secret_scan("t", _threads(), SECRET)] == [
+        "t.thread: 1 row(s) contain a raw secret"
+    ]
+    assert secret_scan("t", _threads().slice(0, 4), SECRET) == []
+
+
+def test_a_parquet_file_in_a_folder_is_scanned_by_its_strings(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(_threads(), tmp_path / "threads.parquet")
+    (tmp_path / "card.md").write_text("no identifiers here.")
+    folder = folder_as_table(tmp_path)
+    assert folder.column("file").to_pylist() == ["card.md", "threads.parquet"]
+    assert sorted(str(f) for f in leak_scan("release", folder, KNOWN)) == [
+        "release.content: 1 row(s) contain a raw DID",
+        "release.content: 1 row(s) contain a raw URL",
+    ]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 MIN_CHARS = 16
@@ -316,8 +317,7 @@ def row_structure_leak(row: Mapping[str, Any], hidden_ids: set[str]) -> str | No
 
 
 def _rows(path: Path) -> list[dict[str, Any]] | None:
-    if path.suffix == ".parquet":
-        return pq.read_table(path, partitioning=None).to_pylist()
+    """A JSON-lines file row by row (a line that is not a JSON object is a row of its text), else None."""
     if path.suffix == ".jsonl":
         rows = []
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -330,6 +330,44 @@ def _rows(path: Path) -> list[dict[str, Any]] | None:
     return None
 
 
+def _table(path: Path) -> pa.Table | None:
+    """A Parquet or JSON-lines file as one Arrow table, else None (JSON lines Arrow cannot read as one
+    table of objects are read row by row by `_rows`)."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path, partitioning=None)
+    if path.suffix == ".jsonl":
+        try:
+            return pj.read_json(path)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+    return None
+
+
+def _structure_leaks(name: str, table: pa.Table, hidden_ids: set[str]) -> list[str]:
+    """`row_structure_leak` findings of a table, row by row over the rows that carry a hidden id."""
+    if "id" not in table.column_names or not hidden_ids:
+        return []
+    ids = table.column("id")
+    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
+        hidden = pa.array(sorted(hidden_ids), ids.type)
+        table = table.filter(pc.fill_null(pc.is_in(ids, value_set=hidden), False))
+    findings = []
+    for row in table.to_pylist():
+        reason = row_structure_leak(row, hidden_ids)
+        if reason:
+            findings.append(f"{name}: hidden thread {str(row['id'])[:12]}… {reason}")
+    return findings
+
+
+def _distinct_strings(table: pa.Table) -> list[str]:
+    """Every distinct non-empty string in the table's columns, however nested."""
+    from blueprint_assets.lib.privacy.scans import string_columns
+
+    return [
+        s for _, leaves in string_columns(table) for v, _ in leaves for s in pc.unique(v).to_pylist() if s
+    ]
+
+
 def scan_public(public: Path, index: AnswerIndex) -> list[str]:
     """Findings (file: reason), empty when no hidden answer appears anywhere under `public`."""
     findings: list[str] = []
@@ -339,24 +377,28 @@ def scan_public(public: Path, index: AnswerIndex) -> list[str]:
             findings.append(f"{name}: an answers folder inside public/")
         if path.suffix.lower() in _SKIPPED_SUFFIXES:
             continue
+        table, rows = None, None
         try:
-            rows = _rows(path)
+            table = _table(path)
+            rows = _rows(path) if table is None else None
         except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
             findings.append(
                 f"{name}: unreadable ({type(exc).__name__}), so it cannot be shown free of answers"
             )
-            rows = None
-        if rows is None:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            hits = index.hits(text, markdown=path.suffix == ".md")
-        else:
+        # Each string of a row on its own, as the writer screens them: joined, the end of one message and
+        # the start of the next could read as an answer that no message holds.
+        if table is not None:
+            findings += _structure_leaks(name, table, index.ids)
+            hits = index.ids_in(_distinct_strings(table))
+        elif rows is not None:
             for row in rows:
                 reason = row_structure_leak(row, index.ids)
                 if reason:
                     findings.append(f"{name}: hidden thread {str(row['id'])[:12]}… {reason}")
-            # Each string on its own, as the writer screens them: joined, the end of one message and the
-            # start of the next could read as an answer that no message holds.
             hits = index.ids_in(nested_strings(rows))
+        else:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            hits = index.hits(text, markdown=path.suffix == ".md")
         if hits:
             findings.append(f"{name}: holds the text of {len(hits)} hidden answer(s), e.g. {hits[0][:12]}…")
     return findings

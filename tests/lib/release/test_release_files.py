@@ -348,3 +348,18 @@ def test_the_public_scan_reads_each_string_of_a_row_on_its_own(tmp_path: Path) -
     assert scan_public(public, index) == [
         "inside.jsonl: holds the text of 1 hidden answer(s), e.g. hidden-1…"
     ]
+
+
+def test_json_lines_arrow_cannot_read_are_scanned_row_by_row(tmp_path: Path) -> None:
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, scan_public
+
+    index = AnswerIndex([{"id": "hidden-2", "text": "a hidden answer of some length"}])
+    public = tmp_path / "public"
+    public.mkdir()
+    hidden_row = {"id": "hidden-2", "thread": [{"text": "context"}, {"text": "restored", "actions": None}]}
+    lines = [json.dumps(hidden_row), "not JSON: a hidden answer of some length, pasted"]
+    (public / "odd.jsonl").write_text("\n".join(lines) + "\n")
+    assert scan_public(public, index) == [
+        "odd.jsonl: hidden thread hidden-2… last message carries its action or text",
+        "odd.jsonl: holds the text of 1 hidden answer(s), e.g. hidden-2…",
+    ]

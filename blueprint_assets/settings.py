@@ -104,8 +104,8 @@ class Settings:
     model_cache: str | None = _env("BLUEPRINT_MODEL_CACHE")
     # None: the system temp folder (lib/storage/storage.py `local_folder`); used with an object-store data dir
     scratch_dir: str | None = _env("BLUEPRINT_SCRATCH_DIR")
-    # None: one process per usable core (lib/privacy/anonymizer.py `anonymize_workers`)
-    anonymize_workers: int | None = _env("BLUEPRINT_ANONYMIZE_WORKERS", _number(int))
+    # None: one process per usable core (lib/parallel.py `workers`)
+    workers: int | None = _env("BLUEPRINT_WORKERS", _number(int))
     # None: one thread (lib/personas/encoder.py)
     torch_threads: int | None = _env("BLUEPRINT_TORCH_THREADS", _number(int))
 

@@ -22,13 +22,16 @@ from checks.results import scan_result
 _LAST_WINDOW: dict[tuple[str, ...], frozenset[str]] = {}
 
 
-def raw_identifiers_for_days(lake: Lake, days: list[str], *, required: bool = False) -> frozenset[str]:
-    """Every DID, handle, email and URL in the raw events of `days`; `required`: a window without any
-    raw_events partition raises, as `Lake.read_days` does (a scan with nothing to compare must not pass)."""
+def raw_identifiers_for_days(
+    lake: Lake, days: list[str], *, required: bool = False, workers: int = 1
+) -> frozenset[str]:
+    """Every DID, handle, email and URL in the raw events of `days` (harvested by `workers` processes);
+    `required`: a window without any raw_events partition raises, as `Lake.read_days` does (a scan with
+    nothing to compare must not pass)."""
     files = tuple(lake.window_files("raw_events", days) if required else lake.day_files("raw_events", days))
     if files in _LAST_WINDOW:
         return _LAST_WINDOW[files]
-    found = frozenset(lake_raw_identifiers(read_files(list(files), columns=["kind", "raw"])))
+    found = frozenset(lake_raw_identifiers(read_files(list(files), columns=["kind", "raw"]), workers))
     if not any(f.endswith("/" + PART_FILE) for f in files):  # a legacy part.parquet is rewritten in place
         _LAST_WINDOW.clear()
         _LAST_WINDOW[files] = found
@@ -43,10 +46,10 @@ def days_with_neighbours(days: list[str]) -> list[str]:
 
 
 def leak_and_secret_scan(
-    name: str, table: pa.Table, lake: Lake, secret: bytes, days: list[str]
+    name: str, table: pa.Table, lake: Lake, secret: bytes, days: list[str], workers: int = 1
 ) -> AssetCheckResult:
     """No raw identifier of the window's raw events, and not the secret, in any column of `table`."""
-    known = raw_identifiers_for_days(lake, days)
+    known = raw_identifiers_for_days(lake, days, workers=workers)
     findings = leak_scan(name, table, known) + secret_scan(name, table, secret)
     return scan_result(name, findings, table.num_rows, "leak and secret scans")
 
@@ -64,11 +67,12 @@ def release_table_privacy_scan(
         required_resource_keys={"lake", "privacy"},
     )
     def _scan(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        lake, secret = context.resources.lake.lake, context.resources.privacy.secret_for_scans()
+        lake, privacy = context.resources.lake.lake, context.resources.privacy
+        secret, workers = privacy.secret_for_scans(), privacy.worker_count()
         release, days = ReleaseWindow.of_run(context).name, run_days(context)
         results = [
             leak_and_secret_scan(
-                t, read_files([lake.partition_file(t, "release", release)]), lake, secret, days
+                t, read_files([lake.partition_file(t, "release", release)]), lake, secret, days, workers
             )
             for t in tables
         ]

@@ -67,7 +67,7 @@ class PrivacyResource(ConfigurableResource):
     secret: str | None = None
     ner: bool = False
     optout_file: str | None = None
-    workers: int | None = None  # BLUEPRINT_ANONYMIZE_WORKERS; None: one per usable core
+    workers: int | None = None  # BLUEPRINT_WORKERS; None: one per usable core
     _secret_bytes: bytes | None = PrivateAttr(default=None)
 
     def secret_bytes(self) -> bytes:
@@ -84,11 +84,11 @@ class PrivacyResource(ConfigurableResource):
 
         return Pseudonymizer(self.secret_bytes())
 
-    def anonymize_workers(self) -> int:
-        """Processes that anonymize post text at once (lib/privacy/anonymizer.py `anonymize_workers`)."""
-        from blueprint_assets.lib.privacy.anonymizer import anonymize_workers
+    def worker_count(self) -> int:
+        """Processes for the Python-bound privacy work: anonymization and the scans (lib/parallel.py)."""
+        from blueprint_assets.lib.parallel import workers
 
-        return anonymize_workers(self.workers)
+        return workers(self.workers)
 
     def secret_for_scans(self) -> bytes:
         return self.secret_bytes()
@@ -290,7 +290,7 @@ def build_resources(settings: Settings | None = None) -> dict:
             secret=_by_name(SECRET_ENV, settings.secret),
             ner=settings.ner,
             optout_file=settings.optout_file,
-            workers=settings.anonymize_workers,
+            workers=settings.workers,
         ),
         "source": EventSourceResource(
             kind=settings.source,

@@ -20,7 +20,7 @@ def post_embeddings_privacy_scan(
     """No raw identifier, and not the secret, in any column of the post vectors table."""
     days = run_days(context)
     table = lake.lake.read_days("post_embeddings", days, every_day=True).drop_columns(["vector"])
-    known = raw_identifiers_for_days(lake.lake, days_with_neighbours(days))
+    known = raw_identifiers_for_days(lake.lake, days_with_neighbours(days), workers=privacy.worker_count())
     findings = leak_scan("post_embeddings", table, known) + secret_scan(
         "post_embeddings", table, privacy.secret_for_scans()
     )

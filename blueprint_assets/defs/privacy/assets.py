@@ -25,7 +25,7 @@ def anonymized_posts(
         """Made by, or about, an opted-out account (as actor, subject, or author of a target post)."""
         return involves_pseudonyms(row, opted_out, pseudonym)
 
-    workers = privacy.anonymize_workers()
+    workers = privacy.worker_count()
 
     def anonymize_texts(texts: list[str], spans: list[list]) -> list:
         return anonymizer.anonymize_many(texts, spans, workers=workers)

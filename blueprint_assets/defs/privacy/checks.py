@@ -23,17 +23,19 @@ def anonymized_posts_residual_scan(
 
     table = lake.lake.read_days("anonymized_posts", run_days(context), every_day=True)
     texts = table.column("text").to_pylist()
-    residual = text_anonymizer(privacy.ner).residual_scan(texts, privacy.anonymize_workers())
+    residual = text_anonymizer(privacy.ner).residual_scan(texts, privacy.worker_count())
     findings = [f"anonymized_posts.text: {n} residual {kind}" for kind, n in sorted(residual.items()) if n]
     return scan_result("anonymized_posts", findings, table.num_rows, "residual scan")
 
 
 @asset_check(asset="anonymized_posts", blocking=True, partitions_def=daily_partitions)
-def anonymized_posts_leak_scan(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+def anonymized_posts_leak_scan(
+    context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
+) -> AssetCheckResult:
     """No raw DID, handle, email or URL from the raw events appears in any column."""
     days = run_days(context)
     table = lake.lake.read_days("anonymized_posts", days, every_day=True)
-    known = raw_identifiers_for_days(lake.lake, days_with_neighbours(days))
+    known = raw_identifiers_for_days(lake.lake, days_with_neighbours(days), workers=privacy.worker_count())
     return scan_result(
         "anonymized_posts", leak_scan("anonymized_posts", table, known), table.num_rows, "leak scan"
     )

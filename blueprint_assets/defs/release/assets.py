@@ -261,7 +261,8 @@ def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: Pri
     from checks.privacy_scans import raw_identifiers_for_days
 
     days = run_days(context)
-    known = raw_identifiers_for_days(lake.lake, days, required=True)
+    workers = privacy.worker_count()
+    known = raw_identifiers_for_days(lake.lake, days, required=True, workers=workers)
     anonymizer = text_anonymizer(privacy.ner)
     posts = release_rows(lake, "anonymized_posts", days)
     threads = read_files([release_file(lake, "action_threads", context)])
@@ -271,7 +272,6 @@ def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: Pri
         "action_threads": (threads, texts),
         "dataset_release": (folder_as_table(release_dir(lake, context)), texts),
     }
-    workers = privacy.anonymize_workers()
     scans = []
     residuals: dict[int, dict[str, int]] = {}  # the release folder holds the threads' texts: scanned once
     for name, (table, texts) in tables.items():

@@ -139,7 +139,12 @@ def dataset_release_privacy_scan(
     """No raw identifier, and not the secret, in any file of the release folder (public, private, audit)."""
     table = folder_as_table(release_dir(lake, context))
     return leak_and_secret_scan(
-        "dataset_release", table, lake.lake, privacy.secret_for_scans(), run_days(context)
+        "dataset_release",
+        table,
+        lake.lake,
+        privacy.secret_for_scans(),
+        run_days(context),
+        privacy.worker_count(),
     )
 
 

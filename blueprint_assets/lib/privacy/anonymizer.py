@@ -18,19 +18,15 @@ Facet spans (Bluesky `mention`/`link`, UTF-8 byte ranges) enter step 1 as `USERN
 from __future__ import annotations
 
 import functools
-import gc
-import multiprocessing
-import os
-import signal
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import regex
 from phonenumbers import SUPPORTED_REGIONS, PhoneMetadata
 from phonenumbers.phonenumbermatcher import _PATTERN as _PHONE_CANDIDATE
 
+from blueprint_assets.lib.parallel import forked_map
 from blueprint_assets.lib.privacy.recognizers import (
     DEFAULT_ENTITIES,
     PHONE_REGIONS,
@@ -276,8 +272,8 @@ class TextAnonymizer:
     ) -> list[AnonymizedText]:
         """Anonymize a batch; identical (text, spans) pairs are computed once (reposted boilerplate).
 
-        `workers > 1` forks that many processes (POSIX only) that inherit this instance, so there is no
-        re-initialisation cost; the order of results is preserved.
+        `workers > 1` forks that many processes (lib/parallel.py) that inherit this instance, so there is
+        no re-initialisation cost; the order of results is preserved.
         """
         if spans_list is None:
             spans_list = [None] * len(texts)
@@ -287,9 +283,7 @@ class TextAnonymizer:
             (text or "", list(spans) if spans else None)
             for text, spans in zip(texts, spans_list, strict=True)
         ]
-        if _fork_pays(workers, len(items)):
-            return [result for part in _forked(self, "_anonymize_items", items, workers) for result in part]
-        return self._anonymize_items(items)
+        return [result for part in forked_map(self._anonymize_items, items, workers) for result in part]
 
     def _anonymize_items(self, items: list[tuple[str, list | None]]) -> list[AnonymizedText]:
         memo: dict[tuple, AnonymizedText] = {}
@@ -308,10 +302,8 @@ class TextAnonymizer:
         `workers` as for `anonymize_many`."""
         # Texts repeat (thread contexts): each distinct one is scanned once, counted as often as it occurs.
         distinct = list(Counter(t for t in anonymized_texts if t).items())
-        if not _fork_pays(workers, len(distinct)):
-            return self._residual_counts(distinct)
         counts: dict[str, int] = {}
-        for part in _forked(self, "_residual_counts", distinct, workers):
+        for part in forked_map(self._residual_counts, distinct, workers):
             for entity, n in part.items():
                 counts[entity] = counts.get(entity, 0) + n
         return counts
@@ -323,47 +315,6 @@ class TextAnonymizer:
             for _, _, entity in resolve_overlaps(masked, self.find(masked)):
                 counts[entity] = counts.get(entity, 0) + repeats
         return counts
-
-
-_FORK_STATE: TextAnonymizer | None = None
-
-
-def _fork_pays(workers: int, items: int) -> bool:
-    """Whether to fork: more than one worker, enough items to be worth a fork, and fork available."""
-    return workers > 1 and items >= 256 and "fork" in multiprocessing.get_all_start_methods()
-
-
-def _default_signals() -> None:
-    """In a child: drop the signal handlers inherited from the step's process (Dagster turns SIGTERM into
-    an interruption error with a traceback); Ctrl-C is the parent's to handle, and it ends the children."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _forked_call(method: str, chunk: list) -> Any:
-    assert _FORK_STATE is not None
-    return getattr(_FORK_STATE, method)(chunk)
-
-
-def _forked(anonymizer: TextAnonymizer, method: str, items: list, workers: int) -> list:
-    """`anonymizer.<method>(chunk)` of contiguous chunks of `items`, in forked children of this process
-    (which inherit the loaded recognizers: no re-initialisation), in order."""
-    global _FORK_STATE
-    _FORK_STATE = anonymizer
-    # Children share the parent's memory copy-on-write; frozen objects are never scanned by a child's
-    # cyclic GC, which would otherwise write to (and so copy) every page of the step's heap.
-    gc.freeze()
-    try:
-        chunk = max(64, len(items) // (workers * 4) + 1)
-        chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals) as pool:
-            parts = pool.map(functools.partial(_forked_call, method), chunks)
-            pool.close()  # let the children exit on their own, instead of the SIGTERM of `terminate`
-            pool.join()
-        return parts
-    finally:
-        gc.unfreeze()
-        _FORK_STATE = None
 
 
 def residual_scan(
@@ -389,20 +340,6 @@ def presidio_baseline(texts: Iterable[str], entities: Sequence[str] = DEFAULT_EN
         results = analyzer.analyze(text, language="en", entities=wanted)
         out.append(engine.anonymize(text=text, analyzer_results=results).text)
     return out
-
-
-# More processes than this gain little: each forks the whole step process and feeds on pickled chunks.
-MAX_ANONYMIZE_WORKERS = 8
-
-
-def anonymize_workers(requested: int | None = None) -> int:
-    """Processes for `anonymize_many`: `requested`, else one per core this process may run on (at most
-    MAX_ANONYMIZE_WORKERS); 1 anonymizes in this process."""
-    if requested is not None:
-        if requested < 1:
-            raise ValueError(f"BLUEPRINT_ANONYMIZE_WORKERS must be at least 1, got {requested}")
-        return requested
-    return max(1, min(len(os.sched_getaffinity(0)), MAX_ANONYMIZE_WORKERS))
 
 
 @functools.lru_cache(maxsize=2)

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from blueprint_assets.lib.parallel import forked_map
 from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, SCAN_REGEXES
 
 DID_PATTERN = re.compile(DID_SCAN_REGEX, re.IGNORECASE)
@@ -153,8 +154,9 @@ def secret_scan(table_name: str, table: pa.Table, secret: bytes) -> list[Finding
     return findings
 
 
-def lake_raw_identifiers(raw: pa.Table | None) -> set[str]:
-    """Identifiers in raw_events rows (columns kind, raw), including identity events' handles."""
+def lake_raw_identifiers(raw: pa.Table | None, workers: int = 1) -> set[str]:
+    """Identifiers in raw_events rows (columns kind, raw), including identity events' handles; the lines
+    are harvested by `workers` forked processes (lib/parallel.py)."""
     if raw is None:
         return set()
     lines = raw.column("raw").to_pylist()
@@ -163,7 +165,10 @@ def lake_raw_identifiers(raw: pa.Table | None) -> set[str]:
         for kind, line in zip(raw.column("kind").to_pylist(), lines, strict=True)
         if kind == "identity" and '"handle"' in line
     ]
-    return harvest_identifiers(lines, handles)
+    found = harvest_identifiers([], handles)
+    for part in forked_map(harvest_identifiers, lines, workers):
+        found |= part
+    return found
 
 
 def folder_as_table(root: Path) -> pa.Table:

@@ -66,3 +66,17 @@ def test_a_parquet_file_in_a_folder_is_scanned_by_its_strings(tmp_path) -> None:
         "release.content: 1 row(s) contain a raw DID",
         "release.content: 1 row(s) contain a raw URL",
     ]
+
+
+def test_forked_harvest_finds_what_one_process_finds() -> None:
+    from blueprint_assets.lib.privacy.scans import lake_raw_identifiers
+
+    def letters(i: int) -> str:  # a did:plc is base32: letters only here
+        return "".join("abcdefghij"[int(d)] for d in f"{i:024d}")
+
+    text = "mail u{i}@example.com at https://x.org/{i}"
+    lines = [f'{{"did":"did:plc:{letters(i)}","text":"{text.format(i=i)}"}}' for i in range(600)]
+    raw = pa.table({"kind": ["commit"] * 600, "raw": lines})
+    alone = lake_raw_identifiers(raw)
+    assert len(alone) == 3 * 600 and "did:plc:" + "a" * 23 + "b" in alone
+    assert lake_raw_identifiers(raw, workers=2) == alone

@@ -2,17 +2,22 @@
 
 The Python-bound privacy work (text anonymization, residual scans, harvesting raw identifiers) is CPU work
 on plain strings; the GIL keeps threads from sharing it, so it is spread over forked processes. A child
-inherits the loaded state (recognizers, compiled patterns) and the function itself, so nothing but the
-chunks and their results is pickled. `workers(requested)` is the one rule for how many.
+inherits the loaded state (recognizers, compiled patterns) and the task itself, so nothing but the chunks
+and their results is pickled. A task must touch only plain Python objects: a forked child must not use
+DuckDB, Arrow or logging, whose threads and locks stay with the parent. `workers(requested)` is the one
+rule for how many.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import multiprocessing
 import os
 import signal
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -21,17 +26,31 @@ T = TypeVar("T")
 MAX_WORKERS = 8
 # Below this many items a fork costs more than it saves.
 MIN_ITEMS = 256
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>", or "max <period>"
 
-_TASK: Callable[[list], Any] | None = None
+_TASK: Callable[[list], Any] | None = None  # set in each child by its initializer
 
 
 def workers(requested: int | None = None) -> int:
-    """`requested` (BLUEPRINT_WORKERS), else one per core this process may run on, at most MAX_WORKERS."""
+    """`requested` (BLUEPRINT_WORKERS), else one per usable core, at most MAX_WORKERS."""
     if requested is not None:
         if requested < 1:
             raise ValueError(f"BLUEPRINT_WORKERS must be at least 1, got {requested}")
         return requested
-    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+    return max(1, min(usable_cores(), MAX_WORKERS))
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity (all cores where the OS has none), capped by a
+    container's cgroup CPU quota (a pod limited to one CPU gets one worker, however many the node has)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota: the affinity stands
+    return cores
 
 
 def fork_pays(count: int, items: int) -> bool:
@@ -41,34 +60,37 @@ def fork_pays(count: int, items: int) -> bool:
 
 def forked_map(task: Callable[[list], T], items: list, count: int) -> list[T]:
     """`[task(chunk) for chunk in chunks(items)]`, the chunks contiguous and in order, run by `count`
-    forked children when that pays (`fork_pays`), else here."""
+    forked children when that pays (`fork_pays`), else here. A child that dies (killed, out of memory)
+    raises `BrokenProcessPool` here instead of leaving the step waiting forever."""
     if not fork_pays(count, len(items)):
         return [task(items)]
-    global _TASK
-    _TASK = task
+    size = max(64, len(items) // (count * 4) + 1)
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
     # Children share the parent's memory copy-on-write; frozen objects are never scanned by a child's
     # cyclic GC, which would otherwise write to (and so copy) every page of the step's heap.
+    frozen_before = gc.get_freeze_count() > 0  # someone else froze objects: leave their freeze be
     gc.freeze()
     try:
-        size = max(64, len(items) // (count * 4) + 1)
-        chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        with multiprocessing.get_context("fork").Pool(count, initializer=_default_signals) as pool:
-            parts = pool.map(_run, chunks)
-            pool.close()  # let the children exit on their own, instead of the SIGTERM of `terminate`
-            pool.join()
-        return parts
+        context = multiprocessing.get_context("fork")
+        # The task reaches each child through its initializer's arguments, which a fork inherits unpickled.
+        with ProcessPoolExecutor(
+            count, mp_context=context, initializer=_start_child, initargs=(task,)
+        ) as pool:
+            return list(pool.map(_run, chunks))
     finally:
-        gc.unfreeze()
-        _TASK = None
+        if not frozen_before:
+            gc.unfreeze()
+
+
+def _start_child(task: Callable[[list], Any]) -> None:
+    """In a child: keep the task, and drop the signal handlers inherited from the step's process (Dagster
+    turns SIGTERM into an interruption error with a traceback); Ctrl-C is the parent's to handle."""
+    global _TASK
+    _TASK = task
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run(chunk: list) -> Any:
     assert _TASK is not None
     return _TASK(chunk)
-
-
-def _default_signals() -> None:
-    """In a child: drop the signal handlers inherited from the step's process (Dagster turns SIGTERM into
-    an interruption error with a traceback); Ctrl-C is the parent's to handle, and it ends the children."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -7,7 +7,7 @@ import pytest
 
 from blueprint_assets.defs.release.checks import thread_facts
 from blueprint_assets.lib.actions_space import one_hot
-from blueprint_assets.lib.release.thread_table import ACTION_THREADS_SCHEMA
+from blueprint_assets.lib.release.thread_table import ACTION_THREADS_SCHEMA, ACTIONS_TYPE
 
 
 def _message(time: int, text: str | None = "words", action: str | None = None) -> dict:
@@ -62,3 +62,15 @@ def test_granularities_prefix_ids_with_their_k() -> None:
 def test_a_thread_without_messages_is_refused() -> None:
     with pytest.raises(ValueError, match="without messages"):
         thread_facts(pa.Table.from_pylist([_thread("empty", "post", [])], schema=ACTION_THREADS_SCHEMA))
+
+
+def test_no_thread_gives_no_columns_and_a_missing_time_is_refused() -> None:
+    empty = pa.Table.from_pylist([], schema=ACTION_THREADS_SCHEMA)
+    assert thread_facts(empty).columns.tolist() == []
+    loose = ACTION_THREADS_SCHEMA.set(
+        4, pa.field("thread", pa.list_(pa.struct([("user_id", pa.string()), ("relative_integer_time", pa.int64()),
+                                                  ("text", pa.string()), ("actions", ACTIONS_TYPE)])))
+    )  # fmt: skip
+    untimed = _thread("untimed", "post", [{**_message(1, action="post"), "relative_integer_time": None}])
+    with pytest.raises(ValueError, match="without a time"):
+        thread_facts(pa.Table.from_pylist([untimed], schema=loose))

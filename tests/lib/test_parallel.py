@@ -38,3 +38,14 @@ def test_the_worker_count_rule() -> None:
     assert 1 <= workers() <= len(os.sched_getaffinity(0))
     with pytest.raises(ValueError, match="BLUEPRINT_WORKERS must be at least 1"):
         workers(0)
+
+
+def test_a_cgroup_cpu_quota_caps_the_cores(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import blueprint_assets.lib.parallel as parallel
+
+    quota = tmp_path / "cpu.max"
+    monkeypatch.setattr(parallel, "CGROUP_CPU_MAX", quota)
+    quota.write_text("50000 100000\n")  # half a CPU: one worker
+    assert parallel.usable_cores() == 1 and parallel.workers() == 1
+    quota.write_text("max 100000\n")
+    assert parallel.usable_cores() == len(os.sched_getaffinity(0))

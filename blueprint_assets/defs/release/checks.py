@@ -21,9 +21,16 @@ RELEASE_CHECK = {"blocking": True, "partitions_def": monthly_partitions}
 
 
 def thread_facts(table: pa.Table) -> pd.DataFrame:
-    """One row per thread with the derived facts the gates test, computed column-wise from the messages."""
+    """One row per thread with the derived facts the gates test, computed column-wise from the messages,
+    batch by batch (a whole column in one array could pass Arrow's 2 GiB offsets). No thread: no columns,
+    so the gates fail instead of passing on nothing."""
+    frames = [_batch_facts(pa.Table.from_batches([batch])) for batch in table.to_batches() if batch.num_rows]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _batch_facts(table: pa.Table) -> pd.DataFrame:
     thread = table.column("thread").combine_chunks()
-    lengths = pc.list_value_length(thread).to_numpy(zero_copy_only=False)
+    lengths = pc.fill_null(pc.list_value_length(thread), 0).to_numpy(zero_copy_only=False)
     if (lengths < 1).any():
         raise ValueError("a thread without messages cannot be checked")
     messages = thread.flatten()
@@ -41,7 +48,10 @@ def thread_facts(table: pa.Table) -> pd.DataFrame:
         flag = pc.fill_null(pc.struct_field(actions, name), False).to_numpy(zero_copy_only=False)[last]
         last_true += flag
         last_action_matches |= flag & (action == name)
-    times = pc.struct_field(messages, "relative_integer_time").to_numpy(zero_copy_only=False)
+    times = pc.struct_field(messages, "relative_integer_time")
+    if times.null_count:
+        raise ValueError("a message without a time cannot be checked")
+    times = times.to_numpy(zero_copy_only=False)
     # A pair of neighbours in one thread whose later message is earlier.
     backwards = np.flatnonzero((parent[1:] == parent[:-1]) & (times[1:] < times[:-1]))
     per_thread = lambda mask: np.bincount(parent[mask], minlength=len(lengths))  # noqa: E731

@@ -103,6 +103,10 @@ def _mapped(column: pa.ChunkedArray | pa.Array, many: Callable[[list], list], ty
     """`many(values)` spread over the column: called once, on its distinct values (ids and tags repeat)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_null(column.type):  # a column of nulls only, typed as such
+        return pa.array(many([None]) * len(column), type_)
     distinct = pc.unique(column)
     return pa.array(many(distinct.to_pylist()), type_).take(pc.index_in(column, value_set=distinct))
 
@@ -115,7 +119,10 @@ def _language_columns(langs: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     """`lang` (the first tag, lowercased) and `is_english` (any tag's language is `en`) of every row."""
     langs = langs.combine_chunks()
     rows = len(langs)
-    has_tags = pc.fill_null(pc.list_value_length(langs), 0).to_numpy(zero_copy_only=False) > 0
+    if pa.types.is_null(langs.type):  # no row has tags
+        return pa.nulls(rows, pa.string()), pa.array(np.zeros(rows, dtype=bool))
+    lengths = pc.fill_null(pc.list_value_length(langs), 0).to_numpy(zero_copy_only=False)
+    has_tags = lengths > 0
     primary = np.full(rows, None, dtype=object)
     if has_tags.any():
         first = pc.list_element(langs.filter(pa.array(has_tags)), 0)
@@ -124,8 +131,29 @@ def _language_columns(langs: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     tags = pc.list_flatten(langs)
     if len(tags):
         flags = _mapped(tags, _each(_is_english_tag), pa.bool_()).to_numpy(zero_copy_only=False)
-        english[pc.list_parent_indices(langs).to_numpy()[flags]] = True
+        # Parents from the lengths: `list_flatten` skips values behind null lists, and so do they.
+        english[np.repeat(np.arange(rows), lengths)[flags]] = True
     return pa.array(primary, pa.string()), pa.array(english)
+
+
+PASSED_THROUGH = ("day", "time_us", "action", "resolved")
+
+
+def _passed_through(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
+    """An actions column as the schema types it; only a change of width is cast, any other type refused
+    (a drifted upstream schema must fail here, not change the published values)."""
+    kind = column.type
+    same_kind = (
+        kind == field.type
+        or (
+            pa.types.is_string(field.type)
+            and (pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
+        )
+        or (pa.types.is_integer(field.type) and pa.types.is_integer(kind))
+    )
+    if not same_kind:
+        raise TypeError(f"actions column {field.name} is {kind}, expected {field.type}")
+    return column.cast(field.type)
 
 
 def _kept(actions: pa.Table, is_opted_out: Callable[[dict], bool] | None) -> pa.Table:
@@ -174,9 +202,11 @@ def anonymize_actions(
         lang=lang,
         is_english=english,
         pii_counts=pa.array(pii_counts, pa.string()),
-        **{name: kept.column(name) for name in ("day", "time_us", "action", "resolved")},
+        **{
+            name: _passed_through(kept.column(name), ANONYMIZED_SCHEMA.field(name)) for name in PASSED_THROUGH
+        },
     )
-    table = pa.table([columns[f.name].cast(f.type) for f in ANONYMIZED_SCHEMA], schema=ANONYMIZED_SCHEMA)
+    table = pa.table([columns[name] for name in ANONYMIZED_SCHEMA.names], schema=ANONYMIZED_SCHEMA)
     return table, {
         "rows": rows,
         "opted_out_rows": actions.num_rows - rows,

@@ -38,6 +38,8 @@ def keyed_digests(secret: bytes, identifiers: list[str], hex_digits: int = 64) -
     One inlined loop over a keyed HMAC copied per identifier: at millions of identifiers, key setup and a
     helper call per identifier cost as much as the hash itself.
     """
+    if hex_digits % 2 or not 0 < hex_digits <= 64:
+        raise ValueError(f"hex_digits must be an even number from 2 to 64, got {hex_digits}")
     copy = _HMAC_NEW(secret, digestmod="sha256").copy
     cut = hex_digits // 2
     digests = []

@@ -86,29 +86,43 @@ def tokens_with_kinds(text: str) -> set[tuple[str, str]]:
 
 def string_columns(table: pa.Table) -> Iterator[tuple[str, list[tuple[pa.Array, np.ndarray]]]]:
     """(column name, its string leaves) for every column: each leaf is (strings, row of each string);
-    nested lists, structs and maps are unnested to their strings, each scanned on its own."""
+    nested lists, structs and maps are unnested to their strings, each scanned on its own, and bytes are
+    read as UTF-8 text. Chunk by chunk: one array of a whole column could pass Arrow's 2 GiB offsets."""
     for name in table.column_names:
-        column = table.column(name).combine_chunks()
-        yield name, list(_leaf_strings(column, np.arange(len(column))))
+        leaves, start = [], 0
+        for chunk in table.column(name).chunks:
+            leaves += _leaf_strings(chunk, np.arange(start, start + len(chunk)))
+            start += len(chunk)
+        yield name, leaves
 
 
 def _leaf_strings(array: pa.Array, rows: np.ndarray) -> Iterator[tuple[pa.Array, np.ndarray]]:
     kind = array.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         yield array, rows
+    elif pa.types.is_string_view(kind):
+        yield array.cast(pa.large_string()), rows
+    elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+        text = [None if v is None else v.decode("utf-8", "replace") for v in array.to_pylist()]
+        yield pa.array(text, pa.large_string()), rows
+    elif isinstance(kind, pa.ExtensionType):
+        yield from _leaf_strings(array.storage, rows)
     elif pa.types.is_dictionary(kind):
         yield from _leaf_strings(array.dictionary_decode(), rows)
     elif pa.types.is_map(
         kind
-    ):  # as the list of (key, value) structs it is (Arrow's list kernels abort on maps)
+    ):  # as the list of (key, value) structs it is: Arrow's list kernels abort on maps
         entries = pa.struct([pa.field("key", kind.key_type, nullable=False), kind.item_field])
         yield from _leaf_strings(array.cast(pa.list_(entries)), rows)
     elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
-        yield from _leaf_strings(array.flatten(), rows[pc.list_parent_indices(array).to_numpy()])
+        # `flatten` skips the values behind null lists, so parents come from the lengths (null: 0), which
+        # skip them too (`list_parent_indices` would not).
+        lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
+        yield from _leaf_strings(array.flatten(), np.repeat(rows, lengths))
     elif pa.types.is_struct(kind):
         for field_values in array.flatten():  # the struct's nulls applied to each field
             yield from _leaf_strings(field_values, rows)
-    elif pa.types.is_nested(kind):  # any other nesting (unions): each value as its text, as before
+    elif pa.types.is_nested(kind):  # any other nesting (unions): each value as its text
         yield pa.array([None if v is None else repr(v) for v in array.to_pylist()], pa.string()), rows
 
 

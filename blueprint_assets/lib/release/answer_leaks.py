@@ -337,10 +337,24 @@ def _table(path: Path) -> pa.Table | None:
         return pq.read_table(path, partitioning=None)
     if path.suffix == ".jsonl":
         try:
-            return pj.read_json(path)
+            table = pj.read_json(path)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
+        # Arrow reads a date-like string as a timestamp, which is no longer a string to compare.
+        return table if all(_json_typed(f.type) for f in table.schema) else None
     return None
+
+
+def _json_typed(kind: pa.DataType) -> bool:
+    """Whether Arrow kept a JSON value as JSON has it: strings, numbers, booleans, nulls, lists, objects."""
+    if pa.types.is_list(kind):
+        return _json_typed(kind.value_type)
+    if pa.types.is_struct(kind):
+        return all(_json_typed(field.type) for field in kind)
+    return (
+        pa.types.is_string(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind) or pa.types.is_null(kind)
+    )  # fmt: skip
 
 
 def _structure_leaks(name: str, table: pa.Table, hidden_ids: set[str]) -> list[str]:
@@ -351,8 +365,12 @@ def _structure_leaks(name: str, table: pa.Table, hidden_ids: set[str]) -> list[s
     if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
         hidden = pa.array(sorted(hidden_ids), ids.type)
         table = table.filter(pc.fill_null(pc.is_in(ids, value_set=hidden), False))
+    return _row_structure_findings(name, table.to_pylist(), hidden_ids)
+
+
+def _row_structure_findings(name: str, rows: list[dict[str, Any]], hidden_ids: set[str]) -> list[str]:
     findings = []
-    for row in table.to_pylist():
+    for row in rows:
         reason = row_structure_leak(row, hidden_ids)
         if reason:
             findings.append(f"{name}: hidden thread {str(row['id'])[:12]}… {reason}")
@@ -391,10 +409,7 @@ def scan_public(public: Path, index: AnswerIndex) -> list[str]:
             findings += _structure_leaks(name, table, index.ids)
             hits = index.ids_in(_distinct_strings(table))
         elif rows is not None:
-            for row in rows:
-                reason = row_structure_leak(row, index.ids)
-                if reason:
-                    findings.append(f"{name}: hidden thread {str(row['id'])[:12]}… {reason}")
+            findings += _row_structure_findings(name, rows, index.ids)
             hits = index.ids_in(nested_strings(rows))
         else:
             text = path.read_text(encoding="utf-8", errors="replace")

@@ -104,3 +104,24 @@ def test_an_empty_day_gives_an_empty_table() -> None:
     table, stats = anonymize_actions(empty, Pseudonymizer(SECRET).many, text_anonymizer(False).anonymize_many)
     assert table.num_rows == 0 and table.schema == ANONYMIZED_SCHEMA
     assert stats == {"rows": 0, "opted_out_rows": 0, "pii_by_type": {}}
+
+
+def test_dictionary_columns_and_untyped_langs_are_read_and_drifted_types_refused() -> None:
+    import pytest
+
+    pseudonym = Pseudonymizer(SECRET)
+    anonymizer = text_anonymizer(False)
+    table = pa.Table.from_pylist(ROWS)
+    encoded = table.set_column(table.schema.get_field_index("actor_did"), "actor_did",
+                               table.column("actor_did").dictionary_encode())  # fmt: skip
+    assert anonymize_actions(encoded, pseudonym.many, anonymizer.anonymize_many)[0].equals(
+        anonymize_actions(table, pseudonym.many, anonymizer.anonymize_many)[0]
+    )
+    untyped = table.set_column(table.schema.get_field_index("langs"), "langs", pa.nulls(len(ROWS)))
+    out, _ = anonymize_actions(untyped, pseudonym.many, anonymizer.anonymize_many)
+    assert out.column("lang").null_count == len(ROWS) and not any(out.column("is_english").to_pylist())
+    drifted = table.set_column(
+        table.schema.get_field_index("resolved"), "resolved", pa.array([1] * len(ROWS))
+    )
+    with pytest.raises(TypeError, match="actions column resolved is int64, expected bool"):
+        anonymize_actions(drifted, pseudonym.many, anonymizer.anonymize_many)

@@ -85,3 +85,8 @@ def test_batch_pseudonyms_equal_one_by_one_even_past_the_cache_bound() -> None:
     assert small.many(ids[:2]) == expected[:2]  # "did:plc:a" was cached or not: same value
     assert Pseudonymizer(secret).many(ids) == expected
     assert keyed_digests(secret, ["x", "y"], 16) == [pseudonym(secret, "x")[:16], pseudonym(secret, "y")[:16]]
+
+
+def test_keyed_digests_refuse_an_odd_cut() -> None:
+    with pytest.raises(ValueError, match="even number"):
+        keyed_digests(b"s", ["x"], 15)

@@ -80,3 +80,15 @@ def test_forked_harvest_finds_what_one_process_finds() -> None:
     alone = lake_raw_identifiers(raw)
     assert len(alone) == 3 * 600 and "did:plc:" + "a" * 23 + "b" in alone
     assert lake_raw_identifiers(raw, workers=2) == alone
+
+
+def test_bytes_and_lists_behind_nulls_are_read_right() -> None:
+    # A null list slot backed by values (as a filter can leave it): those values are not the row's.
+    backed = pa.ListArray.from_arrays(
+        pa.array([0, 1, 2, 3]), pa.array([f"x {DID}", f"y {URL}", "z"]), mask=pa.array([False, True, False])
+    )
+    table = pa.table({"lists": backed, "blob": pa.array([f"{DID}".encode(), b"\xff\xfe", None])})
+    assert sorted(str(f) for f in leak_scan("t", table, KNOWN)) == [
+        "t.blob: 1 row(s) contain a raw DID",
+        "t.lists: 1 row(s) contain a raw DID",  # the URL sits behind the null slot
+    ]

@@ -363,3 +363,18 @@ def test_json_lines_arrow_cannot_read_are_scanned_row_by_row(tmp_path: Path) -> 
         "odd.jsonl: hidden thread hidden-2… last message carries its action or text",
         "odd.jsonl: holds the text of 1 hidden answer(s), e.g. hidden-2…",
     ]
+
+
+def test_date_like_strings_in_json_lines_are_still_compared(tmp_path: Path) -> None:
+    """Arrow would read these strings as timestamps; such a file is read row by row instead."""
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, scan_public
+
+    index = AnswerIndex([{"id": "hidden-3", "text": "2024-01-01T10:00:00"}])
+    public = tmp_path / "public"
+    public.mkdir()
+    rows = [
+        {"id": "t1", "thread": [{"text": "2024-01-01T10:00:00"}]},
+        {"id": "t2", "thread": [{"text": "x"}]},
+    ]
+    (public / "dates.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert scan_public(public, index) == ["dates.jsonl: holds the text of 1 hidden answer(s), e.g. hidden-3…"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from blueprint_assets.lib.parallel import forked_map
@@ -185,22 +186,71 @@ def lake_raw_identifiers(raw: pa.Table | None, workers: int = 1) -> set[str]:
     return found
 
 
+def row_file_table(path: Path) -> pa.Table | None:
+    """A Parquet or JSON-lines file as one Arrow table, else None (also for JSON lines Arrow cannot read
+    as one table of objects, or would change: read those line by line)."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path, partitioning=None)
+    if path.suffix == ".jsonl":
+        try:
+            table = pj.read_json(path)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        # Arrow reads a date-like string as a timestamp, which is no longer a string to compare.
+        return table if all(_json_typed(f.type) for f in table.schema) else None
+    return None
+
+
+def _json_typed(kind: pa.DataType) -> bool:
+    """Whether Arrow kept a JSON value as JSON has it: strings, numbers, booleans, nulls, lists, objects."""
+    if pa.types.is_list(kind):
+        return _json_typed(kind.value_type)
+    if pa.types.is_struct(kind):
+        return all(_json_typed(field.type) for field in kind)
+    return (
+        pa.types.is_string(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind) or pa.types.is_null(kind)
+    )  # fmt: skip
+
+
+def _field_names(kind: pa.DataType | pa.Schema) -> Iterator[str]:
+    """Every field name of a schema or type, nested ones included (a JSON object's keys)."""
+    for field in kind if isinstance(kind, pa.Schema | pa.StructType) else ():
+        yield field.name
+        inner = field.type
+        while pa.types.is_list(inner) or pa.types.is_large_list(inner) or pa.types.is_fixed_size_list(inner):
+            inner = inner.value_type
+        yield from _field_names(inner)
+
+
+def file_strings(path: Path) -> pa.Array:
+    """What a scan reads of a file: a Parquet or JSON-lines file's strings and field names, any other
+    file's text whole (a PNG's bytes as Latin-1)."""
+    table = row_file_table(path) if path.suffix in (".parquet", ".jsonl") else None
+    if table is not None:
+        leaves = [
+            values.cast(pa.large_string()) for _, column in string_columns(table) for values, _ in column
+        ]
+        names = pa.array(list(_field_names(table.schema)), pa.large_string())
+        return pa.concat_arrays([*leaves, names])
+    if path.suffix == ".jsonl":
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return pa.array(lines, pa.large_string())
+    if path.suffix == ".png":
+        return pa.array([path.read_bytes().decode("latin-1")], pa.large_string())
+    return pa.array([path.read_text(errors="replace")], pa.large_string())
+
+
 def folder_as_table(root: Path) -> pa.Table:
-    """Every file below `root` as (file, content) text rows for scanning; a Parquet file's content is its
-    strings, one per line."""
+    """Every file below `root` as a (file, content) row for scanning, content the list of its strings
+    (`file_strings`): the scans then read each distinct string once, whichever files repeat it."""
     files, contents = [], []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         files.append(path.relative_to(root).as_posix())
-        if path.suffix == ".parquet":
-            leaves = [
-                v for _, column in string_columns(pq.read_table(path, partitioning=None)) for v, _ in column
-            ]
-            contents.append("\n".join(s for values in leaves for s in values.to_pylist() if s))
-        elif path.suffix == ".png":
-            contents.append(path.read_bytes().decode("latin-1"))
-        else:
-            contents.append(path.read_text(errors="replace"))
-    return pa.table({"file": files, "content": contents})
+        contents.append(file_strings(path))
+    offsets = np.cumsum([0] + [len(c) for c in contents]).astype(np.int64)
+    values = pa.concat_arrays(contents) if contents else pa.array([], pa.large_string())
+    return pa.table({"file": files, "content": pa.LargeListArray.from_arrays(offsets, values)})
 
 
 def thread_texts(threads: pa.Table) -> list[str]:

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
-import pyarrow.parquet as pq
+
+from blueprint_assets.lib.privacy.scans import row_file_table, string_columns
 
 MIN_CHARS = 16
 # A persona card truncates a post near 280 characters; compare at most this much of an answer.
@@ -330,33 +330,6 @@ def _rows(path: Path) -> list[dict[str, Any]] | None:
     return None
 
 
-def _table(path: Path) -> pa.Table | None:
-    """A Parquet or JSON-lines file as one Arrow table, else None (JSON lines Arrow cannot read as one
-    table of objects are read row by row by `_rows`)."""
-    if path.suffix == ".parquet":
-        return pq.read_table(path, partitioning=None)
-    if path.suffix == ".jsonl":
-        try:
-            table = pj.read_json(path)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
-        # Arrow reads a date-like string as a timestamp, which is no longer a string to compare.
-        return table if all(_json_typed(f.type) for f in table.schema) else None
-    return None
-
-
-def _json_typed(kind: pa.DataType) -> bool:
-    """Whether Arrow kept a JSON value as JSON has it: strings, numbers, booleans, nulls, lists, objects."""
-    if pa.types.is_list(kind):
-        return _json_typed(kind.value_type)
-    if pa.types.is_struct(kind):
-        return all(_json_typed(field.type) for field in kind)
-    return (
-        pa.types.is_string(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind)
-        or pa.types.is_boolean(kind) or pa.types.is_null(kind)
-    )  # fmt: skip
-
-
 def _structure_leaks(name: str, table: pa.Table, hidden_ids: set[str]) -> list[str]:
     """`row_structure_leak` findings of a table, row by row over the rows that carry a hidden id."""
     if "id" not in table.column_names or not hidden_ids:
@@ -379,8 +352,6 @@ def _row_structure_findings(name: str, rows: list[dict[str, Any]], hidden_ids: s
 
 def _distinct_strings(table: pa.Table) -> list[str]:
     """Every distinct non-empty string in the table's columns, however nested."""
-    from blueprint_assets.lib.privacy.scans import string_columns
-
     return [
         s for _, leaves in string_columns(table) for v, _ in leaves for s in pc.unique(v).to_pylist() if s
     ]
@@ -397,7 +368,7 @@ def scan_public(public: Path, index: AnswerIndex) -> list[str]:
             continue
         table, rows = None, None
         try:
-            table = _table(path)
+            table = row_file_table(path)
             rows = _rows(path) if table is None else None
         except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
             findings.append(

@@ -92,3 +92,16 @@ def test_bytes_and_lists_behind_nulls_are_read_right() -> None:
         "t.blob: 1 row(s) contain a raw DID",
         "t.lists: 1 row(s) contain a raw DID",  # the URL sits behind the null slot
     ]
+
+
+def test_a_json_lines_file_is_scanned_by_its_values_and_its_keys(tmp_path) -> None:
+    import json
+
+    rows = [{"id": "t1", "note": "plain"}, {"id": "t2", "extra": {DID: "a key, not a value"}}]
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "odd.jsonl").write_text(f"not json {URL}\n")  # Arrow cannot read it: read line by line
+    folder = folder_as_table(tmp_path)
+    assert sorted(str(f) for f in leak_scan("release", folder, KNOWN)) == [
+        "release.content: 1 row(s) contain a raw DID",
+        "release.content: 1 row(s) contain a raw URL",
+    ]

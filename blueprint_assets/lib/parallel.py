@@ -2,8 +2,8 @@
 
 The Python-bound privacy work (text anonymization, residual scans, harvesting raw identifiers) is CPU work
 on plain strings; the GIL keeps threads from sharing it, so it is spread over forked processes. A child
-inherits the loaded state (recognizers, compiled patterns) and the task itself, so nothing but the chunks
-and their results is pickled. A task must touch only plain Python objects: a forked child must not use
+inherits the loaded state (recognizers, compiled patterns), the task and the items themselves, so only
+the bounds of each chunk go to a child, and only its result comes back. A task must touch only plain Python objects: a forked child must not use
 DuckDB, Arrow or logging, whose threads and locks stay with the parent. `workers(requested)` is the one
 rule for how many.
 """
@@ -29,6 +29,7 @@ MIN_ITEMS = 256
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>", or "max <period>"
 
 _TASK: Callable[[list], Any] | None = None  # set in each child by its initializer
+_ITEMS: list = []
 
 
 def workers(requested: int | None = None) -> int:
@@ -65,32 +66,33 @@ def forked_map(task: Callable[[list], T], items: list, count: int) -> list[T]:
     if not fork_pays(count, len(items)):
         return [task(items)]
     size = max(64, len(items) // (count * 4) + 1)
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    bounds = [(start, min(start + size, len(items))) for start in range(0, len(items), size)]
     # Children share the parent's memory copy-on-write; frozen objects are never scanned by a child's
     # cyclic GC, which would otherwise write to (and so copy) every page of the step's heap.
     frozen_before = gc.get_freeze_count() > 0  # someone else froze objects: leave their freeze be
     gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
-        # The task reaches each child through its initializer's arguments, which a fork inherits unpickled.
+        # Task and items reach each child through its initializer's arguments, which a fork inherits
+        # unpickled (a window's raw lines are gigabytes: pickling them cost more than the work).
         with ProcessPoolExecutor(
-            count, mp_context=context, initializer=_start_child, initargs=(task,)
+            count, mp_context=context, initializer=_start_child, initargs=(task, items)
         ) as pool:
-            return list(pool.map(_run, chunks))
+            return list(pool.map(_run, bounds))
     finally:
         if not frozen_before:
             gc.unfreeze()
 
 
-def _start_child(task: Callable[[list], Any]) -> None:
-    """In a child: keep the task, and drop the signal handlers inherited from the step's process (Dagster
-    turns SIGTERM into an interruption error with a traceback); Ctrl-C is the parent's to handle."""
-    global _TASK
-    _TASK = task
+def _start_child(task: Callable[[list], Any], items: list) -> None:
+    """In a child: keep the task and the items, and drop the signal handlers inherited from the step's
+    process (Dagster turns SIGTERM into an interruption error with a traceback); Ctrl-C is the parent's."""
+    global _TASK, _ITEMS
+    _TASK, _ITEMS = task, items
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run(chunk: list) -> Any:
+def _run(bounds: tuple[int, int]) -> Any:
     assert _TASK is not None
-    return _TASK(chunk)
+    return _TASK(_ITEMS[bounds[0] : bounds[1]])

@@ -53,6 +53,7 @@ def run_pipeline(window: Path, data_dir: Path, days: int) -> tuple[dict[str, flo
     seconds: dict[str, float] = {}
     check_seconds: dict[str, float] = {}
     instance = DagsterInstance.ephemeral()
+    checked = {c.node_def.name: _checked_asset(c) for c in checks}  # check step -> the asset it checks
     for steps, kwargs in (
         (
             DAILY_STEPS,
@@ -66,7 +67,7 @@ def run_pipeline(window: Path, data_dir: Path, days: int) -> tuple[dict[str, flo
         (RELEASE_STEPS, {"partition_key": MONTH_KEY}),
     ):
         print(f"materializing {', '.join(steps)} ...", flush=True)
-        their_checks = {c.node_def.name: _checked_asset(c) for c in checks if _checked_asset(c) in steps}
+        their_checks = {name: asset for name, asset in checked.items() if asset in steps}
         result = materialize(
             [*(assets[s] for s in steps), *(c for c in checks if c.node_def.name in their_checks)],
             resources=resources,

@@ -54,16 +54,16 @@ def usable_cores() -> int:
     return cores
 
 
-def fork_pays(count: int, items: int) -> bool:
+def _fork_pays(count: int, items: int) -> bool:
     """Whether to fork: more than one worker, enough items, and fork available (POSIX)."""
     return count > 1 and items >= MIN_ITEMS and "fork" in multiprocessing.get_all_start_methods()
 
 
 def forked_map(task: Callable[[list], T], items: list, count: int) -> list[T]:
     """`[task(chunk) for chunk in chunks(items)]`, the chunks contiguous and in order, run by `count`
-    forked children when that pays (`fork_pays`), else here. A child that dies (killed, out of memory)
+    forked children when that pays (`_fork_pays`), else here. A child that dies (killed, out of memory)
     raises `BrokenProcessPool` here instead of leaving the step waiting forever."""
-    if not fork_pays(count, len(items)):
+    if not _fork_pays(count, len(items)):
         return [task(items)]
     size = max(64, len(items) // (count * 4) + 1)
     bounds = [(start, min(start + size, len(items))) for start in range(0, len(items), size)]

@@ -267,17 +267,18 @@ def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: Pri
     posts = release_rows(lake, "anonymized_posts", days)
     threads = read_files([release_file(lake, "action_threads", context)])
     texts = thread_texts(next(iter(by_k(threads).values())))  # every K holds the same messages
+    post_texts = [t for t in posts.column("text").to_pylist() if t]
+    post_residual, thread_residual = (
+        {k: n for k, n in anonymizer.residual_scan(t, workers).items() if n} for t in (post_texts, texts)
+    )
+    # The release folder holds the threads' texts: their residual scan stands for it.
     tables = {
-        "anonymized_posts": (posts, [t for t in posts.column("text").to_pylist() if t]),
-        "action_threads": (threads, texts),
-        "dataset_release": (folder_as_table(release_dir(lake, context)), texts),
+        "anonymized_posts": (posts, post_texts, post_residual),
+        "action_threads": (threads, texts, thread_residual),
+        "dataset_release": (folder_as_table(release_dir(lake, context)), texts, thread_residual),
     }
     scans = []
-    residuals: dict[int, dict[str, int]] = {}  # the release folder holds the threads' texts: scanned once
-    for name, (table, texts) in tables.items():
-        if id(texts) not in residuals:
-            residuals[id(texts)] = {k: n for k, n in anonymizer.residual_scan(texts, workers).items() if n}
-        residual = residuals[id(texts)]
+    for name, (table, texts, residual) in tables.items():
         leaks = leak_scan(name, table, known)
         scans.append({"table": name, "check": "residual_scan", "passed": not residual,
                       "details": f"{len(texts)} texts; residual by type: {residual or 'none'}"})  # fmt: skip

@@ -9,7 +9,6 @@ message.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import os
 import secrets
@@ -29,7 +28,7 @@ except ImportError:  # pragma: no cover - Python built without OpenSSL
 
 def pseudonym(secret: bytes, identifier: str) -> str:
     """Return the HMAC-SHA256 hex digest of `identifier` keyed by `secret`."""
-    return hmac.new(secret, identifier.encode("utf-8"), hashlib.sha256).hexdigest()
+    return keyed_digests(secret, [identifier])[0]
 
 
 def keyed_digests(secret: bytes, identifiers: list[str], hex_digits: int = 64) -> list[str]:

@@ -223,16 +223,19 @@ def _field_names(kind: pa.DataType | pa.Schema) -> Iterator[str]:
         yield from _field_names(inner)
 
 
+def table_strings(table: pa.Table) -> pa.Array:
+    """Every string value of the table's columns, however nested, as one array."""
+    leaves = [values.cast(pa.large_string()) for _, column in string_columns(table) for values, _ in column]
+    return pa.concat_arrays(leaves) if leaves else pa.array([], pa.large_string())
+
+
 def file_strings(path: Path) -> pa.Array:
     """What a scan reads of a file: a Parquet or JSON-lines file's strings and field names, any other
     file's text whole (a PNG's bytes as Latin-1)."""
     table = row_file_table(path) if path.suffix in (".parquet", ".jsonl") else None
     if table is not None:
-        leaves = [
-            values.cast(pa.large_string()) for _, column in string_columns(table) for values, _ in column
-        ]
         names = pa.array(list(_field_names(table.schema)), pa.large_string())
-        return pa.concat_arrays([*leaves, names])
+        return pa.concat_arrays([table_strings(table), names])
     if path.suffix == ".jsonl":
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         return pa.array(lines, pa.large_string())

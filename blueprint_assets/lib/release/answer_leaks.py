@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from blueprint_assets.lib.privacy.scans import row_file_table, string_columns
+from blueprint_assets.lib.privacy.scans import row_file_table, table_strings
 
 MIN_CHARS = 16
 # A persona card truncates a post near 280 characters; compare at most this much of an answer.
@@ -352,9 +352,7 @@ def _row_structure_findings(name: str, rows: list[dict[str, Any]], hidden_ids: s
 
 def _distinct_strings(table: pa.Table) -> list[str]:
     """Every distinct non-empty string in the table's columns, however nested."""
-    return [
-        s for _, leaves in string_columns(table) for v, _ in leaves for s in pc.unique(v).to_pylist() if s
-    ]
+    return [s for s in pc.unique(table_strings(table)).to_pylist() if s]
 
 
 def scan_public(public: Path, index: AnswerIndex) -> list[str]:

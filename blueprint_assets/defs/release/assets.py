@@ -52,14 +52,14 @@ def action_threads(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """Prediction units per K: [context..., action] threads of in-scope users, times ranked, ids re-keyed."""
-    from blueprint_assets.lib.release.threads import build_threads
+    from blueprint_assets.lib.release.threads import INPUT_COLUMNS, build_threads
 
-    rows = release_rows(lake, "anonymized_posts", run_days(context))
+    rows = release_rows(lake, "anonymized_posts", run_days(context), list(INPUT_COLUMNS))
     parts, result = [], None
     for k, clusters in cluster_maps(lake, context).items():
         result = build_threads(
             rows, clusters, max_depth=settings.max_depth, secret=privacy.secret_for_scans(),
-            stable_ids=settings.stable_ids,
+            stable_ids=settings.stable_ids, workers=privacy.worker_count(),
         )  # fmt: skip
         parts.append(with_k(result.table, k))
         context.log.info(f"action_threads: K={k}, {result.table.num_rows} threads")

@@ -12,6 +12,7 @@ Both give byte for byte what the per-row builder gave (tests/lib/release/test_re
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
 from typing import Any
 
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.parallel import forked_map
 from blueprint_assets.lib.privacy.pseudonyms import keyed_digests
 
 USER_ID_HEX = 16  # 64 bits: collisions are negligible at release scale, ids stay short.
@@ -55,8 +57,30 @@ class Built:
         self.lengths: list[int] = []
         self.messages: list[tuple[str, int, str | None]] = []  # (author pseudonym, time_us, text), flattened
 
+        # Message columns of threads built column-wise (thread_columns.ThreadBlock), after `messages`.
+        self.blocks: list[tuple[list[str], list[int], list[str | None]]] = []
+
     def __len__(self) -> int:
         return len(self.labels)
+
+    def add_block(self, block: Any) -> None:
+        """Append threads built column-wise (a `thread_columns.ThreadBlock`)."""
+        self.labels += block.labels
+        self.event_ids += block.event_ids
+        self.clusters += block.clusters
+        self.last_times += block.last_times
+        self.lengths += block.lengths
+        self.blocks.append((block.authors, block.clock, block.texts))
+
+    def message_columns(self) -> tuple[list[str], list[int], list[str | None]]:
+        """(authors, clock times, texts) of every message, in thread order."""
+        columns = zip(*self.messages, strict=True) if self.messages else ((), (), ())
+        authors, clock, texts = (list(column) for column in columns)
+        for block_authors, block_clock, block_texts in self.blocks:
+            authors += block_authors
+            clock += block_clock
+            texts += block_texts
+        return authors, clock, texts
 
 
 def _monotonic(times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -73,44 +97,87 @@ def _monotonic(times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return times
 
 
-def _user_ids(authors: list[str], built: Built, secret: bytes, stable_ids: bool) -> list[str]:
-    """HMAC-SHA256(secret, pseudonym[|event]) cut to USER_ID_HEX hex digits: once per person (stable ids)
-    or once per message (per-thread ids: a key repeats only when a person appears twice in one chain)."""
+@dataclass(frozen=True)
+class _Hashing:
+    """What the user and thread ids of a range of threads are hashed from (plain lists, so a forked child
+    can hash its share: `parallel.forked_map`)."""
+
+    built: Built
+    offsets: list[int]  # message offset of each thread, and the end
+    authors: list[str]
+    texts: list[str | None]
+    secret: bytes
+    stable: dict[str, str] | None  # stable ids: the one id of each person
+
+    def ids(self, threads: list[int]) -> tuple[list[str], list[str]]:
+        """(user id of each message, id of each thread) of a contiguous range of threads."""
+        if not threads:
+            return [], []
+        first, last = threads[0], threads[-1] + 1
+        start, end = self.offsets[first], self.offsets[last]
+        authors = self.authors[start:end]
+        if self.stable is not None:
+            user_ids = [self.stable[author] for author in authors]
+        else:
+            events = self.built.event_ids[first:last]
+            suffixes = np.repeat(np.asarray(events, dtype=object), self.built.lengths[first:last]).tolist()
+            keys = [author + "|" + event for author, event in zip(authors, suffixes, strict=True)]
+            user_ids = keyed_digests(self.secret, keys, USER_ID_HEX)
+        return user_ids, self._thread_ids(first, last, user_ids, self.texts[start:end])
+
+    def _thread_ids(self, first: int, last: int, user_ids: list[str], texts: list[str | None]) -> list[str]:
+        """sha1 of the compact JSON list [cluster_id, label, event_id, user_id, text, user_id, text, ...].
+
+        That is what is published minus the time rank (which shifts with the release's composition), plus
+        the action's event pseudonym so that two identical-looking threads still get distinct ids; written
+        by hand with json's own string encoder, byte for byte
+        `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`.
+        """
+        enc = encode_basestring
+        # A user id is hex digits, which JSON quotes as they are.
+        fragments = [
+            f'"{user_id}",{enc(text)}' if text is not None else f'"{user_id}",null'
+            for user_id, text in zip(user_ids, texts, strict=True)
+        ]
+        sha1 = hashlib.sha1
+        built = self.built
+        ids = []
+        start = 0
+        for cluster, label, event_id, length in zip(
+            built.clusters[first:last],
+            built.labels[first:last],
+            built.event_ids[first:last],
+            built.lengths[first:last],
+            strict=True,
+        ):
+            end = start + length
+            head = f"[{int(cluster)},{enc(label)},{enc(event_id)},"
+            ids.append(sha1((head + ",".join(fragments[start:end]) + "]").encode("utf-8")).hexdigest())
+            start = end
+        return ids
+
+
+def _hashed_ids(
+    built: Built, offsets: np.ndarray, authors: list[str], texts: list[str | None], secret: bytes,
+    stable_ids: bool, workers: int,
+) -> tuple[list[str], list[str]]:  # fmt: skip
+    """(user ids, thread ids). A user id is HMAC-SHA256(secret, pseudonym[|event]) cut to USER_ID_HEX hex
+    digits: once per person (stable ids) or once per message (per-thread ids: a key repeats only when a
+    person appears twice in one chain). Hashing is most of the build: it is shared among `workers`."""
+    stable = None
     if stable_ids:
         distinct = list(dict.fromkeys(authors))
-        ids = dict(zip(distinct, keyed_digests(secret, distinct, USER_ID_HEX), strict=True))
-        return [ids[author] for author in authors]
-    suffixes = np.repeat(np.asarray(built.event_ids, dtype=object), built.lengths).tolist()
-    keys = [author + "|" + event for author, event in zip(authors, suffixes, strict=True)]
-    return keyed_digests(secret, keys, USER_ID_HEX)
+        stable = dict(zip(distinct, keyed_digests(secret, distinct, USER_ID_HEX), strict=True))
+    hashing = _Hashing(built, offsets.tolist(), authors, texts, secret, stable)
+    user_ids: list[str] = []
+    ids: list[str] = []
+    for part_users, part_ids in forked_map(hashing.ids, list(range(len(built))), workers):
+        user_ids += part_users
+        ids += part_ids
+    return user_ids, ids
 
 
-def _thread_ids(built: Built, user_ids: list[str], texts: list[str | None]) -> list[str]:
-    """sha1 of the compact JSON list [cluster_id, label, event_id, user_id, text, user_id, text, ...].
-
-    That is what is published minus the time rank (which shifts with the release's composition), plus the
-    action's event pseudonym so that two identical-looking threads still get distinct ids; written by hand
-    with json's own string encoder, byte for byte `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`.
-    """
-    enc = encode_basestring
-    fragments = [
-        enc(user_id) + ("," + enc(text) if text is not None else ",null")
-        for user_id, text in zip(user_ids, texts, strict=True)
-    ]
-    sha1 = hashlib.sha1
-    ids = []
-    start = 0
-    for cluster, label, event_id, length in zip(
-        built.clusters, built.labels, built.event_ids, built.lengths, strict=True
-    ):
-        end = start + length
-        head = f"[{int(cluster)},{enc(label)},{enc(event_id)},"
-        ids.append(sha1((head + ",".join(fragments[start:end]) + "]").encode("utf-8")).hexdigest())
-        start = end
-    return ids
-
-
-def thread_table(built: Built, secret: bytes, stable_ids: bool) -> pa.Table:
+def thread_table(built: Built, secret: bytes, stable_ids: bool, workers: int = 1) -> pa.Table:
     """The published threads (schema ACTION_THREADS_SCHEMA), sorted by (last_time_us, id).
 
     User ids re-keyed per thread (or per person with `stable_ids`), clock times replaced by their dense rank
@@ -120,13 +187,11 @@ def thread_table(built: Built, secret: bytes, stable_ids: bool) -> pa.Table:
     lengths = np.asarray(built.lengths, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    columns = zip(*built.messages, strict=True) if built.messages else ((), (), ())
-    authors, clock, texts = (list(column) for column in columns)
+    authors, clock, texts = built.message_columns()
     times = _monotonic(np.asarray(clock, dtype=np.int64), offsets)
     # Dense rank over every message time of the release: order survives, clock time does not.
     rank = np.unique(times, return_inverse=True)[1].astype(np.int64).reshape(-1)
-    user_ids = _user_ids(authors, built, secret, stable_ids)
-    ids = _thread_ids(built, user_ids, texts)
+    user_ids, ids = _hashed_ids(built, offsets, authors, texts, secret, stable_ids, workers)
     is_last = np.zeros(len(times), dtype=bool)
     is_last[offsets[1:] - 1] = True
     labels = np.asarray(built.labels, dtype=object)

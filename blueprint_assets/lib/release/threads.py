@@ -9,6 +9,9 @@ A thread is a short list of messages whose last message is the action to predict
 
 Rows are processed once, in (time_us, event_id) order, keeping the state "as of now" (latest version of each
 post, each author's posts, deletions), so every context lookup sees only what existed at the action: O(n).
+What needs no state is done column-wise in lib/release/thread_columns.py: repeated events, opt-outs and
+unknown actions are set aside, unresolved undos and deletes resolved, and likes, reposts and their undos
+(most of a window) get their target post by an as-of lookup into the log of versions this pass writes.
 Clock time is replaced by a dense rank over all message times of the release and user pseudonyms are
 re-keyed per thread, so a person cannot be followed from one thread to the next. The pass collects the threads
 column by column; lib/release/thread_table.py turns them into the published Arrow table.
@@ -24,10 +27,23 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from blueprint_assets.lib.actions_space import ACTION_SET, TEXT_ACTIONS
+from blueprint_assets.lib.actions_space import TEXT_ACTIONS
+from blueprint_assets.lib.release.thread_columns import (
+    INPUT_COLUMNS,
+    LIKE_LIKE,
+    POST_CREATES,
+    UNDO_ACTIONS,
+    VersionLog,
+    cluster_ids,
+    is_in,
+    like_threads,
+    live_rows,
+    prepared_rows,
+    resolve_rows,
+)
 from blueprint_assets.lib.release.thread_table import (  # noqa: F401 - the table's names, re-exported
     ACTION_THREADS_SCHEMA,
     ACTIONS_TYPE,
@@ -38,26 +54,7 @@ from blueprint_assets.lib.release.thread_table import (  # noqa: F401 - the tabl
     threads_from_table,
 )
 
-LIKE_LIKE = frozenset({"like", "unlike", "repost", "unrepost"})
-UNDO_ACTIONS = frozenset({"unlike", "unrepost", "unfollow", "unblock"})
 USER_TARGET_ACTIONS = frozenset({"follow", "unfollow", "block", "unblock"})
-POST_CREATES = frozenset({"post", "reply", "quote"})
-UNDOABLE_CREATES = frozenset({"like", "repost", "follow", "block"})
-
-# The anonymized_posts columns thread building reads.
-INPUT_COLUMNS = (
-    "event_id",
-    "time_us",
-    "action",
-    "actor",
-    "record_id",
-    "text",
-    "reply_parent_id",
-    "quote_id",
-    "subject_id",
-    "subject_user",
-    "resolved",
-)
 
 
 class _Row(NamedTuple):
@@ -104,52 +101,20 @@ class ThreadBuildResult:
         return threads_from_table(self.table)
 
 
-def _rows(actions: list[dict] | pa.Table) -> list[_Row]:
-    """Normalise input rows and sort them by (time_us, event_id) so input order does not matter."""
-    if isinstance(actions, pa.Table):
-        present = set(actions.column_names)
-        n = actions.num_rows
-        if n and "time_us" in present and "event_id" in present:
-            # Arrow's stable sort in C; UTF-8 byte order is code-point order, i.e. Python's str order.
-            order = pc.sort_indices(actions, [("time_us", "ascending"), ("event_id", "ascending")])
-            actions = actions.take(order)
-        cols = [actions.column(c).to_pylist() if c in present else [None] * n for c in INPUT_COLUMNS]
-        presorted = True
-    else:
-        cols = [[a.get(c) for a in actions] for c in INPUT_COLUMNS]
-        presorted = False
-    # A missing `resolved` means the ingestion did not flag it: treat as resolved.
-    cols[-1] = [value is not False for value in cols[-1]]
-    rows = list(map(_Row._make, zip(*cols, strict=True)))
-    if not presorted:
-        rows.sort(key=lambda r: (r.time_us, r.event_id))
-    return rows
+def _rows(table: pa.Table) -> list[_Row]:
+    """The table's rows as tuples, read column by column."""
+    return list(map(_Row._make, zip(*(table.column(c).to_pylist() for c in INPUT_COLUMNS), strict=True)))
 
 
 class _State:
-    """What is visible at the current point of the time-ordered pass."""
+    """What is visible at the current point of the time-ordered pass; every change of a post's version is
+    logged with the row's position, for the column-wise likes (`like_threads`)."""
 
     def __init__(self) -> None:
         self.versions: dict[str, _Version] = {}
         self.deleted: set[str] = set()
         self.author_posts: dict[str, list[str]] = {}
-        # Likes, reposts, follows and blocks seen so far, by record id: what an undo refers to.
-        self.undoable: dict[str, tuple[str | None, str | None]] = {}
-
-    def resolve(self, row: _Row) -> _Row:
-        """Resolve an undo or delete the lake left unresolved, from a create seen earlier in the window.
-
-        The lake resolves deletes against earlier *stored* days, so days ingested in parallel can leave a
-        cross-day undo unresolved; the release sees the whole window and does not depend on that order.
-        """
-        if row.resolved or row.record_id is None:
-            return row
-        if row.action in UNDO_ACTIONS and row.record_id in self.undoable:
-            subject_id, subject_user = self.undoable[row.record_id]
-            return row._replace(subject_id=subject_id, subject_user=subject_user, resolved=True)
-        if row.action == "post_delete" and row.record_id in self.versions:
-            return row._replace(subject_id=row.record_id, resolved=True)
-        return row
+        self.log = VersionLog()
 
     def post(self, record_id: str | None) -> _Version | None:
         """The visible version of a post with text, or None if unknown, deleted or textless."""
@@ -171,14 +136,15 @@ class _State:
                 return version
         return None
 
-    def apply(self, row: _Row) -> None:
+    def apply(self, row: _Row, position: int) -> None:
         """Update the state with a row, after its own thread was built (context precedes the action)."""
-        if row.action in UNDOABLE_CREATES and row.record_id is not None:
-            self.undoable[row.record_id] = (row.subject_id, row.subject_user)
-        if row.action in POST_CREATES and row.record_id is not None:
-            if row.record_id not in self.versions:
-                self.author_posts.setdefault(row.actor, []).append(row.record_id)
-            self.versions[row.record_id] = _Version(
+        if row.action in POST_CREATES:
+            if row.record_id is None:
+                return
+            target = row.record_id
+            if target not in self.versions:
+                self.author_posts.setdefault(row.actor, []).append(target)
+            self.versions[target] = _Version(
                 row.actor, row.time_us, row.time_us, row.text, row.reply_parent_id
             )
         elif row.action == "post_update":
@@ -198,8 +164,18 @@ class _State:
                 old.reply_parent_id = row.reply_parent_id or old.reply_parent_id
         elif row.action == "post_delete":
             target = row.subject_id or row.record_id
-            if target is not None and row.resolved:
-                self.deleted.add(target)
+            if target is None or not row.resolved:
+                return
+            self.deleted.add(target)
+        else:
+            return
+        version = self.versions.get(target)
+        if version is None:
+            self.log.add(position, target, None, 0, None, True)
+        else:
+            self.log.add(
+                position, target, version.author, version.created_us, version.text, target in self.deleted
+            )
 
 
 def _chain(
@@ -221,15 +197,11 @@ def _chain(
 
 
 def _context(row: _Row, state: _State) -> tuple[_Version | None, str | None, bool]:
-    """(context post, drop reason, use the version time) for a non-chain action."""
+    """(context post, drop reason, use the version time) for a non-chain action other than likes and
+    reposts (thread_columns.like_threads)."""
     action = row.action
     if action in UNDO_ACTIONS and not row.resolved:
         return None, "unresolved_undo", False
-    if action in LIKE_LIKE:
-        if row.subject_id is None:
-            return None, "unresolved_undo" if action in UNDO_ACTIONS else "target_post_unknown", False
-        target = state.post(row.subject_id)
-        return target, None if target else "target_post_unknown", False
     if action == "quote":
         target = state.post(row.quote_id)
         return target, None if target else "target_post_unknown", False
@@ -285,6 +257,7 @@ def build_threads(
     stable_ids: bool = False,
     chain_in_scope_only: bool = True,
     excluded_users: Collection[str] = (),
+    workers: int = 1,
 ) -> ThreadBuildResult:
     """Build the release's action threads from anonymized_posts rows of the release window.
 
@@ -292,7 +265,7 @@ def build_threads(
     (with `chain_in_scope_only`, BluePrint's rule) reply chains stop at a parent by an out-of-scope author.
     `secret` keys the per-thread user ids (`stable_ids=True`: one id per person for the whole release).
     `excluded_users` (opt-out pseudonyms) are removed entirely, as actors and as context, as a second line of
-    defence behind their removal from the lake.
+    defence behind their removal from the lake. `workers` forked processes share the hashing of ids.
     """
     if max_depth < 1:
         raise ValueError("max_depth must be at least 1")
@@ -300,7 +273,14 @@ def build_threads(
         raise ValueError("secret must not be empty")
     with paused_gc():
         return _build(
-            actions, clusters, max_depth, secret, stable_ids, chain_in_scope_only, frozenset(excluded_users)
+            actions,
+            clusters,
+            max_depth,
+            secret,
+            stable_ids,
+            chain_in_scope_only,
+            frozenset(excluded_users),
+            workers,
         )
 
 
@@ -312,33 +292,25 @@ def _build(
     stable_ids: bool,
     chain_in_scope_only: bool,
     excluded: frozenset[str],
+    workers: int,
 ) -> ThreadBuildResult:
+    table = prepared_rows(actions)
+    live, set_aside = live_rows(table, excluded)
+    table = resolve_rows(table.filter(live))
+    likes = is_in(table.column("action"), LIKE_LIKE)
     state = _State()
-    dropped: Counter[str] = Counter()
+    dropped: Counter[str] = Counter(set_aside)
     relabeled: Counter[str] = Counter()
     built = Built()
     # The loop runs once per action: its column appends and lookups are bound once here.
     add_label, add_event, add_cluster = built.labels.append, built.event_ids.append, built.clusters.append
     add_time, add_length, add_messages = built.last_times.append, built.lengths.append, built.messages.extend
-    seen_events: set[str] = set()
-    see, cluster_of, apply = seen_events.add, clusters.get, state.apply
-    for row in _rows(actions):
-        if row.event_id in seen_events:
-            # Jetstream delivers at least once; a repeated event must not become a second, identical thread.
-            dropped["duplicate_event"] += 1
-            continue
-        see(row.event_id)
-        if row.actor in excluded:
-            # Never enters the state either, so it cannot appear as anyone's context.
-            dropped["actor_opted_out"] += 1
-            continue
-        if row.action not in ACTION_SET:
-            dropped["unknown_action"] += 1
-            continue
-        if not row.resolved:
-            row = state.resolve(row)
-        cluster_id = cluster_of(row.actor)
-        if cluster_id is None:
+    apply = state.apply
+    rest = table.filter(~likes)
+    positions = np.flatnonzero(~likes).tolist()
+    in_scope = cluster_ids(rest.column("actor"), clusters).tolist()
+    for row, position, cluster_id in zip(_rows(rest), positions, in_scope, strict=True):
+        if cluster_id < 0:
             dropped["actor_out_of_scope"] += 1
         else:
             result = _build_one(row, state, clusters, max_depth, chain_in_scope_only)
@@ -350,10 +322,13 @@ def _build(
                     relabeled[f"{row.action}_to_{label}"] += 1
                 add_label(label)
                 add_event(row.event_id)
-                add_cluster(int(cluster_id))
+                add_cluster(cluster_id)
                 add_time(int(row.time_us))
                 add_length(len(messages))
                 add_messages(messages)  # (author, time_us, text) tuples
-        apply(row)
-    table = thread_table(built, bytes(secret), stable_ids)
+        apply(row, position)
+    block, like_drops = like_threads(table.filter(likes), np.flatnonzero(likes), clusters, state.log)
+    built.add_block(block)
+    dropped.update(like_drops)
+    table = thread_table(built, bytes(secret), stable_ids, workers)
     return ThreadBuildResult(table, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))

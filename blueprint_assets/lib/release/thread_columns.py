@@ -1,0 +1,289 @@
+"""The column-wise parts of thread building: what needs no walk through the release's state, done with Arrow.
+
+`build_threads` (threads.py) runs a time-ordered pass in Python over the rows whose thread depends on the
+state of the moment (posts, replies, quotes, follows, edits, deletes). Everything else is a question over
+columns, answered here for the whole window at once:
+- `prepared_rows`: the input as an Arrow table sorted by (time_us, event_id), every INPUT_COLUMN typed;
+- `live_rows`: which rows reach the pass at all (first delivery of an event, actor not opted out, a known
+  action), with the counts of the others;
+- `resolve_rows`: an undo or delete the lake left unresolved, resolved from a create seen earlier in the
+  window (an as-of lookup, `latest_before`);
+- `like_threads`: likes, reposts and their undos, whose thread is [target post as of the action, action]:
+  an as-of lookup into the log of post versions the pass wrote (`VersionLog`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from blueprint_assets.lib.actions_space import ACTION_SET
+
+LIKE_LIKE = frozenset({"like", "unlike", "repost", "unrepost"})
+UNDO_ACTIONS = frozenset({"unlike", "unrepost", "unfollow", "unblock"})
+UNDOABLE_CREATES = frozenset({"like", "repost", "follow", "block"})
+POST_CREATES = frozenset({"post", "reply", "quote"})
+
+# The anonymized_posts columns thread building reads, with their types.
+INPUT_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("time_us", pa.int64()),
+        ("action", pa.string()),
+        ("actor", pa.string()),
+        ("record_id", pa.string()),
+        ("text", pa.string()),
+        ("reply_parent_id", pa.string()),
+        ("quote_id", pa.string()),
+        ("subject_id", pa.string()),
+        ("subject_user", pa.string()),
+        ("resolved", pa.bool_()),
+    ]
+)
+INPUT_COLUMNS = tuple(INPUT_SCHEMA.names)
+
+
+def prepared_rows(actions: list[dict] | pa.Table) -> pa.Table:
+    """The rows as an INPUT_SCHEMA table sorted by (time_us, event_id), so input order does not matter.
+
+    A missing column is all nulls; a missing `resolved` means the ingestion did not flag it: resolved.
+    Arrow's sort is stable, and UTF-8 byte order is code-point order, i.e. Python's str order.
+    """
+    if isinstance(actions, pa.Table):
+        present = set(actions.column_names)
+        columns = [
+            actions.column(f.name).cast(f.type) if f.name in present else pa.nulls(actions.num_rows, f.type)
+            for f in INPUT_SCHEMA
+        ]
+    else:
+        columns = [pa.array([a.get(f.name) for a in actions], f.type) for f in INPUT_SCHEMA]
+    table = pa.Table.from_arrays(columns, schema=INPUT_SCHEMA)
+    table = table.set_column(
+        INPUT_COLUMNS.index("resolved"), "resolved", pc.fill_null(table.column("resolved"), True)
+    )
+    if table.num_rows:
+        table = table.take(pc.sort_indices(table, [("time_us", "ascending"), ("event_id", "ascending")]))
+    return table
+
+
+def _dense_codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Dense integer codes of the values (null: -1), equal values equal codes."""
+    encoded = (
+        pc.dictionary_encode(values).combine_chunks()
+        if isinstance(values, pa.ChunkedArray)
+        else (pc.dictionary_encode(values))
+    )
+    return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def live_rows(table: pa.Table, excluded: frozenset[str]) -> tuple[np.ndarray, dict[str, int]]:
+    """(mask of the rows thread building considers, counts of the others by reason).
+
+    Jetstream delivers at least once: only an event's first row counts. An opted-out actor's rows never
+    enter the state, so they cannot appear as anyone's context either.
+    """
+    n = table.num_rows
+    first = np.zeros(n, dtype=bool)
+    if n:
+        first[np.unique(_dense_codes(table.column("event_id")), return_index=True)[1]] = True
+    opted_out = is_in(table.column("actor"), excluded) & first
+    known = is_in(table.column("action"), ACTION_SET)
+    live = first & ~opted_out & known
+    dropped = {
+        "duplicate_event": int(n - first.sum()),
+        "actor_opted_out": int(opted_out.sum()),
+        "unknown_action": int((first & ~opted_out & ~known).sum()),
+    }
+    return live, {reason: count for reason, count in dropped.items() if count}
+
+
+def is_in(values: pa.ChunkedArray, members: frozenset[str] | set[str]) -> np.ndarray:
+    """Per value, whether it is one of `members` (null: never)."""
+    found = pc.is_in(values, value_set=pa.array(sorted(members), pa.string()))
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+
+
+def latest_before(
+    keys: np.ndarray, positions: np.ndarray, query_keys: np.ndarray, query_positions: np.ndarray
+) -> np.ndarray:
+    """Per query, the index of the entry with the same key and the greatest position below the query's
+    (-1: none). Entries and queries are given by key code (>= 0) and row position; a dict overwritten in
+    row order, read at each query's row, answers the same."""
+    if not len(keys) or not len(query_keys):
+        return np.full(len(query_keys), -1, dtype=np.int64)
+    span = int(max(positions.max(initial=0), query_positions.max(initial=0))) + 1
+    combined = keys * span + positions
+    order = np.argsort(combined, kind="stable")
+    ranked = combined[order]
+    at = np.searchsorted(ranked, query_keys * span + query_positions, side="left") - 1
+    hit = (at >= 0) & (keys[order[np.maximum(at, 0)]] == query_keys) & (query_keys >= 0)
+    return np.where(hit, order[np.maximum(at, 0)], -1)
+
+
+def _or(first: pa.ChunkedArray, second: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Python's `first or second` for string columns: `second` where `first` is null or empty."""
+    return pc.if_else(pc.fill_null(pc.not_equal(first, ""), False), first, second)
+
+
+def _codes(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Per value, the index of its first occurrence among the distinct `keys` (-1: not a key, or null).
+
+    Codes come from the smaller side of a lookup (the keys asked about): a probe into a small hash table is
+    far cheaper than a table of every id of the window.
+    """
+    distinct = pc.unique(pc.cast(keys, pa.large_string()))  # a window's ids outgrow 32-bit offsets
+    found = pc.index_in(pc.cast(values, pa.large_string()), value_set=distinct)
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def resolve_rows(table: pa.Table) -> pa.Table:
+    """Resolve the undos and deletes the lake left unresolved, from creates earlier in the (live) rows.
+
+    The lake resolves deletes against earlier *stored* days, so days ingested in parallel can leave a
+    cross-day undo unresolved; the release sees the whole window and does not depend on that order.
+    An undo takes the subject of the latest like, repost, follow or block with its record id; a delete is
+    resolved to its own record id if that post was created or edited before it.
+    """
+    n = table.num_rows
+    action, record_id, resolved = table.column("action"), table.column("record_id"), table.column("resolved")
+    position = np.arange(n, dtype=np.int64)
+    open_ = ~resolved.to_numpy(zero_copy_only=False) & record_id.is_valid().to_numpy(zero_copy_only=False)
+    undo = open_ & is_in(action, UNDO_ACTIONS)
+    delete = open_ & pc.equal(action, "post_delete").to_numpy(zero_copy_only=False)
+    if not (undo.any() or delete.any()):
+        return table
+    undone = record_id.filter(pa.array(undo))
+    codes = _codes(record_id, undone)
+    creates = is_in(action, UNDOABLE_CREATES) & (codes >= 0)
+    create = latest_before(codes[creates], position[creates], codes[undo], position[undo])
+    deleted = record_id.filter(pa.array(delete))
+    codes, target_codes = (
+        _codes(record_id, deleted),
+        _codes(_or(table.column("subject_id"), record_id), deleted),
+    )
+    posts = is_in(action, POST_CREATES) & (codes >= 0)
+    updates = pc.equal(action, "post_update").to_numpy(zero_copy_only=False) & (target_codes >= 0)
+    version_keys = np.concatenate([codes[posts], target_codes[updates]])
+    version_positions = np.concatenate([position[posts], position[updates]])
+    known = latest_before(version_keys, version_positions, codes[delete], position[delete]) >= 0
+
+    # Each row takes its subjects from itself, a resolved undo from its create; a resolved delete names itself.
+    source = position.copy()
+    undo_rows = np.flatnonzero(undo)
+    found = create >= 0
+    source[undo_rows[found]] = np.flatnonzero(creates)[create[found]]
+    deletes = np.zeros(n, dtype=bool)
+    deletes[np.flatnonzero(delete)[known]] = True
+    now_resolved = np.zeros(n, dtype=bool)
+    now_resolved[undo_rows[found]] = True
+    now_resolved |= deletes
+    take = pa.array(source)
+    subject_id = pc.if_else(pa.array(deletes), record_id, table.column("subject_id").take(take))
+    columns = {
+        "subject_id": subject_id,
+        "subject_user": table.column("subject_user").take(take),
+        "resolved": pc.or_(resolved, pa.array(now_resolved)),
+    }
+    for name, values in columns.items():
+        table = table.set_column(table.schema.get_field_index(name), name, values)
+    return table
+
+
+@dataclass
+class VersionLog:
+    """Every change of a post's visible version during the pass, in row order: after the change, the
+    post's (author, creation time, text) and whether it is deleted (deletion is final)."""
+
+    positions: list[int] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
+    authors: list[str | None] = field(default_factory=list)
+    created: list[int] = field(default_factory=list)
+    texts: list[str | None] = field(default_factory=list)
+    deleted: list[bool] = field(default_factory=list)
+
+    def add(
+        self, position: int, record: str, author: str | None, created: int, text: str | None, deleted: bool
+    ) -> None:
+        self.positions.append(position)
+        self.records.append(record)
+        self.authors.append(author)
+        self.created.append(created)
+        self.texts.append(text)
+        self.deleted.append(deleted)
+
+
+@dataclass
+class ThreadBlock:
+    """Threads built column-wise: one entry per thread, messages flattened (two per thread here)."""
+
+    labels: list[str]
+    event_ids: list[str]
+    clusters: list[int]
+    last_times: list[int]
+    lengths: list[int]
+    authors: list[str]
+    clock: list[int]
+    texts: list[str | None]
+
+
+def cluster_ids(actors: pa.ChunkedArray, clusters: dict[str, int]) -> np.ndarray:
+    """Per actor, its cluster id, or -1 when out of scope (not clustered, or null)."""
+    users = pa.array(list(clusters), pa.string())
+    found = pc.fill_null(pc.index_in(actors, value_set=users), -1).to_numpy(zero_copy_only=False)
+    ids = np.asarray(list(clusters.values()), dtype=np.int64)
+    return np.where(found >= 0, ids[np.maximum(found, 0)] if len(ids) else -1, -1)
+
+
+def like_threads(
+    table: pa.Table, positions: np.ndarray, clusters: dict[str, int], log: VersionLog
+) -> tuple[ThreadBlock, dict[str, int]]:
+    """[target post as of the action, action] for likes, reposts and their undos (`table`, at `positions`
+    of the pass's rows), and the counts of those dropped, by reason."""
+    action = table.column("action")
+    cluster = cluster_ids(table.column("actor"), clusters)
+    undo = is_in(action, UNDO_ACTIONS)
+    resolved = table.column("resolved").to_numpy(zero_copy_only=False)
+    subject = table.column("subject_id")
+    has_subject = subject.is_valid().to_numpy(zero_copy_only=False)
+    records = pa.array(log.records, pa.string())
+    log_codes, subject_codes = _codes(records, records), _codes(subject, records)
+    version = latest_before(log_codes, np.asarray(log.positions, dtype=np.int64), subject_codes, positions)
+    at = np.maximum(version, 0)
+    texts = np.asarray(log.texts, dtype=object)
+    visible = (version >= 0) & ~np.asarray(log.deleted, dtype=bool)[at] if log.records else version >= 0
+    if log.records:
+        visible &= texts[at] != None  # noqa: E711 - elementwise on an object array
+    in_scope = cluster >= 0
+    unresolved = in_scope & ((undo & ~resolved) | (undo & ~has_subject))
+    kept = in_scope & ~unresolved & visible
+    dropped = {
+        "actor_out_of_scope": int((~in_scope).sum()),
+        "unresolved_undo": int(unresolved.sum()),
+        "target_post_unknown": int((in_scope & ~unresolved & ~visible).sum()),
+    }
+    rows = np.flatnonzero(kept)
+    source = version[rows]
+    count = len(rows)
+    authors: list = [None] * (2 * count)
+    authors[0::2] = np.asarray(log.authors, dtype=object)[source].tolist() if count else []
+    authors[1::2] = table.column("actor").take(rows).to_pylist()
+    times = table.column("time_us").take(rows).to_pylist()
+    clock: list = [0] * (2 * count)
+    clock[0::2] = np.asarray(log.created, dtype=np.int64)[source].tolist() if count else []
+    clock[1::2] = times
+    message_texts: list = [None] * (2 * count)
+    message_texts[0::2] = texts[source].tolist() if count else []
+    block = ThreadBlock(
+        labels=action.take(rows).to_pylist(),
+        event_ids=table.column("event_id").take(rows).to_pylist(),
+        clusters=cluster[rows].tolist(),
+        last_times=times,
+        lengths=[2] * count,
+        authors=authors,
+        clock=clock,
+        texts=message_texts,
+    )
+    return block, {reason: n for reason, n in dropped.items() if n}

@@ -1,0 +1,98 @@
+"""The column-wise steps of thread building (lib/release/thread_columns.py) against plain-Python readings."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from blueprint_assets.lib.release.thread_columns import (
+    latest_before,
+    live_rows,
+    prepared_rows,
+    resolve_rows,
+)
+from blueprint_assets.lib.release.threads import build_threads
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_latest_before_answers_like_a_dict_overwritten_in_row_order(seed: int) -> None:
+    rng = random.Random(seed)
+    rows = 400
+    entries = sorted(rng.sample(range(rows), 150))
+    keys = [rng.randrange(12) for _ in entries]
+    queries = [(rng.randrange(14), rng.randrange(rows + 1)) for _ in range(200)]
+    got = latest_before(
+        np.asarray(keys), np.asarray(entries), *(np.asarray(column) for column in zip(*queries, strict=True))
+    )
+    for (key, position), found in zip(queries, got.tolist(), strict=True):
+        seen: dict[int, int] = {}
+        for index, (entry_key, entry_position) in enumerate(zip(keys, entries, strict=True)):
+            if entry_position < position:
+                seen[entry_key] = index
+        assert found == seen.get(key, -1)
+
+
+def test_nothing_to_look_up_finds_nothing() -> None:
+    empty = np.zeros(0, dtype=np.int64)
+    assert latest_before(empty, empty, np.asarray([1]), np.asarray([5])).tolist() == [-1]
+    assert latest_before(np.asarray([1]), np.asarray([0]), empty, empty).tolist() == []
+
+
+def _row(event: str, time_us: int, action: str, record: str | None = None, **fields) -> dict:
+    return {"event_id": event, "time_us": time_us, "action": action, "actor": fields.pop("actor", "ann"),
+            "record_id": record, **fields}  # fmt: skip
+
+
+def test_live_rows_sets_aside_repeats_opt_outs_and_unknown_actions_in_time_order() -> None:
+    table = prepared_rows(
+        [
+            _row("e2", 20, "like"),
+            _row("e1", 10, "post", "p1"),
+            _row("e2", 30, "like"),  # a later delivery of e2: the earlier one counts
+            _row("e3", 40, "like", actor="gone"),
+            _row("e4", 50, "dance"),
+        ]
+    )
+    assert table.column("event_id").to_pylist() == ["e1", "e2", "e2", "e3", "e4"]
+    live, dropped = live_rows(table, frozenset({"gone"}))
+    assert live.tolist() == [True, True, False, False, False]
+    assert dropped == {"duplicate_event": 1, "actor_opted_out": 1, "unknown_action": 1}
+
+
+def test_resolve_rows_takes_an_undos_subject_from_its_latest_earlier_create() -> None:
+    rows = [
+        _row("e1", 1, "post", "p1"),
+        _row("e2", 2, "like", "l1", subject_id="p1"),
+        _row("e3", 3, "unlike", "l1", resolved=False),  # resolved from e2
+        _row("e4", 4, "unlike", "l9", resolved=False),  # no create: stays open
+        _row("e5", 5, "post_delete", "p1", resolved=False),  # p1 was created: resolved to itself
+        _row("e6", 6, "post_delete", "p7", resolved=False),  # never seen: stays open
+        _row("e7", 7, "like", "l2", subject_id="p1"),
+        _row("e8", 0, "unlike", "l2", resolved=False),  # before its create: stays open
+    ]
+    table = resolve_rows(prepared_rows(rows))
+    by_event = {row["event_id"]: row for row in table.to_pylist()}
+    assert (by_event["e3"]["subject_id"], by_event["e3"]["resolved"]) == ("p1", True)
+    assert (by_event["e5"]["subject_id"], by_event["e5"]["resolved"]) == ("p1", True)
+    for event in ("e4", "e6", "e8"):
+        assert (by_event[event]["subject_id"], by_event[event]["resolved"]) == (None, False)
+
+
+def test_a_missing_resolved_column_means_resolved() -> None:
+    table = prepared_rows(pa.table({"event_id": ["e1"], "time_us": [1], "action": ["post"]}))
+    assert table.column("resolved").to_pylist() == [True]
+    assert table.column("text").type == pa.string()
+
+
+def test_forked_hashing_gives_the_same_threads() -> None:
+    from test_release_bytes import SECRET, golden_actions
+
+    table, clusters = golden_actions()
+    for stable_ids in (False, True):
+        alone = build_threads(table, clusters, secret=SECRET, stable_ids=stable_ids)
+        shared = build_threads(table, clusters, secret=SECRET, stable_ids=stable_ids, workers=2)
+        assert shared.table.equals(alone.table)
+        assert len(set(shared.table.column("id").to_pylist())) == shared.table.num_rows

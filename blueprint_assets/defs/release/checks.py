@@ -106,9 +106,9 @@ def action_splits_quality(
     facts = thread_facts(table.drop_columns(["split"]))
     facts["split"] = table.column("split").to_pylist()
     clusters = read_release_table(lake, "persona_clusters", context).to_pandas()
-    sizes = clusters.groupby(["k", "cluster_id"])["user"].count()
-    keys = list(zip(facts["k"], facts["cluster_id"], strict=True))
-    facts["cluster_size"] = [int(sizes.get(key, 0)) for key in keys]
+    sizes = clusters.groupby(["k", "cluster_id"])["user"].count().to_dict()  # a dict: one lookup per thread
+    keys = zip(facts["k"].tolist(), facts["cluster_id"].tolist(), strict=True)
+    facts["cluster_size"] = [sizes.get(key, 0) for key in keys]
     gx = expectations()
     suite = [
         *thread_expectations(),  # a unique id across all splits means no thread is in two splits

@@ -113,9 +113,9 @@ class AnswerIndex:
         found = self._found(haystacks, markdown)
         return [h in found for h in haystacks]
 
-    def ids_in(self, haystacks: Sequence[str], markdown: bool = False) -> list[str]:
-        """Sorted ids of the answers whose text occurs in any of `haystacks` (each searched on its own)."""
-        return sorted({i for ids in self._found(haystacks, markdown).values() for i in ids})
+    def found_in(self, haystacks: Sequence[str]) -> dict[str, list[str]]:
+        """Answer ids per distinct haystack holding any (the others are left out), each searched on its own."""
+        return self._found(haystacks, markdown=False)
 
     def _found(self, haystacks: Sequence[str], markdown: bool) -> dict[str, list[str]]:
         """Answer ids per distinct haystack holding any (the others are left out)."""
@@ -331,14 +331,54 @@ def _rows(path: Path) -> list[dict[str, Any]] | None:
 
 
 def _structure_leaks(name: str, table: pa.Table, hidden_ids: set[str]) -> list[str]:
-    """`row_structure_leak` findings of a table, row by row over the rows that carry a hidden id."""
+    """`row_structure_leak` findings of a table, over the rows that carry a hidden id: column-wise where the
+    table has the published shape (string ids, a list of message structs), else row by row."""
     if "id" not in table.column_names or not hidden_ids:
         return []
     ids = table.column("id")
-    if pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type):
-        hidden = pa.array(sorted(hidden_ids), ids.type)
-        table = table.filter(pc.fill_null(pc.is_in(ids, value_set=hidden), False))
-    return _row_structure_findings(name, table.to_pylist(), hidden_ids)
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        return _row_structure_findings(name, table.to_pylist(), hidden_ids)
+    table = table.filter(pc.fill_null(pc.is_in(ids, value_set=pa.array(sorted(hidden_ids), ids.type)), False))
+    last_carries = _last_message_carries(table)
+    if last_carries is None:
+        return _row_structure_findings(name, table.to_pylist(), hidden_ids)
+    carries = np.zeros(table.num_rows, dtype=bool)
+    for column in ("action", "actions"):
+        if column in table.column_names:
+            carries |= table.column(column).is_valid().to_numpy(zero_copy_only=False)
+    findings = []
+    for row in np.flatnonzero(carries | last_carries).tolist():
+        reason = "carries its action" if carries[row] else "last message carries its action or text"
+        findings.append(f"{name}: hidden thread {str(table.column('id')[row].as_py())[:12]}… {reason}")
+    return findings
+
+
+def _last_message_carries(table: pa.Table) -> np.ndarray | None:
+    """Per row, whether its thread's last message has an action or a text (None: `thread` is not a list of
+    structs, so only the row-by-row reading applies)."""
+    if "thread" not in table.column_names:
+        return np.zeros(table.num_rows, dtype=bool)
+    thread = table.column("thread").combine_chunks()
+    if not (pa.types.is_list(thread.type) or pa.types.is_large_list(thread.type)):
+        return None
+    if not pa.types.is_struct(thread.type.value_type):
+        return None
+    offsets = thread.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+    has_last = thread.is_valid().to_numpy(zero_copy_only=False) & (offsets[1:] > offsets[:-1])
+    carries = np.zeros(table.num_rows, dtype=bool)
+    if not has_last.any():
+        return carries
+    messages = thread.values
+    last = pa.array(offsets[1:][has_last] - 1)
+    fields = dict(
+        zip([f.name for f in messages.type], messages.flatten(), strict=True)
+    )  # a null message: null fields
+    found = np.zeros(int(has_last.sum()), dtype=bool)
+    for key in ("actions", "text"):
+        if key in fields:
+            found |= fields[key].take(last).is_valid().to_numpy(zero_copy_only=False)
+    carries[has_last] = found
+    return carries
 
 
 def _row_structure_findings(name: str, rows: list[dict[str, Any]], hidden_ids: set[str]) -> list[str]:
@@ -356,8 +396,14 @@ def _distinct_strings(table: pa.Table) -> list[str]:
 
 
 def scan_public(public: Path, index: AnswerIndex) -> list[str]:
-    """Findings (file: reason), empty when no hidden answer appears anywhere under `public`."""
+    """Findings (file: reason), empty when no hidden answer appears anywhere under `public`.
+
+    The strings of every row file are screened together, each distinct string once: a split's Parquet and
+    JSON-lines files, and the configs of every K, publish the same texts.
+    """
     findings: list[str] = []
+    strings_of: dict[str, list[str]] = {}  # row file -> its distinct strings
+    hits_of: dict[str, list[str]] = {}  # other file -> the answers its whole text holds
     for path in sorted(p for p in public.rglob("*") if p.is_file()):
         name = path.relative_to(public).as_posix()
         if "answers" in path.relative_to(public).parts[:-1]:
@@ -376,13 +422,17 @@ def scan_public(public: Path, index: AnswerIndex) -> list[str]:
         # the start of the next could read as an answer that no message holds.
         if table is not None:
             findings += _structure_leaks(name, table, index.ids)
-            hits = index.ids_in(_distinct_strings(table))
+            strings_of[name] = _distinct_strings(table)
         elif rows is not None:
             findings += _row_structure_findings(name, rows, index.ids)
-            hits = index.ids_in(nested_strings(rows))
+            strings_of[name] = nested_strings(rows)
         else:
             text = path.read_text(encoding="utf-8", errors="replace")
-            hits = index.hits(text, markdown=path.suffix == ".md")
+            hits_of[name] = index.hits(text, markdown=path.suffix == ".md")
+    found = index.found_in([s for strings in strings_of.values() for s in strings])
+    for name, strings in strings_of.items():
+        hits_of[name] = sorted({i for s in strings for i in found.get(s, ())})
+    for name, hits in sorted(hits_of.items()):
         if hits:
             findings.append(f"{name}: holds the text of {len(hits)} hidden answer(s), e.g. {hits[0][:12]}…")
     return findings

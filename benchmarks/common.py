@@ -103,7 +103,19 @@ def report_and_merge(records: list[dict[str, Any]], path: Path = RESULTS_PATH) -
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports ru_maxrss in KiB)."""
+    """Peak resident memory of this process so far, in MiB.
+
+    On Linux this is VmHWM, the high-water mark of the process's own memory: `ru_maxrss` survives fork and
+    exec, so a bench child started by a parent that once held 800 MiB reports at least 800 MiB however little
+    it uses. Elsewhere `ru_maxrss` (KiB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kib / 1024 if sys.platform != "darwin" else kib / (1024 * 1024)
 
@@ -140,6 +152,15 @@ def parse_child_json(line_prefix: str, stdout: str) -> dict[str, Any]:
         if line.startswith(line_prefix):
             return json.loads(line[len(line_prefix) :])
     raise RuntimeError(f"child printed no {line_prefix!r} line; output tail:\n{stdout[-2000:]}")
+
+
+def warm_page_cache(folder: Path) -> None:
+    """Read every file under `folder` once, so that whichever run comes first is not the only one to read
+    from disk (the product ran first and paid for it; the baselines after it read from the page cache)."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        with path.open("rb") as handle:
+            while handle.read(1 << 24):
+                pass
 
 
 def generated_archive(

@@ -141,6 +141,7 @@ class _Hashing:
         ]
         sha1 = hashlib.sha1
         built = self.built
+        labels = {label: enc(label) for label in set(built.labels[first:last])}  # a handful of action names
         ids = []
         start = 0
         for cluster, label, event_id, length in zip(
@@ -151,7 +152,7 @@ class _Hashing:
             strict=True,
         ):
             end = start + length
-            head = f"[{int(cluster)},{enc(label)},{enc(event_id)},"
+            head = f"[{int(cluster)},{labels[label]},{enc(event_id)},"
             ids.append(sha1((head + ",".join(fragments[start:end]) + "]").encode("utf-8")).hexdigest())
             start = end
         return ids

@@ -9,7 +9,7 @@ Run: `python benchmarks/bench_ingestion.py [--users 20000] [--events-per-user-da
    (ArchiveIndex + file lines) -> `stage_lines` -> `write_raw_days` -> `build_actions_day`, on an in-memory
    DuckDB connection set up by `lib.storage.duck.configure` with its working tables in a throwaway on-disk
    database (`lib.storage.duck.work_database`), as the `QueryEngine` resource does. The child reports wall
-   time per phase and its own peak RSS (`ru_maxrss`).
+   time per phase and its own peak RSS (`common.peak_rss_mb`: VmHWM, this process's own high-water mark).
 3. Baseline, also in a fresh subprocess: a plain Python loop `json.loads` of every line of the same files
    into a list of dicts (and its peak RSS).
 
@@ -84,7 +84,7 @@ SQL_PHASES: tuple[tuple[str, str], ...] = (
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Child: the ingestion run (fresh process, so its ru_maxrss is clean)
+# Child: the ingestion run (a fresh process: its VmHWM is its own peak)
 # ----------------------------------------------------------------------------------------------------------
 
 

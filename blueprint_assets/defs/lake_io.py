@@ -28,10 +28,11 @@ def read_release_table(lake: LakeResource, table: str, context) -> pa.Table:
 
 
 def release_rows(
-    lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None
-) -> pa.Table:
+    lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None, *,
+    present_only: bool = False,
+) -> pa.Table:  # fmt: skip
     """A daily table's rows over a release window (`Lake.read_days`: days without partitions are skipped)."""
-    return lake.lake.read_days(table, days, columns)
+    return lake.lake.read_days(table, days, columns, present_only=present_only)
 
 
 def release_dir(lake: LakeResource, context) -> Path:

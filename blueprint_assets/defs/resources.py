@@ -85,7 +85,7 @@ class PrivacyResource(ConfigurableResource):
         return Pseudonymizer(self.secret_bytes())
 
     def worker_count(self) -> int:
-        """Processes for the Python-bound privacy work: anonymization and the scans (lib/parallel.py)."""
+        """Processes for the Python-bound work: anonymization, the scans and thread-id hashing (lib/parallel.py)."""
         from blueprint_assets.lib.parallel import workers
 
         return workers(self.workers)

@@ -54,7 +54,8 @@ def action_threads(
     """Prediction units per K: [context..., action] threads of in-scope users, times ranked, ids re-keyed."""
     from blueprint_assets.lib.release.threads import INPUT_COLUMNS, build_threads
 
-    rows = release_rows(lake, "anonymized_posts", run_days(context), list(INPUT_COLUMNS))
+    # Only the columns the builder reads; one an older partition lacks is null (the builder's default).
+    rows = release_rows(lake, "anonymized_posts", run_days(context), list(INPUT_COLUMNS), present_only=True)
     parts, result = [], None
     for k, clusters in cluster_maps(lake, context).items():
         result = build_threads(

@@ -161,8 +161,9 @@ def dataset_release_privacy_scan(
 @asset_check(asset="dataset_release", **RELEASE_CHECK)
 def dataset_release_no_answers(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """No validation/test answer (its action or its text) appears anywhere in public/."""
-    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, load_answer_rows, scan_public
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, load_answer_rows
     from blueprint_assets.lib.release.layout import answer_files, public_dir
+    from blueprint_assets.lib.release.public_scan import scan_public
 
     folder = release_dir(lake, context)
     index = AnswerIndex(load_answer_rows(answer_files(folder)))

@@ -1,7 +1,7 @@
 """Proof that the public release holds no hidden answer: neither a validation/test action nor its text.
 
 Two rules, used both when the release is written (threads that would reveal an answer are dropped) and by
-the blocking check over the finished `public/` folder:
+the blocking check over the finished `public/` folder (lib/release/public_scan.py):
 - structure: a row whose id is a hidden thread's id has no `action`/`actions` key and its last message has
   neither `actions` nor `text`; no file lives under an `answers/` folder;
 - text: no answer text (whitespace-normalised, at least MIN_CHARS long, at most MAX_COMPARED; Markdown
@@ -29,13 +29,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from blueprint_assets.lib.privacy.scans import row_file_table, table_strings
-
 MIN_CHARS = 16
 # A persona card truncates a post near 280 characters; compare at most this much of an answer.
 MAX_COMPARED = 270
 _MD_ESCAPE_RE = re.compile(r"\\([\\`*_\[\]<>#|~])")
-_SKIPPED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".ico"}
 _HASH_BASE = np.uint64(0x100000001B3)  # FNV's 64-bit prime: any odd multiplier spreads the code points
 assert MIN_CHARS & (MIN_CHARS - 1) == 0, "window hashes are built by doubling"
 _SCREEN_BITS = 22  # a 4M-entry bitmap of first-window hashes screens positions before the hash join
@@ -314,128 +311,6 @@ def row_structure_leak(row: Mapping[str, Any], hidden_ids: set[str]) -> str | No
     if isinstance(last, Mapping) and (last.get("actions") is not None or last.get("text") is not None):
         return "last message carries its action or text"
     return None
-
-
-def _rows(path: Path) -> list[dict[str, Any]] | None:
-    """A JSON-lines file row by row (a line that is not a JSON object is a row of its text), else None."""
-    if path.suffix == ".jsonl":
-        rows = []
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                value = line
-            rows.append(value if isinstance(value, dict) else {"value": value})
-        return rows
-    return None
-
-
-def _structure_leaks(name: str, table: pa.Table, hidden_ids: set[str]) -> list[str]:
-    """`row_structure_leak` findings of a table, over the rows that carry a hidden id: column-wise where the
-    table has the published shape (string ids, a list of message structs), else row by row."""
-    if "id" not in table.column_names or not hidden_ids:
-        return []
-    ids = table.column("id")
-    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
-        return _row_structure_findings(name, table.to_pylist(), hidden_ids)
-    table = table.filter(pc.fill_null(pc.is_in(ids, value_set=pa.array(sorted(hidden_ids), ids.type)), False))
-    last_carries = _last_message_carries(table)
-    if last_carries is None:
-        return _row_structure_findings(name, table.to_pylist(), hidden_ids)
-    carries = np.zeros(table.num_rows, dtype=bool)
-    for column in ("action", "actions"):
-        if column in table.column_names:
-            carries |= table.column(column).is_valid().to_numpy(zero_copy_only=False)
-    findings = []
-    for row in np.flatnonzero(carries | last_carries).tolist():
-        reason = "carries its action" if carries[row] else "last message carries its action or text"
-        findings.append(f"{name}: hidden thread {str(table.column('id')[row].as_py())[:12]}… {reason}")
-    return findings
-
-
-def _last_message_carries(table: pa.Table) -> np.ndarray | None:
-    """Per row, whether its thread's last message has an action or a text (None: `thread` is not a list of
-    structs, so only the row-by-row reading applies)."""
-    if "thread" not in table.column_names:
-        return np.zeros(table.num_rows, dtype=bool)
-    thread = table.column("thread").combine_chunks()
-    if not (pa.types.is_list(thread.type) or pa.types.is_large_list(thread.type)):
-        return None
-    if not pa.types.is_struct(thread.type.value_type):
-        return None
-    offsets = thread.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
-    has_last = thread.is_valid().to_numpy(zero_copy_only=False) & (offsets[1:] > offsets[:-1])
-    carries = np.zeros(table.num_rows, dtype=bool)
-    if not has_last.any():
-        return carries
-    messages = thread.values
-    last = pa.array(offsets[1:][has_last] - 1)
-    fields = dict(
-        zip([f.name for f in messages.type], messages.flatten(), strict=True)
-    )  # a null message: null fields
-    found = np.zeros(int(has_last.sum()), dtype=bool)
-    for key in ("actions", "text"):
-        if key in fields:
-            found |= fields[key].take(last).is_valid().to_numpy(zero_copy_only=False)
-    carries[has_last] = found
-    return carries
-
-
-def _row_structure_findings(name: str, rows: list[dict[str, Any]], hidden_ids: set[str]) -> list[str]:
-    findings = []
-    for row in rows:
-        reason = row_structure_leak(row, hidden_ids)
-        if reason:
-            findings.append(f"{name}: hidden thread {str(row['id'])[:12]}… {reason}")
-    return findings
-
-
-def _distinct_strings(table: pa.Table) -> list[str]:
-    """Every distinct non-empty string in the table's columns, however nested."""
-    return [s for s in pc.unique(table_strings(table)).to_pylist() if s]
-
-
-def scan_public(public: Path, index: AnswerIndex) -> list[str]:
-    """Findings (file: reason), empty when no hidden answer appears anywhere under `public`.
-
-    The strings of every row file are screened together, each distinct string once: a split's Parquet and
-    JSON-lines files, and the configs of every K, publish the same texts.
-    """
-    findings: list[str] = []
-    strings_of: dict[str, list[str]] = {}  # row file -> its distinct strings
-    hits_of: dict[str, list[str]] = {}  # other file -> the answers its whole text holds
-    for path in sorted(p for p in public.rglob("*") if p.is_file()):
-        name = path.relative_to(public).as_posix()
-        if "answers" in path.relative_to(public).parts[:-1]:
-            findings.append(f"{name}: an answers folder inside public/")
-        if path.suffix.lower() in _SKIPPED_SUFFIXES:
-            continue
-        table, rows = None, None
-        try:
-            table = row_file_table(path)
-            rows = _rows(path) if table is None else None
-        except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
-            findings.append(
-                f"{name}: unreadable ({type(exc).__name__}), so it cannot be shown free of answers"
-            )
-        # Each string of a row on its own, as the writer screens them: joined, the end of one message and
-        # the start of the next could read as an answer that no message holds.
-        if table is not None:
-            findings += _structure_leaks(name, table, index.ids)
-            strings_of[name] = _distinct_strings(table)
-        elif rows is not None:
-            findings += _row_structure_findings(name, rows, index.ids)
-            strings_of[name] = nested_strings(rows)
-        else:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            hits_of[name] = index.hits(text, markdown=path.suffix == ".md")
-    found = index.found_in([s for strings in strings_of.values() for s in strings])
-    for name, strings in strings_of.items():
-        hits_of[name] = sorted({i for s in strings for i in found.get(s, ())})
-    for name, hits in sorted(hits_of.items()):
-        if hits:
-            findings.append(f"{name}: holds the text of {len(hits)} hidden answer(s), e.g. {hits[0][:12]}…")
-    return findings
 
 
 def load_answer_rows(files: Iterable[Path]) -> list[dict[str, Any]]:

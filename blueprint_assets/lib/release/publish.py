@@ -19,11 +19,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from blueprint_assets.lib.release.answer_leaks import AnswerIndex, load_answer_rows, scan_public
+from blueprint_assets.lib.release.answer_leaks import AnswerIndex, load_answer_rows
 from blueprint_assets.lib.release.files import MANIFEST, verify_manifest
 from blueprint_assets.lib.release.files import sha256_file as _sha256
 from blueprint_assets.lib.release.layout import answer_files, audit_dir, private_dir, public_dir
 from blueprint_assets.lib.release.provenance import card_header, card_problems
+from blueprint_assets.lib.release.public_scan import scan_public
 
 AUDIT_FILE = "privacy_audit.md"
 

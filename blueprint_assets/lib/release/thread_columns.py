@@ -21,25 +21,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_SET
+from blueprint_assets.lib.release.thread_table import Built
 
 LIKE_LIKE = frozenset({"like", "unlike", "repost", "unrepost"})
 UNDO_ACTIONS = frozenset({"unlike", "unrepost", "unfollow", "unblock"})
 UNDOABLE_CREATES = frozenset({"like", "repost", "follow", "block"})
 POST_CREATES = frozenset({"post", "reply", "quote"})
 
-# The anonymized_posts columns thread building reads, with their types.
+# The anonymized_posts columns thread building reads, with their types. Strings are large: a month's ids
+# (52M rows of 64 hex digits) outgrow the 2 GiB a column of 32-bit offsets can hold.
+_STRING = pa.large_string()
 INPUT_SCHEMA = pa.schema(
     [
-        ("event_id", pa.string()),
+        ("event_id", _STRING),
         ("time_us", pa.int64()),
-        ("action", pa.string()),
-        ("actor", pa.string()),
-        ("record_id", pa.string()),
-        ("text", pa.string()),
-        ("reply_parent_id", pa.string()),
-        ("quote_id", pa.string()),
-        ("subject_id", pa.string()),
-        ("subject_user", pa.string()),
+        ("action", _STRING),
+        ("actor", _STRING),
+        ("record_id", _STRING),
+        ("text", _STRING),
+        ("reply_parent_id", _STRING),
+        ("quote_id", _STRING),
+        ("subject_id", _STRING),
+        ("subject_user", _STRING),
         ("resolved", pa.bool_()),
     ]
 )
@@ -49,8 +52,10 @@ INPUT_COLUMNS = tuple(INPUT_SCHEMA.names)
 def prepared_rows(actions: list[dict] | pa.Table) -> pa.Table:
     """The rows as an INPUT_SCHEMA table sorted by (time_us, event_id), so input order does not matter.
 
-    A missing column is all nulls; a missing `resolved` means the ingestion did not flag it: resolved.
-    Arrow's sort is stable, and UTF-8 byte order is code-point order, i.e. Python's str order.
+    Ids and texts are strings, times integers and `resolved` a bool, as anonymized_posts stores them (a
+    value of another type raises). A missing column is all nulls; a missing `resolved` means the ingestion
+    did not flag it: resolved. Arrow's sort is stable, and UTF-8 byte order is code-point order, i.e.
+    Python's str order.
     """
     if isinstance(actions, pa.Table):
         present = set(actions.column_names)
@@ -69,13 +74,9 @@ def prepared_rows(actions: list[dict] | pa.Table) -> pa.Table:
     return table
 
 
-def _dense_codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def _dense_codes(values: pa.ChunkedArray) -> np.ndarray:
     """Dense integer codes of the values (null: -1), equal values equal codes."""
-    encoded = (
-        pc.dictionary_encode(values).combine_chunks()
-        if isinstance(values, pa.ChunkedArray)
-        else (pc.dictionary_encode(values))
-    )
+    encoded = pc.dictionary_encode(values).combine_chunks()
     return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -102,7 +103,7 @@ def live_rows(table: pa.Table, excluded: frozenset[str]) -> tuple[np.ndarray, di
 
 def is_in(values: pa.ChunkedArray, members: frozenset[str] | set[str]) -> np.ndarray:
     """Per value, whether it is one of `members` (null: never)."""
-    found = pc.is_in(values, value_set=pa.array(sorted(members), pa.string()))
+    found = pc.is_in(values, value_set=pa.array(sorted(members), values.type))
     return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
@@ -134,8 +135,8 @@ def _codes(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array)
     Codes come from the smaller side of a lookup (the keys asked about): a probe into a small hash table is
     far cheaper than a table of every id of the window.
     """
-    distinct = pc.unique(pc.cast(keys, pa.large_string()))  # a window's ids outgrow 32-bit offsets
-    found = pc.index_in(pc.cast(values, pa.large_string()), value_set=distinct)
+    distinct = pc.unique(pc.cast(keys, _STRING))
+    found = pc.index_in(pc.cast(values, _STRING), value_set=distinct)
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -149,47 +150,57 @@ def resolve_rows(table: pa.Table) -> pa.Table:
     """
     n = table.num_rows
     action, record_id, resolved = table.column("action"), table.column("record_id"), table.column("resolved")
-    position = np.arange(n, dtype=np.int64)
     open_ = ~resolved.to_numpy(zero_copy_only=False) & record_id.is_valid().to_numpy(zero_copy_only=False)
     undo = open_ & is_in(action, UNDO_ACTIONS)
-    delete = open_ & pc.equal(action, "post_delete").to_numpy(zero_copy_only=False)
+    delete = open_ & is_in(action, {"post_delete"})
     if not (undo.any() or delete.any()):
         return table
-    undone = record_id.filter(pa.array(undo))
-    codes = _codes(record_id, undone)
-    creates = is_in(action, UNDOABLE_CREATES) & (codes >= 0)
-    create = latest_before(codes[creates], position[creates], codes[undo], position[undo])
-    deleted = record_id.filter(pa.array(delete))
-    codes, target_codes = (
-        _codes(record_id, deleted),
-        _codes(_or(table.column("subject_id"), record_id), deleted),
-    )
-    posts = is_in(action, POST_CREATES) & (codes >= 0)
-    updates = pc.equal(action, "post_update").to_numpy(zero_copy_only=False) & (target_codes >= 0)
-    version_keys = np.concatenate([codes[posts], target_codes[updates]])
-    version_positions = np.concatenate([position[posts], position[updates]])
-    known = latest_before(version_keys, version_positions, codes[delete], position[delete]) >= 0
-
     # Each row takes its subjects from itself, a resolved undo from its create; a resolved delete names itself.
-    source = position.copy()
-    undo_rows = np.flatnonzero(undo)
-    found = create >= 0
-    source[undo_rows[found]] = np.flatnonzero(creates)[create[found]]
+    source = np.arange(n, dtype=np.int64)
+    undo_rows, creates = np.flatnonzero(undo), _undo_sources(table, undo)
+    found = creates >= 0
+    source[undo_rows[found]] = creates[found]
     deletes = np.zeros(n, dtype=bool)
-    deletes[np.flatnonzero(delete)[known]] = True
-    now_resolved = np.zeros(n, dtype=bool)
+    deletes[np.flatnonzero(delete)[_post_known(table, delete)]] = True
+    now_resolved = deletes.copy()
     now_resolved[undo_rows[found]] = True
-    now_resolved |= deletes
     take = pa.array(source)
-    subject_id = pc.if_else(pa.array(deletes), record_id, table.column("subject_id").take(take))
     columns = {
-        "subject_id": subject_id,
+        "subject_id": pc.if_else(pa.array(deletes), record_id, table.column("subject_id").take(take)),
         "subject_user": table.column("subject_user").take(take),
         "resolved": pc.or_(resolved, pa.array(now_resolved)),
     }
     for name, values in columns.items():
         table = table.set_column(table.schema.get_field_index(name), name, values)
     return table
+
+
+def _undo_sources(table: pa.Table, undo: np.ndarray) -> np.ndarray:
+    """Per undo row, the row of the latest earlier like, repost, follow or block with its record id (-1:
+    none); codes come from the undone record ids only."""
+    record_id, position = table.column("record_id"), np.arange(table.num_rows, dtype=np.int64)
+    codes = _codes(record_id, record_id.filter(pa.array(undo)))
+    creates = is_in(table.column("action"), UNDOABLE_CREATES) & (codes >= 0)
+    found = latest_before(codes[creates], position[creates], codes[undo], position[undo])
+    rows = np.flatnonzero(creates)
+    return np.where(found >= 0, rows[np.maximum(found, 0)], -1) if len(rows) else found
+
+
+def _post_known(table: pa.Table, delete: np.ndarray) -> np.ndarray:
+    """Per delete row, whether its record was created (post, reply, quote) or edited (post_update, whose
+    target is `subject_id or record_id`) before it."""
+    action, record_id = table.column("action"), table.column("record_id")
+    position = np.arange(table.num_rows, dtype=np.int64)
+    deleted = record_id.filter(pa.array(delete))
+    codes, target_codes = (
+        _codes(record_id, deleted),
+        _codes(_or(table.column("subject_id"), record_id), deleted),
+    )
+    posts = is_in(action, POST_CREATES) & (codes >= 0)
+    updates = is_in(action, {"post_update"}) & (target_codes >= 0)
+    keys = np.concatenate([codes[posts], target_codes[updates]])
+    positions = np.concatenate([position[posts], position[updates]])
+    return latest_before(keys, positions, codes[delete], position[delete]) >= 0
 
 
 @dataclass
@@ -215,75 +226,75 @@ class VersionLog:
         self.deleted.append(deleted)
 
 
-@dataclass
-class ThreadBlock:
-    """Threads built column-wise: one entry per thread, messages flattened (two per thread here)."""
-
-    labels: list[str]
-    event_ids: list[str]
-    clusters: list[int]
-    last_times: list[int]
-    lengths: list[int]
-    authors: list[str]
-    clock: list[int]
-    texts: list[str | None]
-
-
-def cluster_ids(actors: pa.ChunkedArray, clusters: dict[str, int]) -> np.ndarray:
-    """Per actor, its cluster id, or -1 when out of scope (not clustered, or null)."""
-    users = pa.array(list(clusters), pa.string())
+def cluster_ids(actors: pa.ChunkedArray, clusters: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per actor, (its cluster id, whether it has one): out of scope when not clustered or null."""
+    members = [(user, int(cluster)) for user, cluster in clusters.items() if cluster is not None]
+    users = pa.array([user for user, _ in members], actors.type)
     found = pc.fill_null(pc.index_in(actors, value_set=users), -1).to_numpy(zero_copy_only=False)
-    ids = np.asarray(list(clusters.values()), dtype=np.int64)
-    return np.where(found >= 0, ids[np.maximum(found, 0)] if len(ids) else -1, -1)
+    ids = np.asarray([cluster for _, cluster in members] or [0], dtype=np.int64)
+    return ids[np.maximum(found, 0)], found >= 0
 
 
 def like_threads(
     table: pa.Table, positions: np.ndarray, clusters: dict[str, int], log: VersionLog
-) -> tuple[ThreadBlock, dict[str, int]]:
+) -> tuple[Built, dict[str, int]]:
     """[target post as of the action, action] for likes, reposts and their undos (`table`, at `positions`
-    of the pass's rows), and the counts of those dropped, by reason."""
+    of the pass's rows), and the counts of those dropped, by reason (the rules of threads._context)."""
     action = table.column("action")
-    cluster = cluster_ids(table.column("actor"), clusters)
+    cluster, in_scope = cluster_ids(table.column("actor"), clusters)
     undo = is_in(action, UNDO_ACTIONS)
     resolved = table.column("resolved").to_numpy(zero_copy_only=False)
-    subject = table.column("subject_id")
-    has_subject = subject.is_valid().to_numpy(zero_copy_only=False)
-    records = pa.array(log.records, pa.string())
-    log_codes, subject_codes = _codes(records, records), _codes(subject, records)
-    version = latest_before(log_codes, np.asarray(log.positions, dtype=np.int64), subject_codes, positions)
-    at = np.maximum(version, 0)
-    texts = np.asarray(log.texts, dtype=object)
-    visible = (version >= 0) & ~np.asarray(log.deleted, dtype=bool)[at] if log.records else version >= 0
-    if log.records:
-        visible &= texts[at] != None  # noqa: E711 - elementwise on an object array
-    in_scope = cluster >= 0
-    unresolved = in_scope & ((undo & ~resolved) | (undo & ~has_subject))
-    kept = in_scope & ~unresolved & visible
+    has_subject = table.column("subject_id").is_valid().to_numpy(zero_copy_only=False)
+    version, visible = _target_versions(table.column("subject_id"), positions, log)
+    unresolved = in_scope & undo & ~(resolved & has_subject)
+    kept = np.flatnonzero(in_scope & ~unresolved & visible)
     dropped = {
         "actor_out_of_scope": int((~in_scope).sum()),
         "unresolved_undo": int(unresolved.sum()),
         "target_post_unknown": int((in_scope & ~unresolved & ~visible).sum()),
     }
-    rows = np.flatnonzero(kept)
-    source = version[rows]
-    count = len(rows)
-    authors: list = [None] * (2 * count)
-    authors[0::2] = np.asarray(log.authors, dtype=object)[source].tolist() if count else []
-    authors[1::2] = table.column("actor").take(rows).to_pylist()
-    times = table.column("time_us").take(rows).to_pylist()
-    clock: list = [0] * (2 * count)
-    clock[0::2] = np.asarray(log.created, dtype=np.int64)[source].tolist() if count else []
-    clock[1::2] = times
-    message_texts: list = [None] * (2 * count)
-    message_texts[0::2] = texts[source].tolist() if count else []
-    block = ThreadBlock(
-        labels=action.take(rows).to_pylist(),
-        event_ids=table.column("event_id").take(rows).to_pylist(),
-        clusters=cluster[rows].tolist(),
+    source = version[kept]
+    times = table.column("time_us").take(kept).to_pylist()
+    built = Built.from_columns(
+        labels=action.take(kept).to_pylist(),
+        event_ids=table.column("event_id").take(kept).to_pylist(),
+        clusters=cluster[kept].tolist(),
         last_times=times,
-        lengths=[2] * count,
-        authors=authors,
-        clock=clock,
-        texts=message_texts,
+        lengths=[2] * len(kept),
+        authors=_interleaved(_picked(log.authors, source), table.column("actor").take(kept).to_pylist()),
+        clock=_interleaved(_picked(log.created, source), times),
+        texts=_interleaved(_picked(log.texts, source), [None] * len(kept)),
     )
-    return block, {reason: n for reason, n in dropped.items() if n}
+    return built, {reason: n for reason, n in dropped.items() if n}
+
+
+def _target_versions(
+    subject: pa.ChunkedArray, positions: np.ndarray, log: VersionLog
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the log entry of its subject post as of the row (-1: never seen) and whether that version
+    is visible: not deleted, and with a text."""
+    records = pa.array(log.records, _STRING)
+    version = latest_before(
+        _codes(records, records),
+        np.asarray(log.positions, dtype=np.int64),
+        _codes(subject, records),
+        positions,
+    )
+    if not log.records:
+        return version, np.zeros(len(version), dtype=bool)
+    at = np.maximum(version, 0)
+    has_text = np.asarray([text is not None for text in log.texts], dtype=bool)
+    deleted = np.asarray(log.deleted, dtype=bool)
+    return version, (version >= 0) & ~deleted[at] & has_text[at]
+
+
+def _picked(values: list, at: np.ndarray) -> list:
+    """`[values[i] for i in at]`."""
+    return np.asarray(values, dtype=object)[at].tolist() if len(at) else []
+
+
+def _interleaved(first: list, second: list) -> list:
+    """[first[0], second[0], first[1], second[1], ...]: a two-message thread's messages, flattened."""
+    out: list = [None] * (2 * len(first))
+    out[0::2], out[1::2] = first, second
+    return out

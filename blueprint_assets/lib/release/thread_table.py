@@ -1,7 +1,7 @@
 """The `action_threads` table built column-wise, and read back into thread dicts column-wise.
 
-`thread_table` turns the threads the time-ordered pass of threads.py found (label, messages, action row,
-cluster) into the published Arrow table without a dict per message: message times are ranked with one
+`thread_table` turns the threads found by the time-ordered pass of threads.py and by thread_columns.py
+(label, messages, action row, cluster) into the published Arrow table without a dict per message: message times are ranked with one
 numpy `unique`, user ids are keyed once per distinct pseudonym (per thread, or once per person with stable
 ids), thread ids are hashed from pre-encoded message fragments, and the table is sorted by
 (last_time_us, id) with Arrow's `sort_indices`. `threads_from_table` is its inverse for the list-of-dicts
@@ -47,7 +47,11 @@ ACTION_THREADS_SCHEMA = pa.schema(
 
 
 class Built:
-    """Threads found by the pass, column by column: one entry per thread, messages flattened."""
+    """Threads found so far, column by column: one entry per thread, messages flattened in thread order.
+
+    The time-ordered pass appends each thread's (author pseudonym, time_us, text) tuples to `messages`;
+    threads built column-wise come with their message columns (`from_columns`); `concat` joins the two.
+    """
 
     def __init__(self) -> None:
         self.labels: list[str] = []
@@ -55,31 +59,44 @@ class Built:
         self.clusters: list[int] = []
         self.last_times: list[int] = []
         self.lengths: list[int] = []
-        self.messages: list[tuple[str, int, str | None]] = []  # (author pseudonym, time_us, text), flattened
-
-        # Message columns of threads built column-wise (thread_columns.ThreadBlock), after `messages`.
-        self.blocks: list[tuple[list[str], list[int], list[str | None]]] = []
+        self.messages: list[tuple[str, int, str | None]] = []
+        self._columns: tuple[list[str], list[int], list[str | None]] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def add_block(self, block: Any) -> None:
-        """Append threads built column-wise (a `thread_columns.ThreadBlock`)."""
-        self.labels += block.labels
-        self.event_ids += block.event_ids
-        self.clusters += block.clusters
-        self.last_times += block.last_times
-        self.lengths += block.lengths
-        self.blocks.append((block.authors, block.clock, block.texts))
+    @classmethod
+    def from_columns(
+        cls, *, labels: list[str], event_ids: list[str], clusters: list[int], last_times: list[int],
+        lengths: list[int], authors: list[str], clock: list[int], texts: list[str | None],
+    ) -> Built:  # fmt: skip
+        built = cls()
+        built.labels, built.event_ids, built.clusters = labels, event_ids, clusters
+        built.last_times, built.lengths = last_times, lengths
+        built._columns = (authors, clock, texts)
+        return built
+
+    @classmethod
+    def concat(cls, parts: list[Built]) -> Built:
+        """One Built of every part's threads, in part order."""
+        columns = [part.message_columns() for part in parts]
+        return cls.from_columns(
+            labels=[x for part in parts for x in part.labels],
+            event_ids=[x for part in parts for x in part.event_ids],
+            clusters=[x for part in parts for x in part.clusters],
+            last_times=[x for part in parts for x in part.last_times],
+            lengths=[x for part in parts for x in part.lengths],
+            authors=[x for c in columns for x in c[0]],
+            clock=[x for c in columns for x in c[1]],
+            texts=[x for c in columns for x in c[2]],
+        )
 
     def message_columns(self) -> tuple[list[str], list[int], list[str | None]]:
         """(authors, clock times, texts) of every message, in thread order."""
+        if self._columns is not None:
+            return self._columns
         columns = zip(*self.messages, strict=True) if self.messages else ((), (), ())
         authors, clock, texts = (list(column) for column in columns)
-        for block_authors, block_clock, block_texts in self.blocks:
-            authors += block_authors
-            clock += block_clock
-            texts += block_texts
         return authors, clock, texts
 
 

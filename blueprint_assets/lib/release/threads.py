@@ -8,10 +8,11 @@ A thread is a short list of messages whose last message is the action to predict
 - post_update, post_delete: [latest known version of the post before the action, action].
 
 Rows are processed once, in (time_us, event_id) order, keeping the state "as of now" (latest version of each
-post, each author's posts, deletions), so every context lookup sees only what existed at the action: O(n).
+post, each author's posts, deletions), so every context lookup sees only what existed at the action.
 What needs no state is done column-wise in lib/release/thread_columns.py: repeated events, opt-outs and
 unknown actions are set aside, unresolved undos and deletes resolved, and likes, reposts and their undos
-(most of a window) get their target post by an as-of lookup into the log of versions this pass writes.
+(most of a window) get their target post by an as-of lookup (a sort, O(n log n)) into the log of versions
+this pass writes.
 Clock time is replaced by a dense rank over all message times of the release and user pseudonyms are
 re-keyed per thread, so a person cannot be followed from one thread to the next. The pass collects the threads
 column by column; lib/release/thread_table.py turns them into the published Arrow table.
@@ -308,9 +309,9 @@ def _build(
     apply = state.apply
     rest = table.filter(~likes)
     positions = np.flatnonzero(~likes).tolist()
-    in_scope = cluster_ids(rest.column("actor"), clusters).tolist()
-    for row, position, cluster_id in zip(_rows(rest), positions, in_scope, strict=True):
-        if cluster_id < 0:
+    ids, in_scope = (column.tolist() for column in cluster_ids(rest.column("actor"), clusters))
+    for row, position, cluster_id, scoped in zip(_rows(rest), positions, ids, in_scope, strict=True):
+        if not scoped:
             dropped["actor_out_of_scope"] += 1
         else:
             result = _build_one(row, state, clusters, max_depth, chain_in_scope_only)
@@ -327,8 +328,7 @@ def _build(
                 add_length(len(messages))
                 add_messages(messages)  # (author, time_us, text) tuples
         apply(row, position)
-    block, like_drops = like_threads(table.filter(likes), np.flatnonzero(likes), clusters, state.log)
-    built.add_block(block)
+    liked, like_drops = like_threads(table.filter(likes), np.flatnonzero(likes), clusters, state.log)
     dropped.update(like_drops)
-    table = thread_table(built, bytes(secret), stable_ids, workers)
+    table = thread_table(Built.concat([built, liked]), bytes(secret), stable_ids, workers)
     return ThreadBuildResult(table, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))

@@ -91,15 +91,18 @@ class Lake:
         return [self.day_file(table, d) for d in sorted(set(days)) if d in present]
 
     def read_days(
-        self, table: str, days: Iterable[str], columns: list[str] | None = None, *, every_day: bool = False
-    ) -> pa.Table:
+        self, table: str, days: Iterable[str], columns: list[str] | None = None, *, every_day: bool = False,
+        present_only: bool = False,
+    ) -> pa.Table:  # fmt: skip
         """The rows of `table` for `days`: the one way to read a daily table over a window.
 
         Missing-day policy: a day with no stored partition contributes no rows (a quiet day, or one not
         ingested yet); with `every_day`, any missing day raises FileNotFoundError naming it (checks use
         this: they gate days that must exist). A window with no stored partition at all always raises.
+        `present_only`: see `read_files`.
         """
-        return read_files(self.window_files(table, days, every_day=every_day), columns=columns)
+        files = self.window_files(table, days, every_day=every_day)
+        return read_files(files, columns=columns, present_only=present_only)
 
     def window_files(self, table: str, days: Iterable[str], *, every_day: bool = False) -> list[str]:
         """The stored files `read_days` reads, under its missing-day policy."""
@@ -166,12 +169,19 @@ def write_table_atomic(table: pa.Table, final_path: str) -> None:
     commit_file(tmp, final_path)
 
 
-def read_files(paths: list[str], columns: list[str] | None = None) -> pa.Table | None:
-    """Concatenate the Parquet files in `paths` (None when there are none)."""
+def read_files(
+    paths: list[str], columns: list[str] | None = None, *, present_only: bool = False
+) -> pa.Table | None:
+    """Concatenate the Parquet files in `paths` (None when there are none). With `present_only`, a file
+    without some of `columns` gives what it has (an older partition, written before a column existed)."""
     if not paths:
         return None
     tables = []
     for path in paths:
         filesystem, inner = resolve(path)
-        tables.append(pq.read_table(inner, columns=columns, partitioning=None, filesystem=filesystem))
+        wanted = columns
+        if columns is not None and present_only:
+            names = set(pq.read_schema(inner, filesystem=filesystem).names)
+            wanted = [c for c in columns if c in names]
+        tables.append(pq.read_table(inner, columns=wanted, partitioning=None, filesystem=filesystem))
     return pa.concat_tables(tables, promote_options="default")

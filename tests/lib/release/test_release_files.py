@@ -229,7 +229,7 @@ def _hidden_index(out: Path):
 
 
 def test_public_folder_holds_no_answer_and_planting_one_is_caught(tmp_path: Path, splits: dict) -> None:
-    from blueprint_assets.lib.release.answer_leaks import scan_public
+    from blueprint_assets.lib.release.public_scan import scan_public
 
     out = tmp_path / "rel"
     write_release(out, splits, PERSONAS, CONTEXT)
@@ -248,7 +248,7 @@ def test_public_folder_holds_no_answer_and_planting_one_is_caught(tmp_path: Path
 
 
 def test_scan_catches_answers_files_and_restored_actions_in_public(tmp_path: Path, splits: dict) -> None:
-    from blueprint_assets.lib.release.answer_leaks import scan_public
+    from blueprint_assets.lib.release.public_scan import scan_public
 
     out = tmp_path / "rel"
     write_release(out, splits, PERSONAS, CONTEXT)
@@ -335,7 +335,8 @@ def test_a_long_answer_cut_at_a_space_is_found_in_the_text_it_was_cut_from() -> 
 
 def test_the_public_scan_reads_each_string_of_a_row_on_its_own(tmp_path: Path) -> None:
     """As the writer screens them: an answer is found inside one message's text, never across two."""
-    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, scan_public
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex
+    from blueprint_assets.lib.release.public_scan import scan_public
 
     index = AnswerIndex([{"id": "hidden-1", "text": "I agree with you completely"}])
     public = tmp_path / "public"
@@ -351,7 +352,8 @@ def test_the_public_scan_reads_each_string_of_a_row_on_its_own(tmp_path: Path) -
 
 
 def test_json_lines_arrow_cannot_read_are_scanned_row_by_row(tmp_path: Path) -> None:
-    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, scan_public
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex
+    from blueprint_assets.lib.release.public_scan import scan_public
 
     index = AnswerIndex([{"id": "hidden-2", "text": "a hidden answer of some length"}])
     public = tmp_path / "public"
@@ -367,7 +369,8 @@ def test_json_lines_arrow_cannot_read_are_scanned_row_by_row(tmp_path: Path) -> 
 
 def test_date_like_strings_in_json_lines_are_still_compared(tmp_path: Path) -> None:
     """Arrow would read these strings as timestamps; such a file is read row by row instead."""
-    from blueprint_assets.lib.release.answer_leaks import AnswerIndex, scan_public
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex
+    from blueprint_assets.lib.release.public_scan import scan_public
 
     index = AnswerIndex([{"id": "hidden-3", "text": "2024-01-01T10:00:00"}])
     public = tmp_path / "public"

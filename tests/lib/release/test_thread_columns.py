@@ -84,7 +84,8 @@ def test_resolve_rows_takes_an_undos_subject_from_its_latest_earlier_create() ->
 def test_a_missing_resolved_column_means_resolved() -> None:
     table = prepared_rows(pa.table({"event_id": ["e1"], "time_us": [1], "action": ["post"]}))
     assert table.column("resolved").to_pylist() == [True]
-    assert table.column("text").type == pa.string()
+    # Large strings: a month's ids outgrow the 2 GiB of a 32-bit offset column.
+    assert table.column("text").type == pa.large_string()
 
 
 def test_forked_hashing_gives_the_same_threads() -> None:
@@ -96,3 +97,11 @@ def test_forked_hashing_gives_the_same_threads() -> None:
         shared = build_threads(table, clusters, secret=SECRET, stable_ids=stable_ids, workers=2)
         assert shared.table.equals(alone.table)
         assert len(set(shared.table.column("id").to_pylist())) == shared.table.num_rows
+
+
+def test_any_integer_is_a_cluster_and_none_is_out_of_scope() -> None:
+    rows = [_row("e1", 1, "post", "p1", text="hi"), _row("e2", 2, "like", "l1", subject_id="p1")]
+    rows += [_row("e3", 3, "like", "l2", subject_id="p1", actor="bob")]
+    result = build_threads(rows, {"ann": -1, "bob": None}, secret=b"s")
+    assert result.table.column("cluster_id").to_pylist() == [-1, -1]
+    assert result.dropped == {"actor_out_of_scope": 1}

@@ -83,3 +83,17 @@ def test_a_partition_written_before_markers_still_reads_and_is_replaced(tmp_path
     write_table_atomic(pa.table({"x": [6]}), lake.day_file("actions", "2025-03-01"))
     assert not legacy.exists()
     assert read_files(lake.all_files("actions")).column("x").to_pylist() == [6]
+
+
+def test_present_only_reads_what_an_older_partition_has(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.parquet", tmp_path / "new.parquet"
+    pq.write_table(pa.table({"a": [1], "b": ["x"]}), old)
+    pq.write_table(pa.table({"a": [2], "b": ["y"], "c": [True]}), new)
+    table = read_files([str(old), str(new)], columns=["a", "c"], present_only=True)
+    assert table.to_pydict() == {"a": [1, 2], "c": [None, True]}
+    try:
+        read_files([str(old)], columns=["a", "c"])
+    except Exception as exc:  # without it, a missing column is an error
+        assert "c" in str(exc)
+    else:
+        raise AssertionError("a missing column was read without present_only")

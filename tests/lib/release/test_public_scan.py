@@ -1,10 +1,10 @@
-"""The public-folder answer scan's column-wise structure rule reads like its row-by-row form."""
+"""The public-folder scan (lib/release/public_scan.py): its column-wise structure rule reads like its row-by-row form."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from blueprint_assets.lib.release.answer_leaks import _row_structure_findings, _structure_leaks
+from blueprint_assets.lib.release.public_scan import _row_structure_findings, _structure_leaks
 from blueprint_assets.lib.release.thread_table import MESSAGE_TYPE
 
 HIDDEN = {f"h{i}" for i in range(1, 9)}

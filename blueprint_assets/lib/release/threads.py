@@ -299,18 +299,42 @@ def _build(
     live, set_aside = live_rows(table, excluded)
     table = resolve_rows(table.filter(live))
     likes = is_in(table.column("action"), LIKE_LIKE)
-    state = _State()
     dropped: Counter[str] = Counter(set_aside)
     relabeled: Counter[str] = Counter()
+    built, log = _stateful_pass(
+        table.filter(~likes),
+        np.flatnonzero(~likes),
+        clusters,
+        max_depth,
+        chain_in_scope_only,
+        dropped,
+        relabeled,
+    )
+    liked, like_drops = like_threads(table.filter(likes), np.flatnonzero(likes), clusters, log)
+    dropped.update(like_drops)
+    table = thread_table(Built.concat([built, liked]), bytes(secret), stable_ids, workers)
+    return ThreadBuildResult(table, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))
+
+
+def _stateful_pass(
+    rows: pa.Table,
+    positions: np.ndarray,
+    clusters: dict[str, int],
+    max_depth: int,
+    chain_in_scope_only: bool,
+    dropped: Counter[str],
+    relabeled: Counter[str],
+) -> tuple[Built, VersionLog]:
+    """The time-ordered pass over the rows (at `positions` of the window) whose thread needs the state of
+    the moment: their threads, and the log of post versions it wrote. Drops and relabels are counted."""
+    state = _State()
     built = Built()
     # The loop runs once per action: its column appends and lookups are bound once here.
     add_label, add_event, add_cluster = built.labels.append, built.event_ids.append, built.clusters.append
     add_time, add_length, add_messages = built.last_times.append, built.lengths.append, built.messages.extend
     apply = state.apply
-    rest = table.filter(~likes)
-    positions = np.flatnonzero(~likes).tolist()
-    ids, in_scope = (column.tolist() for column in cluster_ids(rest.column("actor"), clusters))
-    for row, position, cluster_id, scoped in zip(_rows(rest), positions, ids, in_scope, strict=True):
+    ids, in_scope = (column.tolist() for column in cluster_ids(rows.column("actor"), clusters))
+    for row, position, cluster_id, scoped in zip(_rows(rows), positions.tolist(), ids, in_scope, strict=True):
         if not scoped:
             dropped["actor_out_of_scope"] += 1
         else:
@@ -328,7 +352,4 @@ def _build(
                 add_length(len(messages))
                 add_messages(messages)  # (author, time_us, text) tuples
         apply(row, position)
-    liked, like_drops = like_threads(table.filter(likes), np.flatnonzero(likes), clusters, state.log)
-    dropped.update(like_drops)
-    table = thread_table(Built.concat([built, liked]), bytes(secret), stable_ids, workers)
-    return ThreadBuildResult(table, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))
+    return built, state.log

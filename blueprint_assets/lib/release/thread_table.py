@@ -1,9 +1,10 @@
 """The `action_threads` table built column-wise, and read back into thread dicts column-wise.
 
 `thread_table` turns the threads found by the time-ordered pass of threads.py and by thread_columns.py
-(label, messages, action row, cluster) into the published Arrow table without a dict per message: message times are ranked with one
-numpy `unique`, user ids are keyed once per distinct pseudonym (per thread, or once per person with stable
-ids), thread ids are hashed from pre-encoded message fragments, and the table is sorted by
+(label, messages, action row, cluster) into the published Arrow table without a dict per message: message
+times are ranked with one numpy `unique`, user ids are keyed once per distinct pseudonym (per thread, or
+once per person with stable ids), thread ids are hashed from pre-encoded message fragments by forked
+workers, and the table is sorted by
 (last_time_us, id) with Arrow's `sort_indices`. `threads_from_table` is its inverse for the list-of-dicts
 readers (splits, release files), reading each leaf column once instead of converting nested rows.
 Both give byte for byte what the per-row builder gave (tests/lib/release/test_release_bytes.py).
@@ -114,7 +115,7 @@ def _monotonic(times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return times
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # no repr: it holds the secret
 class _Hashing:
     """What the user and thread ids of a range of threads are hashed from (plain lists, so a forked child
     can hash its share: `parallel.forked_map`)."""

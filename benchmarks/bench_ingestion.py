@@ -283,6 +283,13 @@ def ensure_sample(users: int, events_per_user_day: float, seed: int) -> tuple[Pa
     return folder, generated_archive(folder, 1, users, events_per_user_day, seed, date.fromisoformat(DAY))
 
 
+def rss_scaling(name: str, large: dict, small: dict, baseline: str, goal: str) -> dict[str, Any]:
+    """The peak RSS of a run on the large day against the same run on the small day, reported."""
+    return report(
+        record(name, large["peak_rss_mb"], "MiB", baseline, small["peak_rss_mb"], digits=1), goal=goal
+    )
+
+
 def run_child(mode: str, sample: Path, args: argparse.Namespace, label: str) -> dict[str, Any]:
     """Run this script as a fresh child process in `mode` and return its JSON result."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--sample", str(sample)]
@@ -449,27 +456,19 @@ def main() -> None:
             ),
             goal="below the baseline",
         ),
-        report(
-            record(
-                "ingestion_peak_rss_scaling",
-                ours["peak_rss_mb"],
-                "MiB",
-                f"ingestion_day_{args.small_factor}x_smaller",
-                ours_small["peak_rss_mb"],
-                digits=1,
-            ),
-            goal=f"~1.0 (memory does not grow with the day; lines {n:,} vs {ours_small['lines_read']:,})",
+        rss_scaling(
+            "ingestion_peak_rss_scaling",
+            ours,
+            ours_small,
+            f"ingestion_day_{args.small_factor}x_smaller",
+            f"~1.0 (memory does not grow with the day; lines {n:,} vs {ours_small['lines_read']:,})",
         ),
-        report(
-            record(
-                "json_loads_peak_rss_scaling",
-                base["peak_rss_mb"],
-                "MiB",
-                f"json_loads_day_{args.small_factor}x_smaller",
-                base_small["peak_rss_mb"],
-                digits=1,
-            ),
-            goal="none (shows how a naive loader grows)",
+        rss_scaling(
+            "json_loads_peak_rss_scaling",
+            base,
+            base_small,
+            f"json_loads_day_{args.small_factor}x_smaller",
+            "none (shows how a naive loader grows)",
         ),
         report(
             record(
@@ -511,16 +510,12 @@ def main() -> None:
         if low_small is not None:
             # Under a limit both days reach, peak memory should be the limit's, not the day's.
             records.append(
-                report(
-                    record(
-                        "ingestion_peak_rss_scaling_low_memory_limit",
-                        low["peak_rss_mb"],
-                        "MiB",
-                        f"ingestion_day_{args.small_factor}x_smaller_memory_limit_{args.low_memory_limit}",
-                        low_small["peak_rss_mb"],
-                        digits=1,
-                    ),
-                    goal=f"~1.0 (both days under memory_limit {args.low_memory_limit})",
+                rss_scaling(
+                    "ingestion_peak_rss_scaling_low_memory_limit",
+                    low,
+                    low_small,
+                    f"ingestion_day_{args.small_factor}x_smaller_memory_limit_{args.low_memory_limit}",
+                    f"~1.0 (both days under memory_limit {args.low_memory_limit})",
                 )
             )
         if (low["events_kept"], low["actions"]) != (ours["events_kept"], ours["actions"]):

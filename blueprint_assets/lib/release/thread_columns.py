@@ -60,7 +60,7 @@ def prepared_rows(actions: list[dict] | pa.Table) -> pa.Table:
     if isinstance(actions, pa.Table):
         present = set(actions.column_names)
         columns = [
-            actions.column(f.name).cast(f.type) if f.name in present else pa.nulls(actions.num_rows, f.type)
+            _typed(actions.column(f.name), f) if f.name in present else pa.nulls(actions.num_rows, f.type)
             for f in INPUT_SCHEMA
         ]
     else:
@@ -72,6 +72,20 @@ def prepared_rows(actions: list[dict] | pa.Table) -> pa.Table:
     if table.num_rows:
         table = table.take(pc.sort_indices(table, [("time_us", "ascending"), ("event_id", "ascending")]))
     return table
+
+
+def _typed(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
+    """The column as INPUT_SCHEMA types it; another kind of type (a number for a bool) is an error."""
+    kind = column.type
+    if pa.types.is_boolean(field.type):
+        fits = pa.types.is_boolean(kind)
+    elif pa.types.is_integer(field.type):
+        fits = pa.types.is_integer(kind)
+    else:
+        fits = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    if not (fits or pa.types.is_null(kind)):
+        raise ValueError(f"thread input column {field.name} is {kind}, expected {field.type}")
+    return column.cast(field.type)
 
 
 def _dense_codes(values: pa.ChunkedArray) -> np.ndarray:

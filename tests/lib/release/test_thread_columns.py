@@ -105,3 +105,11 @@ def test_any_integer_is_a_cluster_and_none_is_out_of_scope() -> None:
     result = build_threads(rows, {"ann": -1, "bob": None}, secret=b"s")
     assert result.table.column("cluster_id").to_pylist() == [-1, -1]
     assert result.dropped == {"actor_out_of_scope": 1}
+
+
+def test_a_column_of_another_kind_is_a_one_line_error() -> None:
+    table = pa.table(
+        {"event_id": ["e1"], "time_us": [1], "action": ["post"], "resolved": pa.array([1], pa.int8())}
+    )
+    with pytest.raises(ValueError, match="column resolved is int8, expected bool"):
+        prepared_rows(table)

@@ -63,9 +63,11 @@ def timed_run(archive: Path, first: str, last: str, label: str) -> dict[str, flo
         proc.wait()
         if proc.returncode != 0:
             raise RuntimeError(f"blueprint run {first}..{last} failed ({proc.returncode})")
+        if first_step is None:  # a run that finished no step measured nothing
+            raise RuntimeError(f"blueprint run {first}..{last} finished no step")
     total = time.perf_counter() - start
     shutil.rmtree(data, ignore_errors=True)
-    return {"total": total, "first_step": first_step if first_step is not None else total}
+    return {"total": total, "first_step": first_step}
 
 
 def main() -> None:

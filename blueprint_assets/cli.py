@@ -326,3 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"blueprint: error: {type(error).__name__}: {error} ({GENERIC_FIX})", file=sys.stderr)
         return 1
+
+
+if __name__ == "__main__":  # `python -m blueprint_assets.cli`, as the benchmarks run it
+    sys.exit(main())

@@ -185,3 +185,17 @@ def test_prepare_encoder_builds_only_the_static_model(monkeypatch, tmp_path: Pat
     monkeypatch.setenv("BLUEPRINT_ENCODER", "minilm")
     assert main(["prepare-encoder"]) == 0
     assert "encoder minilm: not the static model, nothing to build" in capsys.readouterr().out
+
+
+def test_the_module_runs_as_the_command(tmp_path: Path) -> None:
+    """`python -m blueprint_assets.cli` is the `blueprint` command (a bench runs it so), not a silent no-op."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "blueprint_assets.cli", "--help"], capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert "usage: blueprint" in done.stdout

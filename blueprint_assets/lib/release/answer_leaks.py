@@ -102,20 +102,16 @@ class AnswerIndex:
 
     def hits_many(self, haystacks: Sequence[str], markdown: bool = False) -> list[list[str]]:
         """`[self.hits(h, markdown) for h in haystacks]`, screened in bulk."""
-        found = self._found(haystacks, markdown)
+        found = self.found_in(haystacks, markdown)
         return [list(found.get(h, ())) for h in haystacks]
 
     def flags_many(self, haystacks: Sequence[str], markdown: bool = False) -> list[bool]:
         """Per haystack, whether it holds any answer's text: `bool(hits)`, without building the id lists."""
-        found = self._found(haystacks, markdown)
+        found = self.found_in(haystacks, markdown)
         return [h in found for h in haystacks]
 
-    def found_in(self, haystacks: Sequence[str]) -> dict[str, list[str]]:
+    def found_in(self, haystacks: Sequence[str], markdown: bool = False) -> dict[str, list[str]]:
         """Answer ids per distinct haystack holding any (the others are left out), each searched on its own."""
-        return self._found(haystacks, markdown=False)
-
-    def _found(self, haystacks: Sequence[str], markdown: bool) -> dict[str, list[str]]:
-        """Answer ids per distinct haystack holding any (the others are left out)."""
         if not self.by_prefix:
             return {}
         # Texts repeat (a liked post is the context of every like of it): each distinct one is scanned once.

@@ -76,12 +76,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workers(args: argparse.Namespace) -> int:
+    """Threads for fitting baselines: BLUEPRINT_WORKERS, else one per usable core (`lib.parallel.workers`)."""
+    from blueprint_assets.lib.parallel import workers
+
+    return workers(cli_settings(args).workers)
+
+
 def cmd_baseline(args: argparse.Namespace) -> int:
     """Write one baseline's predictions for a split (retrieval encodes with the default encoder)."""
     from blueprint_assets.lib.evaluation.baselines import run_baseline, write_predictions
 
     embed = embedder_from_args(args, args.release, seed=False) if args.name == "retrieval" else None
-    preds = run_baseline(args.name, args.release, args.split, embed, args.k)
+    preds = run_baseline(args.name, args.release, args.split, embed, args.k, _workers(args))
     write_predictions(args.out, preds)
     print(f"wrote {len(preds)} predictions to {args.out}")
     return 0
@@ -103,7 +110,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     embed = embedder_from_args(args, args.release)
     board = build(
         args.release, embed, parse_named_paths(args.predictions), (args.split,) if args.split else SPLITS,
-        args.k, args.compat or "default", not args.no_diagonality, progress,
+        args.k, args.compat or "default", not args.no_diagonality, progress, _workers(args),
     )  # fmt: skip
     chart = None
     if args.out:

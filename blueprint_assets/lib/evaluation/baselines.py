@@ -211,8 +211,11 @@ def retrieval(
     return fit_retrieval(train, embed, seed)(targets)
 
 
-def fit_baseline(name: str, train: Sequence[Thread], embed: Embed | None = None) -> Predictor:
-    """The fitted predictor of baseline `name` (retrieval needs `embed`)."""
+def fit_baseline(
+    name: str, train: Sequence[Thread], embed: Embed | None = None, workers: int = 1
+) -> Predictor:
+    """The fitted predictor of baseline `name` (retrieval needs `embed`; lightgbm fits `workers` models at a
+    time)."""
     from blueprint_assets.lib.evaluation import baseline_models  # LightGBM is imported only when used
 
     if name == "majority":
@@ -226,7 +229,7 @@ def fit_baseline(name: str, train: Sequence[Thread], embed: Embed | None = None)
     if name == "lookup":
         return baseline_models.fit_lookup(train, ClusterPrior(train))
     if name == "lightgbm":
-        return baseline_models.fit_lightgbm(train, ClusterPrior(train))
+        return baseline_models.fit_lightgbm(train, ClusterPrior(train), workers)
     raise ValueError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")
 
 
@@ -236,15 +239,16 @@ def run_baseline(
     split: str = "validation",
     embed: Embed | None = None,
     k: int | None = None,
+    workers: int = 1,
 ) -> list[dict[str, Any]]:
     """Predictions (`{"id", 13 action bools, "text"}` dicts) of baseline `name` for `split` (retrieval needs
-    `embed`, e.g. a `lib/personas/embed_cache.build_embedder`)."""
+    `embed`, e.g. a `lib/personas/embed_cache.build_embedder`; see `fit_baseline` for `workers`)."""
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")
     if name == "retrieval" and embed is None:
         raise ValueError("the retrieval baseline needs an embed function")
     train = load_split(release_dir, "train", k)
-    return fit_baseline(name, train, embed)(load_split(release_dir, split, k))
+    return fit_baseline(name, train, embed, workers)(load_split(release_dir, split, k))
 
 
 def write_predictions(path: str | Path, preds: Sequence[dict[str, Any]]) -> Path:

@@ -100,9 +100,10 @@ def build(
     mode: str = "default",
     diagonality: bool = True,
     progress: Progress = _silent,
+    workers: int = 1,
 ) -> dict[str, list[Entry]]:
     """split -> leaderboard entries (baselines first, then outside predictions); `progress` gets a line per
-    baseline and per skipped split."""
+    baseline and per skipped split; `workers` threads fit the LightGBM models."""
     answers_by_split = available_splits(release, k, splits, progress)
     embed = scorer.cached_embed(embed)
     train = baselines.load_split(release, "train", k)
@@ -110,7 +111,7 @@ def build(
     board: dict[str, list[Entry]] = {s: [] for s in answers_by_split}
     for name in baselines.BASELINES:
         progress(name)
-        predictor = baselines.fit_baseline(name, train, embed)
+        predictor = baselines.fit_baseline(name, train, embed, workers)
         for split, answers in answers_by_split.items():
             preds = baselines.as_predictions(predictor(targets[split]))
             result = scorer.score(answers, preds, embed, mode)

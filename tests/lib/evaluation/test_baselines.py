@@ -245,3 +245,22 @@ def test_retrieval_with_the_real_encoder(release: Path) -> None:
     assert (_action(preds["v2"]), preds["v2"]["text"]) == ("reply", "switch to dry food")
     assert (_action(preds["v4"]), preds["v4"]["text"]) == ("reply", "call your senator")
     assert _action(preds["v5"]) == "repost"
+
+
+def test_lightgbm_fitted_side_by_side_predicts_as_one_at_a_time() -> None:
+    """Three clusters big enough for a model each: threads that fit them together give the same predictions."""
+    rng = np.random.default_rng(3)
+    actions = ("like", "reply", "repost", "follow")
+
+    def thread(i: int, cluster: int, hidden: bool) -> baselines.Thread:
+        context = "|".join(rng.choice(actions, size=int(rng.integers(1, 4))))
+        action = None if hidden else str(rng.choice(actions[: 2 + cluster]))
+        messages = tuple((f"u{j}", j, "hi" if j % 2 else None) for j in range(int(rng.integers(1, 5))))
+        return baselines.Thread(f"t{i}", cluster, context, action, None, messages)
+
+    train = [thread(i, i % 3, hidden=False) for i in range(300)]
+    targets = [thread(1000 + i, i % 4, hidden=True) for i in range(60)]  # cluster 3 has no model
+    alone = baselines.fit_baseline("lightgbm", train, workers=1)(targets)
+    together = baselines.fit_baseline("lightgbm", train, workers=3)(targets)
+    assert together == alone
+    assert len({_action(p) for p in alone}) > 1  # the models learnt something beyond one prior

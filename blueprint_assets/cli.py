@@ -249,7 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--months", required=True, type=month_spec,
         help="2025-03, or a range 2025-03..2025-05 (extended release)",
     )  # fmt: skip
-    release.add_argument("--out", help="also copy the finished release folder here")
+    release.add_argument(
+        "--out",
+        help="also copy the finished release folder (public/, private/ and privacy_audit/) here; an existing"
+        " folder is replaced only if it is empty or an earlier copy",
+    )
 
     add_scoring_commands(sub)
 

@@ -178,6 +178,23 @@ def plan_run(args: argparse.Namespace, first: str, last: str) -> list[tuple[str,
     return segments
 
 
+def replaceable_copy(target: Path) -> None:
+    """Refuse (UsageError) an `--out` folder that replacing would lose anything but an earlier release copy:
+    a file, or a folder holding anything other than a release's own top-level folders."""
+    from blueprint_assets.lib.release.layout import AUDIT, PRIVATE, PUBLIC
+
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise UsageError(f"--out {target} is a file: give an empty or new folder")
+    extra = sorted(p.name for p in target.iterdir() if p.name not in (PUBLIC, PRIVATE, AUDIT))
+    if extra:
+        raise UsageError(
+            f"--out {target} holds {extra[0]!r}, which no release has, and replacing the folder would delete"
+            " it: give an empty or new folder"
+        )
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     import shutil
 
@@ -185,6 +202,8 @@ def cmd_release(args: argparse.Namespace) -> int:
 
     name = args.months  # normalized by month_spec: the folder name of the release
     first, last = ReleaseWindow.parse(name).partition_keys
+    if args.out:
+        replaceable_copy(Path(args.out))  # before the run: a wrong folder costs no release build
     failure = run_job("monthly_release", first, last, args, None, label=name)
     from blueprint_assets.defs.resources import LakeResource
 
@@ -194,8 +213,11 @@ def cmd_release(args: argparse.Namespace) -> int:
         raise CommandFailed(f"release {name} not built: {failure}")
     if args.out:
         target = Path(args.out)
+        replaceable_copy(target)
+        if target.resolve() == built.resolve():
+            raise UsageError(f"--out {target} is the release folder itself")
         if target.exists():
-            shutil.rmtree(target)
+            shutil.rmtree(target)  # an earlier copy (replaceable_copy): a stale file must not survive
         shutil.copytree(built, target)
         print(f"release copied to {target}")
     print(f"release {name}: built at {built}")

@@ -199,3 +199,44 @@ def test_the_module_runs_as_the_command(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0
     assert "usage: blueprint" in done.stdout
+
+
+def test_release_out_refuses_a_folder_it_would_wipe_before_building(tmp_path: Path, capsys) -> None:
+    keep = tmp_path / "home"
+    (keep / "public").mkdir(parents=True)
+    (keep / "notes.txt").write_text("mine")
+    data = str(tmp_path / "data")
+    assert main(["release", "--months", "2025-03", "--data-dir", data, "--out", str(keep)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "'notes.txt', which no release has" in err and "give an empty or new folder" in err
+    assert (keep / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "data" / "dagster_home").exists()  # refused before any run was started
+    assert main(["release", "--months", "2025-03", "--data-dir", data, "--out", str(keep / "notes.txt")]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_release_out_replaces_an_earlier_copy(tmp_path: Path, monkeypatch, capsys) -> None:
+    from blueprint_assets import cli_runs
+    from blueprint_assets.defs.resources import LakeResource
+
+    built = tmp_path / "built"
+    for folder, name in (("public", "README.md"), ("private", "MANIFEST.json"), ("privacy_audit", "a.md")):
+        (built / folder).mkdir(parents=True)
+        (built / folder / name).write_text(folder)
+    monkeypatch.setattr(
+        cli_runs, "run_job", lambda *args, **kwargs: None
+    )  # the build itself is not tested here
+    monkeypatch.setattr(LakeResource, "release_folder", lambda self, name: built)
+    out = tmp_path / "copy"
+    (out / "public").mkdir(parents=True)
+    (out / "public" / "stale.parquet").write_text("old")
+    argv = ["release", "--months", "2025-03", "--data-dir", str(tmp_path / "data")]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "privacy_audit/a.md",
+        "private/MANIFEST.json",
+        "public/README.md",
+    ]
+    assert main([*argv, "--out", str(built)]) == 2
+    assert "is the release folder itself" in capsys.readouterr().err
+    assert (built / "public" / "README.md").read_text() == "public"

@@ -1,7 +1,7 @@
 """Run the benchmark suite (`make bench`): every bench as its own subprocess, then one table of figures.
 
 Usage: `python benchmarks/run_all.py [--only ingestion,release] [--skip personas] [--quick]`.
-Benches: ingestion, anonymizer, personas, release, scale, clusters, scorer (see benchmarks/README.md for what each figure means).
+Benches: ingestion, anonymizer, personas, release, scale, clusters, scorer, startup (see benchmarks/README.md for what each figure means).
 
 Each bench prints "figure vs baseline = ratio" as it goes and writes its records to a per-run file; this
 script collects them, merges them into benchmarks/results.json (keyed by name) and prints the table with
@@ -48,6 +48,7 @@ BENCHES: dict[str, Bench] = {
     "scale": Bench("bench_scale.py", (), ("--quick",)),
     "clusters": Bench("bench_clusters.py", (), ("--quick",)),
     "scorer": Bench("bench_scorer.py", (), ("--quick",)),
+    "startup": Bench("bench_startup.py", (), ("--quick",)),
 }
 
 # Goals to read the figures against: (description, test on the record). Only reported, never enforced.

@@ -82,3 +82,20 @@ def test_schedules_and_sensors_target_existing_jobs(graph) -> None:
         AssetKey("dataset_release")
         in defs.resolve_job_def("monthly_release").asset_layer.executable_asset_keys
     )
+
+
+# Libraries a step loads when it needs them: every step process of the multiprocess executor loads the
+# definitions, and importing presidio alone (with spaCy, transformers and torch) took about 6 s.
+HEAVY_LIBRARIES = ("presidio_analyzer", "spacy", "torch", "transformers", "great_expectations", "model2vec")
+
+
+def test_loading_the_definitions_leaves_the_heavy_libraries_unloaded() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, blueprint_assets.definitions; "
+        f"print(','.join(m for m in {HEAVY_LIBRARIES!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == ""

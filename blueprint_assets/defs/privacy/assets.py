@@ -6,7 +6,6 @@ from blueprint_assets.defs.partitions import daily_asset
 from blueprint_assets.defs.resources import LakeResource, PrivacyResource
 from blueprint_assets.defs.ui_metadata import table_metadata
 from blueprint_assets.lib.privacy.anonymize_actions import anonymize_actions, involves_pseudonyms
-from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
 from blueprint_assets.lib.storage.lake import write_table_atomic
 from blueprint_assets.lib.window import run_days
 
@@ -16,6 +15,10 @@ def anonymized_posts(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource
 ) -> MaterializeResult:
     """Every action with keyed pseudonyms for accounts and records, and PII in text replaced by `<TYPE>`."""
+    # presidio and spaCy (which pull in transformers and torch) load here, not with the definitions: under
+    # the multiprocess executor every step's process loads the definitions, and few steps need them.
+    from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
+
     days = run_days(context)
     pseudonym = privacy.pseudonymizer()
     opted_out = privacy.opted_out(pseudonym)

@@ -12,7 +12,7 @@ from blueprint_assets.defs.automation import (
 )
 from blueprint_assets.defs.ingestion import assets as ingestion
 from blueprint_assets.defs.ingestion import checks as ingestion_checks
-from blueprint_assets.defs.jobs import JOBS, RELEASE_ASSETS, daily_job, release_job
+from blueprint_assets.defs.jobs import JOBS, RELEASE_ASSETS, STEP_EXECUTOR, daily_job, release_job
 from blueprint_assets.defs.personas import assets as personas
 from blueprint_assets.defs.personas import checks as personas_checks
 from blueprint_assets.defs.privacy import assets as privacy
@@ -44,6 +44,7 @@ def build_definitions(settings: Settings | None = None, extra_jobs: list | None 
         schedules=[daily_schedule(daily_job), monthly_release_schedule(release_job)],
         sensors=[archive_sensor(daily_job, source.path, exclude=source.exclude)] if watch_archive else [],
         resources=resources,
+        executor=STEP_EXECUTOR,
     )
 
 

@@ -1,8 +1,9 @@
-"""Jobs: the daily ingestion job, the monthly release job, and sub-selections of them for the CLI."""
+"""Jobs: the daily ingestion job, the monthly release job, sub-selections of them for the CLI, and the
+executor their runs use outside the CLI."""
 
 from __future__ import annotations
 
-from dagster import define_asset_job
+from dagster import define_asset_job, multiprocess_executor
 
 from blueprint_assets.defs.partitions import daily_partitions, monthly_partitions
 
@@ -31,6 +32,14 @@ release_job = define_asset_job(
 )
 
 JOBS = {job.name: job for job in (daily_job, release_job)}
+
+# Scheduled, sensor and UI runs: one process per step, each forked from a server that loaded the definitions
+# once, instead of a new interpreter loading them for every step (a demo day of the daily job: 52.8 s with
+# spawned steps, 38.3 s forked). The CLI runs in process and does not use it.
+STEP_EXECUTOR = multiprocess_executor.configured(
+    {"start_method": {"forkserver": {"preload_modules": ["blueprint_assets.definitions"]}}},
+    name="forked_steps",
+)
 
 
 def selection_job(base_job: str, selection: list[str]):

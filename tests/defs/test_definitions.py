@@ -99,3 +99,12 @@ def test_loading_the_definitions_leaves_the_heavy_libraries_unloaded() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == ""
+
+
+def test_every_job_forks_its_steps_from_loaded_definitions() -> None:
+    """Scheduled and UI runs use the forkserver executor that preloads this code location (defs/jobs.py)."""
+    from blueprint_assets.defs.jobs import STEP_EXECUTOR
+
+    for name in JOBS:
+        assert defs.resolve_job_def(name).executor_def is STEP_EXECUTOR
+    assert STEP_EXECUTOR.name == "forked_steps"

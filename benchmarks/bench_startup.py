@@ -4,10 +4,11 @@ Run: `python benchmarks/bench_startup.py [--quick]` (the daily-run figure needs 
 sample and static encoder; `--quick` skips it).
 
 - startup_definitions_import_seconds: a fresh `python -c "import blueprint_assets.definitions"`, the best of
-  three, vs a fresh `import dagster` (the least any process of this code location pays). Every step's
-  process under the multiprocess executor (scheduled runs, the UI) pays it once.
+  three, vs a fresh `import dagster` (the least any process of this code location pays). Every process
+  that loads the code location pays it: the code server, each run worker and its forkserver (steps fork
+  from that server, `defs/jobs.py` STEP_EXECUTOR), each `blueprint` command.
 - startup_daily_run_multiprocess_seconds: `dagster job execute` of the daily job for the demo sample's first
-  day (one process per step, as the daemon runs it) vs the same day through `blueprint run` (one process,
+  day (one process per step, with the executor the daemon's and the UI's runs use) vs the same day through `blueprint run` (one process,
   `execute_in_process`), each into a fresh data dir, same secret.
 
 Records merged into benchmarks/results.json. Goals: none stated by the issue; reported as ratios.
@@ -92,7 +93,7 @@ def daily_run_records(work: Path) -> list[dict]:
             "same_day_in_process",
             runs["in_process"],
             digits=2,
-        )  # fmt: skip
+        )
     ]
 
 

@@ -84,7 +84,7 @@ def test_schedules_and_sensors_target_existing_jobs(graph) -> None:
     )
 
 
-# Libraries a step loads when it needs them: every step process of the multiprocess executor loads the
+# Libraries a step loads when it needs them: every run worker, code server and CLI command loads the
 # definitions, and importing presidio alone (with spaCy, transformers and torch) took about 6 s.
 HEAVY_LIBRARIES = ("presidio_analyzer", "spacy", "torch", "transformers", "great_expectations", "model2vec")
 

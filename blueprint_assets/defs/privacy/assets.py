@@ -15,8 +15,8 @@ def anonymized_posts(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource
 ) -> MaterializeResult:
     """Every action with keyed pseudonyms for accounts and records, and PII in text replaced by `<TYPE>`."""
-    # presidio and spaCy (which pull in transformers and torch) load here, not with the definitions: under
-    # the multiprocess executor every step's process loads the definitions, and few steps need them.
+    # presidio and spaCy (which pull in transformers and torch) load here, not with the definitions: the code
+    # server, every run worker and every CLI command load the definitions, and few steps need them.
     from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
 
     days = run_days(context)

@@ -203,7 +203,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     name = args.months  # normalized by month_spec: the folder name of the release
     first, last = ReleaseWindow.parse(name).partition_keys
     if args.out:
-        replaceable_copy(Path(args.out))  # before the run: a wrong folder costs no release build
+        replaceable_copy(Path(args.out))  # before the run: a folder that must not be replaced costs no build
     failure = run_job("monthly_release", first, last, args, None, label=name)
     from blueprint_assets.defs.resources import LakeResource
 
@@ -214,8 +214,11 @@ def cmd_release(args: argparse.Namespace) -> int:
     if args.out:
         target = Path(args.out)
         replaceable_copy(target)
-        if target.resolve() == built.resolve():
+        source, copy = built.resolve(), target.resolve()
+        if copy == source:
             raise UsageError(f"--out {target} is the release folder itself")
+        if source in copy.parents:  # copytree would copy the release into itself, without end
+            raise UsageError(f"--out {target} is inside the release folder")
         if target.exists():
             shutil.rmtree(target)  # an earlier copy (replaceable_copy): a stale file must not survive
         shutil.copytree(built, target)

@@ -34,8 +34,8 @@ release_job = define_asset_job(
 JOBS = {job.name: job for job in (daily_job, release_job)}
 
 # Scheduled, sensor and UI runs: one process per step, each forked from a server that loaded the definitions
-# once, instead of a new interpreter loading them for every step (a demo day of the daily job: 52.8 s with
-# spawned steps, 38.3 s forked). The CLI runs in process and does not use it.
+# once, instead of a new interpreter loading them for every step (benchmarks/README.md, Start-up: a demo day
+# of the daily job a third faster). The CLI runs in process and does not use it.
 STEP_EXECUTOR = multiprocess_executor.configured(
     {"start_method": {"forkserver": {"preload_modules": ["blueprint_assets.definitions"]}}},
     name="forked_steps",

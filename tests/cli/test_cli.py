@@ -239,4 +239,7 @@ def test_release_out_replaces_an_earlier_copy(tmp_path: Path, monkeypatch, capsy
     ]
     assert main([*argv, "--out", str(built)]) == 2
     assert "is the release folder itself" in capsys.readouterr().err
+    assert main([*argv, "--out", str(built / "public" / "copy")]) == 2
+    assert "is inside the release folder" in capsys.readouterr().err
+    assert not (built / "public" / "copy").exists()
     assert (built / "public" / "README.md").read_text() == "public"

@@ -242,10 +242,9 @@ class VersionLog:
 
 def cluster_ids(actors: pa.ChunkedArray, clusters: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """Per actor, (its cluster id, whether it has one): out of scope when not clustered or null."""
-    members = [(user, int(cluster)) for user, cluster in clusters.items() if cluster is not None]
-    users = pa.array([user for user, _ in members], actors.type)
+    users = pa.array(list(clusters), actors.type)
     found = pc.fill_null(pc.index_in(actors, value_set=users), -1).to_numpy(zero_copy_only=False)
-    ids = np.asarray([cluster for _, cluster in members] or [0], dtype=np.int64)
+    ids = np.asarray(list(clusters.values()) or [0], dtype=np.int64)
     return ids[np.maximum(found, 0)], found >= 0
 
 

@@ -295,6 +295,8 @@ def _build(
     excluded: frozenset[str],
     workers: int,
 ) -> ThreadBuildResult:
+    # A user mapped to None has no cluster: out of scope as an actor and as a reply-chain parent alike.
+    clusters = {user: int(cluster) for user, cluster in clusters.items() if cluster is not None}
     table = prepared_rows(actions)
     live, set_aside = live_rows(table, excluded)
     table = resolve_rows(table.filter(live))

@@ -179,9 +179,10 @@ def read_files(
     tables = []
     for path in paths:
         filesystem, inner = resolve(path)
-        wanted = columns
         if columns is not None and present_only:
-            names = set(pq.read_schema(inner, filesystem=filesystem).names)
-            wanted = [c for c in columns if c in names]
-        tables.append(pq.read_table(inner, columns=wanted, partitioning=None, filesystem=filesystem))
+            parquet = pq.ParquetFile(inner, filesystem=filesystem)  # one open: footer and rows
+            names = set(parquet.schema_arrow.names)
+            tables.append(parquet.read(columns=[c for c in columns if c in names]))
+        else:
+            tables.append(pq.read_table(inner, columns=columns, partitioning=None, filesystem=filesystem))
     return pa.concat_tables(tables, promote_options="default")

@@ -381,3 +381,19 @@ def test_date_like_strings_in_json_lines_are_still_compared(tmp_path: Path) -> N
     ]
     (public / "dates.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert scan_public(public, index) == ["dates.jsonl: holds the text of 1 hidden answer(s), e.g. hidden-3…"]
+
+
+def test_the_public_scan_finds_the_same_in_batches_of_one_string(tmp_path: Path, monkeypatch) -> None:
+    """A batch closes at BATCH_STRINGS distinct strings; closing after every file changes no finding."""
+    from blueprint_assets.lib.release import public_scan
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex
+
+    index = AnswerIndex([{"id": "hidden-4", "text": "an answer that must stay hidden"}])
+    public = tmp_path / "public"
+    public.mkdir()
+    for name, text in (("a", "nothing here"), ("b", "so: an answer that must stay hidden!"), ("c", "x")):
+        (public / f"{name}.jsonl").write_text(json.dumps({"id": name, "thread": [{"text": text}]}) + "\n")
+    whole = public_scan.scan_public(public, index)
+    monkeypatch.setattr(public_scan, "BATCH_STRINGS", 1)
+    assert public_scan.scan_public(public, index) == whole
+    assert whole == ["b.jsonl: holds the text of 1 hidden answer(s), e.g. hidden-4…"]

@@ -107,6 +107,18 @@ def test_any_integer_is_a_cluster_and_none_is_out_of_scope() -> None:
     assert result.dropped == {"actor_out_of_scope": 1}
 
 
+def test_a_parent_by_a_user_mapped_to_none_ends_the_chain() -> None:
+    """None means no cluster for a reply's parent too, as for an actor (chain_in_scope_only)."""
+    rows = [_row("e1", 1, "post", "p1", text="root", actor="bob")]
+    rows += [_row("e2", 2, "reply", "p2", text="re", reply_parent_id="p1")]
+    result = build_threads(rows, {"ann": 3, "bob": None}, secret=b"s")
+    assert [len(thread) for thread in result.table.column("thread").to_pylist()] == [1]
+    assert (
+        build_threads(rows, {"ann": 3, "bob": 4}, secret=b"s").table.column("thread")[0].as_py()[0]["text"]
+        == "root"
+    )
+
+
 def test_a_column_of_another_kind_is_a_one_line_error() -> None:
     table = pa.table(
         {"event_id": ["e1"], "time_us": [1], "action": ["post"], "resolved": pa.array([1], pa.int8())}

@@ -69,8 +69,8 @@ INGEST_DIR = WORK_DIR / "ingest"
 
 # Which phase a DuckDB statement belongs to, by the first pattern its SQL matches.
 SQL_PHASES: tuple[tuple[str, str], ...] = (
-    (r"INSERT INTO ingest_lines", "stage+parse: decode, parse JSON once, check, key (per chunk)"),
-    (r"TABLE ingest_lines", "stage: create/drop the lines table"),
+    (r"AS part FROM", "stage+parse: decode, parse JSON once, check, key, write a Parquet part (per chunk)"),
+    (r"VIEW ingest_", "stage: define/drop the staged lines' views"),
     (r"ingest_duplicate_rows AS", "raw_events: find repeated deliveries (keys only)"),
     (r"COPY \(.*FROM ingest_lines.*reason IS NULL", "raw_events: sort + COPY to Parquet"),
     (r"COPY \(.*FROM ingest_lines", "quarantine: COPY to Parquet"),

@@ -71,15 +71,14 @@ NATIVE_READ_ERRORS = (duckdb.InvalidInputException, duckdb.IOException, duckdb.C
 
 
 class NativeReads:
-    """Run `insert_sql` (parameters `source_file`, `home_day`, `path`) for native files, `workers` at once.
+    """Run a statement per native file (parameters `source_file`, `home_day`, `path`), `workers` at once.
 
     Each worker thread has its own cursor of `con` (same database, same default catalog); DuckDB releases
     the GIL while it runs. `results()` waits for every submitted file and gives, in submission order, the
     file and the lines it staged, or None when DuckDB could not read it (and staged nothing of it).
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, insert_sql: str, workers: int) -> None:
-        self._sql = insert_sql
+    def __init__(self, con: duckdb.DuckDBPyConnection, workers: int) -> None:
         catalog = con.execute("SELECT current_database()").fetchall()[0][0]
         # Opened here, before `con` runs anything else (a cursor cannot be opened while `con` holds an
         # unfinished result); a worker takes a free one for each file.
@@ -91,14 +90,15 @@ class NativeReads:
         self._pool = ThreadPoolExecutor(max_workers=len(self._cursors), thread_name_prefix="ingest-native")
         self._pending: list[tuple[NativeFile, Future]] = []
 
-    def submit(self, item: NativeFile) -> None:
-        self._pending.append((item, self._pool.submit(self._read, item)))
+    def submit(self, item: NativeFile, sql: str) -> None:
+        """Stage `item` with `sql`, a statement that returns the number of lines it staged."""
+        self._pending.append((item, self._pool.submit(self._read, item, sql)))
 
-    def _read(self, item: NativeFile) -> int | None:
+    def _read(self, item: NativeFile, sql: str) -> int | None:
         params = {"source_file": item.label, "home_day": item.home_day, "path": str(item.path)}
         cursor = self._free.get()
         try:
-            return cursor.execute(self._sql, params).fetchall()[0][0]
+            return cursor.execute(sql, params).fetchall()[0][0]
         except NATIVE_READ_ERRORS:
             return None
         finally:

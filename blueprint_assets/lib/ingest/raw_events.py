@@ -9,15 +9,18 @@ by `time_us`, deduplicates repeated deliveries and writes the daily partitions; 
 them to actions. Only lines DuckDB cannot parse go to Python, to be told what they are
 (`lib.ingest.quarantine`).
 
-Memory stays bounded: each file or chunk is parsed as it arrives into one narrow-keyed table
-(`ingest_lines`) that holds the raw text once; deduplication works on keys only; and the working tables
-live in a throwaway on-disk DuckDB file (`lib.storage.duck.work_database`), so DuckDB can evict them instead
-of holding the whole window in memory.
+Memory stays bounded: each file or chunk is parsed as it arrives and written as an uncompressed Parquet part
+(the raw text once, beside its keys) in the work database's scratch folder (`lib.storage.duck.scratch_folder`);
+the parts are read back through one view (`ingest_lines`) by the statements that write the partitions;
+deduplication and opt-outs work on row ids only; and the small working tables live in a throwaway on-disk
+DuckDB file (`lib.storage.duck.work_database`), deleted with the parts.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +37,7 @@ from blueprint_assets.lib.ingest.quarantine import (
 from blueprint_assets.lib.ingest.staging import LineSource, NativeFile, chunks, prefetched
 from blueprint_assets.lib.privacy.identifiers import DID_SQL_REGEX
 from blueprint_assets.lib.sources.archive import day_bounds_us
-from blueprint_assets.lib.storage.duck import copy_to_parquet
+from blueprint_assets.lib.storage.duck import copy_to_parquet, scratch_folder
 from blueprint_assets.lib.storage.lake import Lake
 from blueprint_assets.lib.storage.storage import join, read_text, write_bytes
 
@@ -145,6 +148,43 @@ class IngestStats:
 # Native files read at once: one per DuckDB thread, at most this many (each holds its read buffers).
 MAX_NATIVE_READS = 4
 
+# Staged lines are written as uncompressed Parquet parts, one per chunk or native file, in the work
+# database's scratch folder, and read back through the LINES_TABLE view. Writing a part costs about
+# two thirds of an INSERT of the same rows into a disk-backed table, and sorting from it for raw_events
+# about 40% less (measured on the 1M-line benchmark day).
+# Small row groups keep what a reading thread holds small: with DuckDB's default (122,880 rows, a whole
+# part) sorting raw_events ran out of memory under a 512 MB limit; 8,192 rows sort within it.
+STAGED_ROW_GROUP_ROWS = 8_192
+STAGED_VIEW = "ingest_staged"
+DROPPED_TABLE = "ingest_dropped_rows"
+_COLUMN_TYPES = [tuple(column.split()) for column in LINES_COLUMNS.split(",") if column.strip()]
+_TYPED_COLUMNS = ", ".join(f"{name}::{kind} AS {name}" for name, kind in _COLUMN_TYPES)
+_NO_LINES = ", ".join(f"NULL::{kind} AS {name}" for name, kind in _COLUMN_TYPES)
+
+
+def _stage_sql(parse_sql: str, target: Path, part: int) -> str:
+    """COPY the parsed lines to the Parquet part `target`, numbered `part` (it returns the rows written)."""
+    quoted = str(target).replace("'", "''")
+    return (
+        f"COPY (SELECT {_TYPED_COLUMNS}, {int(part)} AS part FROM ({parse_sql})) "
+        f"TO '{quoted}' (FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE {STAGED_ROW_GROUP_ROWS})"
+    )
+
+
+def _define_lines(con: duckdb.DuckDBPyConnection, parts: list[Path]) -> None:
+    """The staged view (every non-blank staged line, with a `row_id` unique in the window) and LINES_TABLE."""
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
+    staged = (
+        f"""SELECT * EXCLUDE (part, file_row_number), (part::BIGINT << 32) + file_row_number AS row_id
+            FROM read_parquet([{listed}], file_row_number = true)"""
+        if parts
+        else f"SELECT {_NO_LINES}, NULL::BIGINT AS row_id WHERE false"
+    )
+    con.execute(f"CREATE OR REPLACE VIEW {STAGED_VIEW} AS {staged}")
+    con.execute(
+        f"CREATE OR REPLACE VIEW {LINES_TABLE} AS SELECT * FROM {STAGED_VIEW} WHERE reason IS DISTINCT FROM '{BLANK}'"
+    )
+
 
 def stage_lines(
     con: duckdb.DuckDBPyConnection,
@@ -153,24 +193,31 @@ def stage_lines(
     *,
     native: bool = True,
 ) -> None:
-    """Parse every line into the `ingest_lines` table: fields, event key, or a quarantine reason.
+    """Parse every line into the `ingest_lines` view: fields, event key, or a quarantine reason.
 
     Plain local archive files are read by DuckDB itself (`lib.ingest.native`); any other source, and a
     file DuckDB cannot read exactly as Python would, goes through the Arrow chunks of `lib.ingest.staging`
-    (`native=False` sends every source there: tests compare the two paths).
+    (`native=False` sends every source there: tests compare the two paths). `con` must have a work
+    database (`lib.storage.duck.work_database`): the staged parts live in its scratch folder.
     """
-    con.execute(f"CREATE OR REPLACE TABLE {LINES_TABLE} ({LINES_COLUMNS})")
+    folder = scratch_folder(con) / "staged_lines"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     register_udf(con)
-    insert_chunk = f"INSERT INTO {LINES_TABLE} {parse_lines_sql(CHUNK_LINES_SQL)}"
-    insert_native = f"INSERT INTO {LINES_TABLE} {parse_lines_sql(NATIVE_LINES_SQL)}"
+    parse_chunk, parse_native = parse_lines_sql(CHUNK_LINES_SQL), parse_lines_sql(NATIVE_LINES_SQL)
     seen_files: set[str] = set()
     staged = 0
+    # Parts are named in source order, so the view reads lines in the order they arrived.
+    numbers = itertools.count()
 
-    def stage_chunk(chunk: pa.Table) -> int:
+    def part_path(number: int, piece: int = 0) -> Path:
+        return folder / f"{number:08d}-{piece:06d}.parquet"
+
+    def stage_chunk(chunk: pa.Table, number: int, piece: int = 0) -> int:
         seen_files.update(chunk.column("source_file").unique().to_pylist())
         con.register("chunk_view", chunk)
         try:
-            return con.execute(insert_chunk).fetchone()[0]
+            return con.execute(_stage_sql(parse_chunk, part_path(number, piece), number)).fetchone()[0]
         finally:
             con.unregister("chunk_view")
 
@@ -179,18 +226,24 @@ def stage_lines(
     ).fetchall()[0]
     # Native line numbers come from the scan's order, which DuckDB keeps only with insertion order on.
     native = native and bool(ordered)
-    reads = NativeReads(con, insert_native, workers=min(int(threads), MAX_NATIVE_READS))
+    reads = NativeReads(con, workers=min(int(threads), MAX_NATIVE_READS))
+    native_numbers: list[int] = []
     try:
         for item in prefetched(chunks(sources, native_file if native else None)):
+            number = next(numbers)
             if isinstance(item, NativeFile):
-                reads.submit(item)  # read on a worker cursor while this thread stages the others
+                # Read on a worker cursor while this thread stages the others.
+                reads.submit(item, _stage_sql(parse_native, part_path(number), number))
+                native_numbers.append(number)
             else:
-                staged += stage_chunk(item)
-        for item, lines in reads.results():
+                staged += stage_chunk(item, number)
+        for number, (item, lines) in zip(native_numbers, reads.results(), strict=True):
             if lines is None:
-                # Nothing of the file was staged (one statement): the Python reader accounts for every line.
+                # The statement failed, so nothing of the file counts; the Python reader accounts for every
+                # line, in parts that keep the file's place in the order.
+                part_path(number).unlink(missing_ok=True)
                 fallback = chunks([(item.label, item.home_day, item.lines)])
-                staged += sum(stage_chunk(chunk) for chunk in fallback)
+                staged += sum(stage_chunk(chunk, number, piece) for piece, chunk in enumerate(fallback))
                 continue
             stats.native_files += 1
             staged += lines
@@ -200,7 +253,8 @@ def stage_lines(
                 item.lines.on_lines(lines)
     finally:
         reads.close()
-    blank = con.execute(f"DELETE FROM {LINES_TABLE} WHERE reason = ?", [BLANK]).fetchone()[0]
+    _define_lines(con, sorted(folder.glob("*.parquet")))
+    blank = con.execute(f"SELECT count(*) FROM {STAGED_VIEW} WHERE reason = ?", [BLANK]).fetchone()[0]
     stats.blank_lines += blank  # a blank line holds no event; counted, not quarantined
     stats.lines_read += staged - blank
     stats.files_read = len(seen_files)
@@ -210,10 +264,10 @@ def stage_lines(
 
 
 def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]], list[str]]) -> int:
-    """Remove staged events by or about opted-out accounts; `excluded` picks them from the DIDs seen.
+    """Set aside staged events by or about opted-out accounts; `excluded` picks them from the DIDs seen.
 
     Only pseudonyms of opted-out accounts are stored, so the DIDs present are pseudonymized by the caller
-    and the matches are used here, in memory, never written.
+    and the matches are used here, in memory, never written. The rows set aside leave the LINES_TABLE view.
     """
     candidates = con.execute(
         f"SELECT DISTINCT unnest(regexp_extract_all(raw, '{DID_SQL_REGEX}')) FROM {LINES_TABLE} WHERE reason IS NULL"
@@ -221,11 +275,16 @@ def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]
     dids = excluded(sorted(row[0] for row in candidates))
     if not dids:
         return 0
-    removed = con.execute(
-        f"DELETE FROM {LINES_TABLE} WHERE reason IS NULL AND list_has_any(regexp_extract_all(raw, ?), ?)",
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {DROPPED_TABLE} AS SELECT row_id FROM {LINES_TABLE}
+            WHERE reason IS NULL AND list_has_any(regexp_extract_all(raw, ?), ?)""",
         [DID_SQL_REGEX, dids],
-    ).fetchone()
-    return int(removed[0]) if removed else 0
+    )
+    con.execute(
+        f"""CREATE OR REPLACE VIEW {LINES_TABLE} AS SELECT * FROM {STAGED_VIEW}
+            WHERE reason IS DISTINCT FROM '{BLANK}' AND row_id NOT IN (SELECT row_id FROM {DROPPED_TABLE})"""
+    )
+    return con.execute(f"SELECT count(*) FROM {DROPPED_TABLE}").fetchone()[0]
 
 
 def _mark_duplicates(con: duckdb.DuckDBPyConnection) -> None:
@@ -235,7 +294,7 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection) -> None:
     """
     con.execute(
         f"""CREATE OR REPLACE TABLE {LOSERS_TABLE} AS
-            SELECT rowid AS row_id, time_us FROM {LINES_TABLE}
+            SELECT row_id, time_us FROM {LINES_TABLE}
             WHERE event_key IN (
               SELECT event_key FROM {LINES_TABLE} WHERE event_key IS NOT NULL GROUP BY 1 HAVING count(*) > 1)
             QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY source_file, line_no) > 1"""
@@ -270,7 +329,7 @@ def write_raw_days(
         query = f"""
             SELECT {RAW_EVENT_COLUMNS.format(day=day)} FROM {LINES_TABLE}
             WHERE reason IS NULL AND time_us >= ? AND time_us < ?
-              AND rowid NOT IN (SELECT row_id FROM {LOSERS_TABLE}) AND {NOT_NULL_RAW_COLUMNS}
+              AND row_id NOT IN (SELECT row_id FROM {LOSERS_TABLE}) AND {NOT_NULL_RAW_COLUMNS}
             ORDER BY time_us, event_key
         """
         copy_to_parquet(con, query, [start_us, end_us], lake.day_file("raw_events", day), RAW_ROW_GROUP_ROWS)
@@ -288,8 +347,16 @@ def write_raw_days(
         ).fetchall()
         stats.quarantined_by_day[day] = dict(rows)
     stats.outside_window = count_outside_window(con, days)
-    con.execute(f"DROP TABLE IF EXISTS {LOSERS_TABLE}")
-    con.execute(f"DROP TABLE IF EXISTS {LINES_TABLE}")
+    drop_staged(con)
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the staged lines: the views, the working tables and the Parquet parts."""
+    con.execute(f"DROP VIEW IF EXISTS {LINES_TABLE}")
+    for table in (LOSERS_TABLE, DROPPED_TABLE):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute(f"DROP VIEW IF EXISTS {STAGED_VIEW}")
+    shutil.rmtree(scratch_folder(con) / "staged_lines", ignore_errors=True)
 
 
 def count_outside_window(con: duckdb.DuckDBPyConnection, days: list[str]) -> int:

@@ -3,6 +3,7 @@ atomic Parquet output."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,8 @@ def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[N
     """Make a throwaway DuckDB file under `directory` the default catalog while the block runs.
 
     Working tables created in it are disk-backed: DuckDB can drop their pages from memory instead of
-    holding the whole window (an in-memory table can only grow). The file is deleted afterwards.
+    holding the whole window (an in-memory table can only grow). Scratch files beside it
+    (`scratch_folder`) live as long. Both are deleted afterwards.
     """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"work-{uuid.uuid4().hex}.duckdb"
@@ -58,6 +60,23 @@ def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[N
             pass  # a broken connection is closed by its owner; the file is removed either way
         for leftover in (path, path.with_name(path.name + ".wal")):
             leftover.unlink(missing_ok=True)
+        shutil.rmtree(_scratch_of(path), ignore_errors=True)
+
+
+def _scratch_of(database: Path) -> Path:
+    return database.with_name(database.name + ".scratch")
+
+
+def scratch_folder(con: duckdb.DuckDBPyConnection) -> Path:
+    """A folder for working files that lives (and is deleted) with the current work database."""
+    ((path,),) = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    if not path:
+        raise RuntimeError("scratch_folder needs a work database (lib.storage.duck.work_database)")
+    folder = _scratch_of(Path(path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def copy_to_parquet(

@@ -44,6 +44,8 @@ def ingest(archive: Path, data: Path, days: list[str], native: bool) -> dict[str
         write_raw_days(con, lake, days, stats)
         for day in days:
             build_actions_day(con, lake, day)
+    # The staged Parquet parts and the work database go with the run.
+    assert not [p for p in (state / "spill").rglob("*") if p.suffix in (".parquet", ".duckdb")]
     tables = {
         table: sorted(map(repr, read_files(lake.day_files(table, days)).to_pylist())) for table in TABLES
     }
@@ -184,5 +186,6 @@ def test_no_native_reads_without_insertion_order(tmp_path: Path) -> None:
     sources = line_sources_for(
         "jetstream-archive", days=[DAY], state_dir=tmp_path, path=str(archive.parents[2])
     )
-    stage_lines(con, sources, stats)
+    with work_database(con, tmp_path / "spill"):
+        stage_lines(con, sources, stats)
     assert (stats.native_files, stats.lines_read) == (0, 2)

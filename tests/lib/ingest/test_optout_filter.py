@@ -7,7 +7,7 @@ import json
 import duckdb
 import regex
 
-from blueprint_assets.lib.ingest.raw_events import LINES_TABLE, drop_opted_out
+from blueprint_assets.lib.ingest.raw_events import LINES_TABLE, STAGED_VIEW, drop_opted_out
 from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, DID_SQL_REGEX
 
 PLC = "did:plc:abcdefghijklmnopqrstuvwx"
@@ -31,9 +31,12 @@ LINES = [
 
 
 def _staged() -> duckdb.DuckDBPyConnection:
+    """The staged lines as stage_lines leaves them: a view of every line, with a row id, under LINES_TABLE."""
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE {LINES_TABLE} (raw VARCHAR, reason VARCHAR)")
-    con.executemany(f"INSERT INTO {LINES_TABLE} VALUES (?, ?)", LINES)
+    con.execute("CREATE TABLE lines (raw VARCHAR, reason VARCHAR, row_id BIGINT)")
+    con.executemany("INSERT INTO lines VALUES (?, ?, ?)", [(*line, n) for n, line in enumerate(LINES)])
+    con.execute(f"CREATE VIEW {STAGED_VIEW} AS SELECT * FROM lines")
+    con.execute(f"CREATE VIEW {LINES_TABLE} AS SELECT * FROM {STAGED_VIEW}")
     return con
 
 
@@ -56,6 +59,8 @@ def test_opted_out_accounts_are_dropped_in_every_did_form() -> None:
     assert drop_opted_out(con, excluded) == 3
     assert set(seen) == {PLC, WEB, KEY, KEPT_PLC}
     left = con.execute(f"SELECT raw, reason FROM {LINES_TABLE} ORDER BY raw").fetchall()
+    # Set aside, not deleted: the staged lines still hold them, the lines the run writes do not.
+    assert con.execute(f"SELECT count(*) FROM {STAGED_VIEW}").fetchone()[0] == len(LINES)
     assert left == sorted([LINES[3], LINES[4]])
 
 

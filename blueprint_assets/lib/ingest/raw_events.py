@@ -207,8 +207,10 @@ def stage_lines(
     parse_chunk, parse_native = parse_lines_sql(CHUNK_LINES_SQL), parse_lines_sql(NATIVE_LINES_SQL)
     seen_files: set[str] = set()
     staged = 0
-    # Parts are named in source order, so the view reads lines in the order they arrived.
-    numbers = itertools.count()
+    # Parts are named in source order, so the view reads lines in the order they arrived. Each part also
+    # gets its own id, the high half of its rows' row_id: the pieces of a re-staged file share a name's
+    # number but not an id.
+    numbers, part_ids = itertools.count(), itertools.count()
 
     def part_path(number: int, piece: int = 0) -> Path:
         return folder / f"{number:08d}-{piece:06d}.parquet"
@@ -217,7 +219,8 @@ def stage_lines(
         seen_files.update(chunk.column("source_file").unique().to_pylist())
         con.register("chunk_view", chunk)
         try:
-            return con.execute(_stage_sql(parse_chunk, part_path(number, piece), number)).fetchone()[0]
+            sql = _stage_sql(parse_chunk, part_path(number, piece), next(part_ids))
+            return con.execute(sql).fetchone()[0]
         finally:
             con.unregister("chunk_view")
 
@@ -233,7 +236,7 @@ def stage_lines(
             number = next(numbers)
             if isinstance(item, NativeFile):
                 # Read on a worker cursor while this thread stages the others.
-                reads.submit(item, _stage_sql(parse_native, part_path(number), number))
+                reads.submit(item, _stage_sql(parse_native, part_path(number), next(part_ids)))
                 native_numbers.append(number)
             else:
                 staged += stage_chunk(item, number)

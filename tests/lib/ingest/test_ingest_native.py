@@ -189,3 +189,25 @@ def test_no_native_reads_without_insertion_order(tmp_path: Path) -> None:
     with work_database(con, tmp_path / "spill"):
         stage_lines(con, sources, stats)
     assert (stats.native_files, stats.lines_read) == (0, 2)
+
+
+def test_a_file_restaged_in_several_chunks_keeps_every_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A carriage return sends the file back to the Python reader; in chunks of two lines, the repeat of
+    line 1 in line 3 must set aside line 3 only (each chunk's rows have row ids of their own)."""
+    from blueprint_assets.lib.ingest import staging
+    from blueprint_assets.lib.sources import archive
+
+    monkeypatch.setattr(staging, "CHUNK_LINES", 2)
+    # Blocks of about one line each, so that chunks can end every two lines.
+    monkeypatch.setattr(archive.LineBlocks.__init__, "__defaults__", (300,))
+    hour = tmp_path / "archive" / "2025-03" / "01" / "00"
+    hour.mkdir(parents=True)
+    (hour / "cr.jsonl").write_bytes(b"\n".join([event(1), event(2) + b"\r", event(1), event(4)]) + b"\n")
+    result = ingest(tmp_path / "archive", tmp_path / "data", [DAY], native=True)
+    stats = result["stats"]
+    assert stats.native_files == 0  # DuckDB refused the carriage return; Python read the file
+    assert (stats.events_by_day[DAY], stats.duplicates_by_day[DAY]) == (3, 1)
+    kept = sorted(eval(row)["line_no"] for row in result["tables"]["raw_events"])  # noqa: S307 - our own repr
+    assert kept == [1, 2, 4]

@@ -72,7 +72,7 @@ SQL_PHASES: tuple[tuple[str, str], ...] = (
     (r"AS part FROM", "stage+parse: decode, parse JSON once, check, key, write a Parquet part (per chunk)"),
     (r"VIEW ingest_", "stage: define/drop the staged lines' views"),
     (r"ingest_duplicate_rows AS", "raw_events: find repeated deliveries (keys only)"),
-    (r"COPY \(.*FROM ingest_lines.*reason IS NULL", "raw_events: sort + COPY to Parquet"),
+    (r"COPY \(.*FROM ingest_lines.*reason IS NULL", "raw_events: COPY to Parquet (arrival order, no sort)"),
     (r"COPY \(.*FROM ingest_lines", "quarantine: COPY to Parquet"),
     (r"TABLE actions_mapped AS", "actions: map commits SQL (parse once)"),
     (r"COPY \(.*FROM actions_mapped", "actions: join + sort + COPY to Parquet"),

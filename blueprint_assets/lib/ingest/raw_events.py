@@ -14,6 +14,10 @@ Memory stays bounded: each file or chunk is parsed as it arrives and written as 
 the parts are read back through one view (`ingest_lines`) by the statements that write the partitions;
 deduplication and opt-outs work on row ids only; and the small working tables live in a throwaway on-disk
 DuckDB file (`lib.storage.duck.work_database`), deleted with the parts.
+
+raw_events rows keep their arrival order (sources in order, then line order), so a partition is written by
+one scan with no sort: repeated and opted-out rows are left out by a filter on their row ids, not a join.
+`actions` is sorted by (time_us, event_key) whatever the order of its raw_events.
 """
 
 from __future__ import annotations
@@ -150,12 +154,15 @@ MAX_NATIVE_READS = 4
 
 # Staged lines are written as uncompressed Parquet parts, one per chunk or native file, in the work
 # database's scratch folder, and read back through the LINES_TABLE view. Writing a part costs about
-# two thirds of an INSERT of the same rows into a disk-backed table, and sorting from it for raw_events
-# about 40% less (measured on the 1M-line benchmark day).
+# two thirds of an INSERT of the same rows into a disk-backed table (measured on the 1M-line benchmark day).
 # Small row groups keep what a reading thread holds small: with DuckDB's default (122,880 rows, a whole
-# part) sorting raw_events ran out of memory under a 512 MB limit; 8,192 rows sort within it.
+# part) sorting all of a day's lines ran out of memory under a 512 MB limit; 8,192 rows sorted within it.
 STAGED_ROW_GROUP_ROWS = 8_192
 STAGED_VIEW = "ingest_staged"
+STAGED_FOLDER = "staged_lines"
+SET_ASIDE_VARIABLE = "ingest_set_aside"
+# Row ids index a bitstring, whose index is a 32-bit integer in DuckDB.
+MAX_WINDOW_LINES = 2**31 - 1
 DROPPED_TABLE = "ingest_dropped_rows"
 _COLUMN_TYPES = [tuple(column.split()) for column in LINES_COLUMNS.split(",") if column.strip()]
 _TYPED_COLUMNS = ", ".join(f"{name}::{kind} AS {name}" for name, kind in _COLUMN_TYPES)
@@ -171,18 +178,48 @@ def _stage_sql(parse_sql: str, target: Path, part: int) -> str:
     )
 
 
+def _staged_parts(con: duckdb.DuckDBPyConnection) -> list[Path]:
+    """The staged parts, in source order (their names)."""
+    return sorted((scratch_folder(con) / STAGED_FOLDER).glob("*.parquet"))
+
+
+def _listed(parts: list[Path]) -> str:
+    """The parts' paths as a SQL list's items."""
+    return ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
+
+
 def _define_lines(con: duckdb.DuckDBPyConnection, parts: list[Path]) -> None:
-    """The staged view (every non-blank staged line, with a `row_id` unique in the window) and LINES_TABLE."""
-    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
-    staged = (
-        f"""SELECT * EXCLUDE (part, file_row_number), (part::BIGINT << 32) + file_row_number AS row_id
-            FROM read_parquet([{listed}], file_row_number = true)"""
-        if parts
-        else f"SELECT {_NO_LINES}, NULL::BIGINT AS row_id WHERE false"
-    )
-    con.execute(f"CREATE OR REPLACE VIEW {STAGED_VIEW} AS {staged}")
+    """The staged view (every staged line, with a `row_id` from 0, dense over the window) and LINES_TABLE.
+
+    A part's rows are numbered from the rows of the parts with a lower id (a list indexed by part id).
+    """
+    if not parts:
+        con.execute(
+            f"CREATE OR REPLACE VIEW {STAGED_VIEW} AS SELECT {_NO_LINES}, NULL::BIGINT AS row_id WHERE false"
+        )
+        _define_lines_view(con)
+        return
+    listed = _listed(parts)
+    counts = dict(con.execute(f"SELECT part, count(*) FROM read_parquet([{listed}]) GROUP BY 1").fetchall())
+    first_rows, total = [], 0
+    for part in range(max(counts, default=0) + 1):
+        first_rows.append(total)
+        total += counts.get(part, 0)
+    if total > MAX_WINDOW_LINES:
+        raise ValueError(f"a window of {total:,} lines is more than one run can stage ({MAX_WINDOW_LINES:,})")
     con.execute(
-        f"CREATE OR REPLACE VIEW {LINES_TABLE} AS SELECT * FROM {STAGED_VIEW} WHERE reason IS DISTINCT FROM '{BLANK}'"
+        f"""CREATE OR REPLACE VIEW {STAGED_VIEW} AS
+            SELECT * EXCLUDE (part, file_row_number), {first_rows}[part + 1] + file_row_number AS row_id
+            FROM read_parquet([{listed}], file_row_number = true)"""
+    )
+    _define_lines_view(con)
+
+
+def _define_lines_view(con: duckdb.DuckDBPyConnection, condition: str = "true") -> None:
+    """LINES_TABLE: the staged lines that are not blank and meet `condition`."""
+    con.execute(
+        f"""CREATE OR REPLACE VIEW {LINES_TABLE} AS SELECT * FROM {STAGED_VIEW}
+            WHERE reason IS DISTINCT FROM '{BLANK}' AND {condition}"""
     )
 
 
@@ -200,7 +237,7 @@ def stage_lines(
     (`native=False` sends every source there: tests compare the two paths). `con` must have a work
     database (`lib.storage.duck.work_database`): the staged parts live in its scratch folder.
     """
-    folder = scratch_folder(con) / "staged_lines"
+    folder = scratch_folder(con) / STAGED_FOLDER
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     register_udf(con)
@@ -208,7 +245,7 @@ def stage_lines(
     seen_files: set[str] = set()
     staged = 0
     # Parts are named in source order, so the view reads lines in the order they arrived. Each part also
-    # gets its own id, the high half of its rows' row_id: the pieces of a re-staged file share a name's
+    # gets its own id, which places its rows' row ids: the pieces of a re-staged file share a name's
     # number but not an id.
     numbers, part_ids = itertools.count(), itertools.count()
 
@@ -256,7 +293,7 @@ def stage_lines(
                 item.lines.on_lines(lines)
     finally:
         reads.close()
-    _define_lines(con, sorted(folder.glob("*.parquet")))
+    _define_lines(con, _staged_parts(con))
     blank = con.execute(f"SELECT count(*) FROM {STAGED_VIEW} WHERE reason = ?", [BLANK]).fetchone()[0]
     stats.blank_lines += blank  # a blank line holds no event; counted, not quarantined
     stats.lines_read += staged - blank
@@ -283,10 +320,7 @@ def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]
             WHERE reason IS NULL AND list_has_any(regexp_extract_all(raw, ?), ?)""",
         [DID_SQL_REGEX, dids],
     )
-    con.execute(
-        f"""CREATE OR REPLACE VIEW {LINES_TABLE} AS SELECT * FROM {STAGED_VIEW}
-            WHERE reason IS DISTINCT FROM '{BLANK}' AND row_id NOT IN (SELECT row_id FROM {DROPPED_TABLE})"""
-    )
+    _define_lines_view(con, f"row_id NOT IN (SELECT row_id FROM {DROPPED_TABLE})")
     return con.execute(f"SELECT count(*) FROM {DROPPED_TABLE}").fetchone()[0]
 
 
@@ -316,7 +350,11 @@ def write_raw_days(
     stats: IngestStats,
     excluded: Callable[[list[str]], list[str]] | None = None,
 ) -> None:
-    """Write `raw_events` and `raw_events_quarantine` partitions for each day of the window."""
+    """Write `raw_events` and `raw_events_quarantine` partitions for each day of the window.
+
+    raw_events rows are in arrival order (sources in order, then their lines): the rows set aside are
+    filtered out, so each partition is one ordered scan with no sort and no join.
+    """
     if excluded is not None:
         stats.opted_out_events = drop_opted_out(con, excluded)
     _mark_duplicates(con)
@@ -328,16 +366,22 @@ def write_raw_days(
                        (SELECT count(*) FROM {LOSERS_TABLE} WHERE time_us >= $1 AND time_us < $2)""",
             [start_us, end_us],
         ).fetchone()
-        # Lines are stored in arrival order, so only the ORDER BY decides the file's row order.
-        query = f"""
-            SELECT {RAW_EVENT_COLUMNS.format(day=day)} FROM {LINES_TABLE}
-            WHERE reason IS NULL AND time_us >= ? AND time_us < ?
-              AND row_id NOT IN (SELECT row_id FROM {LOSERS_TABLE}) AND {NOT_NULL_RAW_COLUMNS}
-            ORDER BY time_us, event_key
-        """
-        copy_to_parquet(con, query, [start_us, end_us], lake.day_file("raw_events", day), RAW_ROW_GROUP_ROWS)
         stats.events_by_day[day] = total - duplicates
         stats.duplicates_by_day[day] = duplicates
+    # Repeats timed outside the window stay: they are counted there, as the lines they repeat are.
+    start_us, end_us = day_bounds_us(days[0])[0], day_bounds_us(days[-1])[1]
+    _leave_out_set_aside(
+        con, f"SELECT row_id FROM {LOSERS_TABLE} WHERE time_us >= {start_us} AND time_us < {end_us}"
+    )
+    for day in days:
+        start_us, end_us = day_bounds_us(day)
+        # No ORDER BY: a scan and a filter keep the parts' order (DuckDB's batch COPY), a sort of every
+        # raw line would cost more than the rest of the partition's writing.
+        query = f"""
+            SELECT {RAW_EVENT_COLUMNS.format(day=day)} FROM {LINES_TABLE}
+            WHERE reason IS NULL AND time_us >= ? AND time_us < ? AND {NOT_NULL_RAW_COLUMNS}
+        """
+        copy_to_parquet(con, query, [start_us, end_us], lake.day_file("raw_events", day), RAW_ROW_GROUP_ROWS)
         quarantine = (
             f"SELECT source_file, line_no, reason, raw, raw_bytes FROM {LINES_TABLE}"
             " WHERE reason IS NOT NULL AND home_day = ? ORDER BY source_file, line_no"
@@ -353,13 +397,35 @@ def write_raw_days(
     drop_staged(con)
 
 
+def _leave_out_set_aside(con: duckdb.DuckDBPyConnection, repeats_sql: str) -> None:
+    """Leave opted-out rows and the repeats `repeats_sql` selects (by row id) out of LINES_TABLE with a
+    filter, not a join: DuckDB keeps the parts' order through a scan and a filter, not through a join.
+
+    The rows set aside are one bit each in a bitstring (a DuckDB variable) indexed by row id.
+    """
+    aside = repeats_sql
+    if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{DROPPED_TABLE}'").fetchone()[
+        0
+    ]:
+        aside += f" UNION ALL SELECT row_id FROM {DROPPED_TABLE}"
+    rows = con.execute(f"SELECT count(*) FROM {STAGED_VIEW}").fetchone()[0]
+    if not rows or not con.execute(f"SELECT count(*) FROM ({aside})").fetchone()[0]:
+        _define_lines_view(con)
+        return
+    con.execute(
+        f"SET VARIABLE {SET_ASIDE_VARIABLE} = (SELECT bitstring_agg(row_id, 0, {rows - 1}) FROM ({aside}))"
+    )
+    _define_lines_view(con, f"get_bit(getvariable('{SET_ASIDE_VARIABLE}'), row_id::INTEGER) = 0")
+
+
 def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the staged lines: the views, the working tables and the Parquet parts."""
     con.execute(f"DROP VIEW IF EXISTS {LINES_TABLE}")
     for table in (LOSERS_TABLE, DROPPED_TABLE):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     con.execute(f"DROP VIEW IF EXISTS {STAGED_VIEW}")
-    shutil.rmtree(scratch_folder(con) / "staged_lines", ignore_errors=True)
+    con.execute(f"RESET VARIABLE {SET_ASIDE_VARIABLE}")
+    shutil.rmtree(scratch_folder(con) / STAGED_FOLDER, ignore_errors=True)
 
 
 def count_outside_window(con: duckdb.DuckDBPyConnection, days: list[str]) -> int:

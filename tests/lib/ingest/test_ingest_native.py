@@ -211,3 +211,41 @@ def test_a_file_restaged_in_several_chunks_keeps_every_line(
     assert (stats.events_by_day[DAY], stats.duplicates_by_day[DAY]) == (3, 1)
     kept = sorted(eval(row)["line_no"] for row in result["tables"]["raw_events"])  # noqa: S307 - our own repr
     assert kept == [1, 2, 4]
+
+
+OPTED_OUT = b"did:plc:" + b"b" * 24  # the opt-out filter finds DIDs of the real form only
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_raw_events_keep_arrival_order_around_set_aside_rows(tmp_path: Path, native: bool) -> None:
+    """Repeats and opted-out rows leave the partition; every other line stays where it arrived."""
+    files = {
+        "00/a.jsonl": [5, 1, 5, 3],  # a repeat inside the file, and an opted-out account's event (3)
+        "01/b.jsonl": [2, 1, 4],  # a repeat of the first file's event
+        "02/c.jsonl": [6],  # nothing set aside: this part is not rewritten
+    }
+    for name, numbers in files.items():
+        path = tmp_path / "archive" / "2025-03" / "01" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [event(n) for n in numbers]
+        path.write_bytes(
+            b"".join(line.replace(b"did:plc:" + b"0" * 23 + b"3", OPTED_OUT) + b"\n" for line in lines)
+        )
+    lake, state = Lake(str(tmp_path / "data")), tmp_path / "data" / "state"
+    stats = IngestStats()
+    con = duckdb.connect()
+    configure(con, state / "spill")
+    with work_database(con, state / "spill"):
+        sources = line_sources_for(
+            "jetstream-archive", days=[DAY], state_dir=state, path=str(tmp_path / "archive")
+        )
+        stage_lines(con, sources, stats, native=native)
+        write_raw_days(
+            con, lake, [DAY], stats, excluded=lambda dids: [d for d in dids if d == OPTED_OUT.decode()]
+        )
+    table = read_files(lake.day_files("raw_events", [DAY]))
+    assert table.column("rkey").to_pylist() == ["r5", "r1", "r2", "r4", "r6"]
+    assert table.column("line_no").to_pylist() == [1, 2, 1, 3, 1]
+    assert stats.accounting() == {
+        "lines_read": 8, "kept": 5, "quarantined": 0, "duplicates": 2, "outside_window": 0, "opted_out": 1,
+    }  # fmt: skip

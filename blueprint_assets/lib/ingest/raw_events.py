@@ -404,9 +404,8 @@ def _leave_out_set_aside(con: duckdb.DuckDBPyConnection, repeats_sql: str) -> No
     The rows set aside are one bit each in a bitstring (a DuckDB variable) indexed by row id.
     """
     aside = repeats_sql
-    if con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{DROPPED_TABLE}'").fetchone()[
-        0
-    ]:
+    dropped = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [DROPPED_TABLE])
+    if dropped.fetchone()[0]:  # opt-outs were set aside (drop_opted_out)
         aside += f" UNION ALL SELECT row_id FROM {DROPPED_TABLE}"
     rows = con.execute(f"SELECT count(*) FROM {STAGED_VIEW}").fetchone()[0]
     if not rows or not con.execute(f"SELECT count(*) FROM ({aside})").fetchone()[0]:

@@ -126,11 +126,11 @@ class ReplayJetstream:
             ws.recv()
 
 
-@pytest.mark.pipeline
 def _in_time_order(table: list[dict]) -> list[dict]:
     return sorted(table, key=lambda r: (r["time_us"], r["event_key"]))
 
 
+@pytest.mark.pipeline
 def test_live_day_with_two_drops_equals_archive_day(tmp_path: Path) -> None:
     sample = {"days": 2, "users": 120, "seed": 11, "start": date.fromisoformat(DAY)}
     archive = tmp_path / "archive"

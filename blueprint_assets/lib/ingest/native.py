@@ -12,7 +12,7 @@ the Python reader, whose accounting is the reference:
 - `strict_mode` with `new_line '\\n'` makes DuckDB raise on any carriage return (the Python reader strips CRs
   before a newline and keeps others), on a line longer than `max_line_size`, on a line holding the
   delimiter byte, and on invalid UTF-8 (which Python quarantines line by line). A file that raises is
-  re-read by Python: its INSERT is one statement, so nothing of it was staged.
+  re-read by Python: its one COPY statement wrote one part, which is deleted, so nothing of it stays.
 
 A file is read by one DuckDB thread (its line numbers come from one ordered scan), so `NativeReads` reads
 several files at once, each on its own cursor of the connection, to use every core.

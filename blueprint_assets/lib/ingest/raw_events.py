@@ -40,7 +40,7 @@ from blueprint_assets.lib.ingest.quarantine import (
 )
 from blueprint_assets.lib.ingest.staging import LineSource, NativeFile, chunks, prefetched
 from blueprint_assets.lib.privacy.identifiers import DID_SQL_REGEX
-from blueprint_assets.lib.sources.archive import day_bounds_us
+from blueprint_assets.lib.sources.archive import US_PER_DAY, day_bounds_us
 from blueprint_assets.lib.storage.duck import copy_to_parquet, scratch_folder
 from blueprint_assets.lib.storage.lake import Lake
 from blueprint_assets.lib.storage.storage import join, read_text, write_bytes
@@ -71,7 +71,7 @@ LINES_COLUMNS = """
   raw VARCHAR, raw_bytes BLOB
 """
 
-# A staged line that is blank (only whitespace): staged with this reason, then counted and deleted.
+# A staged line that is blank (only whitespace): staged with this reason, counted, and left out of LINES_TABLE.
 BLANK = "(blank line)"
 
 
@@ -156,7 +156,8 @@ MAX_NATIVE_READS = 4
 # database's scratch folder, and read back through the LINES_TABLE view. Writing a part costs about
 # two thirds of an INSERT of the same rows into a disk-backed table (measured on the 1M-line benchmark day).
 # Small row groups keep what a reading thread holds small: with DuckDB's default (122,880 rows, a whole
-# part) sorting all of a day's lines ran out of memory under a 512 MB limit; 8,192 rows sorted within it.
+# part) sorting a day's lines (as raw_events once did) ran out of memory under a 512 MB limit, and 8,192
+# rows sorted within it; reading them back in order needs less.
 STAGED_ROW_GROUP_ROWS = 8_192
 STAGED_VIEW = "ingest_staged"
 STAGED_FOLDER = "staged_lines"
@@ -171,21 +172,15 @@ _NO_LINES = ", ".join(f"NULL::{kind} AS {name}" for name, kind in _COLUMN_TYPES)
 
 def _stage_sql(parse_sql: str, target: Path, part: int) -> str:
     """COPY the parsed lines to the Parquet part `target`, numbered `part` (it returns the rows written)."""
-    quoted = str(target).replace("'", "''")
     return (
         f"COPY (SELECT {_TYPED_COLUMNS}, {int(part)} AS part FROM ({parse_sql})) "
-        f"TO '{quoted}' (FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE {STAGED_ROW_GROUP_ROWS})"
+        f"TO {_path_literal(target)} (FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE {STAGED_ROW_GROUP_ROWS})"
     )
 
 
-def _staged_parts(con: duckdb.DuckDBPyConnection) -> list[Path]:
-    """The staged parts, in source order (their names)."""
-    return sorted((scratch_folder(con) / STAGED_FOLDER).glob("*.parquet"))
-
-
-def _listed(parts: list[Path]) -> str:
-    """The parts' paths as a SQL list's items."""
-    return ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
+def _path_literal(path: Path) -> str:
+    """`path` as a SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _define_lines(con: duckdb.DuckDBPyConnection, parts: list[Path]) -> None:
@@ -199,7 +194,7 @@ def _define_lines(con: duckdb.DuckDBPyConnection, parts: list[Path]) -> None:
         )
         _define_lines_view(con)
         return
-    listed = _listed(parts)
+    listed = ", ".join(_path_literal(p) for p in parts)
     counts = dict(con.execute(f"SELECT part, count(*) FROM read_parquet([{listed}]) GROUP BY 1").fetchall())
     first_rows, total = [], 0
     for part in range(max(counts, default=0) + 1):
@@ -293,14 +288,15 @@ def stage_lines(
                 item.lines.on_lines(lines)
     finally:
         reads.close()
-    _define_lines(con, _staged_parts(con))
-    blank = con.execute(f"SELECT count(*) FROM {STAGED_VIEW} WHERE reason = ?", [BLANK]).fetchone()[0]
+    _define_lines(con, sorted(folder.glob("*.parquet")))  # their names are in source order
+    blank, stats.corrupt_files = con.execute(
+        f"""SELECT count(*) FILTER (reason = ?), count(DISTINCT source_file) FILTER ({DAMAGE_SQL})
+            FROM {STAGED_VIEW} WHERE reason IS NOT NULL""",
+        [BLANK],
+    ).fetchone()
     stats.blank_lines += blank  # a blank line holds no event; counted, not quarantined
     stats.lines_read += staged - blank
     stats.files_read = len(seen_files)
-    stats.corrupt_files = con.execute(
-        f"SELECT count(DISTINCT source_file) FROM {LINES_TABLE} WHERE {DAMAGE_SQL}"
-    ).fetchone()[0]
 
 
 def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]], list[str]]) -> int:
@@ -355,23 +351,15 @@ def write_raw_days(
     raw_events rows are in arrival order (sources in order, then their lines): the rows set aside are
     filtered out, so each partition is one ordered scan with no sort and no join.
     """
-    if excluded is not None:
-        stats.opted_out_events = drop_opted_out(con, excluded)
+    stats.opted_out_events = drop_opted_out(con, excluded) if excluded is not None else 0
     _mark_duplicates(con)
-    for day in days:
-        start_us, end_us = day_bounds_us(day)  # also checks `day` is a date (it goes into SQL)
-        total, duplicates = con.execute(
-            f"""SELECT (SELECT count(*) FROM {LINES_TABLE}
-                        WHERE reason IS NULL AND time_us >= $1 AND time_us < $2),
-                       (SELECT count(*) FROM {LOSERS_TABLE} WHERE time_us >= $1 AND time_us < $2)""",
-            [start_us, end_us],
-        ).fetchone()
-        stats.events_by_day[day] = total - duplicates
-        stats.duplicates_by_day[day] = duplicates
+    _count_days(con, days, stats)
     # Repeats timed outside the window stay: they are counted there, as the lines they repeat are.
     start_us, end_us = day_bounds_us(days[0])[0], day_bounds_us(days[-1])[1]
     _leave_out_set_aside(
-        con, f"SELECT row_id FROM {LOSERS_TABLE} WHERE time_us >= {start_us} AND time_us < {end_us}"
+        con,
+        f"SELECT row_id FROM {LOSERS_TABLE} WHERE time_us >= {start_us} AND time_us < {end_us}",
+        opted_out=stats.opted_out_events > 0,
     )
     for day in days:
         start_us, end_us = day_bounds_us(day)
@@ -387,26 +375,43 @@ def write_raw_days(
             " WHERE reason IS NOT NULL AND home_day = ? ORDER BY source_file, line_no"
         )
         copy_to_parquet(con, quarantine, [day], lake.day_file("raw_events_quarantine", day))
-        rows = con.execute(
-            f"SELECT reason, count(*) FROM {LINES_TABLE} WHERE reason IS NOT NULL AND home_day = ?"
-            " GROUP BY 1 ORDER BY 1",
-            [day],
-        ).fetchall()
-        stats.quarantined_by_day[day] = dict(rows)
     stats.outside_window = count_outside_window(con, days)
     drop_staged(con)
 
 
-def _leave_out_set_aside(con: duckdb.DuckDBPyConnection, repeats_sql: str) -> None:
-    """Leave opted-out rows and the repeats `repeats_sql` selects (by row id) out of LINES_TABLE with a
-    filter, not a join: DuckDB keeps the parts' order through a scan and a filter, not through a join.
+def _count_days(con: duckdb.DuckDBPyConnection, days: list[str], stats: IngestStats) -> None:
+    """Each day's events kept, repeats and quarantined lines, from one grouped scan each for the window."""
+    day_of = {day_bounds_us(day)[0] // US_PER_DAY: day for day in days}  # also checks each is a date
+    start_us, end_us = day_bounds_us(days[0])[0], day_bounds_us(days[-1])[1]
+
+    def per_day(table: str, condition: str) -> dict[str, int]:
+        rows = con.execute(
+            f"""SELECT time_us // {US_PER_DAY}, count(*) FROM {table}
+                WHERE {condition} AND time_us >= ? AND time_us < ? GROUP BY 1""",
+            [start_us, end_us],
+        ).fetchall()
+        return {day_of[number]: count for number, count in rows if number in day_of}
+
+    events, repeats = per_day(LINES_TABLE, "reason IS NULL"), per_day(LOSERS_TABLE, "true")
+    quarantined = con.execute(
+        f"""SELECT home_day, reason, count(*) FROM {LINES_TABLE}
+            WHERE reason IS NOT NULL AND list_contains(?, home_day) GROUP BY 1, 2 ORDER BY 1, 2""",
+        [days],
+    ).fetchall()
+    for day in days:
+        stats.events_by_day[day] = events.get(day, 0) - repeats.get(day, 0)
+        stats.duplicates_by_day[day] = repeats.get(day, 0)
+        stats.quarantined_by_day[day] = {reason: n for home, reason, n in quarantined if home == day}
+
+
+def _leave_out_set_aside(con: duckdb.DuckDBPyConnection, repeats_sql: str, opted_out: bool) -> None:
+    """Leave the repeats `repeats_sql` selects (by row id), and with `opted_out` the rows drop_opted_out set
+    aside, out of LINES_TABLE with a filter: DuckDB keeps the parts' order through a scan and a filter, not
+    through a join.
 
     The rows set aside are one bit each in a bitstring (a DuckDB variable) indexed by row id.
     """
-    aside = repeats_sql
-    dropped = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [DROPPED_TABLE])
-    if dropped.fetchone()[0]:  # opt-outs were set aside (drop_opted_out)
-        aside += f" UNION ALL SELECT row_id FROM {DROPPED_TABLE}"
+    aside = repeats_sql + (f" UNION ALL SELECT row_id FROM {DROPPED_TABLE}" if opted_out else "")
     rows = con.execute(f"SELECT count(*) FROM {STAGED_VIEW}").fetchone()[0]
     if not rows or not con.execute(f"SELECT count(*) FROM ({aside})").fetchone()[0]:
         _define_lines_view(con)

@@ -41,12 +41,13 @@ def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[N
     ).fetchone()
     con.execute(f"ATTACH '{path.as_posix()}' AS ingest_work")
     con.execute("USE ingest_work")
-    # The file lives for one run: compressing its pages (FSST analysis of every raw line) would more
-    # than double the cost of staging for a file that is read once and deleted.
+    # The file lives for one run, and its tables (such as the day's mapped commits, texts included) are
+    # written once and read once: compressing their pages is not worth it (FSST analysis of every raw
+    # line more than doubled the cost of staging, when lines were staged into this file).
     con.execute("SET force_compression = 'uncompressed'")
-    # Nor is it worth checkpointing: large inserts already write their row groups to the file (the WAL
-    # only points at them), and a checkpoint per INSERT statement rewrote the table's metadata each time,
-    # which cost as much as the parse it followed.
+    # Nor is checkpointing: large writes already put their row groups in the file (the WAL only points at
+    # them), and a checkpoint per statement rewrote the tables' metadata each time (it cost as much as the
+    # parse it followed, when lines were staged here).
     con.execute(f"SET checkpoint_threshold = '{WORK_CHECKPOINT_THRESHOLD}'")
     try:
         yield

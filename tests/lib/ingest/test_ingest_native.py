@@ -222,7 +222,7 @@ def test_raw_events_keep_arrival_order_around_set_aside_rows(tmp_path: Path, nat
     files = {
         "00/a.jsonl": [5, 1, 5, 3],  # a repeat inside the file, and an opted-out account's event (3)
         "01/b.jsonl": [2, 1, 4],  # a repeat of the first file's event
-        "02/c.jsonl": [6],  # nothing set aside: this part is not rewritten
+        "02/c.jsonl": [6],  # nothing set aside in this part
     }
     for name, numbers in files.items():
         path = tmp_path / "archive" / "2025-03" / "01" / name

@@ -3,7 +3,10 @@ atomic Parquet output."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,10 +35,12 @@ def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[N
 
     Working tables created in it are disk-backed: DuckDB can drop their pages from memory instead of
     holding the whole window (an in-memory table can only grow). Scratch files beside it
-    (`scratch_folder`) live as long. Both are deleted afterwards.
+    (`scratch_folder`) live as long. Both are deleted afterwards, and so are those a killed run of this
+    host left behind (`remove_orphaned_work`).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"work-{uuid.uuid4().hex}.duckdb"
+    remove_orphaned_work(directory)
+    path = directory / f"{_WORK_PREFIX}{_host()}-{os.getpid()}-{uuid.uuid4().hex}.duckdb"
     previous, compression, threshold = con.execute(
         "SELECT current_database(), current_setting('force_compression'), current_setting('checkpoint_threshold')"
     ).fetchone()
@@ -59,9 +64,48 @@ def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[N
             con.execute("DETACH ingest_work")
         except duckdb.Error:
             pass  # a broken connection is closed by its owner; the file is removed either way
-        for leftover in (path, path.with_name(path.name + ".wal")):
-            leftover.unlink(missing_ok=True)
-        shutil.rmtree(_scratch_of(path), ignore_errors=True)
+        _remove_work(path)
+
+
+def _remove_work(path: Path) -> None:
+    """Delete a work database, its write-ahead log and its scratch folder."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(_scratch_of(path), ignore_errors=True)
+
+
+_WORK_PREFIX = "work-"
+
+
+def _host() -> str:
+    """This host, as a short digest: a spill folder on a shared volume may hold other hosts' runs, whose
+    process ids mean nothing here, and a host name (often a domain) has no place in paths errors may show."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12]
+
+
+def remove_orphaned_work(directory: Path) -> int:
+    """Delete the work databases under `directory` whose run (a process of this host) has ended.
+
+    A run that is killed cannot delete its own, which holds up to a window of staged lines. Returns how
+    many were deleted.
+    """
+    removed = 0
+    for path in directory.glob(f"{_WORK_PREFIX}{_host()}-*-*.duckdb"):
+        pid = path.name.removeprefix(f"{_WORK_PREFIX}{_host()}-").split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            _remove_work(path)
+            removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 checks that the process exists and sends nothing
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def _scratch_of(database: Path) -> Path:

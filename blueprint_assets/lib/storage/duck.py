@@ -3,10 +3,9 @@ atomic Parquet output."""
 
 from __future__ import annotations
 
-import hashlib
+import fcntl
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,12 +34,12 @@ def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[N
 
     Working tables created in it are disk-backed: DuckDB can drop their pages from memory instead of
     holding the whole window (an in-memory table can only grow). Scratch files beside it
-    (`scratch_folder`) live as long. Both are deleted afterwards, and so are those a killed run of this
-    host left behind (`remove_orphaned_work`).
+    (`scratch_folder`) live as long. Both are deleted afterwards, and so are those a killed run left
+    behind (`remove_orphaned_work`).
     """
     directory.mkdir(parents=True, exist_ok=True)
     remove_orphaned_work(directory)
-    path = directory / f"{_WORK_PREFIX}{_host()}-{os.getpid()}-{uuid.uuid4().hex}.duckdb"
+    path = directory / f"{_WORK_PREFIX}{os.getpid()}-{uuid.uuid4().hex}.duckdb"
     previous, compression, threshold = con.execute(
         "SELECT current_database(), current_setting('force_compression'), current_setting('checkpoint_threshold')"
     ).fetchone()
@@ -68,44 +67,41 @@ def work_database(con: duckdb.DuckDBPyConnection, directory: Path) -> Iterator[N
 
 
 def _remove_work(path: Path) -> None:
-    """Delete a work database, its write-ahead log and its scratch folder."""
-    for leftover in (path, path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+    """Delete a work database's scratch folder, its write-ahead log, and then the database file: the file is
+    what `remove_orphaned_work` looks for, so it goes last, in case this is cut short too."""
     shutil.rmtree(_scratch_of(path), ignore_errors=True)
+    for leftover in (path.with_name(path.name + ".wal"), path):
+        leftover.unlink(missing_ok=True)
 
 
 _WORK_PREFIX = "work-"
 
 
-def _host() -> str:
-    """This host, as a short digest: a spill folder on a shared volume may hold other hosts' runs, whose
-    process ids mean nothing here, and a host name (often a domain) has no place in paths errors may show."""
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12]
-
-
 def remove_orphaned_work(directory: Path) -> int:
-    """Delete the work databases under `directory` whose run (a process of this host) has ended.
+    """Delete the work databases under `directory` that no running process holds open.
 
-    A run that is killed cannot delete its own, which holds up to a window of staged lines. Returns how
-    many were deleted.
+    A run that is killed cannot delete its own, which holds up to a window of staged lines. DuckDB holds a
+    lock on a database file while it is attached, and the lock ends with the process, so an unlocked file
+    is a leftover. This process's own files are skipped: testing a lock it holds would release it (POSIX
+    locks belong to the process). Returns how many were deleted.
     """
+    own = f"{_WORK_PREFIX}{os.getpid()}-"
     removed = 0
-    for path in directory.glob(f"{_WORK_PREFIX}{_host()}-*-*.duckdb"):
-        pid = path.name.removeprefix(f"{_WORK_PREFIX}{_host()}-").split("-", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
+    for path in directory.glob(f"{_WORK_PREFIX}*.duckdb"):
+        if not path.name.startswith(own) and not _locked(path):
             _remove_work(path)
             removed += 1
     return removed
 
 
-def _running(pid: int) -> bool:
+def _locked(path: Path) -> bool:
+    """Whether another process holds `path` locked, or it cannot be opened to tell (gone, or not ours)."""
     try:
-        os.kill(pid, 0)  # signal 0 checks that the process exists and sends nothing
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    return True
+        with open(path, "r+b") as handle:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the file is closed
+    except OSError:
+        return True
+    return False
 
 
 def _scratch_of(database: Path) -> Path:

@@ -15,10 +15,9 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from dagster import AssetSpec, TableColumn, TableSchema, map_asset_specs
 
-from blueprint_assets.lib.storage.lake import resolve
+from blueprint_assets.lib.storage.lake import read_footer
 
 OWNERS = ["team:blueprint"]
 TABLE_KINDS = {"duckdb", "parquet"}
@@ -51,8 +50,7 @@ def table_metadata(paths: Iterable[str]) -> dict:
     """`dagster/column_schema` and `dagster/row_count` of the Parquet files an asset wrote (footers only)."""
     schema, rows = None, 0
     for path in paths:
-        filesystem, inner = resolve(path)
-        meta = pq.read_metadata(inner, filesystem=filesystem)
+        meta = read_footer(path)
         rows += meta.num_rows
         schema = schema or meta.schema.to_arrow_schema()
     columns = [TableColumn(name=field.name, type=str(field.type)) for field in schema or []]

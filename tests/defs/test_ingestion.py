@@ -124,11 +124,21 @@ def shift_a_time(table):
     return table.set_column(table.column_names.index("time_us"), "time_us", pa.array(times, pa.int64()))
 
 
+def add_a_column(table):
+    return table.append_column("note", table.column("kind"))  # a column the table does not have
+
+
+def drop_a_column(table):
+    return table.drop_columns(["rev"])  # one the quality suite reads no rows of
+
+
 @pytest.mark.parametrize(
     ("corrupt", "expectation"),
     [
         (duplicate_rows, "expect_column_values_to_be_unique"),
         (shift_a_time, "expect_column_pair_values_to_be_equal"),
+        (add_a_column, "expect_table_columns_to_match_set"),
+        (drop_a_column, "expect_table_columns_to_match_set"),
     ],
 )
 def test_failing_check_blocks_downstream(

@@ -169,6 +169,12 @@ def write_table_atomic(table: pa.Table, final_path: str) -> None:
     commit_file(tmp, final_path)
 
 
+def read_footer(path: str) -> pq.FileMetaData:
+    """The footer of a Parquet file (local or on an object store): its rows and schema, no rows read."""
+    filesystem, inner = resolve(path)
+    return pq.read_metadata(inner, filesystem=filesystem)
+
+
 def read_files(
     paths: list[str], columns: list[str] | None = None, *, present_only: bool = False
 ) -> pa.Table | None:

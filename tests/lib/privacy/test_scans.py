@@ -105,3 +105,21 @@ def test_a_json_lines_file_is_scanned_by_its_values_and_its_keys(tmp_path) -> No
         "release.content: 1 row(s) contain a raw DID",
         "release.content: 1 row(s) contain a raw URL",
     ]
+
+
+def test_find_urls_matches_what_the_url_pattern_finds() -> None:
+    """The `://`-anchored finder gives exactly the pattern's matches: schemes in any case (and the
+    characters Python folds to them), adjacent and nested `://`, terminators, Unicode spaces."""
+    import random
+
+    from blueprint_assets.lib.privacy.scans import URL_PATTERN, find_urls
+
+    alphabet = ["h", "t", "p", "s", "a", ":", "/", "x", " ", '"', "\u017f", "S", "H", "T", "A", "\u00a0", "<"]
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(50_000)]
+    texts += [
+        "see https://a.example/x and at://did:plc:abc/app.bsky.feed.post/1, http://b.example",
+        "chat://x hthttps://y at:// https://a://b ATTP://c HTTPſ://d",
+    ]
+    for text in texts:
+        assert list(find_urls(text)) == [m.group(0) for m in URL_PATTERN.finditer(text)], repr(text)

@@ -47,6 +47,28 @@ class Finding:
         return f"{self.table}.{self.column}: {self.rows} row(s) contain a raw {self.kind}"
 
 
+# The two characters the pattern's case folding takes for an `i` that `str.lower()` does not make one
+# (and U+0130 is the one character whose lowercase is two characters long, which would shift positions).
+_DOTTED_DOTLESS_I = ("\u0130", "\u0131")
+
+
+def find_dids(text: str) -> Iterator[str]:
+    """What `DID_PATTERN.finditer(text)` matches, tried only where the lowercased text holds `did:` (every
+    match starts there: the pattern's case folding turns only `D` and `I` into `d` and `i`, as `lower()`
+    does), not at every character. A text with a dotted or dotless capital-i is searched in full."""
+    if any(char in text for char in _DOTTED_DOTLESS_I):
+        yield from (match.group(0) for match in DID_PATTERN.finditer(text))
+        return
+    lowered, end = text.lower(), 0
+    at = lowered.find("did:")
+    while at >= 0:
+        match = DID_PATTERN.match(text, at)
+        if match is not None:
+            yield match.group(0)
+            end = match.end()
+        at = lowered.find("did:", max(at + 1, end))
+
+
 def find_urls(text: str) -> Iterator[str]:
     """What `URL_PATTERN.finditer(text)` matches, found from the `://` of each: every match holds one right
     after its scheme (`https`, `http` or `at`, 5, 4 or 2 characters before it), so the pattern is only
@@ -76,9 +98,10 @@ def harvest_identifiers(raw_lines: Iterable[str | None], handles: Iterable[str |
     for line in raw_lines:
         if not line:
             continue
-        for gate, pattern in (("did:", DID_PATTERN), ("@", EMAIL_PATTERN)):
-            if gate in line:
-                found.update(_clean(m.group(0)) for m in pattern.finditer(line))
+        if "did:" in line:
+            found.update(_clean(did) for did in find_dids(line))
+        if "@" in line:
+            found.update(_clean(m.group(0)) for m in EMAIL_PATTERN.finditer(line))
         if "://" in line:
             found.update(_clean(url) for url in find_urls(line))
         if "@" in line:
@@ -93,7 +116,7 @@ def tokens_with_kinds(text: str) -> set[tuple[str, str]]:
     if "." not in text and ":" not in text:
         return tokens  # every identifier kind needs a dot or a colon (pseudonyms and plain words skip here)
     if "did:" in text:
-        tokens |= {("DID", _clean(m.group(0))) for m in DID_PATTERN.finditer(text)}
+        tokens |= {("DID", _clean(did)) for did in find_dids(text)}
     if "@" in text:
         tokens |= {("EMAIL_ADDRESS", _clean(m.group(0))) for m in EMAIL_PATTERN.finditer(text)}
     if "://" in text:

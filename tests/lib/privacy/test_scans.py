@@ -123,3 +123,19 @@ def test_find_urls_matches_what_the_url_pattern_finds() -> None:
     ]
     for text in texts:
         assert list(find_urls(text)) == [m.group(0) for m in URL_PATTERN.finditer(text)], repr(text)
+
+
+def test_find_dids_matches_what_the_did_pattern_finds() -> None:
+    """The `did:`-anchored finder gives exactly the pattern's matches: any case, the dotted and dotless
+    capital-i the pattern folds, adjacent and overlapping candidates, every DID method."""
+    import random
+
+    from blueprint_assets.lib.privacy.scans import DID_PATTERN, find_dids
+
+    pieces = ["did:", "DiD:", "d\u0131d:", "d\u0130d:", "plc:", "web:", "key:z", "\u212a", "a" * 23, "b", "2",
+              "1" * 40, ".", "-", ":", " ", "x.example", "\u00e9"]  # fmt: skip
+    rng = random.Random(11)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(50_000)]
+    texts += [f"a did:plc:{'b' * 24} and DID:WEB:x.example did:did:plc:{'c' * 24}"]
+    for text in texts:
+        assert list(find_dids(text)) == [m.group(0) for m in DID_PATTERN.finditer(text)], repr(text)

@@ -355,7 +355,7 @@ def write_raw_days(
     _mark_duplicates(con)
     _count_days(con, days, stats)
     # Repeats timed outside the window stay: they are counted there, as the lines they repeat are.
-    start_us, end_us = day_bounds_us(days[0])[0], day_bounds_us(days[-1])[1]
+    start_us, end_us = _window_us(days)
     _leave_out_set_aside(
         con,
         f"SELECT row_id FROM {LOSERS_TABLE} WHERE time_us >= {start_us} AND time_us < {end_us}",
@@ -375,33 +375,44 @@ def write_raw_days(
             " WHERE reason IS NOT NULL AND home_day = ? ORDER BY source_file, line_no"
         )
         copy_to_parquet(con, quarantine, [day], lake.day_file("raw_events_quarantine", day))
-    stats.outside_window = count_outside_window(con, days)
     drop_staged(con)
 
 
-def _count_days(con: duckdb.DuckDBPyConnection, days: list[str], stats: IngestStats) -> None:
-    """Each day's events kept, repeats and quarantined lines, from one grouped scan each for the window."""
-    day_of = {day_bounds_us(day)[0] // US_PER_DAY: day for day in days}  # also checks each is a date
-    start_us, end_us = day_bounds_us(days[0])[0], day_bounds_us(days[-1])[1]
+def _window_us(days: list[str]) -> tuple[int, int]:
+    """[start, end) of the window `days` (in order) in microseconds."""
+    return day_bounds_us(days[0])[0], day_bounds_us(days[-1])[1]
 
-    def per_day(table: str, condition: str) -> dict[str, int]:
+
+def _count_days(con: duckdb.DuckDBPyConnection, days: list[str], stats: IngestStats) -> None:
+    """Each day's events kept, repeats and quarantined lines, and the lines no partition of `days` holds
+    (`outside_window`), from one grouped scan each for the window.
+
+    Outside the window: events timed outside it (however far: a year-2099 event in a 2025 file is counted
+    here, and kept only by a run over its own day), and bad lines whose file reports them on another day.
+    """
+    day_of = {day_bounds_us(day)[0] // US_PER_DAY: day for day in days}  # also checks each is a date
+    start_us, end_us = _window_us(days)
+
+    def per_day(table: str, condition: str) -> dict[str | None, int]:
+        """Rows by day of the window; those timed outside it under None."""
         rows = con.execute(
-            f"""SELECT time_us // {US_PER_DAY}, count(*) FROM {table}
-                WHERE {condition} AND time_us >= ? AND time_us < ? GROUP BY 1""",
+            f"""SELECT CASE WHEN time_us >= ? AND time_us < ? THEN time_us // {US_PER_DAY} END, count(*)
+                FROM {table} WHERE {condition} GROUP BY 1""",
             [start_us, end_us],
         ).fetchall()
-        return {day_of[number]: count for number, count in rows if number in day_of}
+        return {day_of.get(number): count for number, count in rows}
 
     events, repeats = per_day(LINES_TABLE, "reason IS NULL"), per_day(LOSERS_TABLE, "true")
     quarantined = con.execute(
-        f"""SELECT home_day, reason, count(*) FROM {LINES_TABLE}
-            WHERE reason IS NOT NULL AND list_contains(?, home_day) GROUP BY 1, 2 ORDER BY 1, 2""",
-        [days],
+        f"SELECT home_day, reason, count(*) FROM {LINES_TABLE} WHERE reason IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
     ).fetchall()
     for day in days:
         stats.events_by_day[day] = events.get(day, 0) - repeats.get(day, 0)
         stats.duplicates_by_day[day] = repeats.get(day, 0)
         stats.quarantined_by_day[day] = {reason: n for home, reason, n in quarantined if home == day}
+    # A NULL home_day is on no day, inside the window or out, as `home_day NOT IN (...)` had it.
+    elsewhere = sum(n for home, _, n in quarantined if home is not None and home not in days)
+    stats.outside_window = events.get(None, 0) + elsewhere
 
 
 def _leave_out_set_aside(con: duckdb.DuckDBPyConnection, repeats_sql: str, opted_out: bool) -> None:
@@ -430,19 +441,6 @@ def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DROP VIEW IF EXISTS {STAGED_VIEW}")
     con.execute(f"RESET VARIABLE {SET_ASIDE_VARIABLE}")
     shutil.rmtree(scratch_folder(con) / STAGED_FOLDER, ignore_errors=True)
-
-
-def count_outside_window(con: duckdb.DuckDBPyConnection, days: list[str]) -> int:
-    """Staged lines no partition of `days` holds: events timed outside the window (however far: a year-2099
-    event in a 2025 file is counted here, and kept only by a run over its own day), and bad lines whose
-    file reports them on another day."""
-    start_us, end_us = day_bounds_us(days[0])[0], day_bounds_us(days[-1])[1]
-    return con.execute(
-        f"""SELECT count(*) FROM {LINES_TABLE}
-            WHERE (reason IS NULL AND NOT (time_us >= ? AND time_us < ?))
-               OR (reason IS NOT NULL AND home_day NOT IN (SELECT unnest(?::VARCHAR[])))""",
-        [start_us, end_us, days],
-    ).fetchone()[0]
 
 
 # --- Line accounting: lines_read = kept + quarantined + duplicates + outside_window + opted_out ---------

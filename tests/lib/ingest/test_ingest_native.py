@@ -249,3 +249,15 @@ def test_raw_events_keep_arrival_order_around_set_aside_rows(tmp_path: Path, nat
     assert stats.accounting() == {
         "lines_read": 8, "kept": 5, "quarantined": 0, "duplicates": 2, "outside_window": 0, "opted_out": 1,
     }  # fmt: skip
+
+
+def test_a_bad_line_its_file_reports_on_another_day_is_outside_the_window(tmp_path: Path) -> None:
+    """A file filed under the day before holds one of the window's events and a bad line: the event is
+    kept, and the bad line, reported on the file's own day, is counted outside the window."""
+    path = tmp_path / "archive" / "2025-02" / "28" / "23" / "late.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(event(1) + b"\nnot json\n" + event(2) + b"\n")
+    result = assert_same(tmp_path / "archive", tmp_path, [DAY])
+    assert result["stats"].accounting() == {
+        "lines_read": 3, "kept": 2, "quarantined": 0, "duplicates": 0, "outside_window": 1, "opted_out": 0,
+    }  # fmt: skip

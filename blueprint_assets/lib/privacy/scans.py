@@ -102,10 +102,9 @@ def harvest_identifiers(raw_lines: Iterable[str | None], handles: Iterable[str |
             found.update(_clean(did) for did in find_dids(line))
         if "@" in line:
             found.update(_clean(m.group(0)) for m in EMAIL_PATTERN.finditer(line))
+            found.update(_clean(m.group(1)) for m in MENTION_PATTERN.finditer(line))
         if "://" in line:
             found.update(_clean(url) for url in find_urls(line))
-        if "@" in line:
-            found.update(_clean(m.group(1)) for m in MENTION_PATTERN.finditer(line))
     found.update(_clean(h) for h in handles if h)
     return {value for value in found if len(value) >= 6}
 

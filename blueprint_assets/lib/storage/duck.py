@@ -77,21 +77,18 @@ def _remove_work(path: Path) -> None:
 _WORK_PREFIX = "work-"
 
 
-def remove_orphaned_work(directory: Path) -> int:
+def remove_orphaned_work(directory: Path) -> None:
     """Delete the work databases under `directory` that no running process holds open.
 
     A run that is killed cannot delete its own, which holds up to a window of staged lines. DuckDB holds a
     lock on a database file while it is attached, and the lock ends with the process, so an unlocked file
     is a leftover. This process's own files are skipped: testing a lock it holds would release it (POSIX
-    locks belong to the process). Returns how many were deleted.
+    locks belong to the process).
     """
     own = f"{_WORK_PREFIX}{os.getpid()}-"
-    removed = 0
     for path in directory.glob(f"{_WORK_PREFIX}*.duckdb"):
         if not path.name.startswith(own) and not _locked(path):
             _remove_work(path)
-            removed += 1
-    return removed
 
 
 def _locked(path: Path) -> bool:

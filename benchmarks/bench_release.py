@@ -11,8 +11,10 @@ write_release writes the folder from the split tables (dataset_release). Each fi
 baseline (ratio < 1: the step is that much slower than one plain Python pass), both in CPU time. The
 answer-leak scan write_release runs is also timed alone, on the published rows' texts: the bulk hash join
 (`AnswerIndex.hits_many`) vs the per-position lookup of every text (its exact pass), same rows, same run.
+BluePrint publishes four granularities (K = 2, 25, 100, 1000): building them together
+(`build_threads_by_k`, one pass and one hashing of user ids) is timed against building each K alone.
 Records merged into benchmarks/results.json: release_build_threads, release_split_threads,
-release_write_release, release_leak_scan.
+release_write_release, release_leak_scan, release_build_threads_4k.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from common import merge_results, record, report  # noqa: E402
 from blueprint_assets.lib.release.files import write_release  # noqa: E402
 from blueprint_assets.lib.release.splits import split_table  # noqa: E402
 from blueprint_assets.lib.release.threads import INPUT_COLUMNS as COLUMNS  # noqa: E402
-from blueprint_assets.lib.release.threads import build_threads  # noqa: E402
+from blueprint_assets.lib.release.threads import build_threads, build_threads_by_k  # noqa: E402
 
 # Action mix, roughly Bluesky's: likes dominate, then posts and replies.
 KINDS = (
@@ -49,6 +51,7 @@ KINDS = (
     + ["unlike", "unrepost", "block", "unfollow", "post_update", "post_delete", "unblock"]
 )
 K = 25
+BLUEPRINT_KS = (2, 25, 100, 1000)  # the granularities BluePrint publishes
 
 
 def _h(s: str) -> str:
@@ -131,8 +134,25 @@ def main() -> None:
         )
     ]
     records.append(report(leak_scan_record(tables)))
+    records.append(report(granularities_record(table, n)))
     if not args.no_results:
         merge_results(records)
+
+
+def granularities_record(table: pa.Table, n: int) -> dict[str, Any]:
+    """Actions/s of building BluePrint's four Ks together (`build_threads_by_k`, as the action_threads asset
+    does) vs building each K alone (`build_threads` once per K), same rows, same run."""
+    users = sorted(set(table.column("actor").to_pylist()))
+    by_k = {k: {u: i % k for i, u in enumerate(users) if i % 5} for k in BLUEPRINT_KS}
+    together, together_s = timed(lambda: build_threads_by_k(table, by_k, secret=b"bench-secret"))
+    alone, alone_s = timed(
+        lambda: {k: build_threads(table, c, secret=b"bench-secret") for k, c in by_k.items()}
+    )
+    assert all(together[k].table.equals(alone[k].table) for k in by_k), "the Ks built together must match"
+    print(f"Ks {BLUEPRINT_KS}: together {together_s:.2f} cpu-s, each alone {alone_s:.2f} cpu-s")
+    return record(
+        "release_build_threads_4k", n / together_s, "actions/s", "build_threads_per_k", n / alone_s, digits=1
+    )
 
 
 def leak_scan_record(tables: dict[str, pa.Table]) -> dict[str, Any]:

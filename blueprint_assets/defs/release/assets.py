@@ -52,18 +52,19 @@ def action_threads(
     context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """Prediction units per K: [context..., action] threads of in-scope users, times ranked, ids re-keyed."""
-    from blueprint_assets.lib.release.threads import INPUT_COLUMNS, build_threads
+    from blueprint_assets.lib.release.threads import INPUT_COLUMNS, build_threads_by_k
 
     # Only the columns the builder reads; one an older partition lacks is null (the builder's default).
     rows = release_rows(lake, "anonymized_posts", run_days(context), list(INPUT_COLUMNS), present_only=True)
-    parts, result = [], None
-    for k, clusters in cluster_maps(lake, context).items():
-        result = build_threads(
-            rows, clusters, max_depth=settings.max_depth, secret=privacy.secret_for_scans(),
-            stable_ids=settings.stable_ids, workers=privacy.worker_count(),
-        )  # fmt: skip
-        parts.append(with_k(result.table, k))
-        context.log.info(f"action_threads: K={k}, {result.table.num_rows} threads")
+    # The Ks share one pass over the rows and one hashing of user ids (same users, other cluster ids).
+    results = build_threads_by_k(
+        rows, cluster_maps(lake, context), max_depth=settings.max_depth, secret=privacy.secret_for_scans(),
+        stable_ids=settings.stable_ids, workers=privacy.worker_count(),
+    )  # fmt: skip
+    for k, built in results.items():
+        context.log.info(f"action_threads: K={k}, {built.table.num_rows} threads")
+    parts = [with_k(built.table, k) for k, built in results.items()]
+    result = results[max(results)]  # every K has the same threads and counts
     write_table_atomic(pa.concat_tables(parts), release_file(lake, "action_threads", context))
     by_action = Counter(result.table.column("action").to_pylist())
     return MaterializeResult(

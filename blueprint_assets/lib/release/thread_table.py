@@ -127,7 +127,8 @@ def _monotonic(times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True, repr=False)  # no repr: it holds the secret
 class _Hashing:
     """What the user and thread ids of a range of threads are hashed from (plain lists, so a forked child
-    can hash its share: `parallel.forked_map`)."""
+    can hash its share: `parallel.forked_map`). `cluster_columns` holds each thread's cluster id once per
+    granularity K: the user ids do not depend on it, the thread ids do."""
 
     built: Built
     offsets: list[int]  # message offset of each thread, and the end
@@ -135,11 +136,12 @@ class _Hashing:
     texts: list[str | None]
     secret: bytes
     stable: dict[str, str] | None  # stable ids: the one id of each person
+    cluster_columns: list[list[int]]
 
-    def ids(self, threads: list[int]) -> tuple[list[str], list[str]]:
-        """(user id of each message, id of each thread) of a contiguous range of threads."""
+    def ids(self, threads: list[int]) -> tuple[list[str], list[list[str]]]:
+        """(user id of each message, id of each thread per cluster column) of a contiguous range of threads."""
         if not threads:
-            return [], []
+            return [], [[] for _ in self.cluster_columns]
         first, last = threads[0], threads[-1] + 1
         start, end = self.offsets[first], self.offsets[last]
         authors = self.authors[start:end]
@@ -150,9 +152,10 @@ class _Hashing:
             suffixes = np.repeat(np.asarray(events, dtype=object), self.built.lengths[first:last]).tolist()
             keys = [author + "|" + event for author, event in zip(authors, suffixes, strict=True)]
             user_ids = keyed_digests(self.secret, keys, USER_ID_HEX)
-        return user_ids, self._thread_ids(first, last, user_ids, self.texts[start:end])
+        fragments = _message_fragments(user_ids, self.texts[start:end])
+        return user_ids, [self._thread_ids(first, last, fragments, column) for column in self.cluster_columns]
 
-    def _thread_ids(self, first: int, last: int, user_ids: list[str], texts: list[str | None]) -> list[str]:
+    def _thread_ids(self, first: int, last: int, fragments: list[str], clusters: list[int]) -> list[str]:
         """sha1 of the compact JSON list [cluster_id, label, event_id, user_id, text, user_id, text, ...].
 
         That is what is published minus the time rank (which shifts with the release's composition), plus
@@ -161,18 +164,13 @@ class _Hashing:
         `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`.
         """
         enc = encode_basestring
-        # A user id is hex digits, which JSON quotes as they are.
-        fragments = [
-            f'"{user_id}",{enc(text)}' if text is not None else f'"{user_id}",null'
-            for user_id, text in zip(user_ids, texts, strict=True)
-        ]
         sha1 = hashlib.sha1
         built = self.built
         labels = {label: enc(label) for label in set(built.labels[first:last])}  # a handful of action names
         ids = []
         start = 0
         for cluster, label, event_id, length in zip(
-            built.clusters[first:last],
+            clusters[first:last],
             built.labels[first:last],
             built.event_ids[first:last],
             built.lengths[first:last],
@@ -185,24 +183,44 @@ class _Hashing:
         return ids
 
 
+def _message_fragments(user_ids: list[str], texts: list[str | None]) -> list[str]:
+    """Each message's `"user_id",text` in JSON (a user id is hex digits, which JSON quotes as they are)."""
+    enc = encode_basestring
+    return [
+        f'"{user_id}",{enc(text)}' if text is not None else f'"{user_id}",null'
+        for user_id, text in zip(user_ids, texts, strict=True)
+    ]
+
+
 def _hashed_ids(
     built: Built, offsets: np.ndarray, authors: list[str], texts: list[str | None], secret: bytes,
-    stable_ids: bool, workers: int,
-) -> tuple[list[str], list[str]]:  # fmt: skip
-    """(user ids, thread ids). A user id is HMAC-SHA256(secret, pseudonym[|event]) cut to USER_ID_HEX hex
-    digits: once per person (stable ids) or once per message (per-thread ids: a key repeats only when a
-    person appears twice in one chain). Hashing is most of the build: it is shared among `workers`."""
+    stable_ids: bool, workers: int, cluster_columns: list[list[int]],
+) -> tuple[list[str], list[list[str]]]:  # fmt: skip
+    """(user ids, thread ids per cluster column). A user id is HMAC-SHA256(secret, pseudonym[|event]) cut
+    to USER_ID_HEX hex digits: once per person (stable ids) or once per message (per-thread ids: a key
+    repeats only when a person appears twice in one chain). Hashing is most of the build: it is shared
+    among `workers`."""
     stable = None
     if stable_ids:
         distinct = list(dict.fromkeys(authors))
         stable = dict(zip(distinct, keyed_digests(secret, distinct, USER_ID_HEX), strict=True))
-    hashing = _Hashing(built, offsets.tolist(), authors, texts, secret, stable)
+    hashing = _Hashing(built, offsets.tolist(), authors, texts, secret, stable, cluster_columns)
     user_ids: list[str] = []
-    ids: list[str] = []
+    ids: list[list[str]] = [[] for _ in cluster_columns]
     for part_users, part_ids in forked_map(hashing.ids, list(range(len(built))), workers):
         user_ids += part_users
-        ids += part_ids
+        for column, part in zip(ids, part_ids, strict=True):
+            column += part
     return user_ids, ids
+
+
+def thread_actors(built: Built) -> list[str]:
+    """The actor of each thread: the author of its last message."""
+    authors = built.message_columns()[0]
+    if not len(built):
+        return []
+    last = np.cumsum(np.asarray(built.lengths, dtype=np.int64)) - 1
+    return np.asarray(authors, dtype=object)[last].tolist()
 
 
 def thread_table(built: Built, secret: bytes, stable_ids: bool, workers: int = 1) -> pa.Table:
@@ -211,6 +229,14 @@ def thread_table(built: Built, secret: bytes, stable_ids: bool, workers: int = 1
     User ids re-keyed per thread (or per person with `stable_ids`), clock times replaced by their dense rank
     over every message time of the release, the last message flagged with its action, and an id.
     """
+    return thread_tables(built, [built.clusters], secret, stable_ids, workers)[0]
+
+
+def thread_tables(
+    built: Built, cluster_columns: list[list[int]], secret: bytes, stable_ids: bool, workers: int = 1
+) -> list[pa.Table]:
+    """`thread_table` of the same threads once per cluster column (one per granularity K): what does not
+    depend on the cluster (time ranks, user ids, messages) is computed once, the thread ids per column."""
     n = len(built)
     lengths = np.asarray(built.lengths, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int32)
@@ -219,7 +245,7 @@ def thread_table(built: Built, secret: bytes, stable_ids: bool, workers: int = 1
     times = _monotonic(np.asarray(clock, dtype=np.int64), offsets)
     # Dense rank over every message time of the release: order survives, clock time does not.
     rank = np.unique(times, return_inverse=True)[1].astype(np.int64).reshape(-1)
-    user_ids, ids = _hashed_ids(built, offsets, authors, texts, secret, stable_ids, workers)
+    user_ids, ids = _hashed_ids(built, offsets, authors, texts, secret, stable_ids, workers, cluster_columns)
     is_last = np.zeros(len(times), dtype=bool)
     is_last[offsets[1:] - 1] = True
     labels = np.asarray(built.labels, dtype=object)
@@ -238,18 +264,17 @@ def thread_table(built: Built, secret: bytes, stable_ids: bool, workers: int = 1
         ],
         fields=list(MESSAGE_TYPE),
     )
-    table = pa.Table.from_arrays(
-        [
-            pa.array(ids, pa.string()),
-            pa.array(built.clusters, pa.int32()),
-            pa.array(built.labels, pa.string()),
-            pa.array(built.last_times, pa.int64()),
-            pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), messages, type=pa.list_(MESSAGE_TYPE)),
-        ],
-        schema=ACTION_THREADS_SCHEMA,
-    )
-    order = pc.sort_indices(table, [("last_time_us", "ascending"), ("id", "ascending")])
-    return table.take(order)
+    threads = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), messages, type=pa.list_(MESSAGE_TYPE))
+    shared = [pa.array(built.labels, pa.string()), pa.array(built.last_times, pa.int64()), threads]
+    tables = []
+    for clusters, thread_ids in zip(cluster_columns, ids, strict=True):
+        table = pa.Table.from_arrays(
+            [pa.array(thread_ids, pa.string()), pa.array(clusters, pa.int32()), *shared],
+            schema=ACTION_THREADS_SCHEMA,
+        )
+        order = pc.sort_indices(table, [("last_time_us", "ascending"), ("id", "ascending")])
+        tables.append(table.take(order))
+    return tables
 
 
 def _messages(column: pa.ChunkedArray) -> list[list[dict[str, Any]]] | None:

@@ -15,14 +15,15 @@ unknown actions are set aside, unresolved undos and deletes resolved, and likes,
 this pass writes.
 Clock time is replaced by a dense rank over all message times of the release and user pseudonyms are
 re-keyed per thread, so a person cannot be followed from one thread to the next. The pass collects the threads
-column by column; lib/release/thread_table.py turns them into the published Arrow table.
+column by column; lib/release/thread_table.py turns them into the published Arrow table. The Ks of a
+release share the pass and the user-id hashing (`build_threads_by_k`).
 """
 
 from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -51,7 +52,9 @@ from blueprint_assets.lib.release.thread_table import (  # noqa: F401 - the tabl
     MESSAGE_TYPE,
     USER_ID_HEX,
     Built,
+    thread_actors,
     thread_table,
+    thread_tables,
     threads_from_table,
 )
 
@@ -268,35 +271,69 @@ def build_threads(
     `excluded_users` (opt-out pseudonyms) are removed entirely, as actors and as context, as a second line of
     defence behind their removal from the lake. `workers` forked processes share the hashing of ids.
     """
+    return build_threads_by_k(
+        actions,
+        {0: clusters},
+        max_depth=max_depth,
+        secret=secret,
+        stable_ids=stable_ids,
+        chain_in_scope_only=chain_in_scope_only,
+        excluded_users=excluded_users,
+        workers=workers,
+    )[0]
+
+
+def build_threads_by_k(
+    actions: list[dict] | pa.Table,
+    clusters_by_k: Mapping[int, dict[str, int]],
+    *,
+    max_depth: int = 5,
+    secret: bytes,
+    stable_ids: bool = False,
+    chain_in_scope_only: bool = True,
+    excluded_users: Collection[str] = (),
+    workers: int = 1,
+) -> dict[int, ThreadBuildResult]:
+    """`build_threads` for each granularity K of a release (options as there), by K.
+
+    The Ks of a release cluster the same users, and then their threads differ only in cluster ids and thread
+    ids: the time-ordered pass and the hashing of user ids run once for all Ks with the same in-scope users.
+    """
     if max_depth < 1:
         raise ValueError("max_depth must be at least 1")
     if not secret:
         raise ValueError("secret must not be empty")
+    # A user mapped to None has no cluster: out of scope as an actor and as a reply-chain parent alike.
+    scoped = {
+        k: {user: int(cluster) for user, cluster in clusters.items() if cluster is not None}
+        for k, clusters in clusters_by_k.items()
+    }
+    same_scope: dict[frozenset[str], list[int]] = {}
+    for k, clusters in scoped.items():
+        same_scope.setdefault(frozenset(clusters), []).append(k)
+    results: dict[int, ThreadBuildResult] = {}
     with paused_gc():
-        return _build(
-            actions,
-            clusters,
-            max_depth,
-            secret,
-            stable_ids,
-            chain_in_scope_only,
-            frozenset(excluded_users),
-            workers,
-        )
+        for ks in same_scope.values():
+            built, dropped, relabeled = _found(
+                actions, scoped[ks[0]], max_depth, chain_in_scope_only, frozenset(excluded_users)
+            )
+            actors = thread_actors(built) if len(ks) > 1 else []
+            columns = [built.clusters] + [[scoped[k][actor] for actor in actors] for k in ks[1:]]
+            tables = thread_tables(built, columns, bytes(secret), stable_ids, workers)
+            for k, table in zip(ks, tables, strict=True):
+                results[k] = ThreadBuildResult(table, dropped, relabeled)
+    return {k: results[k] for k in clusters_by_k}
 
 
-def _build(
+def _found(
     actions: list[dict] | pa.Table,
     clusters: dict[str, int],
     max_depth: int,
-    secret: bytes,
-    stable_ids: bool,
     chain_in_scope_only: bool,
     excluded: frozenset[str],
-    workers: int,
-) -> ThreadBuildResult:
-    # A user mapped to None has no cluster: out of scope as an actor and as a reply-chain parent alike.
-    clusters = {user: int(cluster) for user, cluster in clusters.items() if cluster is not None}
+) -> tuple[Built, dict[str, int], dict[str, int]]:
+    """The threads of the window's rows for one set of in-scope users, and the counts of rows dropped and
+    relabelled, by reason."""
     table = prepared_rows(actions)
     live, set_aside = live_rows(table, excluded)
     table = resolve_rows(table.filter(live))
@@ -314,8 +351,7 @@ def _build(
     )
     liked, like_drops = like_threads(table.filter(likes), np.flatnonzero(likes), clusters, log)
     dropped.update(like_drops)
-    table = thread_table(Built.concat([built, liked]), bytes(secret), stable_ids, workers)
-    return ThreadBuildResult(table, dict(sorted(dropped.items())), dict(sorted(relabeled.items())))
+    return Built.concat([built, liked]), dict(sorted(dropped.items())), dict(sorted(relabeled.items()))
 
 
 def _stateful_pass(

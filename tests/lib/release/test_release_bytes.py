@@ -22,7 +22,7 @@ from support.reference_release import action_threads_table
 from blueprint_assets.lib.release.files import Granularity, write_release
 from blueprint_assets.lib.release.granularities import align_splits
 from blueprint_assets.lib.release.splits import split_threads
-from blueprint_assets.lib.release.threads import INPUT_COLUMNS, build_threads
+from blueprint_assets.lib.release.threads import INPUT_COLUMNS, build_threads, build_threads_by_k
 
 SECRET = b"golden-release-secret"
 KINDS = (
@@ -206,10 +206,12 @@ def test_larger_two_granularity_release_is_byte_identical(
     excluded = [_h("user-7"), _h("user-8")]
     granularities: dict[int, Granularity] = {}
     digests = {}
-    for k, members in ((7, clusters), (3, {u: c % 3 for u, c in clusters.items()})):
-        result = build_threads(
-            table, members, secret=SECRET, stable_ids=stable_ids, excluded_users=excluded, max_depth=4
-        )
+    # Built together, as the action_threads asset builds a release's Ks (one pass, one user-id hashing).
+    built = build_threads_by_k(
+        table, {7: clusters, 3: {u: c % 3 for u, c in clusters.items()}}, secret=SECRET,
+        stable_ids=stable_ids, excluded_users=excluded, max_depth=4,
+    )  # fmt: skip
+    for k, result in built.items():
         assert (result.dropped, result.relabeled) == (LARGE_DROPPED, {"reply_to_post": 751})
         assert len(result.threads) == 14_710
         if as_tables:
@@ -235,6 +237,24 @@ def test_larger_two_granularity_release_is_byte_identical(
     }
     got = (digests, (_combined(files), len(files), summary["reveals_hidden_answer"]))
     assert got == LARGE_GOLDEN[(stable_ids, strategy)]
+
+
+@pytest.mark.parametrize("stable_ids", [False, True], ids=["per_thread_ids", "stable_ids"])
+def test_granularities_built_together_equal_each_built_alone(stable_ids: bool) -> None:
+    """build_threads_by_k gives every K exactly build_threads' table and counts, whether the K shares
+    its in-scope users with the others (one pass) or not (a pass of its own)."""
+    table, clusters = golden_actions()
+    fewer = {u: c for u, c in clusters.items() if u != min(clusters)}  # one user less in scope
+    by_k = {7: clusters, 3: {u: c % 3 for u, c in clusters.items()}, 2: {u: c % 2 for u, c in fewer.items()}}
+    together = build_threads_by_k(table, by_k, secret=SECRET, stable_ids=stable_ids, workers=2)
+    assert list(together) == [7, 3, 2]
+    for k, members in by_k.items():
+        alone = build_threads(table, members, secret=SECRET, stable_ids=stable_ids)
+        assert together[k].table.equals(alone.table), k
+        assert (together[k].dropped, together[k].relabeled) == (alone.dropped, alone.relabeled)
+    assert together[2].dropped != together[3].dropped  # the smaller scope was built on its own
+    clusters_of = {k: set(together[k].table.column("cluster_id").to_pylist()) for k in by_k}
+    assert clusters_of == {7: set(range(1, 7)) | {0}, 3: {0, 1, 2}, 2: {0, 1}}
 
 
 @pytest.mark.parametrize("strategy", ["temporal", "random"])

@@ -1,7 +1,7 @@
 """Run the benchmark suite (`make bench`): every bench as its own subprocess, then one table of figures.
 
 Usage: `python benchmarks/run_all.py [--only ingestion,release] [--skip personas] [--quick]`.
-Benches: ingestion, anonymizer, personas, release, scale, clusters, scorer, startup (see benchmarks/README.md for what each figure means).
+Benches: ingestion, long_range, anonymizer, optout, personas, release, scale, clusters, scorer, startup (see benchmarks/README.md for what each figure means).
 
 Each bench prints "figure vs baseline = ratio" as it goes and writes its records to a per-run file; this
 script collects them, merges them into benchmarks/results.json (keyed by name) and prints the table with
@@ -39,6 +39,7 @@ BENCHES: dict[str, Bench] = {
     "ingestion": Bench("bench_ingestion.py", (), ("--quick",)),
     "long_range": Bench("bench_long_range.py", (), ("--users", "100")),
     "anonymizer": Bench("bench_anonymizer.py", (), ("--posts", "1000")),
+    "optout": Bench("bench_optout.py", (), ("--quick",)),
     "personas": Bench(
         "bench_personas.py",
         (),

@@ -5,7 +5,8 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from blueprint_assets.defs.partitions import daily_asset
 from blueprint_assets.defs.resources import LakeResource, PrivacyResource
 from blueprint_assets.defs.ui_metadata import table_metadata
-from blueprint_assets.lib.privacy.anonymize_actions import anonymize_actions, involves_pseudonyms
+from blueprint_assets.lib.privacy.anonymize_actions import anonymize_actions
+from blueprint_assets.lib.privacy.involvement import dids_pseudonymized_in
 from blueprint_assets.lib.storage.lake import write_table_atomic
 from blueprint_assets.lib.window import run_days
 
@@ -24,10 +25,8 @@ def anonymized_posts(
     opted_out = privacy.opted_out(pseudonym)
     anonymizer = text_anonymizer(privacy.ner)
 
-    def is_opted_out(row: dict) -> bool:
-        """Made by, or about, an opted-out account (as actor, subject, or author of a target post)."""
-        return involves_pseudonyms(row, opted_out, pseudonym)
-
+    # Rows made by, about or mentioning an opted-out account (actor, subject, author of a target post).
+    opted_out_accounts = dids_pseudonymized_in(opted_out, pseudonym.many) if opted_out else None
     workers = privacy.worker_count()
 
     def anonymize_texts(texts: list[str], spans: list[list]) -> list:
@@ -37,9 +36,7 @@ def anonymized_posts(
     pii: dict[str, int] = {}
     for number, day in enumerate(days, start=1):
         source = lake.lake.read_days("actions", [day], every_day=True)
-        table, stats = anonymize_actions(
-            source, pseudonym.many, anonymize_texts, is_opted_out if opted_out else None
-        )
+        table, stats = anonymize_actions(source, pseudonym.many, anonymize_texts, opted_out_accounts)
         write_table_atomic(table, lake.lake.day_file("anonymized_posts", day))
         for key in totals:
             totals[key] += stats[key]

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from blueprint_assets.lib.ingest.actions import facet_spans
-from blueprint_assets.lib.privacy.scans import DID_PATTERN
+from blueprint_assets.lib.privacy.involvement import Matcher, involved_mask
 
 ANONYMIZED_SCHEMA = pa.schema(
     [
@@ -48,47 +48,6 @@ PSEUDONYMIZED = {
     "subject_id": "subject_uri",
     "subject_user": "subject_did",
 }
-URI_COLUMNS = ("record_uri", "reply_parent_uri", "reply_root_uri", "quote_uri", "subject_uri")
-
-
-def uri_author(uri: str | None) -> str | None:
-    """The DID in `at://<did>/...`."""
-    if not uri or not uri.startswith("at://"):
-        return None
-    return uri[5:].split("/", 1)[0]
-
-
-# Columns whose value is an account or record identifier (raw in private tables, pseudonymized in public ones).
-IDENTIFIER_COLUMNS = ("did", "actor_did", "subject_did", "event_key", *URI_COLUMNS, "event_id", "actor",
-                      "record_id", "reply_parent_id", "reply_root_id", "quote_id", "subject_id", "subject_user",
-                      "user")  # fmt: skip
-# Free-text columns: a DID written anywhere in them (a mention facet, a pasted DID) involves that account.
-TEXT_COLUMNS = ("text", "facets_json", "raw")
-
-
-def involved_ids(row: dict) -> set[str]:
-    """Every account/record identifier a row involves: identifier columns, the author DID of every record
-    URI, and every DID written in a text column (lowercased). THE rule for opt-out and forget."""
-    ids = {value for c in IDENTIFIER_COLUMNS if isinstance(value := row.get(c), str) and value}
-    ids.update(author for c in URI_COLUMNS if (author := uri_author(row.get(c))))
-    for column in TEXT_COLUMNS:
-        text = row.get(column)
-        if text and "did:" in text.lower():
-            ids.update(m.group(0).lower() for m in DID_PATTERN.finditer(text))
-    return ids
-
-
-def involves(row: dict, ids: set[str]) -> bool:
-    """Whether a row was made by, is about, or mentions one of `ids` (see `involved_ids`)."""
-    return not involved_ids(row).isdisjoint(ids)
-
-
-def involves_pseudonyms(row: dict, pseudonyms: set[str], pseudonym: Callable[[str], str]) -> bool:
-    """`involves` for accounts known only by pseudonym (the opt-out log): a DID the row involves whose
-    pseudonym is one of `pseudonyms`."""
-    return bool(pseudonyms) and any(
-        pseudonym(i) in pseudonyms for i in involved_ids(row) if i.startswith("did:")
-    )
 
 
 def _lowered(lang: str | None) -> str | None:
@@ -156,26 +115,26 @@ def _passed_through(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray
     return column.cast(field.type)
 
 
-def _kept(actions: pa.Table, is_opted_out: Callable[[dict], bool] | None) -> pa.Table:
-    """The rows `is_opted_out` does not remove (None: nobody opted out, every row is kept)."""
-    if is_opted_out is None:
+def _kept(actions: pa.Table, opted_out: Matcher | None) -> pa.Table:
+    """The rows that involve no opted-out account (None: nobody opted out, every row is kept)."""
+    if opted_out is None:
         return actions
-    return actions.filter(pa.array([not is_opted_out(row) for row in actions.to_pylist()], pa.bool_()))
+    return actions.filter(pa.array(~involved_mask(actions, opted_out), pa.bool_()))
 
 
 def anonymize_actions(
     actions: pa.Table,
     pseudonymize: Callable[[list[str | None]], list[str | None]],
     anonymize_texts: Callable[[list[str], list[list]], list],
-    is_opted_out: Callable[[dict], bool] | None = None,
+    opted_out: Matcher | None = None,
 ) -> tuple[pa.Table, dict]:
     """Return the anonymized table and counts (rows, opted-out rows, PII by type).
 
     Column by column: `pseudonymize` (a list of identifiers to their pseudonyms, None to None) gets each
-    column's distinct values once, and only rows with text go through Python; `is_opted_out` (None when
-    nobody opted out) is the one row-by-row test.
+    column's distinct values once, and only rows with text go through Python. Rows that involve an account
+    `opted_out` matches (None when nobody opted out) are dropped, by the column-wise rule of involvement.py.
     """
-    kept = _kept(actions, is_opted_out)
+    kept = _kept(actions, opted_out)
     rows = kept.num_rows
     has_text = pc.fill_null(pc.not_equal(kept.column("text"), ""), False)
     with_text = kept.filter(has_text)

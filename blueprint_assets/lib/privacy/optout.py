@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from blueprint_assets.lib.privacy.anonymize_actions import URI_COLUMNS, involves, uri_author
+from blueprint_assets.lib.privacy.involvement import URI_COLUMNS, involved_mask, members_of, uri_author
 from blueprint_assets.lib.storage import storage
 from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
 from blueprint_assets.lib.storage.layout import DataLayout
@@ -72,14 +72,15 @@ def _partition_files(lake: Lake, table: str) -> list[str]:
 
 
 def _keep_uninvolved(ids: set[str]) -> Callable[[pa.Table], pa.Array]:
-    """Keep mask: rows that do not involve any of `ids` under the shared rule (`involves`)."""
-    return lambda table: pa.array([not involves(row, ids) for row in table.to_pylist()], type=pa.bool_())
+    """Keep mask: rows that do not involve any of `ids` under the shared rule (involvement.py)."""
+    dids = [i for i in ids if i.startswith("did:")]  # only a DID can be written in a text
+    return lambda table: pa.array(~involved_mask(table, members_of(ids), dids), pa.bool_())
 
 
 def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], str]) -> ForgetReport:
     """Remove every stored row made by, about or mentioning `did`, log the opt-out, drop affected releases.
 
-    One rule (`involves`) decides for every table; its identifiers are the DID plus the pseudonyms of the
+    One rule (`involvement.involved_mask`, column by column) decides for every table; its identifiers are the DID plus the pseudonyms of the
     account and of every record that involves it (collected before the private tables lose them), so
     public tables, which hold pseudonyms only, lose the same rows as the private ones.
     """
@@ -87,12 +88,14 @@ def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], st
     root = normalize_root(data_dir)
     report = ForgetReport()
     ids = {did, did.lower(), pseudonym(did)}
+    account = {did, did.lower()}
     for path in _partition_files(lake, "actions"):
-        for row in read_files([path]).to_pylist():
-            if involves(row, {did, did.lower()}):
-                # the row itself and the account's own records; not other people's posts it points to
-                ids.update(pseudonym(row[c]) for c in ("event_key", "record_uri") if row[c])
-                ids.update(pseudonym(row[c]) for c in URI_COLUMNS if uri_author(row[c]) == did)
+        table = read_files([path])
+        involved = table.filter(pa.array(involved_mask(table, members_of(account), account), pa.bool_()))
+        for row in involved.to_pylist():
+            # the row itself and the account's own records; not other people's posts it points to
+            ids.update(pseudonym(row[c]) for c in ("event_key", "record_uri") if row[c])
+            ids.update(pseudonym(row[c]) for c in URI_COLUMNS if uri_author(row[c]) == did)
     keep = _keep_uninvolved(ids)
     for table_name in (t for t in storage.list_folders(lake.root) if t not in RELEASE_TABLES):
         report.removed_rows[table_name] = sum(_rewrite(p, keep) for p in _partition_files(lake, table_name))

@@ -11,9 +11,9 @@ from blueprint_assets.lib.privacy.anonymize_actions import (
     ANONYMIZED_SCHEMA,
     PSEUDONYMIZED,
     anonymize_actions,
-    involves_pseudonyms,
 )
 from blueprint_assets.lib.privacy.anonymizer import text_anonymizer
+from blueprint_assets.lib.privacy.involvement import dids_pseudonymized_in, involved_ids
 from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
 
 SECRET = b"anonymize-actions-test"
@@ -91,9 +91,14 @@ def test_opted_out_rows_are_dropped_as_actor_and_as_subject() -> None:
         pa.Table.from_pylist(ROWS),
         pseudonym.many,
         text_anonymizer(False).anonymize_many,
-        lambda row: involves_pseudonyms(row, opted_out, pseudonym),
+        dids_pseudonymized_in(opted_out, pseudonym.many),
     )
-    kept = [row for row in ROWS if not involves_pseudonyms(row, opted_out, pseudonym)]
+    # The row-by-row rule: a DID the row involves whose pseudonym is opted out.
+    kept = [
+        row
+        for row in ROWS
+        if not any(pseudonym(i) in opted_out for i in involved_ids(row) if i.startswith("did:"))
+    ]
     assert [r["event_key"] for r in kept] == ["k1", "k4", "k5"]  # user0's posts and the like of one go
     assert table.to_pylist() == _expected(kept, pseudonym)
     assert stats["opted_out_rows"] == 4

@@ -1,0 +1,104 @@
+"""The column-wise `involved_mask` decides every row exactly as the row-by-row rule `involved_ids` does."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pyarrow as pa
+import pytest
+
+from blueprint_assets.lib.privacy.involvement import (
+    dids_pseudonymized_in,
+    involved_ids,
+    involved_mask,
+    members_of,
+)
+from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
+
+DIDS = ["did:plc:alice", "did:plc:bob", "did:web:carol.example", "did:plc:dave"]
+SECRET = b"involvement-test"
+
+
+def _variant(rng: random.Random, did: str) -> str:
+    """The DID as people write it: any case, sometimes glued to more characters."""
+    cased = "".join(c.upper() if rng.random() < 0.3 else c for c in did)
+    return cased + rng.choice(["", "", "x", ".", "/post", "\n"])
+
+
+def _rows(n: int = 600, seed: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        did, other = rng.choice(DIDS), rng.choice(DIDS)
+        text = rng.choice(
+            [
+                None,
+                "",
+                "no account here",
+                f"hello {_variant(rng, did)} and dId: nothing",
+                f"DID:PLC:{rng.choice(['ALICE', 'Bob', 'eve'])} said",
+                "dİd:plc:alice (a dotted capital I)",
+                "did:plc:",
+            ]
+        )
+        facets = rng.choice([None, json.dumps([{"features": [{"did": _variant(rng, other)}]}])])
+        uri = rng.choice(
+            [None, "", f"at://{other}/app.bsky.feed.post/{i}", "at:///x", f"at://{other}", "https://x/y",
+             f"at://{other}\n/weird", f"AT://{other}/x"]
+        )  # fmt: skip
+        rows.append(
+            {
+                "event_key": f"at://{did}/app.bsky.feed.post/k{i}",
+                "actor_did": rng.choice([did, did.upper(), "", None]),
+                "subject_did": rng.choice([None, other]),
+                "record_uri": f"at://{did}/app.bsky.feed.post/{i}",
+                "reply_parent_uri": uri,
+                "subject_uri": rng.choice([None, uri]),
+                "text": text,
+                "facets_json": facets,
+                "time_us": i,
+            }
+        )
+    return rows
+
+
+@pytest.mark.parametrize("dictionary", [False, True], ids=["plain", "dictionary_columns"])
+@pytest.mark.parametrize(
+    "sought", [{"did:plc:alice"}, {"did:plc:bob", "did:web:carol.example"}, {"did:plc:eve"}]
+)
+def test_the_mask_is_the_row_rule_for_a_set_of_ids(sought: set[str], dictionary: bool) -> None:
+    rows = _rows()
+    table = pa.Table.from_pylist(rows)
+    if dictionary:
+        table = pa.table(
+            {
+                n: (c.dictionary_encode() if n != "time_us" else c)
+                for n, c in zip(table.column_names, table.columns, strict=True)
+            }
+        )
+    expected = [not involved_ids(row).isdisjoint(sought) for row in rows]
+    assert involved_mask(table, members_of(sought)).tolist() == expected
+    assert involved_mask(table, members_of(sought), text_needles=sought).tolist() == expected
+    assert 0 < sum(expected) < len(rows) or sought == {"did:plc:eve"}
+
+
+def test_the_mask_is_the_row_rule_for_opted_out_pseudonyms() -> None:
+    """Opt-outs are known by pseudonym only: a row goes when a DID it involves has one of them."""
+    rows = _rows(seed=8)
+    pseudonym = Pseudonymizer(SECRET)
+    opted_out = {pseudonym("did:plc:bob"), pseudonym("did:plc:dave")}
+    expected = [
+        any(pseudonym(i) in opted_out for i in involved_ids(row) if i.startswith("did:")) for row in rows
+    ]
+    mask = involved_mask(pa.Table.from_pylist(rows), dids_pseudonymized_in(opted_out, pseudonym.many))
+    assert mask.tolist() == expected
+    assert 0 < sum(expected) < len(rows)
+
+
+def test_columns_that_hold_no_strings_involve_nobody() -> None:
+    table = pa.table(
+        {"actor_did": pa.array([None, None], pa.null()), "text": [1, 2], "subject_did": ["", "did:x:y"]}
+    )
+    assert involved_mask(table, members_of({"did:x:y", ""})).tolist() == [False, True]
+    assert involved_mask(table.slice(0, 0), members_of({"did:x:y"})).tolist() == []

@@ -33,6 +33,7 @@ MIN_CHARS = 16
 # A persona card truncates a post near 280 characters; compare at most this much of an answer.
 MAX_COMPARED = 270
 _MD_ESCAPE_RE = re.compile(r"\\([\\`*_\[\]<>#|~])")
+_HEX = re.compile(r"^[0-9a-f]+$")  # the alphabet of the release's ids (thread ids, user ids)
 _HASH_BASE = np.uint64(0x100000001B3)  # FNV's 64-bit prime: any odd multiplier spreads the code points
 assert MIN_CHARS & (MIN_CHARS - 1) == 0, "window hashes are built by doubling"
 _SCREEN_BITS = 22  # a 4M-entry bitmap of first-window hashes screens positions before the hash join
@@ -69,6 +70,7 @@ class AnswerIndex:
         many answers share an opening ("Thanks for sharing, ..."), so the join stays linear in the haystack.
         """
         full = [t for by_length in self.by_prefix.values() for texts in by_length.values() for t in texts]
+        self._hex_answers = any(_HEX.fullmatch(t) for t in full)
         lengths = np.fromiter((len(t) for t in full), dtype=np.int64, count=len(full))
         # Each answer's first, middle and last MIN_CHARS code points, joined: window 3i is its first.
         windows = [t[:MIN_CHARS] + t[_middle(len(t)) :][:MIN_CHARS] + t[-MIN_CHARS:] for t in full]
@@ -90,6 +92,18 @@ class AnswerIndex:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def may_hold(self, strings: pa.Array) -> pa.Array:
+        """The strings that could hold an answer, the others left out (exactly: none of them holds one).
+
+        A string holds an answer only if it is at least MIN_CHARS long (preparing a text never lengthens
+        it), and a string of lowercase hex digits (the release's thread and user ids, most of its distinct
+        strings) only if some answer is made of hex digits too.
+        """
+        keep = pc.greater_equal(pc.utf8_length(strings), MIN_CHARS)
+        if not self._hex_answers:
+            keep = pc.and_(keep, pc.invert(pc.match_substring_regex(strings, _HEX.pattern)))
+        return strings.filter(pc.fill_null(keep, False))
 
     def hits(self, haystack: str, markdown: bool = False) -> list[str]:
         """Ids of answers whose text occurs in `haystack`."""

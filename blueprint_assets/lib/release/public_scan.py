@@ -4,8 +4,10 @@ Every file under `public/` is read: Parquet and JSON-lines files as rows (throug
 faithfully, else line by line), any other file whole. A row file's rows must not carry a hidden thread's
 action or last message (the structure rule), and none of its strings may hold an answer's text; a whole
 file must not hold one anywhere. The distinct strings of many row files are screened together, each once:
-a split's Parquet and JSON-lines files, and the configs of every K, publish the same texts. A batch is
-closed at `BATCH_STRINGS` distinct strings, so memory follows a batch, not the whole folder.
+a split's Parquet and JSON-lines files, and the configs of every K, publish the same texts. Only strings
+that could hold an answer are screened (`AnswerIndex.may_hold`: the ids, most of a release's distinct
+strings, cannot). A batch is closed at `BATCH_STRINGS` distinct strings or `BATCH_BYTES` held, so memory
+follows a batch, not the whole folder.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from blueprint_assets.lib.release.answer_leaks import AnswerIndex, nested_string
 
 _SKIPPED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".ico"}
 BATCH_STRINGS = 2_000_000  # distinct strings screened at once (a few hundred MB as Python strings)
+BATCH_BYTES = 1 << 30  # and at most this much of the files' strings held in Arrow while a batch fills
 
 
 def _rows(path: Path) -> list[dict[str, Any]] | None:
@@ -118,17 +121,31 @@ def scan_public(public: Path, index: AnswerIndex) -> list[str]:
     """Findings (file: reason), in file order; empty when no hidden answer appears anywhere under `public`."""
     findings: list[str] = []
     batch: list[_Scanned] = []
-    pending = 0
+    pending = held = 0  # strings of the batch's files (some the same), and their Arrow bytes
     for path in sorted(p for p in public.rglob("*") if p.is_file()):
         scanned = _scan_file(path, path.relative_to(public), index)
         if scanned is None:
             continue
         batch.append(scanned)
-        pending += len(scanned.strings) if scanned.strings is not None else 0
+        if scanned.strings is not None:
+            pending += len(scanned.strings)
+            held += scanned.strings.nbytes
         if pending >= BATCH_STRINGS:
+            # Settling turns the batch's distinct strings into Python strings; the configs of every K publish
+            # the same texts, so count those before closing the batch on a sum of repeats.
+            pending = len(_union(batch))
+        if pending >= BATCH_STRINGS or held >= BATCH_BYTES:
             findings += _settled(batch, index)
-            batch, pending = [], 0
+            batch, pending, held = [], 0, 0
     return findings + _settled(batch, index)
+
+
+def _union(batch: list[_Scanned]) -> pa.Array:
+    """The distinct strings of a batch's files."""
+    arrays = [s.strings for s in batch if s.strings is not None and len(s.strings)]
+    return (
+        pc.unique(pa.chunked_array(arrays, pa.large_string())) if arrays else pa.array([], pa.large_string())
+    )
 
 
 def _scan_file(path: Path, relative: Path, index: AnswerIndex) -> _Scanned | None:
@@ -150,26 +167,25 @@ def _scan_file(path: Path, relative: Path, index: AnswerIndex) -> _Scanned | Non
     # the start of the next could read as an answer that no message holds.
     if table is not None:
         scanned.findings += _structure_leaks(scanned.name, table, index.ids)
-        scanned.strings = _distinct_strings(table_strings(table))
+        scanned.strings = _screened_strings(table_strings(table), index)
     elif rows is not None:
         scanned.findings += _row_structure_findings(scanned.name, rows, index.ids)
-        scanned.strings = _distinct_strings(pa.array(nested_strings(rows), pa.large_string()))
+        scanned.strings = _screened_strings(pa.array(nested_strings(rows), pa.large_string()), index)
     else:
         text = path.read_text(encoding="utf-8", errors="replace")
         scanned.hits = index.hits(text, markdown=path.suffix == ".md")
     return scanned
 
 
-def _distinct_strings(strings: pa.Array) -> pa.Array:
-    """The distinct non-empty strings, as one Arrow array (compact: no Python object per string)."""
-    distinct = pc.unique(pc.cast(strings, pa.large_string()))
-    return distinct.filter(pc.not_equal(distinct, ""))
+def _screened_strings(strings: pa.Array, index: AnswerIndex) -> pa.Array:
+    """The distinct strings that could hold an answer (`AnswerIndex.may_hold`: no empty string, no id), as
+    one Arrow array (compact: no Python object per string)."""
+    return pc.unique(index.may_hold(pc.cast(strings, pa.large_string())))
 
 
 def _settled(batch: list[_Scanned], index: AnswerIndex) -> list[str]:
     """The batch's findings, file by file: its own, then the answers its strings hold."""
-    arrays = [s.strings for s in batch if s.strings is not None and len(s.strings)]
-    found = index.found_in(pc.unique(pa.chunked_array(arrays)).to_pylist()) if arrays else {}
+    found = index.found_in(_union(batch).to_pylist())
     held = pa.array(sorted(found), pa.large_string())
     findings = []
     for scanned in batch:

@@ -85,16 +85,17 @@ def action_splits(
     context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """train / validation / test, disjoint; temporal by default; the same threads in the same split for every K."""
-    from blueprint_assets.lib.release.granularities import align_tables
+    from blueprint_assets.lib.release.granularities import aligner
     from blueprint_assets.lib.release.splits import split_table
     from blueprint_assets.lib.release.threads import ACTION_THREADS_SCHEMA
 
     per_k = by_k(read_files([release_file(lake, "action_threads", context)]))
     first = min(per_k)
     reference = split_table(per_k[first], settings.split_strategy, settings.fractions, settings.seed)
+    align = aligner(reference)  # the reference's twin keys, computed once for every other K
     parts = []
     for k, threads in per_k.items():
-        splits = reference if k == first else align_tables(reference, threads)
+        splits = reference if k == first else align(threads)
         for name, members in splits.items():
             table = with_k(members.select(ACTION_THREADS_SCHEMA.names).cast(ACTION_THREADS_SCHEMA), k)
             parts.append(table.append_column("split", pa.array([name] * table.num_rows, pa.string())))

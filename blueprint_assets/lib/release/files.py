@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -46,7 +47,7 @@ from blueprint_assets.lib.release.published import (  # noqa: F401 - the schemas
     grouped_lines_bytes,
     last_actions,
     lines_bytes,
-    public_texts,
+    public_text_array,
     publish_split,
     row_lines,
     row_lines_array,
@@ -94,17 +95,38 @@ def _drop_revealing(per_k: dict[int, dict[str, Split]], index: AnswerIndex | Non
                 split.answers.column("id").to_pylist(), split.answers.column("text").to_pylist(), strict=True
             )
         )
+    screened: dict[str, _Screened] = {}
     dropped = 0
     for splits in per_k.values():
         dropped = 0
         for name, split in splits.items():
-            keep = [not leaks for leaks in index.flags_many(public_texts(split.rows))]
-            dropped += keep.count(False)
-            if not all(keep):
-                mask = pa.array(keep, pa.bool_())
+            leaks = screened.setdefault(name, _Screened()).leaking(public_text_array(split.rows), index)
+            dropped += int(leaks.sum())
+            if leaks.any():
+                mask = pa.array(~leaks, pa.bool_())
                 answers = split.answers.filter(mask) if split.answers is not None else None
                 splits[name] = Split(split.rows.filter(mask), answers)
     return dropped
+
+
+class _Screened:
+    """The distinct public texts of one split screened so far, and those holding an answer: every K of a
+    release publishes the same threads, so a K after the first only looks its texts up."""
+
+    def __init__(self) -> None:
+        self.texts = pa.array([], pa.large_string())
+        self.holding = pa.array([], pa.large_string())
+
+    def leaking(self, texts: pa.Array, index: AnswerIndex) -> np.ndarray:
+        """Per text, whether it holds an answer (`index.flags_many`), each distinct text screened once."""
+        texts = texts.cast(pa.large_string())
+        distinct = pc.drop_null(pc.unique(texts))
+        if len(self.texts):
+            distinct = distinct.filter(pc.invert(pc.is_in(distinct, value_set=self.texts)))
+        found = sorted(index.found_in(distinct.to_pylist()))
+        self.texts = pa.concat_arrays([self.texts, distinct])
+        self.holding = pa.concat_arrays([self.holding, pa.array(found, pa.large_string())])
+        return pc.fill_null(pc.is_in(texts, value_set=self.holding), False).to_numpy(zero_copy_only=False)
 
 
 def _published(splits: dict[str, list[dict[str, Any]] | pa.Table]) -> dict[str, Split]:

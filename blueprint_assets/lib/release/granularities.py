@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -100,11 +101,23 @@ def align_splits(
 
 def align_tables(reference: dict[str, pa.Table], table: pa.Table) -> dict[str, pa.Table]:
     """`align_splits` on tables: `table`'s rows split and ordered like their twins in `reference`."""
-    where = {
-        key: (name, i)
-        for name in SPLITS
-        if name in reference
-        for i, key in enumerate(content_keys(reference[name]))
-    }
-    placed = _placement(where, content_keys(table))
-    return {name: table.take(pa.array(indexes, pa.int64())) for name, indexes in placed.items()}
+    return aligner(reference)(table)
+
+
+def aligner(reference: dict[str, pa.Table]) -> Callable[[pa.Table], dict[str, pa.Table]]:
+    """`align_tables` against one reference for many tables (one per other K): the reference's keys are
+    computed once, on the first call (a release of one K never needs them)."""
+    where: dict[str, tuple[str, int]] = {}
+
+    def align(table: pa.Table) -> dict[str, pa.Table]:
+        if not where:
+            where.update(
+                (key, (name, i))
+                for name in SPLITS
+                if name in reference
+                for i, key in enumerate(content_keys(reference[name]))
+            )
+        placed = _placement(where, content_keys(table))
+        return {name: table.take(pa.array(indexes, pa.int64())) for name, indexes in placed.items()}
+
+    return align

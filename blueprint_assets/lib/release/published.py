@@ -111,6 +111,11 @@ def publish_split(threads: pa.Table, hidden: bool) -> Split:
 
 def public_texts(rows: pa.Table) -> list[str]:
     """Per row, the texts its messages show, newline-joined (empty texts left out)."""
+    return public_text_array(rows).to_pylist()
+
+
+def public_text_array(rows: pa.Table) -> pa.Array:
+    """`public_texts` as an Arrow array."""
     _, children, offsets = _lists(rows)
     text = children["text"]
     shown = pc.fill_null(pc.not_equal(text, ""), False).to_numpy(zero_copy_only=False)
@@ -118,7 +123,7 @@ def public_texts(rows: pa.Table) -> list[str]:
     kept = np.zeros(rows.num_rows + 1, dtype=np.int32)
     np.cumsum(np.bincount(row_of[shown], minlength=rows.num_rows), out=kept[1:])
     shown_texts = pa.ListArray.from_arrays(pa.array(kept), text.filter(pa.array(shown)))
-    return pc.binary_join(shown_texts, "\n").to_pylist()
+    return pc.binary_join(shown_texts, "\n")
 
 
 def _flags_json(actions: pa.StructArray) -> list[str | None]:

@@ -397,3 +397,21 @@ def test_the_public_scan_finds_the_same_in_batches_of_one_string(tmp_path: Path,
     monkeypatch.setattr(public_scan, "BATCH_STRINGS", 1)
     assert public_scan.scan_public(public, index) == whole
     assert whole == ["b.jsonl: holds the text of 1 hidden answer(s), e.g. hidden-4…"]
+
+
+def test_each_k_after_the_first_looks_its_texts_up_and_screens_only_new_ones() -> None:
+    """The writer's leak screen across the Ks of a release (files._Screened) flags exactly what
+    `AnswerIndex.flags_many` flags, whether a text was screened for an earlier K or is new."""
+    import pyarrow as pa
+
+    from blueprint_assets.lib.release.answer_leaks import AnswerIndex
+    from blueprint_assets.lib.release.files import _Screened
+
+    index = AnswerIndex([{"id": "a1", "text": "the hidden answer text here"}])
+    first = ["ok then", "so: the hidden answer text here!", "", "ok then"]
+    later = ["so: the hidden answer text here!", "new: the hidden answer text here", "ok then", "fresh text"]
+    screened = _Screened()
+    for texts in (first, later):
+        assert screened.leaking(pa.array(texts), index).tolist() == index.flags_many(texts)
+    assert screened.texts.to_pylist() == ["ok then", "so: the hidden answer text here!", "",
+                                          "new: the hidden answer text here", "fresh text"]  # fmt: skip

@@ -19,8 +19,6 @@ import argparse
 import json
 import random
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import merge_results, record, report  # noqa: E402
+from common import cpu_timed, merge_results, record, report  # noqa: E402
 
 from blueprint_assets.lib.privacy.involvement import (  # noqa: E402
     dids_pseudonymized_in,
@@ -73,12 +71,6 @@ def synth(n: int, accounts: int = 20_000, seed: int = 2) -> pa.Table:
     return pa.table(columns)
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.process_time()
-    out = fn()
-    return out, time.process_time() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,15 +94,15 @@ def main() -> None:
     records = []
     # A fresh pseudonymizer for each path, so neither starts from the other's cache.
     fresh = Pseudonymizer(SECRET)
-    daily, daily_s = timed(lambda: involved_mask(table, dids_pseudonymized_in(opted_out, fresh.many)))
-    expected, daily_rows_s = timed(daily_rows)
+    daily, daily_s = cpu_timed(lambda: involved_mask(table, dids_pseudonymized_in(opted_out, fresh.many)))
+    expected, daily_rows_s = cpu_timed(daily_rows)
     assert daily.tolist() == expected, "the column-wise rule must drop the rows the row rule drops"
     print(f"daily filter: {n:,} rows, {int(daily.sum()):,} opted out")
     records.append(report(record("optout_daily_filter", n / daily_s, "rows/s", "row_rule", n / daily_rows_s)))
 
     ids = {some[0], pseudonym(some[0])}
-    forget, forget_s = timed(lambda: involved_mask(table, members_of(ids), [some[0]]))
-    expected, forget_rows_s = timed(lambda: [involves(row, ids) for row in table.to_pylist()])
+    forget, forget_s = cpu_timed(lambda: involved_mask(table, members_of(ids), [some[0]]))
+    expected, forget_rows_s = cpu_timed(lambda: [involves(row, ids) for row in table.to_pylist()])
     assert forget.tolist() == expected, "the column-wise rule must find the rows the row rule finds"
     print(f"forget scan: {n:,} rows, {int(forget.sum()):,} involve the account")
     records.append(

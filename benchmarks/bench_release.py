@@ -24,8 +24,6 @@ import hashlib
 import random
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import merge_results, record, report  # noqa: E402
+from common import cpu_timed, merge_results, record, report  # noqa: E402
 
 from blueprint_assets.lib.release.files import write_release  # noqa: E402
 from blueprint_assets.lib.release.splits import split_table  # noqa: E402
@@ -94,14 +92,6 @@ def synth(n: int, n_users: int = 20_000, seed: int = 1) -> tuple[pa.Table, dict[
     return pa.table(cols), clusters
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """(result, CPU seconds): every step is single-threaded Python, so CPU time is its cost, and unlike
-    wall time it does not swing with the load of a shared machine."""
-    start = time.process_time()
-    out = fn()
-    return out, time.process_time() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -113,13 +103,13 @@ def main() -> None:
     n = 100_000 if args.quick else args.actions
 
     table, clusters = synth(n)
-    _, base_s = timed(lambda: sorted(table.to_pylist(), key=lambda r: (r["time_us"], r["event_id"])))
-    result, build_s = timed(lambda: build_threads(table, clusters, secret=b"bench-secret"))
-    tables, split_s = timed(lambda: split_table(result.table))
+    _, base_s = cpu_timed(lambda: sorted(table.to_pylist(), key=lambda r: (r["time_us"], r["event_id"])))
+    result, build_s = cpu_timed(lambda: build_threads(table, clusters, secret=b"bench-secret"))
+    tables, split_s = cpu_timed(lambda: split_table(result.table))
 
     with tempfile.TemporaryDirectory() as tmp:
         cards = {i: f"# Persona {i}" for i in range(K)}
-        _, write_s = timed(lambda: write_release(Path(tmp) / "release", tables, cards, {}))
+        _, write_s = cpu_timed(lambda: write_release(Path(tmp) / "release", tables, cards, {}))
     print(
         f"{n:,} actions -> {result.table.num_rows:,} threads; dropped {dict(sorted(result.dropped.items()))}"
     )
@@ -144,8 +134,8 @@ def granularities_record(table: pa.Table, n: int) -> dict[str, Any]:
     does) vs building each K alone (`build_threads` once per K), same rows, same run."""
     users = sorted(set(table.column("actor").to_pylist()))
     by_k = {k: {u: i % k for i, u in enumerate(users) if i % 5} for k in BLUEPRINT_KS}
-    together, together_s = timed(lambda: build_threads_by_k(table, by_k, secret=b"bench-secret"))
-    alone, alone_s = timed(
+    together, together_s = cpu_timed(lambda: build_threads_by_k(table, by_k, secret=b"bench-secret"))
+    alone, alone_s = cpu_timed(
         lambda: {k: build_threads(table, c, secret=b"bench-secret") for k, c in by_k.items()}
     )
     assert all(together[k].table.equals(alone[k].table) for k in by_k), "the Ks built together must match"
@@ -171,8 +161,8 @@ def leak_scan_record(tables: dict[str, pa.Table]) -> dict[str, Any]:
         )
     )
     texts = [text for split in published.values() for text in public_texts(split.rows)]
-    bulk, bulk_s = timed(lambda: index.hits_many(texts))
-    exact, exact_s = timed(lambda: [index._exact(_prepare(text, False)) for text in texts])
+    bulk, bulk_s = cpu_timed(lambda: index.hits_many(texts))
+    exact, exact_s = cpu_timed(lambda: [index._exact(_prepare(text, False)) for text in texts])
     assert bulk == exact, "the bulk scan must find what the per-position lookup finds"
     print(
         f"leak scan: {len(texts):,} rows, {bulk_s / len(texts) * 1e6:.1f} vs {exact_s / len(texts) * 1e6:.1f} us/row"

@@ -129,6 +129,14 @@ def timer() -> Iterator[Callable[[], float]]:
     end.append(time.perf_counter())
 
 
+def cpu_timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """(result, CPU seconds of this process): for single-process steps CPU time is their cost, and unlike
+    wall time it does not swing with the load of a shared machine."""
+    start = time.process_time()
+    out = fn()
+    return out, time.process_time() - start
+
+
 def best_of(fn: Callable[[], Any], repeat: int = 2) -> tuple[Any, float]:
     """Run `fn` `repeat` times; (last result, shortest seconds). The minimum is the least disturbed figure
     on a shared machine."""

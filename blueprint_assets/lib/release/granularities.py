@@ -1,11 +1,12 @@
 """Several granularities (K) in one release: the same threads, in the same split, for every K.
 
-Threads are built once per K (their `cluster_id`, and so their id, depend on K), but what they publish,
-the messages, does not. `content_key` identifies a thread independently of K, and `align_splits` puts
-each thread of another K in the split its twin has in the reference K, so a text hidden in one config is
-never public in another and every config has the same train/validation/test threads. `content_keys` and
+Each K's threads have their own `cluster_id`, and so their own id (lib/release/threads.py builds the Ks
+together), but what they publish, the messages, does not depend on K. `content_key` identifies a thread
+independently of K, and `align_splits` puts each thread of another K in the split its twin has in the
+reference K, so a text hidden in one config is never public in another and every config has the same
+train/validation/test threads. `content_keys` and
 `align_tables` do the same on Arrow tables of threads, writing the keys from the leaf columns by hand
-(byte for byte the JSON `content_key` hashes).
+(byte for byte the JSON `content_key` hashes); `aligner` keys the reference once for every other K.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def involves(row: dict, ids: set[str]) -> bool:
 
 def members_of(ids: Collection[str]) -> Matcher:
     """The matcher of an explicit set of identifiers."""
-    sought = pa.array(sorted(ids), pa.string())
+    sought = pa.array(sorted(ids), pa.large_string())
     return lambda values: pc.is_in(values, value_set=sought).to_numpy(zero_copy_only=False)
 
 
@@ -68,7 +68,7 @@ def dids_pseudonymized_in(pseudonyms: Collection[str], many: Callable[[list], li
     batch of identifiers to their pseudonyms) is one of `pseudonyms`; identifiers that are not DIDs never
     match."""
 
-    sought = pa.array(sorted(pseudonyms), pa.string())
+    sought = pa.array(sorted(pseudonyms), pa.large_string())
 
     def matches(values: pa.Array) -> np.ndarray:
         hit = np.zeros(len(values), dtype=bool)
@@ -76,7 +76,7 @@ def dids_pseudonymized_in(pseudonyms: Collection[str], many: Callable[[list], li
         if not pc.any(is_did).as_py():  # a column of record ids or URIs: no DID to pseudonymize
             return hit
         dids = pc.unique(values.filter(is_did))  # an account acts many times a day: each DID once
-        of_dids = pa.array(many(dids.to_pylist()), pa.string())
+        of_dids = pa.array(many(dids.to_pylist()), pa.large_string())
         opted_out = dids.filter(pc.is_in(of_dids, value_set=sought))
         if len(opted_out):
             hit |= pc.is_in(values, value_set=opted_out).to_numpy(zero_copy_only=False)
@@ -111,13 +111,13 @@ def involved_mask(
 
 
 def _strings(column: pa.ChunkedArray) -> pa.Array | None:
-    """The column as one plain string array (None: not a string column, so it holds no identifier)."""
+    """The column as one large_string array (None: not a string column, so it holds no identifier)."""
     array = column.combine_chunks()
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
-    if pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
-        array = array.cast(pa.string())
-    return array if pa.types.is_string(array.type) else None
+    if pa.types.is_string(array.type) or pa.types.is_string_view(array.type):
+        array = array.cast(pa.large_string())  # 64-bit offsets: a day's raw lines can pass 2 GiB
+    return array if pa.types.is_large_string(array.type) else None
 
 
 def _matching(column: pa.Array | None, matches: Matcher) -> np.ndarray | bool:
@@ -151,5 +151,7 @@ def _any_matching(texts: list[str | None], matches: Matcher) -> list[bool]:
     """Per text, whether a DID written in it is matched (each distinct DID asked once)."""
     dids = [text_dids(text) for text in texts]
     distinct = sorted(set().union(*dids))
-    sought = {did for did, hit in zip(distinct, matches(pa.array(distinct, pa.string())), strict=True) if hit}
+    sought = {
+        did for did, hit in zip(distinct, matches(pa.array(distinct, pa.large_string())), strict=True) if hit
+    }
     return [not found.isdisjoint(sought) for found in dids]

@@ -80,9 +80,10 @@ def _keep_uninvolved(ids: set[str]) -> Callable[[pa.Table], pa.Array]:
 def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], str]) -> ForgetReport:
     """Remove every stored row made by, about or mentioning `did`, log the opt-out, drop affected releases.
 
-    One rule (`involvement.involved_mask`, column by column) decides for every table; its identifiers are the DID plus the pseudonyms of the
-    account and of every record that involves it (collected before the private tables lose them), so
-    public tables, which hold pseudonyms only, lose the same rows as the private ones.
+    One rule (`involvement.involved_mask`, column by column) decides for every table; its identifiers are
+    the DID plus the pseudonyms of the account and of every record that involves it (collected before the
+    private tables lose them), so public tables, which hold pseudonyms only, lose the same rows as the
+    private ones.
     """
     lake = Lake(str(data_dir))
     root = normalize_root(data_dir)

@@ -122,6 +122,7 @@ def scan_public(public: Path, index: AnswerIndex) -> list[str]:
     findings: list[str] = []
     batch: list[_Scanned] = []
     pending = held = 0  # strings of the batch's files (some the same), and their Arrow bytes
+    recount_at = BATCH_STRINGS
     for path in sorted(p for p in public.rglob("*") if p.is_file()):
         scanned = _scan_file(path, path.relative_to(public), index)
         if scanned is None:
@@ -130,13 +131,16 @@ def scan_public(public: Path, index: AnswerIndex) -> list[str]:
         if scanned.strings is not None:
             pending += len(scanned.strings)
             held += scanned.strings.nbytes
-        if pending >= BATCH_STRINGS:
+        full = held >= BATCH_BYTES
+        if not full and pending >= recount_at:
             # Settling turns the batch's distinct strings into Python strings; the configs of every K publish
-            # the same texts, so count those before closing the batch on a sum of repeats.
-            pending = len(_union(batch))
-        if pending >= BATCH_STRINGS or held >= BATCH_BYTES:
+            # the same texts, so count those before closing the batch on a sum of repeats, and count again
+            # only after another BATCH_STRINGS have come in.
+            full = len(_union(batch)) >= BATCH_STRINGS
+            recount_at = pending + BATCH_STRINGS
+        if full:
             findings += _settled(batch, index)
-            batch, pending, held = [], 0, 0
+            batch, pending, held, recount_at = [], 0, 0, BATCH_STRINGS
     return findings + _settled(batch, index)
 
 

@@ -311,17 +311,18 @@ def build_threads_by_k(
     same_scope: dict[frozenset[str], list[int]] = {}
     for k, clusters in scoped.items():
         same_scope.setdefault(frozenset(clusters), []).append(k)
+    excluded = frozenset(excluded_users)
     results: dict[int, ThreadBuildResult] = {}
     with paused_gc():
         for ks in same_scope.values():
             built, dropped, relabeled = _found(
-                actions, scoped[ks[0]], max_depth, chain_in_scope_only, frozenset(excluded_users)
+                actions, scoped[ks[0]], max_depth, chain_in_scope_only, excluded
             )
             actors = thread_actors(built) if len(ks) > 1 else []
             columns = [built.clusters] + [[scoped[k][actor] for actor in actors] for k in ks[1:]]
             tables = thread_tables(built, columns, bytes(secret), stable_ids, workers)
             for k, table in zip(ks, tables, strict=True):
-                results[k] = ThreadBuildResult(table, dropped, relabeled)
+                results[k] = ThreadBuildResult(table, dict(dropped), dict(relabeled))
     return {k: results[k] for k in clusters_by_k}
 
 

@@ -52,11 +52,6 @@ def involved_ids(row: dict) -> set[str]:
     return ids
 
 
-def involves(row: dict, ids: set[str]) -> bool:
-    """Whether a row was made by, is about, or mentions one of `ids` (see `involved_ids`)."""
-    return not involved_ids(row).isdisjoint(ids)
-
-
 def members_of(ids: Collection[str]) -> Matcher:
     """The matcher of an explicit set of identifiers."""
     sought = pa.array(sorted(ids), pa.large_string())
@@ -94,16 +89,16 @@ def involved_mask(
     (ignoring case) be read in Python; without it, every text holding a `did:` is.
     """
     hit = np.zeros(table.num_rows, dtype=bool)
-    names = set(table.column_names)
+    wanted = dict.fromkeys((*IDENTIFIER_COLUMNS, *TEXT_COLUMNS))  # a URI column is read once, for both uses
+    strings = {name: _strings(table.column(name)) for name in wanted if name in table.column_names}
     for name in IDENTIFIER_COLUMNS:
-        if name in names:
-            hit |= _matching(_strings(table.column(name)), matches)
+        hit |= _matching(strings.get(name), matches)
     for name in URI_COLUMNS:
-        if name in names and (column := _strings(table.column(name))) is not None:
+        if (column := strings.get(name)) is not None:
             authors = pc.struct_field(pc.extract_regex(column, r"^at://(?P<author>[^/]*)"), [0])
             hit |= _matching(authors, matches)
     for name in TEXT_COLUMNS:
-        if name in names and (column := _strings(table.column(name))) is not None:
+        if (column := strings.get(name)) is not None:
             unsettled = np.flatnonzero(~hit & _may_hold(column, text_needles))
             if unsettled.size:
                 hit[unsettled] = _any_matching(column.take(pa.array(unsettled)).to_pylist(), matches)

@@ -1,6 +1,6 @@
 """The `action_threads` table built column-wise, and read back into thread dicts column-wise.
 
-`thread_table` turns the threads found by the time-ordered pass of threads.py and by thread_columns.py
+`thread_tables` turns the threads found by the time-ordered pass of threads.py and by thread_columns.py
 (label, messages, action row, cluster) into the published Arrow table without a dict per message: message
 times are ranked with one numpy `unique`, user ids are keyed once per distinct pseudonym (per thread, or
 once per person with stable ids), thread ids are hashed from pre-encoded message fragments by forked
@@ -223,20 +223,16 @@ def thread_actors(built: Built) -> list[str]:
     return np.asarray(authors, dtype=object)[last].tolist()
 
 
-def thread_table(built: Built, secret: bytes, stable_ids: bool, workers: int = 1) -> pa.Table:
-    """The published threads (schema ACTION_THREADS_SCHEMA), sorted by (last_time_us, id).
-
-    User ids re-keyed per thread (or per person with `stable_ids`), clock times replaced by their dense rank
-    over every message time of the release, the last message flagged with its action, and an id.
-    """
-    return thread_tables(built, [built.clusters], secret, stable_ids, workers)[0]
-
-
 def thread_tables(
     built: Built, cluster_columns: list[list[int]], secret: bytes, stable_ids: bool, workers: int = 1
 ) -> list[pa.Table]:
-    """`thread_table` of the same threads once per cluster column (one per granularity K): what does not
-    depend on the cluster (time ranks, user ids, messages) is computed once, the thread ids per column."""
+    """The published threads (schema ACTION_THREADS_SCHEMA), sorted by (last_time_us, id), once per cluster
+    column (one per granularity K).
+
+    User ids re-keyed per thread (or per person with `stable_ids`), clock times replaced by their dense rank
+    over every message time of the release, the last message flagged with its action, and an id. What does
+    not depend on the cluster (time ranks, user ids, messages) is computed once, the thread ids per column.
+    """
     n = len(built)
     lengths = np.asarray(built.lengths, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int32)

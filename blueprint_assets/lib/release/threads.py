@@ -53,7 +53,6 @@ from blueprint_assets.lib.release.thread_table import (  # noqa: F401 - the tabl
     USER_ID_HEX,
     Built,
     thread_actors,
-    thread_table,
     thread_tables,
     threads_from_table,
 )

@@ -276,3 +276,42 @@ def test_table_splits_and_alignment_match_the_dict_ones(strategy: str) -> None:
     assert {name: threads_from_table(t) for name, t in aligned.items()} == align_splits(
         reference, other.threads
     )
+
+
+def _two_ks(strategy: str) -> tuple[dict[str, pa.Table], pa.Table]:
+    """The reference K's split tables and another K's threads, from the same rows."""
+    from blueprint_assets.lib.release.splits import split_table
+
+    table, clusters = golden_actions(n=6_000, n_users=120, seed=12)
+    by_k = {7: clusters, 2: {u: c % 2 for u, c in clusters.items()}}
+    built = build_threads_by_k(table, by_k, secret=SECRET, stable_ids=strategy == "random")
+    reference = split_table(built[7].table, strategy=strategy, fractions=(0.6, 0.25, 0.15), seed=9)
+    return reference, built[2].table
+
+
+@pytest.mark.parametrize("strategy", ["temporal", "random"])
+def test_alignment_pairs_twins_by_hash_without_the_sha1_keys(
+    strategy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blueprint_assets.lib.release import granularities
+
+    reference, other = _two_ks(strategy)
+    expected = align_splits(
+        {name: t.to_pylist() for name, t in reference.items()}, other.to_pylist()
+    )  # the dict path: sha1 of each thread's JSON
+    monkeypatch.setattr(granularities, "content_keys", lambda table: pytest.fail("sha1 keys computed"))
+    aligned = granularities.aligner(reference)(other)
+    assert {name: t.to_pylist() for name, t in aligned.items()} == expected
+    assert sum(t.num_rows for t in aligned.values()) == other.num_rows > 1000
+
+
+def test_alignment_falls_back_to_the_sha1_keys_when_hashes_collide(monkeypatch: pytest.MonkeyPatch) -> None:
+    from blueprint_assets.lib.release import granularities
+
+    reference, other = _two_ks("temporal")
+    expected = granularities.align_tables(reference, other)
+    # Every row hashes alike: the hash pairing puts wrong twins together, the check sees it, sha1 decides.
+    monkeypatch.setattr(granularities, "twin_hashes", lambda table: [7] * table.num_rows)
+    aligned = granularities.aligner(reference)(other)
+    assert all(aligned[name].equals(expected[name]) for name in expected)
+    assert [t.num_rows for t in aligned.values()] == [t.num_rows for t in reference.values()]

@@ -404,7 +404,7 @@ def persona_cards_for(
 ) -> dict[int, dict[int, str]]:
     """Per K, a Markdown card per cluster; posts that `hidden_texts(texts)` flags True (they hold a hidden
     answer) are left out."""
-    from blueprint_assets.lib.personas.cards import CardOptions, build_persona_cards
+    from blueprint_assets.lib.personas.cards import CardInputs, CardOptions, cards_of
 
     options = CardOptions(quote_min_cluster_size=quote_min_cluster_size)
 
@@ -416,10 +416,11 @@ def persona_cards_for(
     posts = rows.filter(pa.array([not hit for hit in flagged], pa.bool_()))
     post_vectors = release_rows(lake, "post_embeddings", days, ["record_id", "vector"])
     dim = len(post_vectors.column("vector")[0]) if post_vectors.num_rows else matrix.shape[1]
+    inputs = CardInputs.read(rows, posts, post_vectors)  # read and tokenized once for every K
     cards = {}
     for k, clusters in sorted(maps.items()):
         assignments = np.asarray([clusters[u] for u in users])
         centroids = {c: matrix[assignments == c, :dim].mean(axis=0) for c in sorted(set(clusters.values()))}
-        cards[k] = build_persona_cards(clusters, rows, posts, post_vectors, centroids, options)
+        cards[k] = cards_of(inputs, clusters, centroids, options)
         context.log.info(f"persona cards: K={k}, {len(cards[k])} cards")
     return cards

@@ -114,13 +114,22 @@ def distinctive_terms(
     and f_t the term's count over all clusters, so terms common everywhere score low. Returns, per cluster,
     (term, score, per-1k-tokens in the cluster, per-1k-tokens in the rest), best first, ties by term.
     """
+    tokens = {
+        cid: [(user, tokenize(text)) for user, text in pairs] for cid, pairs in texts_by_cluster.items()
+    }
+    return _term_scores(tokens, n_terms, min_term_users)
+
+
+def _term_scores(
+    tokens_by_cluster: Mapping[int, Sequence[tuple[str, list[str]]]], n_terms: int, min_term_users: int
+) -> dict[int, list[tuple[str, float, float, float]]]:
+    """`distinctive_terms` of texts already tokenized: cluster id -> (user, tokens) pairs."""
     counts: dict[int, Counter[str]] = {}
     users: dict[int, dict[str, set[str]]] = {}
-    for cid, pairs in texts_by_cluster.items():
+    for cid, pairs in tokens_by_cluster.items():
         counter: Counter[str] = Counter()
         term_users: dict[str, set[str]] = defaultdict(set)
-        for user, text in pairs:
-            tokens = tokenize(text)
+        for user, tokens in pairs:
             counter.update(tokens)
             for tok in tokens:
                 term_users[tok].add(user)
@@ -254,6 +263,38 @@ def _activity(per_user: Sequence[int], actions: Counter[str]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class CardInputs:
+    """What the cards of every K read, read once: the action rows, the authored posts with their tokens,
+    the post vectors and, on first use, the texts a search would find (`findable`)."""
+
+    actors: list[str]
+    actions: list[str]
+    authored: list[tuple[str, str, str, list[str]]]  # (actor, record_id, text, tokens) of texted posts
+    vectors: _Vectors
+    texts: list[str | None]  # every post text, for `findable`
+    _findable: set[str] | None = None
+
+    @classmethod
+    def read(cls, actions: Rows, posts: Rows, vectors: Mapping[str, Any] | pa.Table) -> CardInputs:
+        """actions: (actor, action) rows; posts: (actor, action, text, record_id) rows, of which only
+        post/reply/quote with text are quoted; vectors: post_embeddings rows or record_id -> vector."""
+        actors, kinds = _columns(actions, ("actor", "action"))
+        post_actors, post_kinds, texts, record_ids = _columns(posts, ("actor", "action", "text", "record_id"))
+        authored = [
+            (actor, record_id, text, tokenize(text))
+            for actor, action, text, record_id in zip(post_actors, post_kinds, texts, record_ids, strict=True)
+            if action in AUTHORED and text and text.strip()
+        ]
+        return cls(actors, kinds, authored, _vectors(vectors), texts)
+
+    def findable(self) -> set[str]:
+        """`findable_keys` of every post text (only clusters under quote_min_cluster_size need it)."""
+        if self._findable is None:
+            self._findable = findable_keys(self.texts)
+        return self._findable
+
+
 def build_persona_cards(
     clusters: Mapping[str, int] | Rows,
     actions: Rows,
@@ -272,12 +313,22 @@ def build_persona_cards(
     vectors: post_embeddings rows (record_id, vector) or record_id -> vector.
     centroids: (k, d) array or cluster_id -> vector, in the post-vector space.
     """
+    return cards_of(CardInputs.read(actions, posts, vectors), clusters, centroids, options)
+
+
+def cards_of(
+    inputs: CardInputs,
+    clusters: Mapping[str, int] | Rows,
+    centroids: np.ndarray | Mapping[int, Any],
+    options: CardOptions | None = None,
+) -> dict[int, str]:
+    """`build_persona_cards` of one clustering from inputs read once (a release's Ks share them)."""
     options = options or CardOptions()
     user_cluster = _user_clusters(clusters)
     cluster_ids = sorted(set(user_cluster.values()))
     per_user: Counter[str] = Counter()
     by_cluster: dict[int, Counter[str]] = {cid: Counter() for cid in cluster_ids}
-    for actor, action in zip(*_columns(actions, ("actor", "action")), strict=True):
+    for actor, action in zip(inputs.actors, inputs.actions, strict=True):
         cid = user_cluster.get(actor)
         if cid is not None:
             per_user[actor] += 1
@@ -291,21 +342,17 @@ def build_persona_cards(
     pop = _activity([per_user[u] for u in sorted(user_cluster)], population)
     pop["users"] = len(user_cluster)
 
-    texts: dict[int, list[tuple[str, str]]] = {cid: [] for cid in cluster_ids}
+    tokens: dict[int, list[tuple[str, list[str]]]] = {cid: [] for cid in cluster_ids}
     records: dict[int, list[tuple[str, str]]] = {cid: [] for cid in cluster_ids}
-    for actor, action, text, record_id in zip(
-        *_columns(posts, ("actor", "action", "text", "record_id")), strict=True
-    ):
+    for actor, record_id, text, words in inputs.authored:
         cid = user_cluster.get(actor)
-        if cid is None or action not in AUTHORED or not text or not text.strip():
-            continue
-        texts[cid].append((actor, text))
-        records[cid].append((record_id, text))
-    terms = distinctive_terms(texts, options.n_terms, options.min_term_users)
-    vector_map = _vectors(vectors)
+        if cid is not None:
+            tokens[cid].append((actor, words))
+            records[cid].append((record_id, text))
+    terms = _term_scores(tokens, options.n_terms, options.min_term_users)
     # Only clusters under quote_min_cluster_size need the (costly) set of findable texts.
     small = any(len(members[cid]) < options.quote_min_cluster_size for cid in cluster_ids)
-    findable = findable_keys(_columns(posts, ("text",))[0]) if small else set()
+    findable = inputs.findable() if small else set()
 
     cards: dict[int, str] = {}
     for cid in cluster_ids:
@@ -313,10 +360,9 @@ def build_persona_cards(
         quotable = records[cid]
         if len(members[cid]) < options.quote_min_cluster_size:
             quotable = [(r, t) for r, t in quotable if text_key(t) not in findable]
-        examples = representative_posts(quotable, vector_map, np.asarray(centroids[cid]), options.n_posts)
+        centroid = np.asarray(centroids[cid])
+        examples = representative_posts(quotable, inputs.vectors, centroid, options.n_posts)
         withheld = not examples and len(quotable) < len(records[cid])
-        withheld = withheld and bool(
-            representative_posts(records[cid], vector_map, np.asarray(centroids[cid]), 1)
-        )
+        withheld = withheld and bool(representative_posts(records[cid], inputs.vectors, centroid, 1))
         cards[cid] = _render(cid, len(members[cid]), stats, pop, terms[cid], examples, options, withheld)
     return cards

@@ -190,3 +190,19 @@ def test_small_clusters_quote_no_text_a_search_could_find(inputs) -> None:
     assert quoted(CardOptions(quote_min_cluster_size=0)) & findable, "the fixture has findable posts"
     small = quoted(CardOptions(quote_min_cluster_size=1000))
     assert small and not small & findable
+
+
+def test_cards_of_shared_inputs_equal_each_clustering_built_alone(inputs) -> None:
+    from blueprint_assets.lib.personas.cards import CardInputs, cards_of
+
+    clusters, rows, vectors, centroids = inputs
+    # A second granularity: every user in one cluster, small enough to quote only unfindable posts.
+    together = {user: 0 for user in clusters}
+    everyone = np.mean(list(vectors.values()), axis=0)[None, :]
+    options = CardOptions(quote_min_cluster_size=50)
+    shared = CardInputs.read(rows, rows, vectors)
+    for grouping, centres in ((clusters, centroids), (together, everyone), (clusters, centroids)):
+        alone = build_persona_cards(grouping, rows, rows, vectors, centres, options)
+        assert cards_of(shared, grouping, centres, options) == alone
+        assert len(alone) == len(set(grouping.values()))
+    assert "election" in cards_of(shared, clusters, centroids, options)[0]

@@ -16,7 +16,8 @@ counted under `reveals_hidden_answer`, so the public folder provably holds no an
 
 Everything is a pure function of the inputs (no clock, no random names inside the folder, fixed row and
 key order), so rebuilding from the same inputs gives byte-identical files and the manifest doubles as a
-reproducibility check.
+reproducibility check. The Ks of a release publish the same threads: each split's message JSON is built
+once and taken for the other Ks' rows (`_SharedMessages`, paired by `granularities.twin_rows`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import pyarrow.parquet as pq
 from blueprint_assets.lib.actions_space import ACTION_ORDER
 from blueprint_assets.lib.release.answer_leaks import AnswerIndex
 from blueprint_assets.lib.release.dataset_card import render_card
+from blueprint_assets.lib.release.granularities import twin_rows
 from blueprint_assets.lib.release.layout import ANSWERS, config_name, private_dir, public_dir
 from blueprint_assets.lib.release.published import (  # noqa: F401 - the schemas, re-exported
     ANSWERS_SCHEMA,
@@ -47,6 +49,7 @@ from blueprint_assets.lib.release.published import (  # noqa: F401 - the schemas
     grouped_lines_bytes,
     last_actions,
     lines_bytes,
+    message_lists,
     public_text_array,
     publish_split,
     row_lines,
@@ -174,7 +177,25 @@ def _published_stats(splits: dict[str, Split]) -> dict[str, dict[str, int]]:
     return release_stats(labelled)
 
 
-def _write_config(public: Path, private: Path, splits: dict[str, Split], cards: dict[int, str]) -> list[int]:
+class _SharedMessages:
+    """The `message_lists` of each split's public rows, built for the first K and taken for every other
+    K's twin rows: the Ks publish the same threads, only their ids, clusters and order differ."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, tuple[pa.Table, pa.Array]] = {}
+
+    def of(self, name: str, rows: pa.Table) -> pa.Array:
+        if name not in self.first:
+            self.first[name] = (rows, message_lists(rows))
+            return self.first[name][1]
+        reference, messages = self.first[name]
+        twins = twin_rows(reference, rows, ("thread",))
+        return message_lists(rows) if twins is None else messages.take(pa.array(twins))
+
+
+def _write_config(
+    public: Path, private: Path, splits: dict[str, Split], cards: dict[int, str], shared: _SharedMessages
+) -> list[int]:
     """One granularity: data/, Kaggle JSONL per split and cluster, persona cards; answers on the private side."""
     present = {c for split in splits.values() for c in pc.unique(split.rows.column("cluster_id")).to_pylist()}
     clusters = sorted({int(c) for c in cards} | {int(c) for c in present if c is not None})
@@ -184,7 +205,8 @@ def _write_config(public: Path, private: Path, splits: dict[str, Split], cards: 
     for name, split in splits.items():
         _write_parquet(split.rows, public / "data" / f"{name}.parquet")
         # One file per cluster even when empty, so the layout is the same for every split and release.
-        files = grouped_lines_bytes(row_lines_array(split.rows), split.rows.column("cluster_id"), clusters)
+        lines = row_lines_array(split.rows, shared.of(name, split.rows))
+        files = grouped_lines_bytes(lines, split.rows.column("cluster_id"), clusters)
         for cluster, content in files.items():
             (public / name / f"cluster_{cluster}.jsonl").write_bytes(content)
     for name, split in splits.items():
@@ -210,9 +232,12 @@ def _write_tree(
     public, private = public_dir(root), private_dir(root)
     context = {**context, "dropped": {**context.get("dropped", {}), "reveals_hidden_answer": revealing}}
     info: dict[int, dict[str, Any]] = {}
+    shared = _SharedMessages()
     for k, splits in per_k.items():
         name = config_name(k)
-        clusters = _write_config(public / name, private / name, splits, granularities[k].persona_cards)
+        clusters = _write_config(
+            public / name, private / name, splits, granularities[k].persona_cards, shared
+        )
         info[k] = {
             "stats": _published_stats(splits),
             "clusters": clusters,

@@ -112,15 +112,35 @@ def align_tables(reference: dict[str, pa.Table], table: pa.Table) -> dict[str, p
     return aligner(reference)(table)
 
 
-def twin_hashes(table: pa.Table) -> list[int]:
-    """A 64-bit hash of each row's TWIN_COLUMNS: equal for twins, almost never equal otherwise."""
-    columns = table.select(list(TWIN_COLUMNS))  # noqa: F841 - read by name by the query below
+def twin_hashes(table: pa.Table, columns: tuple[str, ...] = TWIN_COLUMNS) -> np.ndarray:
+    """A 64-bit hash of each row's `columns`: equal for twins, almost never equal otherwise."""
+    selected = table.select(list(columns))  # noqa: F841 - read by name by the query below
     con = duckdb.connect()
     try:
-        hashes = con.sql(f"SELECT hash({', '.join(TWIN_COLUMNS)}) FROM columns").to_arrow_table()
+        hashes = con.sql(f"SELECT hash({', '.join(columns)}) FROM selected").to_arrow_table()
     finally:
         con.close()
-    return hashes.column(0).to_pylist()
+    return hashes.column(0).to_numpy()
+
+
+def twin_rows(reference: pa.Table, table: pa.Table, columns: tuple[str, ...]) -> np.ndarray | None:
+    """The row of `reference` equal to each row of `table` in `columns` (its twin), paired by hash and
+    proven equal column by column; None when that does not hold (no twin, a repeat, a hash collision)."""
+    if reference.num_rows != table.num_rows:
+        return None
+    ours, theirs = twin_hashes(reference, columns), twin_hashes(table, columns)
+    order = np.argsort(ours, kind="stable")
+    sorted_hashes = ours[order]
+    if len(sorted_hashes) > 1 and not np.all(sorted_hashes[1:] != sorted_hashes[:-1]):
+        return None  # a repeated hash: the pairing is not one to one
+    at = np.minimum(np.searchsorted(sorted_hashes, theirs), max(len(order) - 1, 0))
+    if len(order) and not np.array_equal(sorted_hashes[at], theirs):
+        return None
+    rows = order[at]
+    indexes = pa.array(rows, pa.int64())
+    if all(table.column(c).equals(reference.column(c).take(indexes)) for c in columns):
+        return rows
+    return None
 
 
 def aligner(reference: dict[str, pa.Table]) -> Callable[[pa.Table], dict[str, pa.Table]]:
@@ -137,12 +157,16 @@ def aligner(reference: dict[str, pa.Table]) -> Callable[[pa.Table], dict[str, pa
         return keys
 
     def align(table: pa.Table) -> dict[str, pa.Table]:
-        aligned = _taken(table, _placement(where(hashed, twin_hashes), twin_hashes(table)))
+        aligned = _taken(table, _placement(where(hashed, _hash_list), _hash_list(table)))
         if _same_content(aligned, reference):
             return aligned
         return _taken(table, _placement(where(keyed, content_keys), content_keys(table)))
 
     return align
+
+
+def _hash_list(table: pa.Table) -> list[int]:
+    return twin_hashes(table).tolist()
 
 
 def _taken(table: pa.Table, placed: dict[str, list[int]]) -> dict[str, pa.Table]:

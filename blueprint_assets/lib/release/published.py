@@ -168,9 +168,20 @@ def row_lines(rows: pa.Table) -> list[str]:
     return row_lines_array(rows).to_pylist()
 
 
-def row_lines_array(rows: pa.Table) -> pa.Array:
-    """`row_lines` as an Arrow string array, built with Arrow string kernels: one JSON fragment per
-    message, joined per row over the list offsets."""
+def row_lines_array(rows: pa.Table, messages: pa.Array | None = None) -> pa.Array:
+    """`row_lines` as an Arrow string array, built with Arrow string kernels. `messages`: the rows'
+    `message_lists`, when the caller has them (another K's twin rows: lib/release/files.py)."""
+    messages = message_lists(rows) if messages is None else messages
+    ids = _json_strings(rows.column("id").combine_chunks())
+    clusters = pc.cast(rows.column("cluster_id").combine_chunks(), pa.string())
+    return pc.binary_join_element_wise(
+        '{"id":', ids, ',"cluster_id":', clusters, ',"thread":[', messages, "]}", ""
+    )
+
+
+def message_lists(rows: pa.Table) -> pa.Array:
+    """Per row, the JSON of its messages, comma-joined (the inside of its `"thread":[...]`): one fragment
+    per message, joined per row over the list offsets."""
     lists, children, _ = _lists(rows)
     flags = pa.array(_flags_json(children["actions"]), pa.string())
     fragments = pc.binary_join_element_wise(
@@ -184,12 +195,7 @@ def row_lines_array(rows: pa.Table) -> pa.Array:
             np.int32
         )
     )
-    messages = pc.binary_join(pa.ListArray.from_arrays(offsets, fragments), ",")
-    ids = _json_strings(rows.column("id").combine_chunks())
-    clusters = pc.cast(rows.column("cluster_id").combine_chunks(), pa.string())
-    return pc.binary_join_element_wise(
-        '{"id":', ids, ',"cluster_id":', clusters, ',"thread":[', messages, "]}", ""
-    )
+    return pc.binary_join(pa.ListArray.from_arrays(offsets, fragments), ",")
 
 
 def answer_lines(answers: pa.Table) -> list[str]:

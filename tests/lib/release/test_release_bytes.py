@@ -15,6 +15,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from support.reference_release import action_threads_table
@@ -311,7 +312,49 @@ def test_alignment_falls_back_to_the_sha1_keys_when_hashes_collide(monkeypatch: 
     reference, other = _two_ks("temporal")
     expected = granularities.align_tables(reference, other)
     # Every row hashes alike: the hash pairing puts wrong twins together, the check sees it, sha1 decides.
-    monkeypatch.setattr(granularities, "twin_hashes", lambda table: [7] * table.num_rows)
+    monkeypatch.setattr(granularities, "twin_hashes", lambda table: np.full(table.num_rows, 7, np.uint64))
     aligned = granularities.aligner(reference)(other)
     assert all(aligned[name].equals(expected[name]) for name in expected)
     assert [t.num_rows for t in aligned.values()] == [t.num_rows for t in reference.values()]
+
+
+def _folder_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_twin_rows_pairs_permuted_rows_and_refuses_what_it_cannot_prove(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from blueprint_assets.lib.release import granularities
+
+    reference, other = _two_ks("temporal")
+    train = reference["train"]
+    shuffled = train.take(pa.array(random.Random(3).sample(range(train.num_rows), train.num_rows)))
+    rows = granularities.twin_rows(train, shuffled, granularities.TWIN_COLUMNS)
+    assert rows is not None and train.take(pa.array(rows)).equals(shuffled)
+    repeated = pa.concat_tables([train.slice(0, 1), train.slice(0, train.num_rows - 1)])
+    assert granularities.twin_rows(repeated, train, granularities.TWIN_COLUMNS) is None
+    assert granularities.twin_rows(train, train.slice(1), granularities.TWIN_COLUMNS) is None
+    # A hash that pairs rows wrongly (a reversed order) is caught by the column comparison.
+    real = granularities.twin_hashes
+    monkeypatch.setattr(granularities, "twin_hashes", lambda t, c: real(t, c)[::-1].copy())
+    assert granularities.twin_rows(train, shuffled, granularities.TWIN_COLUMNS) is None
+
+
+def test_other_granularities_reuse_the_first_ones_message_json_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blueprint_assets.lib.release import files, granularities
+
+    reference, other = _two_ks("temporal")
+    splits = {7: Granularity(reference, {}), 2: Granularity(granularities.align_tables(reference, other), {})}
+    built = []
+    real = files.message_lists
+    monkeypatch.setattr(files, "message_lists", lambda rows: built.append(rows.num_rows) or real(rows))
+    write_release(tmp_path / "shared", splits, card_context={"window": "2025-03"})
+    assert len(built) == 3  # one per split, for the first K only
+    monkeypatch.setattr(files, "twin_rows", lambda *args: None)  # every K builds its own
+    write_release(tmp_path / "own", splits, card_context={"window": "2025-03"})
+    assert len(built) == 9
+    shared, own = _folder_bytes(tmp_path / "shared"), _folder_bytes(tmp_path / "own")
+    assert shared == own and sum(name.endswith(".jsonl") for name in shared) > 10

@@ -263,13 +263,27 @@ def _activity(per_user: Sequence[int], actions: Counter[str]) -> dict[str, Any]:
     }
 
 
+class _Codes(NamedTuple):
+    """A column as the index of each value into its distinct values (a null: len(names))."""
+
+    codes: np.ndarray
+    names: list[Any]
+
+    @classmethod
+    def of(cls, values: list[Any]) -> _Codes:
+        encoded = pa.array(values, pa.string()).dictionary_encode()
+        names = encoded.dictionary.to_pylist()
+        return cls(pc.fill_null(encoded.indices, len(names)).to_numpy(zero_copy_only=False), names)
+
+
 @dataclass
 class CardInputs:
-    """What the cards of every K read, read once: the action rows, the authored posts with their tokens,
-    the post vectors and, on first use, the texts a search would find (`findable`)."""
+    """What the cards of every K read, read once: the action rows (as codes of actor and action), the
+    authored posts with their tokens, the post vectors and, on first use, the texts a search would find
+    (`findable`)."""
 
-    actors: list[str]
-    actions: list[str]
+    actors: _Codes
+    actions: _Codes
     authored: list[tuple[str, str, str, list[str]]]  # (actor, record_id, text, tokens) of texted posts
     vectors: _Vectors
     texts: list[str | None]  # every post text, for `findable`
@@ -286,7 +300,7 @@ class CardInputs:
             for actor, action, text, record_id in zip(post_actors, post_kinds, texts, record_ids, strict=True)
             if action in AUTHORED and text and text.strip()
         ]
-        return cls(actors, kinds, authored, _vectors(vectors), texts)
+        return cls(_Codes.of(actors), _Codes.of(kinds), authored, _vectors(vectors), texts)
 
     def findable(self) -> set[str]:
         """`findable_keys` of every post text (only clusters under quote_min_cluster_size need it)."""
@@ -316,6 +330,27 @@ def build_persona_cards(
     return cards_of(CardInputs.read(actions, posts, vectors), clusters, centroids, options)
 
 
+def _action_counts(
+    inputs: CardInputs, user_cluster: dict[str, int], cluster_ids: list[int]
+) -> tuple[Counter[str], dict[int, Counter[str]]]:
+    """(actions per clustered user, actions per cluster by type), counted over codes with numpy: a release's
+    every K counts the window's actions."""
+    actors, actions = inputs.actors, inputs.actions
+    dense = {cid: i for i, cid in enumerate(cluster_ids)}
+    cluster_of = np.asarray([dense.get(user_cluster.get(u), -1) for u in actors.names] + [-1], np.int64)
+    cluster = cluster_of[actors.codes]
+    kept = cluster >= 0
+    per_actor = np.bincount(actors.codes[kept], minlength=len(actors.names) + 1).tolist()
+    per_user = Counter({u: n for u, n in zip(actors.names, per_actor, strict=False) if n})
+    kinds = len(actions.names) + 1
+    table = np.bincount(cluster[kept] * kinds + actions.codes[kept], minlength=len(cluster_ids) * kinds)
+    by_cluster = {
+        cid: Counter({name: n for name, n in zip(actions.names, row, strict=False) if n})
+        for cid, row in zip(cluster_ids, table.reshape(len(cluster_ids), kinds).tolist(), strict=True)
+    }
+    return per_user, by_cluster
+
+
 def cards_of(
     inputs: CardInputs,
     clusters: Mapping[str, int] | Rows,
@@ -326,13 +361,7 @@ def cards_of(
     options = options or CardOptions()
     user_cluster = _user_clusters(clusters)
     cluster_ids = sorted(set(user_cluster.values()))
-    per_user: Counter[str] = Counter()
-    by_cluster: dict[int, Counter[str]] = {cid: Counter() for cid in cluster_ids}
-    for actor, action in zip(inputs.actors, inputs.actions, strict=True):
-        cid = user_cluster.get(actor)
-        if cid is not None:
-            per_user[actor] += 1
-            by_cluster[cid][action] += 1
+    per_user, by_cluster = _action_counts(inputs, user_cluster, cluster_ids)
     members: dict[int, list[str]] = defaultdict(list)
     for user, cid in sorted(user_cluster.items()):
         members[cid].append(user)

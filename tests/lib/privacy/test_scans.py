@@ -139,3 +139,28 @@ def test_find_dids_matches_what_the_did_pattern_finds() -> None:
     texts += [f"a did:plc:{'b' * 24} and DID:WEB:x.example did:did:plc:{'c' * 24}"]
     for text in texts:
         assert list(find_dids(text)) == [m.group(0) for m in DID_PATTERN.finditer(text)], repr(text)
+
+
+def test_token_candidates_keep_every_string_a_token_is_found_in() -> None:
+    """Arrow's gate is a superset of `tokens_with_kinds`: every string it finds a token in is kept, the
+    case-folded look-alikes of a domain's letters too (Kelvin sign, long s, dotted and dotless i)."""
+    import random
+
+    import numpy as np
+
+    from blueprint_assets.lib.privacy.scans import _DOMAIN_GATE, token_candidates, tokens_with_kinds
+
+    pieces = ["a", "Z", "9", ".", ":", "@", "//", "did:", "plc:", " ", "\u212a", "\u017f", "\u0130", "\u0131",
+              "\u00e9", "\n", "-", "x.org", "\uff21"]  # fmt: skip
+    rng = random.Random(5)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(40_000)]
+    plain = [f"post {i}. Nothing to see: really" for i in range(1_000)]  # a dot and a colon, no token
+    texts += ["\u212a.\u017f", "\u0130.\u0131", "9.\u212a", "mail me@x.io", *plain]
+    halves = [pa.array(texts[:20_000]), pa.array(texts[20_000:] + [None], pa.large_string())]
+    candidates = token_candidates([(values, np.arange(len(values))) for values in halves])
+    found = {text for text in texts if tokens_with_kinds(text)}
+    assert found <= set(candidates)
+    assert len(candidates) == len(set(candidates))  # each distinct string once, whichever chunk held it
+    folded = {"\u212a.\u017f", "\u0130.\u0131", "9.\u212a"}  # what Python's case-folding gate lets through
+    assert all(_DOMAIN_GATE.search(text) for text in folded) and folded <= set(candidates)
+    assert not set(plain) & set(candidates)  # what holds no token shape stays out of Python

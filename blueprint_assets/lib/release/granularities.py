@@ -8,9 +8,9 @@ train/validation/test threads. `content_keys` and
 `align_tables` do the same on Arrow tables of threads, writing the keys from the leaf columns by hand
 (byte for byte the JSON `content_key` hashes); `aligner` keys the reference once for every other K.
 At BluePrint's four Ks the sha1 keys were most of action_splits, so `aligner` first pairs rows by a 64-bit
-hash of the same columns (`twin_hashes`, DuckDB's, in C++) and keeps that pairing only when the aligned
-rows prove equal to the reference's, column by column; otherwise (a hash collision, or two threads of one
-content) the sha1 keys decide, as before.
+hash of the same columns (`twin_hashes`, DuckDB's, in C++), when every reference thread's hash is its own,
+and keeps that pairing only when the aligned rows prove equal to the reference's, column by column;
+otherwise (a hash collision, or two threads of one content) the sha1 keys decide, as before.
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ def twin_hashes(table: pa.Table, columns: tuple[str, ...] = TWIN_COLUMNS) -> np.
 
 def twin_rows(reference: pa.Table, table: pa.Table, columns: tuple[str, ...]) -> np.ndarray | None:
     """The row of `reference` equal to each row of `table` in `columns` (its twin), paired by hash and
-    proven equal column by column; None when that does not hold (no twin, a repeat, a hash collision)."""
+    proven equal column by column; None when that does not hold (a row without a twin, a hash repeated in
+    `reference`, a collision). Rows repeated in `table` may share a twin."""
     if reference.num_rows != table.num_rows:
         return None
     ours, theirs = twin_hashes(reference, columns), twin_hashes(table, columns)
@@ -156,10 +157,14 @@ def aligner(reference: dict[str, pa.Table]) -> Callable[[pa.Table], dict[str, pa
             )  # fmt: skip
         return keys
 
+    threads = sum(reference[name].num_rows for name in SPLITS if name in reference)
+
     def align(table: pa.Table) -> dict[str, pa.Table]:
-        aligned = _taken(table, _placement(where(hashed, _hash_list), _hash_list(table)))
-        if _same_content(aligned, reference):
-            return aligned
+        # With a hash of its own for every reference thread, a pairing proven equal is the sha1 keys' pairing.
+        if len(where(hashed, _hash_list)) == threads:
+            aligned = _taken(table, _placement(hashed, _hash_list(table)))
+            if _same_content(aligned, reference):
+                return aligned
         return _taken(table, _placement(where(keyed, content_keys), content_keys(table)))
 
     return align

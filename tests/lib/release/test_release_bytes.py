@@ -306,13 +306,20 @@ def test_alignment_pairs_twins_by_hash_without_the_sha1_keys(
     assert sum(t.num_rows for t in aligned.values()) == other.num_rows > 1000
 
 
-def test_alignment_falls_back_to_the_sha1_keys_when_hashes_collide(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("collision", ["all_alike", "neighbours"])
+def test_alignment_falls_back_to_the_sha1_keys_when_hashes_collide(
+    collision: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from blueprint_assets.lib.release import granularities
 
     reference, other = _two_ks("temporal")
     expected = granularities.align_tables(reference, other)
-    # Every row hashes alike: the hash pairing puts wrong twins together, the check sees it, sha1 decides.
-    monkeypatch.setattr(granularities, "twin_hashes", lambda table: np.full(table.num_rows, 7, np.uint64))
+    real = granularities.twin_hashes
+    if collision == "all_alike":  # the reference's hashes repeat: the sha1 keys decide from the start
+        fake = lambda table: np.full(table.num_rows, 7, np.uint64)  # noqa: E731
+    else:  # unique hashes, each of the other K's rows given its neighbour's: wrong twins, caught by the check
+        fake = lambda table: np.roll(real(table), 1) if table.num_rows == other.num_rows else real(table)  # noqa: E731
+    monkeypatch.setattr(granularities, "twin_hashes", fake)
     aligned = granularities.aligner(reference)(other)
     assert all(aligned[name].equals(expected[name]) for name in expected)
     assert [t.num_rows for t in aligned.values()] == [t.num_rows for t in reference.values()]

@@ -264,16 +264,16 @@ def _activity(per_user: Sequence[int], actions: Counter[str]) -> dict[str, Any]:
 
 
 class _Codes(NamedTuple):
-    """A column as the index of each value into its distinct values (a null: len(names))."""
+    """A column as the index of each value into its distinct values, in order of first appearance."""
 
     codes: np.ndarray
     names: list[Any]
 
     @classmethod
     def of(cls, values: list[Any]) -> _Codes:
-        encoded = pa.array(values, pa.string()).dictionary_encode()
-        names = encoded.dictionary.to_pylist()
-        return cls(pc.fill_null(encoded.indices, len(names)).to_numpy(zero_copy_only=False), names)
+        index: dict[Any, int] = {}  # any hashable value, None included, as the rows hold it
+        codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int64, len(values))
+        return cls(codes, list(index))
 
 
 @dataclass
@@ -337,12 +337,12 @@ def _action_counts(
     every K counts the window's actions."""
     actors, actions = inputs.actors, inputs.actions
     dense = {cid: i for i, cid in enumerate(cluster_ids)}
-    cluster_of = np.asarray([dense.get(user_cluster.get(u), -1) for u in actors.names] + [-1], np.int64)
-    cluster = cluster_of[actors.codes]
+    cluster_of = np.asarray([dense.get(user_cluster.get(u), -1) for u in actors.names], np.int64)
+    cluster = cluster_of[actors.codes] if len(actors.codes) else np.zeros(0, np.int64)
     kept = cluster >= 0
-    per_actor = np.bincount(actors.codes[kept], minlength=len(actors.names) + 1).tolist()
-    per_user = Counter({u: n for u, n in zip(actors.names, per_actor, strict=False) if n})
-    kinds = len(actions.names) + 1
+    per_actor = np.bincount(actors.codes[kept], minlength=len(actors.names)).tolist()
+    per_user = Counter({u: n for u, n in zip(actors.names, per_actor, strict=True) if n})
+    kinds = max(len(actions.names), 1)
     table = np.bincount(cluster[kept] * kinds + actions.codes[kept], minlength=len(cluster_ids) * kinds)
     by_cluster = {
         cid: Counter({name: n for name, n in zip(actions.names, row, strict=False) if n})

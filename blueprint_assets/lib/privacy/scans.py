@@ -113,12 +113,18 @@ def harvest_identifiers(raw_lines: Iterable[str | None], handles: Iterable[str |
     return {value for value in found if len(value) >= 6}
 
 
+def _may_hold_did(text: str) -> bool:
+    """Whether `find_dids` could match: `did:` in any case (an output may upper-case a DID), or a dotted or
+    dotless capital-i (the pattern folds those to an `i`)."""
+    return "did:" in text or "did:" in text.lower() or any(char in text for char in _DOTTED_DOTLESS_I)
+
+
 def tokens_with_kinds(text: str) -> set[tuple[str, str]]:
     """(kind, value) for every identifier-shaped token of an output string."""
     tokens: set[tuple[str, str]] = set()
     if "." not in text and ":" not in text:
         return tokens  # every identifier kind needs a dot or a colon (pseudonyms and plain words skip here)
-    if "did:" in text:
+    if _may_hold_did(text):
         tokens |= {("DID", _clean(did)) for did in find_dids(text)}
     if "@" in text:
         tokens |= {("EMAIL_ADDRESS", _clean(m.group(0))) for m in EMAIL_PATTERN.finditer(text)}
@@ -179,10 +185,10 @@ def _rows_where(leaves: list[tuple[pa.Array, np.ndarray]], test) -> int:
 
 def token_candidates(leaves: list[tuple[pa.Array, np.ndarray]]) -> list[str]:
     """The distinct strings of a column's leaves in which `tokens_with_kinds` could find a token: it finds
-    none in a string without a dot or a colon, nor in one without `did:`, `@`, `://` or a domain's
-    letter-dot-letter (`_DOMAIN_GATE`). Arrow tests that in C++, once per distinct string of the whole
-    column (a release's Ks repeat every text, each K in chunks of its own), leaving Python the few that
-    pass."""
+    none in a string without a dot or a colon, nor in one without `did:` (any case, `_may_hold_did`), `@`,
+    `://` or a domain's letter-dot-letter (`_DOMAIN_GATE`). Arrow tests that in C++, once per distinct
+    string of the whole column (a release's Ks repeat every text, each K in chunks of its own), leaving
+    Python the few that pass."""
     kind = pa.large_string()
     distinct = []
     for values, _ in leaves:
@@ -191,7 +197,8 @@ def token_candidates(leaves: list[tuple[pa.Array, np.ndarray]]) -> list[str]:
     if not distinct:
         return []
     merged = pc.unique(pa.chunked_array(distinct, kind))
-    marked = [pc.match_substring(merged, needle) for needle in ("did:", "@", "://")]
+    marked = [pc.match_substring(merged, needle) for needle in ("@", "://", *_DOTTED_DOTLESS_I)]
+    marked.append(pc.match_substring(merged, "did:", ignore_case=True))
     marked.append(pc.match_substring_regex(merged, _DOMAIN_GATE_SUPERSET))
     maybe = functools.reduce(pc.or_, marked)
     return merged.filter(pc.fill_null(maybe, False)).to_pylist()

@@ -150,7 +150,7 @@ def test_token_candidates_keep_every_string_a_token_is_found_in() -> None:
 
     from blueprint_assets.lib.privacy.scans import _DOMAIN_GATE, token_candidates, tokens_with_kinds
 
-    pieces = ["a", "Z", "9", ".", ":", "@", "//", "did:", "plc:", " ", "\u212a", "\u017f", "\u0130", "\u0131",
+    pieces = ["a", "Z", "9", ".", ":", "@", "//", "did:", "DiD:", "d\u0131d:", "plc:", " ", "\u212a", "\u017f", "\u0130", "\u0131",
               "\u00e9", "\n", "-", "x.org", "\uff21"]  # fmt: skip
     rng = random.Random(5)
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(40_000)]
@@ -164,3 +164,9 @@ def test_token_candidates_keep_every_string_a_token_is_found_in() -> None:
     folded = {"\u212a.\u017f", "\u0130.\u0131", "9.\u212a"}  # what Python's case-folding gate lets through
     assert all(_DOMAIN_GATE.search(text) for text in folded) and folded <= set(candidates)
     assert not set(plain) & set(candidates)  # what holds no token shape stays out of Python
+
+
+def test_an_upper_cased_did_in_an_output_is_a_leak() -> None:
+    table = pa.table({"text": ["quoted " + DID.upper() + " here.", "Did:Plc:" + DID[8:] + "!", "fine."]})
+    (finding,) = leak_scan("posts", table, KNOWN)
+    assert (finding.kind, finding.rows) == ("DID", 2)

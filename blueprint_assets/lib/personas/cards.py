@@ -3,7 +3,8 @@
 Each card shows the cluster's size, its action-type mix against the population, activity, its most
 distinctive terms (class-based TF-IDF of the cluster vs the whole population, over anonymized text
 with placeholders removed) and three representative posts nearest the cluster centroid.
-Output is deterministic: every ranking has an explicit tie-break.
+Output is deterministic: every ranking has an explicit tie-break. A release's Ks share one read of the
+rows (`CardInputs`: actors, actions and tokens as codes); each K counts them with numpy (`cards_of`).
 """
 
 from __future__ import annotations
@@ -114,45 +115,66 @@ def distinctive_terms(
     and f_t the term's count over all clusters, so terms common everywhere score low. Returns, per cluster,
     (term, score, per-1k-tokens in the cluster, per-1k-tokens in the rest), best first, ties by term.
     """
-    tokens = {
-        cid: [(user, tokenize(text)) for user, text in pairs] for cid, pairs in texts_by_cluster.items()
-    }
-    return _term_scores(tokens, n_terms, min_term_users)
+    cids = list(texts_by_cluster)
+    pairs = [(index, user, text) for index, cid in enumerate(cids) for user, text in texts_by_cluster[cid]]
+    tokens = _Tokens.of([tokenize(text) for _, _, text in pairs])
+    users = _Codes.of([user for _, user, _ in pairs])
+    clusters = np.fromiter((index for index, _, _ in pairs), np.int64, len(pairs))
+    return _term_scores(tokens, clusters, users.codes, cids, n_terms, min_term_users)
+
+
+class _Tokens(NamedTuple):
+    """The tokens of many texts as codes into one vocabulary, with the text each token is from."""
+
+    codes: np.ndarray
+    text: np.ndarray
+    vocabulary: list[str]
+
+    @classmethod
+    def of(cls, token_lists: list[list[str]]) -> _Tokens:
+        words = _Codes.of([token for tokens in token_lists for token in tokens])
+        lengths = np.fromiter((len(tokens) for tokens in token_lists), np.int64, len(token_lists))
+        return cls(words.codes, np.repeat(np.arange(len(token_lists)), lengths), words.names)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (numpy's hash-based `unique` is several times slower on int64 here)."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
 
 
 def _term_scores(
-    tokens_by_cluster: Mapping[int, Sequence[tuple[str, list[str]]]], n_terms: int, min_term_users: int
-) -> dict[int, list[tuple[str, float, float, float]]]:
-    """`distinctive_terms` of texts already tokenized: cluster id -> (user, tokens) pairs."""
-    counts: dict[int, Counter[str]] = {}
-    users: dict[int, dict[str, set[str]]] = {}
-    for cid, pairs in tokens_by_cluster.items():
-        counter: Counter[str] = Counter()
-        term_users: dict[str, set[str]] = defaultdict(set)
-        for user, tokens in pairs:
-            counter.update(tokens)
-            for tok in tokens:
-                term_users[tok].add(user)
-        counts[cid], users[cid] = counter, term_users
-    total: Counter[str] = Counter()
-    for counter in counts.values():
-        total.update(counter)
-    grand = sum(total.values())
-    avg_tokens = grand / max(len(counts), 1)
-    result: dict[int, list[tuple[str, float, float, float]]] = {}
-    for cid, counter in counts.items():
-        size = sum(counter.values())
-        rest = grand - size
-        scored = []
-        for term, count in counter.items():
-            if len(users[cid][term]) < min_term_users:
-                continue
-            score = (count / size) * math.log(1.0 + avg_tokens / total[term])
-            rest_rate = 1000.0 * (total[term] - count) / rest if rest else 0.0
-            scored.append((term, score, 1000.0 * count / size, rest_rate))
-        scored.sort(key=lambda item: (-round(item[1], 12), item[0]))
-        result[cid] = scored[:n_terms]
-    return result
+    tokens: _Tokens, cluster_of_text: np.ndarray, user_of_text: np.ndarray, cids: list[int],
+    n_terms: int, min_term_users: int,
+) -> dict[int, list[tuple[str, float, float, float]]]:  # fmt: skip
+    """`distinctive_terms` of tokenized texts: each text's cluster (an index into `cids`, -1: none) and
+    user code. Tokens and distinct users per (cluster, term) are counted with numpy; only the pairs used
+    by enough users are scored, in Python, with the same float operations as ever."""
+    cluster = cluster_of_text[tokens.text]
+    kept = cluster >= 0
+    cluster, term = cluster[kept], tokens.codes[kept]
+    user = user_of_text[tokens.text][kept]
+    words, people = len(tokens.vocabulary), int(user.max(initial=0)) + 1
+    pairs, counts = np.unique(cluster * words + term, return_counts=True)
+    # Distinct (cluster, term, user) triples, counted per (cluster, term): the pairs come out in `pairs` order.
+    users_per_pair = np.unique(
+        _distinct((cluster * words + term) * people + user) // people, return_counts=True
+    )[1]
+    total = np.bincount(term, minlength=words).tolist()
+    sizes = np.bincount(cluster, minlength=len(cids)).tolist()
+    grand = sum(sizes)
+    avg_tokens = grand / max(len(cids), 1)
+    scored: list[list[tuple[str, float, float, float]]] = [[] for _ in cids]
+    used = users_per_pair >= min_term_users
+    for pair, count in zip(pairs[used].tolist(), counts[used].tolist(), strict=True):
+        index, code = divmod(pair, words)
+        size, rest = sizes[index], grand - sizes[index]
+        score = (count / size) * math.log(1.0 + avg_tokens / total[code])
+        rest_rate = 1000.0 * (total[code] - count) / rest if rest else 0.0
+        scored[index].append((tokens.vocabulary[code], score, 1000.0 * count / size, rest_rate))
+    for terms in scored:
+        terms.sort(key=lambda item: (-round(item[1], 12), item[0]))
+    return {cid: terms[:n_terms] for cid, terms in zip(cids, scored, strict=True)}
 
 
 def _escape(text: str, limit: int) -> str:
@@ -284,7 +306,9 @@ class CardInputs:
 
     actors: _Codes
     actions: _Codes
-    authored: list[tuple[str, str, str, list[str]]]  # (actor, record_id, text, tokens) of texted posts
+    authored: list[tuple[str, str, str]]  # (actor, record_id, text) of the texted posts
+    authors: _Codes  # the actor of each authored post
+    tokens: _Tokens  # their tokens
     vectors: _Vectors
     texts: list[str | None]  # every post text, for `findable`
     _findable: set[str] | None = None
@@ -296,11 +320,13 @@ class CardInputs:
         actors, kinds = _columns(actions, ("actor", "action"))
         post_actors, post_kinds, texts, record_ids = _columns(posts, ("actor", "action", "text", "record_id"))
         authored = [
-            (actor, record_id, text, tokenize(text))
+            (actor, record_id, text)
             for actor, action, text, record_id in zip(post_actors, post_kinds, texts, record_ids, strict=True)
             if action in AUTHORED and text and text.strip()
         ]
-        return cls(_Codes.of(actors), _Codes.of(kinds), authored, _vectors(vectors), texts)
+        authors = _Codes.of([actor for actor, _, _ in authored])
+        tokens = _Tokens.of([tokenize(text) for _, _, text in authored])
+        return cls(_Codes.of(actors), _Codes.of(kinds), authored, authors, tokens, _vectors(vectors), texts)
 
     def findable(self) -> set[str]:
         """`findable_keys` of every post text (only clusters under quote_min_cluster_size need it)."""
@@ -371,14 +397,19 @@ def cards_of(
     pop = _activity([per_user[u] for u in sorted(user_cluster)], population)
     pop["users"] = len(user_cluster)
 
-    tokens: dict[int, list[tuple[str, list[str]]]] = {cid: [] for cid in cluster_ids}
     records: dict[int, list[tuple[str, str]]] = {cid: [] for cid in cluster_ids}
-    for actor, record_id, text, words in inputs.authored:
+    for actor, record_id, text in inputs.authored:
         cid = user_cluster.get(actor)
         if cid is not None:
-            tokens[cid].append((actor, words))
             records[cid].append((record_id, text))
-    terms = _term_scores(tokens, options.n_terms, options.min_term_users)
+    dense = {cid: i for i, cid in enumerate(cluster_ids)}
+    cluster_of_author = np.asarray(
+        [dense.get(user_cluster.get(u), -1) for u in inputs.authors.names], np.int64
+    )
+    terms = _term_scores(
+        inputs.tokens, cluster_of_author[inputs.authors.codes] if len(inputs.authored) else np.zeros(0, np.int64),
+        inputs.authors.codes, cluster_ids, options.n_terms, options.min_term_users,
+    )  # fmt: skip
     # Only clusters under quote_min_cluster_size need the (costly) set of findable texts.
     small = any(len(members[cid]) < options.quote_min_cluster_size for cid in cluster_ids)
     findable = inputs.findable() if small else set()

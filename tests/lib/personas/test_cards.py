@@ -206,3 +206,50 @@ def test_cards_of_shared_inputs_equal_each_clustering_built_alone(inputs) -> Non
         assert cards_of(shared, grouping, centres, options) == alone
         assert len(alone) == len(set(grouping.values()))
     assert "election" in cards_of(shared, clusters, centroids, options)[0]
+
+
+def _terms_by_loops(texts_by_cluster, n_terms: int, min_term_users: int):
+    """The c-TF-IDF as first written, a Counter and a set per cluster: the oracle for the numpy counting."""
+    import math
+    from collections import Counter, defaultdict
+
+    counts, users = {}, {}
+    for cid, pairs in texts_by_cluster.items():
+        counts[cid], users[cid] = Counter(), defaultdict(set)
+        for user, text in pairs:
+            for tok in tokenize(text):
+                counts[cid][tok] += 1
+                users[cid][tok].add(user)
+    total = Counter()
+    for counter in counts.values():
+        total.update(counter)
+    grand = sum(total.values())
+    result = {}
+    for cid, counter in counts.items():
+        size, scored = sum(counter.values()), []
+        for term, count in counter.items():
+            if len(users[cid][term]) >= min_term_users:
+                score = (count / size) * math.log(1.0 + grand / max(len(counts), 1) / total[term])
+                rest = 1000.0 * (total[term] - count) / (grand - size) if grand - size else 0.0
+                scored.append((term, score, 1000.0 * count / size, rest))
+        result[cid] = sorted(scored, key=lambda item: (-round(item[1], 12), item[0]))[:n_terms]
+    return result
+
+
+@pytest.mark.parametrize("min_term_users", [0, 1, 3])
+def test_distinctive_terms_equal_the_counting_by_loops(min_term_users: int) -> None:
+    import random
+
+    rng = random.Random(min_term_users)
+    words = ["vote", "ballot", "garden", "tomato", "rose", "senate", "Vote", "don't", "<URL>", "42", "mulch"]
+    texts = {
+        cid: [
+            (f"u{rng.randrange(12)}", " ".join(rng.choice(words) for _ in range(rng.randint(0, 9))))
+            for _ in range(rng.randint(0, 40))
+        ]
+        for cid in (5, -1, 2, 9)
+    }
+    texts[7] = []  # a cluster without texts still counts towards the mean tokens per cluster
+    got = distinctive_terms(texts, 4, min_term_users)
+    assert got == _terms_by_loops(texts, 4, min_term_users)
+    assert list(got) == [5, -1, 2, 9, 7] and got[7] == [] and any(got.values())

@@ -155,11 +155,10 @@ def _term_scores(
     cluster, term = cluster[kept], tokens.codes[kept]
     user = user_of_text[tokens.text][kept]
     words, people = len(tokens.vocabulary), int(user.max(initial=0)) + 1
-    pairs, counts = np.unique(cluster * words + term, return_counts=True)
-    # Distinct (cluster, term, user) triples, counted per (cluster, term): the pairs come out in `pairs` order.
-    users_per_pair = np.unique(
-        _distinct((cluster * words + term) * people + user) // people, return_counts=True
-    )[1]
+    pairs, pair_of_token, counts = np.unique(cluster * words + term, return_inverse=True, return_counts=True)
+    # Distinct (pair, user) couples, counted per pair; keyed by the pair's index (< tokens), not its value,
+    # so the key stays below tokens x users and cannot overflow.
+    users_per_pair = np.bincount(_distinct(pair_of_token * people + user) // people, minlength=len(pairs))
     total = np.bincount(term, minlength=words).tolist()
     sizes = np.bincount(cluster, minlength=len(cids)).tolist()
     grand = sum(sizes)

@@ -253,3 +253,17 @@ def test_distinctive_terms_equal_the_counting_by_loops(min_term_users: int) -> N
     got = distinctive_terms(texts, 4, min_term_users)
     assert got == _terms_by_loops(texts, 4, min_term_users)
     assert list(got) == [5, -1, 2, 9, 7] and got[7] == [] and any(got.values())
+
+
+def test_term_counting_keys_do_not_overflow_with_many_clusters_users_and_words() -> None:
+    """Clusters x words x users past 2**63: the (pair, user) key is built from the pair's index instead."""
+    from blueprint_assets.lib.personas.cards import _term_scores, _Tokens
+
+    words, people, clusters = 4, 2**42, 2**21
+    tokens = _Tokens(np.array([3, 3, 0]), np.array([0, 1, 2]), ["w0", "w1", "w2", "w3"])
+    users = np.array([0, people - 1, 1])  # two users say w3 in the last cluster, one says w0 in the first
+    scored = _term_scores(
+        tokens, np.array([clusters - 1, clusters - 1, 0]), users, list(range(clusters)), 5, 2
+    )
+    assert {cid: [t[0] for t in terms] for cid, terms in scored.items() if terms} == {clusters - 1: ["w3"]}
+    assert words == len(tokens.vocabulary)

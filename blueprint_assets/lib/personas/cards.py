@@ -355,15 +355,19 @@ def build_persona_cards(
     return cards_of(CardInputs.read(actions, posts, vectors), clusters, centroids, options)
 
 
+def _cluster_index(users: _Codes, user_cluster: dict[str, int], cluster_ids: list[int]) -> np.ndarray:
+    """Per row of a coded user column, its cluster's index in `cluster_ids` (-1: not clustered)."""
+    dense = {cid: i for i, cid in enumerate(cluster_ids)}
+    return np.asarray([dense.get(user_cluster.get(u), -1) for u in users.names], np.int64)[users.codes]
+
+
 def _action_counts(
     inputs: CardInputs, user_cluster: dict[str, int], cluster_ids: list[int]
 ) -> tuple[Counter[str], dict[int, Counter[str]]]:
     """(actions per clustered user, actions per cluster by type), counted over codes with numpy: a release's
     every K counts the window's actions."""
     actors, actions = inputs.actors, inputs.actions
-    dense = {cid: i for i, cid in enumerate(cluster_ids)}
-    cluster_of = np.asarray([dense.get(user_cluster.get(u), -1) for u in actors.names], np.int64)
-    cluster = cluster_of[actors.codes] if len(actors.codes) else np.zeros(0, np.int64)
+    cluster = _cluster_index(actors, user_cluster, cluster_ids)
     kept = cluster >= 0
     per_actor = np.bincount(actors.codes[kept], minlength=len(actors.names)).tolist()
     per_user = Counter({u: n for u, n in zip(actors.names, per_actor, strict=True) if n})
@@ -401,13 +405,9 @@ def cards_of(
         cid = user_cluster.get(actor)
         if cid is not None:
             records[cid].append((record_id, text))
-    dense = {cid: i for i, cid in enumerate(cluster_ids)}
-    cluster_of_author = np.asarray(
-        [dense.get(user_cluster.get(u), -1) for u in inputs.authors.names], np.int64
-    )
     terms = _term_scores(
-        inputs.tokens, cluster_of_author[inputs.authors.codes] if len(inputs.authored) else np.zeros(0, np.int64),
-        inputs.authors.codes, cluster_ids, options.n_terms, options.min_term_users,
+        inputs.tokens, _cluster_index(inputs.authors, user_cluster, cluster_ids), inputs.authors.codes,
+        cluster_ids, options.n_terms, options.min_term_users,
     )  # fmt: skip
     # Only clusters under quote_min_cluster_size need the (costly) set of findable texts.
     small = any(len(members[cid]) < options.quote_min_cluster_size for cid in cluster_ids)

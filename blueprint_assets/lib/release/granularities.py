@@ -8,9 +8,9 @@ train/validation/test threads. `content_keys` and
 `align_tables` do the same on Arrow tables of threads, writing the keys from the leaf columns by hand
 (byte for byte the JSON `content_key` hashes); `aligner` keys the reference once for every other K.
 At BluePrint's four Ks the sha1 keys were most of action_splits, so `aligner` first pairs rows by a 64-bit
-hash of the same columns (`twin_hashes`, DuckDB's, in C++), when every reference thread's hash is its own,
-and keeps that pairing only when the aligned rows prove equal to the reference's, column by column;
-otherwise (a hash collision, or two threads of one content) the sha1 keys decide, as before.
+hash of the same columns (`twin_rows`: DuckDB's hash, in C++), when every reference thread's hash is its
+own, and keeps that pairing only when each pair proves equal, column by column; otherwise (a hash
+collision, or two threads of one content) the sha1 keys decide, as before.
 """
 
 from __future__ import annotations
@@ -145,50 +145,34 @@ def twin_rows(reference: pa.Table, table: pa.Table, columns: tuple[str, ...]) ->
 
 
 def aligner(reference: dict[str, pa.Table]) -> Callable[[pa.Table], dict[str, pa.Table]]:
-    """`align_tables` against one reference for many tables (one per other K): the reference's keys are
-    computed once, on first use (a release of one K never needs them)."""
-    hashed: dict[int, tuple[str, int]] = {}
+    """`align_tables` against one reference for many tables (one per other K): twins are paired by hash
+    (`twin_rows`, over the reference splits one after another); when that is not proven, by the sha1 keys,
+    the reference's computed once, on first use."""
+    names = [name for name in SPLITS if name in reference]
+    together = pa.concat_tables([reference[name] for name in names]) if names else None
     keyed: dict[str, tuple[str, int]] = {}
 
-    def where(keys: dict, key_of: Callable[[pa.Table], list]) -> dict:
-        if not keys:
-            keys.update(
-                (key, (name, i)) for name in SPLITS if name in reference for i, key in enumerate(key_of(reference[name]))
-            )  # fmt: skip
-        return keys
-
-    threads = sum(reference[name].num_rows for name in SPLITS if name in reference)
-
     def align(table: pa.Table) -> dict[str, pa.Table]:
-        # With a hash of its own for every reference thread, a pairing proven equal is the sha1 keys' pairing.
-        if len(where(hashed, _hash_list)) == threads:
-            aligned = _taken(table, _placement(hashed, _hash_list(table)))
-            if _same_content(aligned, reference):
-                return aligned
-        return _taken(table, _placement(where(keyed, content_keys), content_keys(table)))
+        # Every reference row with a hash of its own and each pairing proven: the sha1 keys' placement.
+        twins = twin_rows(together, table, TWIN_COLUMNS) if together is not None else None
+        if twins is not None:
+            return _taken(table, _by_twin(twins, [reference[name].num_rows for name in names], names))
+        if not keyed:
+            keyed.update(
+                (key, (name, i)) for name in names for i, key in enumerate(content_keys(reference[name]))
+            )
+        return _taken(table, _placement(keyed, content_keys(table)))
 
     return align
 
 
-def _hash_list(table: pa.Table) -> list[int]:
-    return twin_hashes(table).tolist()
+def _by_twin(twins: np.ndarray, sizes: list[int], names: list[str]) -> dict[str, list[int]]:
+    """Per split, the rows whose twin (a row of the splits one after another) is in it, in twin order."""
+    order = np.argsort(twins, kind="stable")
+    bounds = np.searchsorted(twins[order], np.cumsum([0, *sizes]))
+    placed = {name: order[bounds[i] : bounds[i + 1]].tolist() for i, name in enumerate(names)}
+    return {name: placed.get(name, []) for name in SPLITS}
 
 
 def _taken(table: pa.Table, placed: dict[str, list[int]]) -> dict[str, pa.Table]:
     return {name: table.take(pa.array(indexes, pa.int64())) for name, indexes in placed.items()}
-
-
-def _same_content(aligned: dict[str, pa.Table], reference: dict[str, pa.Table]) -> bool:
-    """Whether every aligned split holds, row for row, the reference split's TWIN_COLUMNS."""
-    for name, table in aligned.items():
-        twins = reference.get(name)
-        if twins is None:
-            if table.num_rows:
-                return False
-            continue
-        if table.num_rows != twins.num_rows:
-            return False
-        for column in TWIN_COLUMNS:
-            if not table.column(column).equals(twins.column(column)):
-                return False
-    return True

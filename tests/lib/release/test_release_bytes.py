@@ -315,10 +315,13 @@ def test_alignment_falls_back_to_the_sha1_keys_when_hashes_collide(
     reference, other = _two_ks("temporal")
     expected = granularities.align_tables(reference, other)
     real = granularities.twin_hashes
-    if collision == "all_alike":  # the reference's hashes repeat: the sha1 keys decide from the start
-        fake = lambda table: np.full(table.num_rows, 7, np.uint64)  # noqa: E731
-    else:  # unique hashes, each of the other K's rows given its neighbour's: wrong twins, caught by the check
-        fake = lambda table: np.roll(real(table), 1) if table.num_rows == other.num_rows else real(table)  # noqa: E731
+
+    def fake(table: pa.Table, columns: tuple[str, ...]) -> np.ndarray:
+        if collision == "all_alike":  # the reference's hashes repeat: the sha1 keys decide from the start
+            return np.full(table.num_rows, 7, np.uint64)
+        # Unique hashes, each of the other K's rows given its neighbour's: wrong twins, caught by the check.
+        return np.roll(real(table, columns), 1) if table is other else real(table, columns)
+
     monkeypatch.setattr(granularities, "twin_hashes", fake)
     aligned = granularities.aligner(reference)(other)
     assert all(aligned[name].equals(expected[name]) for name in expected)

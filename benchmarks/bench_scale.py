@@ -114,6 +114,30 @@ def window_tables(data_dir: Path) -> dict[str, Any]:
     }
 
 
+def identifier_seconds(data_dir: Path) -> dict[str, float]:
+    """Seconds to get the window's raw identifiers the way a scan step in its own process does (the digests
+    the pipeline's scans stored: `lib.privacy.identifier_store`), and the way every step did before: the
+    window's raw lines read into memory and harvested."""
+    from blueprint_assets.lib.parallel import workers
+    from blueprint_assets.lib.privacy.identifier_store import window_identifiers
+    from blueprint_assets.lib.privacy.pseudonyms import load_or_create_secret
+    from blueprint_assets.lib.privacy.scans import lake_raw_identifiers
+    from blueprint_assets.lib.storage.lake import Lake, read_files
+
+    lake, count = Lake(str(data_dir)), workers()
+    files = lake.all_files("raw_events")
+    secret = load_or_create_secret(str(data_dir), os.environ.get("BLUEPRINT_SECRET"))
+    start = time.perf_counter()
+    stored = len(window_identifiers(str(data_dir / "state"), files, secret, count))
+    stored_s = time.perf_counter() - start
+    start = time.perf_counter()
+    harvested = len(lake_raw_identifiers(read_files(files, columns=["kind", "raw"]), count))
+    harvest_s = time.perf_counter() - start
+    if stored != harvested:
+        raise SystemExit(f"stored digests hold {stored:,} identifiers, the harvest {harvested:,}")
+    return {"stored_s": stored_s, "harvest_s": harvest_s, "identifiers": stored}
+
+
 def sample_texts(embedded: Any, n: int) -> list[str]:
     rng = random.Random(SEED)
     texts = embedded.column("text").to_pylist()
@@ -398,6 +422,7 @@ def main() -> None:
     sorted(tables["posts"].to_pylist(), key=lambda r: (r["time_us"], r["event_id"]))
     pylist_rate = tables["posts"].num_rows / (time.perf_counter() - start)
     quality = cluster_agreement(tables, args.quality_users, args.k, cache_dir)
+    identifiers = identifier_seconds(data_dir)
 
     counts = {"lines": lines, "post_texts": len(post_texts), "texts": tables["embedded"].num_rows,
               "users": len(tables["users"]), "actions": tables["posts"].num_rows, "threads": tables["threads"]}  # fmt: skip
@@ -435,6 +460,14 @@ def main() -> None:
                       "minilm_vs_minilm_other_seed", quality["ari_minilm_seeds"])),
     ]  # fmt: skip
     print(f"quality sample: {quality['users']:,} users, {quality['texts']:,} texts, K={quality['k']}")
+    # A scan step in its own process (a scheduled run) reads the stored digests; it used to harvest.
+    records.append(
+        report(
+            record("scale_raw_identifiers_stored", identifiers["stored_s"], "s", "harvest_raw_lines",
+                   identifiers["harvest_s"], ratio=identifiers["harvest_s"] / identifiers["stored_s"], digits=2),
+            f"none ({identifiers['identifiers']:,} identifiers; ratio = harvest seconds / read seconds)",
+        )
+    )  # fmt: skip
     # The size this run measured, beside BluePrint's month: the projection's scale factor.
     records += [
         report(record("scale_window_events", lines, "events", "blueprint_month_messages", BLUEPRINT["messages"])),

@@ -10,31 +10,36 @@ from datetime import date, timedelta
 import pyarrow as pa
 from dagster import AssetCheckExecutionContext, AssetCheckResult, PartitionsDefinition
 
-from blueprint_assets.lib.privacy.scans import lake_raw_identifiers, leak_scan, secret_scan
+from blueprint_assets.lib.privacy.identifier_digests import KnownIdentifiers, digest_key, key_id
+from blueprint_assets.lib.privacy.identifier_store import window_identifiers
+from blueprint_assets.lib.privacy.scans import leak_scan, secret_scan
 from blueprint_assets.lib.storage.lake import PART_FILE, Lake, read_files
+from blueprint_assets.lib.storage.layout import DataLayout
 from blueprint_assets.lib.window import ReleaseWindow, run_days
 from checks.partitioned import asset_check
 from checks.results import scan_result
 
-# The last window's identifiers, by its raw_events files: a release run's six privacy scans (and the audit)
-# ask for the same window in one process, and harvesting it is most of each scan's cost. Committed parts
-# have unique names, so the file list names the content; one entry keeps memory bounded.
-_LAST_WINDOW: dict[tuple[str, ...], frozenset[str]] = {}
+# The last window's identifiers, by its raw_events files and key: a release run's six privacy scans (and the
+# audit) ask for the same window in one process. Committed parts have unique names, so the file list names
+# the content; one entry keeps memory bounded. Other processes read the stored digests (identifier_store).
+_LAST_WINDOW: dict[tuple[str, ...], KnownIdentifiers] = {}
 
 
 def raw_identifiers_for_days(
-    lake: Lake, days: list[str], *, required: bool = False, workers: int = 1
-) -> frozenset[str]:
-    """Every DID, handle, email and URL in the raw events of `days` (harvested by `workers` processes);
-    `required`: a window without any raw_events partition raises, as `Lake.read_days` does (a scan with
-    nothing to compare must not pass)."""
+    lake: Lake, days: list[str], secret: bytes, *, required: bool = False, workers: int = 1
+) -> KnownIdentifiers:
+    """Every DID, handle, email and URL in the raw events of `days`, as digests keyed from `secret` (each raw
+    part harvested once by `workers` processes, then read from the state folder); `required`: a window
+    without any raw_events partition raises, as `Lake.read_days` does (a scan with nothing to compare must
+    not pass)."""
     files = tuple(lake.window_files("raw_events", days) if required else lake.day_files("raw_events", days))
-    if files in _LAST_WINDOW:
-        return _LAST_WINDOW[files]
-    found = frozenset(lake_raw_identifiers(read_files(list(files), columns=["kind", "raw"]), workers))
+    memo = (*files, key_id(digest_key(secret)))
+    if memo in _LAST_WINDOW:
+        return _LAST_WINDOW[memo]
+    found = window_identifiers(DataLayout(lake.data_dir).state, list(files), secret, workers)
     if not any(f.endswith("/" + PART_FILE) for f in files):  # a legacy part.parquet is rewritten in place
         _LAST_WINDOW.clear()
-        _LAST_WINDOW[files] = found
+        _LAST_WINDOW[memo] = found
     return found
 
 
@@ -49,7 +54,7 @@ def leak_and_secret_scan(
     name: str, table: pa.Table, lake: Lake, secret: bytes, days: list[str], workers: int = 1
 ) -> AssetCheckResult:
     """No raw identifier of the window's raw events, and not the secret, in any column of `table`."""
-    known = raw_identifiers_for_days(lake, days, workers=workers)
+    known = raw_identifiers_for_days(lake, days, secret, workers=workers)
     findings = leak_scan(name, table, known) + secret_scan(name, table, secret)
     return scan_result(name, findings, table.num_rows, "leak and secret scans")
 

@@ -20,10 +20,11 @@ def post_embeddings_privacy_scan(
     """No raw identifier, and not the secret, in any column of the post vectors table."""
     days = run_days(context)
     table = lake.lake.read_days("post_embeddings", days, every_day=True).drop_columns(["vector"])
-    known = raw_identifiers_for_days(lake.lake, days_with_neighbours(days), workers=privacy.worker_count())
-    findings = leak_scan("post_embeddings", table, known) + secret_scan(
-        "post_embeddings", table, privacy.secret_for_scans()
+    secret = privacy.secret_for_scans()
+    known = raw_identifiers_for_days(
+        lake.lake, days_with_neighbours(days), secret, workers=privacy.worker_count()
     )
+    findings = leak_scan("post_embeddings", table, known) + secret_scan("post_embeddings", table, secret)
     return scan_result("post_embeddings", findings, table.num_rows, "leak and secret scans")
 
 

@@ -35,7 +35,9 @@ def anonymized_posts_leak_scan(
     """No raw DID, handle, email or URL from the raw events appears in any column."""
     days = run_days(context)
     table = lake.lake.read_days("anonymized_posts", days, every_day=True)
-    known = raw_identifiers_for_days(lake.lake, days_with_neighbours(days), workers=privacy.worker_count())
+    known = raw_identifiers_for_days(
+        lake.lake, days_with_neighbours(days), privacy.secret_for_scans(), workers=privacy.worker_count()
+    )
     return scan_result(
         "anonymized_posts", leak_scan("anonymized_posts", table, known), table.num_rows, "leak scan"
     )

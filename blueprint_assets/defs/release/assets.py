@@ -265,7 +265,9 @@ def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: Pri
 
     days = run_days(context)
     workers = privacy.worker_count()
-    known = raw_identifiers_for_days(lake.lake, days, required=True, workers=workers)
+    known = raw_identifiers_for_days(
+        lake.lake, days, privacy.secret_for_scans(), required=True, workers=workers
+    )
     anonymizer = text_anonymizer(privacy.ner)
     posts = release_rows(lake, "anonymized_posts", days)
     threads = read_files([release_file(lake, "action_threads", context)])

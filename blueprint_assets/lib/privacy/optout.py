@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from blueprint_assets.lib.privacy.identifier_store import forget_digests
 from blueprint_assets.lib.privacy.involvement import URI_COLUMNS, involved_mask, members_of, uri_author
 from blueprint_assets.lib.storage import storage
 from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
@@ -108,5 +109,6 @@ def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], st
         report.dropped_releases.append(name)
         storage.delete_tree(join(releases, name))
     report.dropped_releases = sorted(set(report.dropped_releases))
+    forget_digests(layout.state)  # rebuilt from the rewritten raw parts by the next scan
     record_optout(layout.state, pseudonym(did))
     return report

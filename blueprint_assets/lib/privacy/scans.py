@@ -1,6 +1,7 @@
 """Privacy scans over stored tables: identifier leaks and the secret.
 
-The leak scan collects every DID, handle, email and URL that occurs in the raw events, then looks for
+The leak scan collects every DID, handle, email and URL that occurs in the raw events (as keyed digests:
+`lib.privacy.identifier_digests`, harvested per raw part by `lib.privacy.identifier_store`), then looks for
 them in every string column of an output table. Both sides go through the same tokenizer, so a leak is
 found whatever the surrounding text. Findings name the table, column and identifier type, never the
 value: the value is the personal data the scan protects.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from blueprint_assets.lib.parallel import forked_map
+from blueprint_assets.lib.privacy.identifier_digests import KnownIdentifiers
 from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, SCAN_REGEXES
 
 DID_PATTERN = re.compile(DID_SCAN_REGEX, re.IGNORECASE)
@@ -204,13 +206,22 @@ def token_candidates(leaves: list[tuple[pa.Array, np.ndarray]]) -> list[str]:
     return merged.filter(pc.fill_null(maybe, False)).to_pylist()
 
 
-def leak_scan(table_name: str, table: pa.Table, known: set[str]) -> list[Finding]:
+def leak_scan(table_name: str, table: pa.Table, known: KnownIdentifiers | Collection[str]) -> list[Finding]:
     """Columns of `table` in which any raw identifier from `known` appears."""
+    if not isinstance(known, KnownIdentifiers):
+        known = KnownIdentifiers.of_values(known)
     findings = []
     for column, leaves in string_columns(table):
+        found = [
+            (value, kind, token)
+            for value in token_candidates(leaves)
+            for kind, token in tokens_with_kinds(value)
+        ]
         leaky: dict[str, set[str]] = {}
-        for value in token_candidates(leaves):
-            for kind in {kind for kind, token in tokens_with_kinds(value) if token in known}:
+        for (value, kind, _), hit in zip(
+            found, known.contains([token for _, _, token in found]), strict=True
+        ):
+            if hit:
                 leaky.setdefault(kind, set()).add(value)
         for kind, leaked in sorted(leaky.items()):
             value_set = pa.array(sorted(leaked), pa.string())
@@ -240,15 +251,19 @@ def lake_raw_identifiers(raw: pa.Table | None, workers: int = 1) -> set[str]:
     if raw is None:
         return set()
     lines = raw.column("raw").to_pylist()
-    handles = [
-        json.loads(line).get("identity", {}).get("handle")
-        for kind, line in zip(raw.column("kind").to_pylist(), lines, strict=True)
-        if kind == "identity" and '"handle"' in line
-    ]
-    found = harvest_identifiers([], handles)
+    found = harvest_identifiers([], identity_handles(raw.column("kind").to_pylist(), lines))
     for part in forked_map(harvest_identifiers, lines, workers):
         found |= part
     return found
+
+
+def identity_handles(kinds: list[str | None], lines: list[str | None]) -> list[str | None]:
+    """The handles identity events announce (raw_events' kind and raw columns)."""
+    return [
+        json.loads(line).get("identity", {}).get("handle")
+        for kind, line in zip(kinds, lines, strict=True)
+        if kind == "identity" and '"handle"' in line
+    ]
 
 
 def row_file_table(path: Path) -> pa.Table | None:

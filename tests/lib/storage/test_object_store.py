@@ -21,6 +21,7 @@ import pytest
 from support.object_store import BUCKET, lake_digests, moto_s3, release_digests
 from support.pipeline import REPO
 
+from blueprint_assets.lib.privacy.identifier_store import DIGEST_FOLDER
 from blueprint_assets.lib.privacy.optout import logged_optouts, record_optout
 from blueprint_assets.lib.privacy.pseudonyms import MissingSecretError, load_or_create_secret
 from blueprint_assets.lib.sources.archive import ArchiveIndex
@@ -244,7 +245,10 @@ def test_forget_removes_an_account_from_the_object_store(s3, both_runs) -> None:
     actions = read_files(Lake(remote).all_files("actions")).to_pylist()
     did = next(r["actor_did"] for r in actions if r["action"] == "post")
     pseudonym = Pseudonymizer(SECRET.encode())
+    digests = storage.join(remote, "state", DIGEST_FOLDER)  # the leak scans' raw identifiers, as digests
+    assert storage.list_files(digests)
     report = forget_account(remote, did, pseudonym)
+    assert storage.list_files(digests) == []
     assert report.removed_rows["actions"] > 0 and MONTH in report.dropped_releases
     lake = Lake(remote)
     for table in ("raw_events", "actions", "anonymized_posts", "post_embeddings"):

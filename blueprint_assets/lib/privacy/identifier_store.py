@@ -30,6 +30,7 @@ from blueprint_assets.lib.storage.storage import join
 DIGEST_FOLDER = "raw_identifier_digests"
 # Lines harvested at once: their Python strings (~600 bytes each) are what a harvest holds in memory.
 RAW_BATCH_ROWS = 262_144
+_SUFFIX = ".digests"
 _MAGIC = b"BPRID1\n"  # a digest file: this, the count as 8 little-endian bytes, then the digests
 _EMPTY = np.empty(0, dtype="<u8")
 
@@ -59,13 +60,14 @@ def _part_digests(raw_file: str, folder: str, key: bytes, workers: int) -> np.nd
     if name == PART_FILE:
         return _harvest(raw_file, key, workers)
     day_folder = join(folder, partition.rsplit("/", 1)[1])  # `day=<day>`
-    stored_at = join(day_folder, name.removesuffix(".parquet") + ".digests")
+    stored_at = join(day_folder, name.removesuffix(".parquet") + _SUFFIX)
     found = _read(stored_at)
     if found is None:
         found = _harvest(raw_file, key, workers)
         storage.write_bytes(stored_at, _MAGIC + len(found).to_bytes(8, "little") + found.tobytes())
-    for other in storage.list_files(day_folder):  # parts this partition no longer holds
-        if other.location != stored_at and "/" not in other.relpath:
+    # Parts this partition no longer holds; not another process's file being written (a `.tmp`).
+    for other in storage.list_files(day_folder):
+        if other.location != stored_at and "/" not in other.relpath and other.relpath.endswith(_SUFFIX):
             storage.delete_file(other.location)
     return found
 

@@ -167,3 +167,20 @@ def test_the_leak_scan_finds_the_same_leaks_through_digests(tmp_path, as_digests
         "t.text: 1 row(s) contain a raw EMAIL_ADDRESS",
         "t.text: 1 row(s) contain a raw URL",
     ]
+
+
+def test_the_digest_key_is_no_pseudonym_and_a_file_being_written_is_left_alone(tmp_path) -> None:
+    from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
+
+    # A pseudonym is an HMAC-SHA256 of its input: the key must not be one (a text can be any input).
+    pseudonym = Pseudonymizer(SECRET)
+    for label in ("blueprint raw identifier digests v1", "bp-raw-id-key", ""):
+        assert pseudonym(label) != digest_key(SECRET).hex()
+    lake = _lake(tmp_path)
+    files = lake.all_files("raw_events")
+    window_identifiers(_state(lake), files, SECRET)
+    (stored,) = [r for r in _stored(lake) if f"day={DAYS[0]}" in r]
+    writing = storage.join(_state(lake), DIGEST_FOLDER, stored + ".0123abcd.tmp")  # as write_bytes names it
+    storage.write_bytes(writing, b"half")
+    window_identifiers(_state(lake), files, SECRET)
+    assert storage.read_bytes(writing) == b"half"

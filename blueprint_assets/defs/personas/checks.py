@@ -5,12 +5,11 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult
 from blueprint_assets.defs.lake_io import read_release_table
 from blueprint_assets.defs.partitions import daily_partitions, monthly_partitions
 from blueprint_assets.defs.resources import LakeResource, PrivacyResource, ReleaseSettings
-from blueprint_assets.lib.privacy.scans import leak_scan, secret_scan
 from blueprint_assets.lib.window import run_days
 from checks.gx_suite import expectations, run_suite
 from checks.partitioned import asset_check
-from checks.privacy_scans import days_with_neighbours, raw_identifiers_for_days, release_table_privacy_scan
-from checks.results import outcome_result, scan_result
+from checks.privacy_scans import days_with_neighbours, leak_and_secret_scan, release_table_privacy_scan
+from checks.results import outcome_result
 
 
 @asset_check(asset="post_embeddings", blocking=True, partitions_def=daily_partitions)
@@ -20,12 +19,10 @@ def post_embeddings_privacy_scan(
     """No raw identifier, and not the secret, in any column of the post vectors table."""
     days = run_days(context)
     table = lake.lake.read_days("post_embeddings", days, every_day=True).drop_columns(["vector"])
-    secret = privacy.secret_for_scans()
-    known = raw_identifiers_for_days(
-        lake.lake, days_with_neighbours(days), secret, workers=privacy.worker_count()
-    )
-    findings = leak_scan("post_embeddings", table, known) + secret_scan("post_embeddings", table, secret)
-    return scan_result("post_embeddings", findings, table.num_rows, "leak and secret scans")
+    return leak_and_secret_scan(
+        "post_embeddings", table, lake.lake, privacy.secret_for_scans(), days_with_neighbours(days),
+        privacy.worker_count(),
+    )  # fmt: skip
 
 
 @asset_check(asset="persona_clusters", blocking=True, partitions_def=monthly_partitions)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_EMPTY = np.empty(0, dtype="<u8")
+EMPTY_DIGESTS = np.empty(0, dtype="<u8")
 
 
 def digest_key(secret: bytes) -> bytes:
@@ -57,7 +57,7 @@ class KnownIdentifiers:
 
     @classmethod
     def union(cls, parts: list[np.ndarray], key: bytes) -> KnownIdentifiers:
-        return cls(np.unique(np.concatenate(parts)) if parts else _EMPTY, key)
+        return cls(np.unique(np.concatenate(parts)) if parts else EMPTY_DIGESTS, key)
 
     def __repr__(self) -> str:
         return f"KnownIdentifiers({len(self)} identifiers)"

@@ -21,7 +21,13 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from blueprint_assets.lib.parallel import forked_map
-from blueprint_assets.lib.privacy.identifier_digests import KnownIdentifiers, digest_key, digests, key_id
+from blueprint_assets.lib.privacy.identifier_digests import (
+    EMPTY_DIGESTS,
+    KnownIdentifiers,
+    digest_key,
+    digests,
+    key_id,
+)
 from blueprint_assets.lib.privacy.scans import harvest_identifiers, identity_handles
 from blueprint_assets.lib.storage import storage
 from blueprint_assets.lib.storage.lake import PART_FILE, resolve
@@ -32,7 +38,6 @@ DIGEST_FOLDER = "raw_identifier_digests"
 RAW_BATCH_ROWS = 262_144
 _SUFFIX = ".digests"
 _MAGIC = b"BPRID1\n"  # a digest file: this, the count as 8 little-endian bytes, then the digests
-_EMPTY = np.empty(0, dtype="<u8")
 
 
 def window_identifiers(state: str, raw_files: list[str], secret: bytes, workers: int = 1) -> KnownIdentifiers:
@@ -91,7 +96,7 @@ def _harvest(raw_file: str, key: bytes, workers: int) -> np.ndarray:
     """The sorted digests of the identifiers of one raw_events file, read `RAW_BATCH_ROWS` lines at a time;
     forked workers harvest and digest the lines, so only digests come back."""
     filesystem, inner = resolve(raw_file)
-    parts = [_EMPTY]
+    parts = [EMPTY_DIGESTS]
     for batch in pq.ParquetFile(inner, filesystem=filesystem).iter_batches(
         batch_size=RAW_BATCH_ROWS, columns=["kind", "raw"]
     ):

@@ -4,8 +4,9 @@
 (label, messages, action row, cluster) into the published Arrow table without a dict per message: message
 times are ranked with one numpy `unique`, user ids are keyed once per distinct pseudonym (per thread, or
 once per person with stable ids), thread ids are hashed from pre-encoded message fragments by forked
-workers, and the table is sorted by
-(last_time_us, id) with Arrow's `sort_indices`. `threads_from_table` is its inverse for the list-of-dicts
+workers (what follows a thread's cluster id is encoded once for every K), and the table is sorted by
+(last_time_us, id): by time once for every K, then only the rows tied on time by each K's ids, so the Ks
+share one copy of their messages (zero-copy slices). `threads_from_table` is its inverse for the list-of-dicts
 readers (splits, release files), reading each leaf column once instead of converting nested rows.
 Both give byte for byte what the per-row builder gave (tests/lib/release/test_release_bytes.py).
 """
@@ -153,33 +154,35 @@ class _Hashing:
             keys = [author + "|" + event for author, event in zip(authors, suffixes, strict=True)]
             user_ids = keyed_digests(self.secret, keys, USER_ID_HEX)
         fragments = _message_fragments(user_ids, self.texts[start:end])
-        return user_ids, [self._thread_ids(first, last, fragments, column) for column in self.cluster_columns]
+        return user_ids, self._thread_ids(first, last, fragments)
 
-    def _thread_ids(self, first: int, last: int, fragments: list[str], clusters: list[int]) -> list[str]:
-        """sha1 of the compact JSON list [cluster_id, label, event_id, user_id, text, user_id, text, ...].
+    def _thread_ids(self, first: int, last: int, fragments: list[str]) -> list[list[str]]:
+        """Per cluster column, the sha1 of each thread's compact JSON list
+        [cluster_id, label, event_id, user_id, text, user_id, text, ...].
 
         That is what is published minus the time rank (which shifts with the release's composition), plus
         the action's event pseudonym so that two identical-looking threads still get distinct ids; written
         by hand with json's own string encoder, byte for byte
-        `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`.
+        `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`. Everything after the cluster id is the
+        same for every K, so it is joined and encoded once per thread; a K adds only its `[cluster` prefix.
         """
         enc = encode_basestring
         sha1 = hashlib.sha1
         built = self.built
         labels = {label: enc(label) for label in set(built.labels[first:last])}  # a handful of action names
-        ids = []
+        bodies = []
         start = 0
-        for cluster, label, event_id, length in zip(
-            clusters[first:last],
-            built.labels[first:last],
-            built.event_ids[first:last],
-            built.lengths[first:last],
-            strict=True,
+        for label, event_id, length in zip(
+            built.labels[first:last], built.event_ids[first:last], built.lengths[first:last], strict=True
         ):
             end = start + length
-            head = f"[{int(cluster)},{labels[label]},{enc(event_id)},"
-            ids.append(sha1((head + ",".join(fragments[start:end]) + "]").encode("utf-8")).hexdigest())
+            bodies.append(f",{labels[label]},{enc(event_id)},{','.join(fragments[start:end])}]".encode())
             start = end
+        ids = []
+        for clusters in self.cluster_columns:
+            column = clusters[first:last]
+            prefixes = {cluster: f"[{int(cluster)}".encode() for cluster in set(column)}
+            ids.append([sha1(prefixes[c] + body).hexdigest() for c, body in zip(column, bodies, strict=True)])
         return ids
 
 
@@ -261,16 +264,77 @@ def thread_tables(
         fields=list(MESSAGE_TYPE),
     )
     threads = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), messages, type=pa.list_(MESSAGE_TYPE))
-    shared = [pa.array(built.labels, pa.string()), pa.array(built.last_times, pa.int64()), threads]
+    # Sorted by time once for every K; only threads tied on time can still differ in order between Ks.
+    last_times = np.asarray(built.last_times, dtype=np.int64)
+    by_time = np.argsort(last_times, kind="stable")
+    sorted_times = last_times[by_time]
+    ties = _tie_ranges(sorted_times)
+    order = pa.array(by_time)
+    shared = [
+        pa.array(built.labels, pa.string()).take(order),
+        pa.array(last_times).take(order),
+        threads.take(order),
+    ]
     tables = []
     for clusters, thread_ids in zip(cluster_columns, ids, strict=True):
-        table = pa.Table.from_arrays(
-            [pa.array(thread_ids, pa.string()), pa.array(clusters, pa.int32()), *shared],
-            schema=ACTION_THREADS_SCHEMA,
-        )
-        order = pc.sort_indices(table, [("last_time_us", "ascending"), ("id", "ascending")])
-        tables.append(table.take(order))
+        columns = [pa.array(thread_ids, pa.string()).take(order), pa.array(clusters, pa.int32()).take(order)]
+        within = _order_within(columns[0], sorted_times, ties)
+        columns = [_retaken(column, within, ties) for column in [*columns, *shared]]
+        tables.append(pa.Table.from_arrays(columns, schema=ACTION_THREADS_SCHEMA))
     return tables
+
+
+# Past this many tied ranges, one whole take is cheaper than stitching slices.
+MAX_STITCHED_RANGES = 1024
+
+
+def _tie_ranges(times: np.ndarray) -> list[tuple[int, int]]:
+    """The (start, end) ranges of sorted `times` that hold two or more equal values."""
+    if len(times) < 2:
+        return []
+    tied = np.flatnonzero(times[1:] == times[:-1])  # row tied + 1 equals row tied
+    if not tied.size:
+        return []
+    breaks = np.flatnonzero(np.diff(tied) > 1)
+    starts = tied[np.r_[0, breaks + 1]]
+    ends = tied[np.r_[breaks, tied.size - 1]] + 2
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _order_within(ids: pa.Array, times: np.ndarray, ties: list[tuple[int, int]]) -> np.ndarray | None:
+    """The row order that sorts rows sorted by `times` by (time, id), as Arrow's stable `sort_indices`
+    would; None if no row moves."""
+    rows = np.arange(len(ids))
+    if len(ties) > MAX_STITCHED_RANGES:
+        keys = pa.table({"time": times, "id": ids})
+        order = pc.sort_indices(keys, [("time", "ascending"), ("id", "ascending")]).to_numpy()
+    else:
+        order = rows.copy()
+        for start, end in ties:
+            values = ids.slice(start, end - start).to_pylist()
+            order[start:end] = start + np.array(sorted(range(end - start), key=values.__getitem__))
+    return None if (order == rows).all() else order
+
+
+def _retaken(
+    array: pa.Array, order: np.ndarray | None, ties: list[tuple[int, int]]
+) -> pa.Array | pa.ChunkedArray:
+    """`array.take(order)` where `order` moves rows only inside `ties`: the runs between are zero-copy
+    slices of `array` (chunks), so the Ks share the one copy of their messages."""
+    if order is None:
+        return array
+    if len(ties) > MAX_STITCHED_RANGES:
+        return array.take(pa.array(order))
+    pieces, at = [], 0
+    for start, end in ties:
+        # A take from the range's slice: a take from the whole list array costs as much as the whole array.
+        pieces += [
+            array.slice(at, start - at),
+            array.slice(start, end - start).take(pa.array(order[start:end] - start)),
+        ]
+        at = end
+    pieces.append(array.slice(at))
+    return pa.chunked_array([piece for piece in pieces if len(piece)], array.type)
 
 
 def _messages(column: pa.ChunkedArray) -> list[list[dict[str, Any]]] | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, DagsterInstance, asset, materialize
@@ -30,6 +31,7 @@ from blueprint_assets.defs.privacy.assets import anonymized_posts
 from blueprint_assets.defs.release.assets import (
     action_splits,
     action_threads,
+    by_k,
     dataset_release,
     privacy_audit_report,
 )
@@ -401,3 +403,15 @@ def test_starter_notebook_runs_headless_on_the_release(built, monkeypatch) -> No
     assert "DatasetDict" in outputs and "overall majority:" in outputs
     assert "validation scored, exit code 0" in outputs and "macro-F1" in outputs
     assert release_bytes(public) == before  # the notebook writes nothing into the dataset folder
+
+
+def test_by_k_slices_tables_written_k_after_k_and_filters_any_other_order() -> None:
+    table = pa.table({"k": [2, 2, 5, 5, 5, 9], "v": list("abcdef")})
+    expected = {2: ["a", "b"], 5: ["c", "d", "e"], 9: ["f"]}
+    for rows in (table, table.take(pa.array([5, 2, 0, 3, 1, 4]))):
+        split = by_k(rows)
+        assert list(split) == [2, 5, 9]
+        assert all(t.column_names == ["v"] for t in split.values())
+        assert {k: sorted(t.column("v").to_pylist()) for k, t in split.items()} == expected
+    assert by_k(table)[5].column("v").to_pylist() == ["c", "d", "e"]
+    assert by_k(table.slice(0, 0)) == {}

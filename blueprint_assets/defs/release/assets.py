@@ -36,11 +36,20 @@ def with_k(table: pa.Table, k: int) -> pa.Table:
 
 
 def by_k(table: pa.Table) -> dict[int, pa.Table]:
-    """Split a lake table with a `k` column into one table per K (without the column)."""
+    """Split a lake table with a `k` column into one table per K (without the column). The tables are
+    written K after K, so each K is a zero-copy slice; rows in any other order are filtered."""
     import pyarrow.compute as pc
 
-    ks = sorted(set(table.column("k").to_pylist()))
-    return {int(k): table.filter(pc.equal(table.column("k"), k)).drop_columns(["k"]) for k in ks}
+    ks = table.column("k").to_numpy()
+    if len(ks) and np.all(ks[1:] >= ks[:-1]):
+        values, starts = np.unique(ks, return_index=True)
+        ends = [*starts[1:].tolist(), len(ks)]
+        return {
+            int(k): table.slice(start, end - start).drop_columns(["k"])
+            for k, start, end in zip(values.tolist(), starts.tolist(), ends, strict=True)
+        }
+    distinct = sorted(set(ks.tolist()))
+    return {int(k): table.filter(pc.equal(table.column("k"), k)).drop_columns(["k"]) for k in distinct}
 
 
 def pseudonym_mode(settings: ReleaseSettings) -> str:

@@ -138,10 +138,27 @@ def twin_rows(reference: pa.Table, table: pa.Table, columns: tuple[str, ...]) ->
     if len(order) and not np.array_equal(sorted_hashes[at], theirs):
         return None
     rows = order[at]
-    indexes = pa.array(rows, pa.int64())
-    if all(table.column(c).equals(reference.column(c).take(indexes)) for c in columns):
+    if all(_equals_taken(table.column(c), reference.column(c), rows) for c in columns):
         return rows
     return None
+
+
+# Past this many runs of consecutive rows, one take is cheaper than comparing slice by slice.
+MAX_COMPARED_RUNS = 1024
+
+
+def _equals_taken(values: pa.ChunkedArray, reference: pa.ChunkedArray, rows: np.ndarray) -> bool:
+    """Whether `values` equals `reference.take(rows)`. Rows mostly in order (a temporal split) are compared
+    run by run of consecutive rows, as slices, so the messages are not copied to be compared."""
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    if len(breaks) >= MAX_COMPARED_RUNS:
+        return values.equals(reference.take(pa.array(rows, pa.int64())))
+    starts, ends = np.r_[0, breaks].tolist(), np.r_[breaks, len(rows)].tolist()
+    return all(
+        values.slice(start, end - start).equals(reference.slice(int(rows[start]), end - start))
+        for start, end in zip(starts, ends, strict=True)
+        if end > start
+    )
 
 
 def aligner(reference: dict[str, pa.Table]) -> Callable[[pa.Table], dict[str, pa.Table]]:
@@ -156,7 +173,10 @@ def aligner(reference: dict[str, pa.Table]) -> Callable[[pa.Table], dict[str, pa
         # Every reference row with a hash of its own and each pairing proven: the sha1 keys' placement.
         twins = twin_rows(together, table, TWIN_COLUMNS) if together is not None else None
         if twins is not None:
-            return _taken(table, _by_twin(twins, [reference[name].num_rows for name in names], names))
+            placed = _by_twin(twins, [reference[name].num_rows for name in names], names)
+            if _one_to_one(twins):  # each split's rows are its reference rows' twins, in their order
+                return _shared_taken(table, placed, reference)
+            return _taken(table, placed)
         if not keyed:
             keyed.update(
                 (key, (name, i)) for name in names for i, key in enumerate(content_keys(reference[name]))
@@ -176,3 +196,28 @@ def _by_twin(twins: np.ndarray, sizes: list[int], names: list[str]) -> dict[str,
 
 def _taken(table: pa.Table, placed: dict[str, list[int]]) -> dict[str, pa.Table]:
     return {name: table.take(pa.array(indexes, pa.int64())) for name, indexes in placed.items()}
+
+
+def _one_to_one(twins: np.ndarray) -> bool:
+    """Whether every reference row is the twin of exactly one row."""
+    return bool(np.array_equal(np.sort(twins), np.arange(len(twins))))
+
+
+def _shared_taken(
+    table: pa.Table, placed: dict[str, list[int]], reference: dict[str, pa.Table]
+) -> dict[str, pa.Table]:
+    """`_taken` when the placed rows of each split are, one for one and in order, twins of its reference
+    rows: their TWIN_COLUMNS are the reference's (proven equal by `twin_rows`), so only the K's own
+    columns (id, cluster_id) are taken, and the messages are not copied again."""
+    out = {}
+    for name, indexes in placed.items():
+        rows = pa.array(indexes, pa.int64())
+        shared = reference.get(name)  # None: a split the reference lacks, so empty here
+        columns = [
+            shared.column(column)
+            if shared is not None and column in TWIN_COLUMNS
+            else table.column(column).take(rows)
+            for column in table.column_names
+        ]
+        out[name] = pa.Table.from_arrays(columns, schema=table.schema)
+    return out

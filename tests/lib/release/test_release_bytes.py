@@ -306,6 +306,22 @@ def test_alignment_pairs_twins_by_hash_without_the_sha1_keys(
     assert sum(t.num_rows for t in aligned.values()) == other.num_rows > 1000
 
 
+def test_alignment_of_a_k_that_repeats_a_thread_takes_its_own_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twins proven by hash but not one for one (a thread twice, another missing): each row is taken
+    from its own K's table, not shared with the reference's (whose rows would then be one short)."""
+    from blueprint_assets.lib.release import granularities
+
+    reference, other = _two_ks("temporal")
+    rows = list(range(other.num_rows))
+    rows[0] = rows[-1]  # the last thread (in the test split) twice, the first (in train) gone
+    repeated = other.take(pa.array(rows))
+    expected = align_splits({name: t.to_pylist() for name, t in reference.items()}, repeated.to_pylist())
+    monkeypatch.setattr(granularities, "content_keys", lambda table: pytest.fail("sha1 keys computed"))
+    aligned = granularities.aligner(reference)(repeated)
+    assert {name: t.to_pylist() for name, t in aligned.items()} == expected
+    assert sorted(len(t) for t in expected.values()) != sorted(t.num_rows for t in reference.values())
+
+
 @pytest.mark.parametrize("collision", ["all_alike", "neighbours"])
 def test_alignment_falls_back_to_the_sha1_keys_when_hashes_collide(
     collision: str, monkeypatch: pytest.MonkeyPatch

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -137,5 +139,76 @@ def test_forget_removes_account_everywhere_and_stays_forgotten(small_sample: Pat
     assert pseudonym in log and did not in log
     assert [json.loads(p.read_text())["pseudonym"] for p in entries] == [pseudonym]
     # A later run over the same archive keeps excluding the account.
+    assert run_assets(PIPELINE, res, DAYS[0], DAYS[1]).success
+    assert_gone()
+
+
+def _events(path: Path) -> list[dict]:
+    """The JSON objects of an archive file (the sample plants damaged lines too)."""
+    events = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        events.append(event) if isinstance(event, dict) else None
+    return events
+
+
+def _handle_mentioned_in(text: str, handle: str) -> bool:
+    """Whether `text` names `handle` as a whole handle (with or without its `@`), ignoring case."""
+    return (
+        re.search(rf"(?<![\w.\-]){re.escape(handle)}(?![\w\-]|\.[a-z0-9])", text, re.IGNORECASE) is not None
+    )
+
+
+def test_forget_removes_posts_naming_the_account_by_handle_only_and_they_stay_gone(
+    small_sample: Path, tmp_path: Path
+) -> None:
+    """An account known by its identity events' handle, named by `@handle` in another account's post with no
+    mention facet: forget removes that post from every table, and a later run does not ingest it again."""
+    archive = tmp_path / "archive"
+    shutil.copytree(small_sample, archive)
+    day_files = sorted((archive / "2025-03" / "01").rglob("*.jsonl"))
+    events = [(path, event) for path in day_files for event in _events(path)]
+    identity_path, identity = next((p, e) for p, e in events if e.get("kind") == "identity")
+    did, handle = identity["did"], identity["identity"]["handle"]
+    poster = next(
+        e for p, e in events if p == identity_path and e.get("commit", {}).get("collection") == "app.bsky.feed.post"
+        and e["commit"].get("operation") == "create" and e["did"] != did
+    )  # fmt: skip
+    naming = json.loads(json.dumps(poster))
+    rkey = naming["commit"]["rkey"]
+    naming["commit"]["rkey"] = rkey[:-1] + ("2" if rkey[-1] != "2" else "3")
+    record = naming["commit"]["record"]
+    for key in ("facets", "reply", "embed"):  # no mention facet, nothing that names the account
+        record.pop(key, None)
+    record["text"] = f"zebracake thanks to @{handle.upper()} for the tip"
+    with identity_path.open("a") as out:
+        out.write(json.dumps(naming) + "\n")
+
+    data_dir = tmp_path / "data"
+    res = pipeline_resources(data_dir, archive)
+    assert run_assets(PIPELINE, res, DAYS[0], DAYS[1]).success
+    lake = Lake(str(data_dir))
+    texts = read_files(lake.all_files("actions")).column("text").to_pylist()
+    assert any(t and "zebracake" in t for t in texts), "the post naming the account was ingested"
+    assert any("zebracake" in t for t in public_files(data_dir).values())
+
+    from blueprint_assets.cli import main
+
+    assert main(["forget", "--did", did, "--data-dir", str(data_dir)]) == 0
+
+    def assert_gone() -> None:
+        for path, text in all_output_text(data_dir / "lake").items():
+            assert "zebracake" not in text, f"the post naming the account is still in {path}"
+            assert not _handle_mentioned_in(text, handle), f"the account's handle is still in {path}"
+            assert did not in text, f"the account is still in {path}"
+
+    assert_gone()
+    pseudonym = Pseudonymizer.from_data_dir(data_dir)
+    [entry] = [json.loads(p.read_text()) for p in (data_dir / "state" / OPTOUT_FOLDER).iterdir()]
+    assert entry["handles"] == [pseudonym(handle.lower())] and handle not in json.dumps(entry)
+    # A later run over the same archive leaves the post out again, counted as opted out.
     assert run_assets(PIPELINE, res, DAYS[0], DAYS[1]).success
     assert_gone()

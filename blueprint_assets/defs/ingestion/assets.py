@@ -39,7 +39,12 @@ def raw_events(
         context.log.info(f"{delivered.one_line()}: {json.dumps(delivered.summary(), sort_keys=True)}")
         pseudonym = privacy.pseudonymizer()
         opted_out = privacy.opted_out(pseudonym)
-        excluded = (lambda dids: [d for d in dids if pseudonym(d) in opted_out]) if opted_out else None
+        # DIDs and @-mentioned handles: every distinct one seen is pseudonymized, in one batch.
+        excluded = (
+            (lambda ids: [i for i, p in zip(ids, pseudonym.many(ids), strict=True) if p in opted_out])
+            if opted_out
+            else None
+        )
         write_raw_days(con, lake.lake, days, stats, excluded)
     replays = delivered.stream.get("replays_dropped", 0)
     accounting = write_accounting(lake.layout.state, days, stats)

@@ -39,7 +39,7 @@ from blueprint_assets.lib.ingest.quarantine import (
     register_udf,
 )
 from blueprint_assets.lib.ingest.staging import LineSource, NativeFile, chunks, prefetched
-from blueprint_assets.lib.privacy.identifiers import DID_SQL_REGEX
+from blueprint_assets.lib.privacy.identifiers import DID_SQL_REGEX, HANDLE_SQL_REGEX
 from blueprint_assets.lib.sources.archive import US_PER_DAY, day_bounds_us
 from blueprint_assets.lib.storage.duck import copy_to_parquet, scratch_folder
 from blueprint_assets.lib.storage.lake import Lake
@@ -300,21 +300,30 @@ def stage_lines(
 
 
 def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]], list[str]]) -> int:
-    """Set aside staged events by or about opted-out accounts; `excluded` picks them from the DIDs seen.
+    """Set aside staged events by, about or mentioning opted-out accounts; `excluded` picks them from the
+    DIDs and the @-mentioned handles (lowercased) seen, as the opt-out rule reads them (involvement.py).
 
-    Only pseudonyms of opted-out accounts are stored, so the DIDs present are pseudonymized by the caller
-    and the matches are used here, in memory, never written. The rows set aside leave the LINES_TABLE view.
+    Only pseudonyms of opted-out accounts and handles are stored, so the identifiers present are
+    pseudonymized by the caller and the matches are used here, in memory, never written. The rows set aside
+    leave the LINES_TABLE view.
     """
     candidates = con.execute(
-        f"SELECT DISTINCT unnest(regexp_extract_all(raw, '{DID_SQL_REGEX}')) FROM {LINES_TABLE} WHERE reason IS NULL"
+        f"""SELECT DISTINCT unnest(regexp_extract_all(raw, '{DID_SQL_REGEX}')) FROM {LINES_TABLE}
+            WHERE reason IS NULL
+            UNION
+            SELECT DISTINCT lower(unnest(regexp_extract_all(raw, '{HANDLE_SQL_REGEX}', 1))) FROM {LINES_TABLE}
+            WHERE reason IS NULL AND contains(raw, '@')"""
     ).fetchall()
-    dids = excluded(sorted(row[0] for row in candidates))
-    if not dids:
+    sought = excluded(sorted(row[0] for row in candidates))
+    if not sought:
         return 0
     con.execute(
         f"""CREATE OR REPLACE TABLE {DROPPED_TABLE} AS SELECT row_id FROM {LINES_TABLE}
-            WHERE reason IS NULL AND list_has_any(regexp_extract_all(raw, ?), ?)""",
-        [DID_SQL_REGEX, dids],
+            WHERE reason IS NULL AND (
+              list_has_any(regexp_extract_all(raw, ?), ?)
+              OR (contains(raw, '@')
+                  AND list_has_any(list_transform(regexp_extract_all(raw, ?, 1), lambda h: lower(h)), ?)))""",
+        [DID_SQL_REGEX, sought, HANDLE_SQL_REGEX, sought],
     )
     _define_lines_view(con, f"row_id NOT IN (SELECT row_id FROM {DROPPED_TABLE})")
     return con.execute(f"SELECT count(*) FROM {DROPPED_TABLE}").fetchone()[0]

@@ -138,6 +138,12 @@ SCAN_REGEXES: dict[str, str] = {
     # On the output side a handle must be found with or without its '@'.
     "bare_domain": rf"(?<![\w\-.])({DOMAIN_REGEX})",
 }
+# A handle written as an @-mention (group 1), as the opt-out rule finds it in any text, case-insensitive: in
+# Python (`involvement.text_handles`) and, with "(?i)" before it, in DuckDB (ingestion's opt-out filter), so
+# no look-behind, which RE2 lacks. An e-mail address at the handle's domain counts too: an opt-out errs
+# towards removal.
+MENTIONED_HANDLE_REGEX = rf"@({DOMAIN_REGEX})"
+HANDLE_SQL_REGEX = "(?i)" + MENTIONED_HANDLE_REGEX
 
 # ------------------------------------------------------------------------------------ audit refusal
 # Patterns for raw identifiers. Each returns a *kind*; callers never see the matched value, so a hit can be

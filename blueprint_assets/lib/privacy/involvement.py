@@ -1,19 +1,22 @@
 """Which rows involve an account: THE rule of opt-out and forget, row by row and column by column.
 
 A row involves every identifier in its identifier columns, the author DID of every record URI it holds, and
-every DID written in its free text (lowercased). `involved_ids` states the rule for one row; `involved_mask`
-applies it to a whole table column by column (each column's distinct values tested once, only the rows
-whose text holds a `did:` read in Python), with the same result row for row.
+every DID and every @-mentioned handle written in its free text (lowercased): a post that names an account
+by handle only, with no mention facet, still involves it. `involved_ids` states the rule for one row;
+`involved_mask` applies it to a whole table column by column (each column's distinct values tested once,
+only the rows whose text may name a sought account read in Python), with the same result row for row.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from blueprint_assets.lib.privacy.identifiers import MENTIONED_HANDLE_REGEX
 from blueprint_assets.lib.privacy.scans import DID_PATTERN
 
 URI_COLUMNS = ("record_uri", "reply_parent_uri", "reply_root_uri", "quote_uri", "subject_uri")
@@ -21,8 +24,11 @@ URI_COLUMNS = ("record_uri", "reply_parent_uri", "reply_root_uri", "quote_uri", 
 IDENTIFIER_COLUMNS = ("did", "actor_did", "subject_did", "event_key", *URI_COLUMNS, "event_id", "actor",
                       "record_id", "reply_parent_id", "reply_root_id", "quote_id", "subject_id", "subject_user",
                       "user")  # fmt: skip
-# Free-text columns: a DID written anywhere in them (a mention facet, a pasted DID) involves that account.
+# Free-text columns: a DID written anywhere in them (a mention facet, a pasted DID), or a handle written as
+# an @-mention, involves that account.
 TEXT_COLUMNS = ("text", "facets_json", "raw")
+
+HANDLE_MENTION = re.compile(MENTIONED_HANDLE_REGEX, re.IGNORECASE)
 
 # Per value of a string array of identifiers (never null or empty), whether it is sought.
 Matcher = Callable[[pa.Array], np.ndarray]
@@ -42,13 +48,20 @@ def text_dids(text: str | None) -> set[str]:
     return {match.group(0).lower() for match in DID_PATTERN.finditer(text)}
 
 
+def text_handles(text: str | None) -> set[str]:
+    """The handles a text @-mentions, lowercased."""
+    if not text or "@" not in text:
+        return set()
+    return {match.group(1).lower() for match in HANDLE_MENTION.finditer(text)}
+
+
 def involved_ids(row: dict) -> set[str]:
     """Every account/record identifier a row involves: identifier columns, the author DID of every record
-    URI, and every DID written in a text column (lowercased)."""
+    URI, and every DID and @-mentioned handle written in a text column (lowercased)."""
     ids = {value for c in IDENTIFIER_COLUMNS if isinstance(value := row.get(c), str) and value}
     ids.update(author for c in URI_COLUMNS if (author := uri_author(row.get(c))))
     for column in TEXT_COLUMNS:
-        ids |= text_dids(row.get(column))
+        ids |= text_dids(row.get(column)) | text_handles(row.get(column))
     return ids
 
 
@@ -85,8 +98,9 @@ def involved_mask(
 ) -> np.ndarray:
     """Per row, whether an identifier it involves (`involved_ids`) is one `matches` accepts.
 
-    `text_needles`, when the sought DIDs are known (forget), lets only texts that contain one of them
-    (ignoring case) be read in Python; without it, every text holding a `did:` is.
+    `text_needles`, when the sought accounts are known (forget: their DIDs and `@handle`s), lets only texts
+    that contain one of them (ignoring case) be read in Python. Without it, every text holding a `did:` is,
+    so `matches` must then seek DIDs only (the opt-out log's accounts, known by pseudonym).
     """
     hit = np.zeros(table.num_rows, dtype=bool)
     wanted = dict.fromkeys((*IDENTIFIER_COLUMNS, *TEXT_COLUMNS))  # a URI column is read once, for both uses
@@ -143,8 +157,8 @@ def _may_hold(texts: pa.Array, needles: Collection[str] | None) -> np.ndarray:
 
 
 def _any_matching(texts: list[str | None], matches: Matcher) -> list[bool]:
-    """Per text, whether a DID written in it is matched (each distinct DID asked once)."""
-    dids = [text_dids(text) for text in texts]
+    """Per text, whether a DID or handle written in it is matched (each distinct one asked once)."""
+    dids = [text_dids(text) | text_handles(text) for text in texts]
     distinct = sorted(set().union(*dids))
     sought = {
         did for did, hit in zip(distinct, matches(pa.array(distinct, pa.large_string())), strict=True) if hit

@@ -7,12 +7,15 @@ pseudonyms only, so the log itself does not re-identify anyone. Later runs read 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from blueprint_assets.lib.privacy.identifier_store import forget_digests
 from blueprint_assets.lib.privacy.involvement import URI_COLUMNS, involved_mask, members_of, uri_author
@@ -20,10 +23,12 @@ from blueprint_assets.lib.storage import storage
 from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
 from blueprint_assets.lib.storage.layout import DataLayout
 from blueprint_assets.lib.storage.state import append_entry, read_entries
-from blueprint_assets.lib.storage.storage import join, normalize_root
+from blueprint_assets.lib.storage.storage import join, normalize_root, resolve
 
 OPTOUT_FOLDER = "optouts"  # one entry per opt-out (see lib/storage/state.py)
 OPTOUT_LOG = "optouts.jsonl"  # the single log of earlier versions, still read
+# What Bluesky shows for an account whose handle does not verify: not a handle of anyone in particular.
+INVALID_HANDLE = "handle.invalid"
 # Release-level tables re-key users per thread, so rows cannot be traced back: they are dropped whole and the
 # affected releases rebuilt.
 RELEASE_TABLES = ("user_embeddings", "persona_clusters", "action_threads", "action_splits")
@@ -37,15 +42,22 @@ class ForgetReport:
     dropped_releases: list[str] = field(default_factory=list)
 
 
-def record_optout(state_dir: str | Path, pseudonym: str) -> None:
-    """Record the pseudonym (never the DID) as its own entry, so concurrent opt-outs never overwrite each other."""
-    entry = {"pseudonym": pseudonym, "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")}
+def record_optout(state_dir: str | Path, pseudonym: str, handles: Collection[str] = ()) -> None:
+    """Record the pseudonyms (never the DID or a handle) of the account and of its handles as their own
+    entry, so concurrent opt-outs never overwrite each other."""
+    entry: dict = {"pseudonym": pseudonym, "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    if handles:
+        entry["handles"] = sorted(handles)
     append_entry(join(str(state_dir), OPTOUT_FOLDER), entry)
 
 
 def logged_optouts(state_dir: str | Path) -> set[str]:
-    """Pseudonyms of every account that opted out so far (entries, plus a pre-entry `optouts.jsonl`)."""
-    found = {entry["pseudonym"] for _, entry in read_entries(join(str(state_dir), OPTOUT_FOLDER))}
+    """Pseudonyms of every account that opted out so far, and of its handles (entries, plus a pre-entry
+    `optouts.jsonl`)."""
+    found: set[str] = set()
+    for _, entry in read_entries(join(str(state_dir), OPTOUT_FOLDER)):
+        found.add(entry["pseudonym"])
+        found.update(entry.get("handles", ()))
     legacy = storage.read_text(join(str(state_dir), OPTOUT_LOG)) or ""
     return found | {json.loads(line)["pseudonym"] for line in legacy.splitlines() if line.strip()}
 
@@ -72,33 +84,68 @@ def _partition_files(lake: Lake, table: str) -> list[str]:
     return [lake.partition_file(table, "day", day) for day in lake.existing_days(table)]
 
 
-def _keep_uninvolved(ids: set[str]) -> Callable[[pa.Table], pa.Array]:
-    """Keep mask: rows that do not involve any of `ids` under the shared rule (involvement.py)."""
-    dids = [i for i in ids if i.startswith("did:")]  # only a DID can be written in a text
-    return lambda table: pa.array(~involved_mask(table, members_of(ids), dids), pa.bool_())
+def _keep_uninvolved(ids: set[str], needles: list[str]) -> Callable[[pa.Table], pa.Array]:
+    """Keep mask: rows that do not involve any of `ids` under the shared rule (involvement.py); `needles`
+    are what a text naming the account holds (its DID, `@` and a handle)."""
+    return lambda table: pa.array(~involved_mask(table, members_of(ids), needles), pa.bool_())
+
+
+def account_handles(lake: Lake, did: str) -> set[str]:
+    """The handles the account's own raw events give it (identity events, the author of a feed post),
+    lowercased. Only the row groups that hold its events are read whole."""
+    found: set[str] = set()
+    for path in _partition_files(lake, "raw_events"):
+        filesystem, inner = resolve(path)
+        parquet = pq.ParquetFile(inner, filesystem=filesystem)
+        dids = parquet.read(columns=["did"]).column("did")
+        rows = np.flatnonzero(pc.fill_null(pc.equal(dids, did), False).to_numpy(zero_copy_only=False))
+        if not rows.size:
+            continue
+        ends = np.cumsum([parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)])
+        groups = sorted(set(np.searchsorted(ends, rows, side="right").tolist()))
+        table = parquet.read_row_groups(groups, columns=["did", "raw"])
+        for line in table.filter(pc.equal(table.column("did"), did)).column("raw").to_pylist():
+            if line and '"handle"' in line:
+                found.update(_handles_in(json.loads(line), did))
+    return found - {INVALID_HANDLE}
+
+
+def _handles_in(value: object, did: str) -> Iterator[str]:
+    """The `handle` of every object in a JSON value whose `did` is `did`, lowercased."""
+    if isinstance(value, dict):
+        if value.get("did") == did and isinstance(handle := value.get("handle"), str) and handle:
+            yield handle.lower()
+        for inner in value.values():
+            yield from _handles_in(inner, did)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _handles_in(inner, did)
 
 
 def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], str]) -> ForgetReport:
     """Remove every stored row made by, about or mentioning `did`, log the opt-out, drop affected releases.
 
     One rule (`involvement.involved_mask`, column by column) decides for every table; its identifiers are
-    the DID plus the pseudonyms of the account and of every record that involves it (collected before the
-    private tables lose them), so public tables, which hold pseudonyms only, lose the same rows as the
-    private ones.
+    the DID, the account's handles (`account_handles`: a post naming it by `@handle` only, with no mention
+    facet, mentions it too) plus the pseudonyms of the account and of every record that involves it
+    (collected before the private tables lose them), so public tables, which hold pseudonyms only, lose the
+    same rows as the private ones.
     """
     lake = Lake(str(data_dir))
     root = normalize_root(data_dir)
     report = ForgetReport()
-    ids = {did, did.lower(), pseudonym(did)}
-    account = {did, did.lower()}
+    handles = sorted(account_handles(lake, did))
+    account = {did, did.lower(), *handles}
+    needles = [did, *(f"@{handle}" for handle in handles)]
+    ids = {*account, pseudonym(did)}
     for path in _partition_files(lake, "actions"):
         table = read_files([path])
-        involved = table.filter(pa.array(involved_mask(table, members_of(account), account), pa.bool_()))
+        involved = table.filter(pa.array(involved_mask(table, members_of(account), needles), pa.bool_()))
         for row in involved.to_pylist():
             # the row itself and the account's own records; not other people's posts it points to
             ids.update(pseudonym(row[c]) for c in ("event_key", "record_uri") if row[c])
             ids.update(pseudonym(row[c]) for c in URI_COLUMNS if uri_author(row[c]) == did)
-    keep = _keep_uninvolved(ids)
+    keep = _keep_uninvolved(ids, needles)
     for table_name in (t for t in storage.list_folders(lake.root) if t not in RELEASE_TABLES):
         report.removed_rows[table_name] = sum(_rewrite(p, keep) for p in _partition_files(lake, table_name))
     for table_name in RELEASE_TABLES:
@@ -110,5 +157,5 @@ def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], st
         storage.delete_tree(join(releases, name))
     report.dropped_releases = sorted(set(report.dropped_releases))
     forget_digests(layout.state)  # rebuilt from the rewritten raw parts by the next scan
-    record_optout(layout.state, pseudonym(did))
+    record_optout(layout.state, pseudonym(did), [pseudonym(handle) for handle in handles])
     return report

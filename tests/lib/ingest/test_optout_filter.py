@@ -8,7 +8,8 @@ import duckdb
 import regex
 
 from blueprint_assets.lib.ingest.raw_events import LINES_TABLE, STAGED_VIEW, drop_opted_out
-from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, DID_SQL_REGEX
+from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, DID_SQL_REGEX, HANDLE_SQL_REGEX
+from blueprint_assets.lib.privacy.involvement import text_handles
 
 PLC = "did:plc:abcdefghijklmnopqrstuvwx"
 WEB = "did:web:alice.example.com"
@@ -30,11 +31,11 @@ LINES = [
 ]
 
 
-def _staged() -> duckdb.DuckDBPyConnection:
+def _staged(lines: list[tuple[str, str | None]] = LINES) -> duckdb.DuckDBPyConnection:
     """The staged lines as stage_lines leaves them: a view of every line, with a row id, under LINES_TABLE."""
     con = duckdb.connect()
     con.execute("CREATE TABLE lines (raw VARCHAR, reason VARCHAR, row_id BIGINT)")
-    con.executemany("INSERT INTO lines VALUES (?, ?, ?)", [(*line, n) for n, line in enumerate(LINES)])
+    con.executemany("INSERT INTO lines VALUES (?, ?, ?)", [(*line, n) for n, line in enumerate(lines)])
     con.execute(f"CREATE VIEW {STAGED_VIEW} AS SELECT * FROM lines")
     con.execute(f"CREATE VIEW {LINES_TABLE} AS SELECT * FROM {STAGED_VIEW}")
     return con
@@ -69,3 +70,35 @@ def test_the_leak_scan_finds_a_did_key_with_lower_case_i_and_o() -> None:
 
     assert "i" in KEY and "o" in KEY  # base58 allows both in lower case
     assert DID_PATTERN.search(f"released text with {KEY} in it").group(0) == KEY
+
+
+HANDLE_TEXTS = [
+    "hi @Alice.Bsky.Social!",
+    "hi @alice.bsky.socialite",
+    "alice.bsky.social, without an at sign",
+    "write to a@alice.bsky.social.",
+    "@bob.bsky.social and @carol.example",
+]
+
+
+def test_lines_mentioning_an_opted_out_handle_go_as_the_lake_rule_reads_them() -> None:
+    """A post naming an opted-out account by `@handle` only (no DID anywhere) is set aside, exactly where
+    the lake's opt-out rule (`involvement.text_handles`, the same pattern in Python) finds the handle."""
+    lines = [(_line(KEPT_PLC, text), None) for text in HANDLE_TEXTS]
+    con = _staged(lines)
+    seen: list[str] = []
+
+    def excluded(ids: list[str]) -> list[str]:
+        seen.extend(ids)
+        return [i for i in ids if i == "alice.bsky.social"]
+
+    involved = ["alice.bsky.social" in text_handles(text) for text in HANDLE_TEXTS]
+    assert involved == [True, False, False, True, False]
+    assert drop_opted_out(con, excluded) == 2
+    assert {"alice.bsky.social", "alice.bsky.socialite", "bob.bsky.social", "carol.example"} <= set(seen)
+    assert KEPT_PLC in seen
+    left = {raw for raw, _ in con.execute(f"SELECT raw, reason FROM {LINES_TABLE}").fetchall()}
+    assert left == {raw for (raw, _), gone in zip(lines, involved, strict=True) if not gone}
+    for raw, _ in lines:  # DuckDB's handles are Python's
+        found = con.execute("SELECT regexp_extract_all(?, ?, 1)", [raw, HANDLE_SQL_REGEX]).fetchone()[0]
+        assert {h.lower() for h in found} == text_handles(json.loads(raw)["text"])

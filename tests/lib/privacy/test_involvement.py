@@ -13,6 +13,7 @@ from blueprint_assets.lib.privacy.involvement import (
     involved_ids,
     involved_mask,
     members_of,
+    text_handles,
 )
 from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
 
@@ -106,3 +107,23 @@ def test_columns_that_hold_no_strings_involve_nobody() -> None:
     )
     assert involved_mask(table, members_of({"did:x:y", ""})).tolist() == [False, True]
     assert involved_mask(table.slice(0, 0), members_of({"did:x:y"})).tolist() == []
+
+
+def test_a_handle_written_as_a_mention_involves_its_account() -> None:
+    """A post that names an account by `@handle` only, with no mention facet, involves it; the mask with
+    the handle's needle decides as the row rule does."""
+    texts = [
+        "thanks @Alice.Bsky.Social!",
+        "not @alice.bsky.socialite",
+        "alice.bsky.social without an at sign",
+        "mail me at a@alice.bsky.social.",
+        "@bob.bsky.social",
+        None,
+    ]
+    assert text_handles(texts[0]) == {"alice.bsky.social"}
+    rows = [{"actor_did": BOB, "text": text, "facets_json": None} for text in texts]
+    sought = {"alice.bsky.social"}
+    expected = [not involved_ids(row).isdisjoint(sought) for row in rows]
+    assert expected == [True, False, False, True, False, False]
+    table = pa.Table.from_pylist(rows)
+    assert involved_mask(table, members_of(sought), text_needles=["@alice.bsky.social"]).tolist() == expected

@@ -120,7 +120,10 @@ def cmd_forget(args: argparse.Namespace) -> int:
             raise ValueError(f"entry {number} is not a DID (expected did:plc:... or did:web:...)")
         report = forget_account(data_dir, did, pseudonym)
         # Print counts and the pseudonym only: the DID is what we are removing.
-        print(f"account {pseudonym(did)[:12]}…: removed rows {report.removed_rows}")
+        print(
+            f"account {pseudonym(did)[:12]}…: removed rows {report.removed_rows} "
+            f"(texts naming it by any of {report.handles} handle(s) included)"
+        )
         if report.dropped_releases:
             print(
                 f"  dropped release tables/folders {report.dropped_releases}: rebuild them with `blueprint release`"

@@ -101,6 +101,12 @@ class PrivacyResource(ConfigurableResource):
             pseudonym(d) for d in listed_dids(self.optout_file)
         }
 
+    def opted_out_handles(self) -> set[str]:
+        """Pseudonyms of the handles `blueprint forget` found for the accounts it removed."""
+        from blueprint_assets.lib.privacy.optout import logged_handles
+
+        return logged_handles(DataLayout(self.data_dir).state)
+
     @property
     def ner_policy(self) -> str:
         return (

@@ -38,7 +38,7 @@ def raw_events(
         # What the source skipped (other collections, unavailable accounts, replays) reaches the run log.
         context.log.info(f"{delivered.one_line()}: {json.dumps(delivered.summary(), sort_keys=True)}")
         pseudonym = privacy.pseudonymizer()
-        opted_out = privacy.opted_out(pseudonym)
+        opted_out = privacy.opted_out(pseudonym) | privacy.opted_out_handles()
         # DIDs and @-mentioned handles: every distinct one seen is pseudonymized, in one batch.
         excluded = (
             (lambda ids: [i for i, p in zip(ids, pseudonym.many(ids), strict=True) if p in opted_out])

@@ -39,7 +39,7 @@ from blueprint_assets.lib.ingest.quarantine import (
     register_udf,
 )
 from blueprint_assets.lib.ingest.staging import LineSource, NativeFile, chunks, prefetched
-from blueprint_assets.lib.privacy.identifiers import DID_SQL_REGEX, HANDLE_SQL_REGEX
+from blueprint_assets.lib.privacy.identifiers import DID_SQL_REGEX, MENTIONED_HANDLE_REGEX
 from blueprint_assets.lib.sources.archive import US_PER_DAY, day_bounds_us
 from blueprint_assets.lib.storage.duck import copy_to_parquet, scratch_folder
 from blueprint_assets.lib.storage.lake import Lake
@@ -311,7 +311,7 @@ def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]
         f"""SELECT DISTINCT unnest(regexp_extract_all(raw, '{DID_SQL_REGEX}')) FROM {LINES_TABLE}
             WHERE reason IS NULL
             UNION
-            SELECT DISTINCT lower(unnest(regexp_extract_all(raw, '{HANDLE_SQL_REGEX}', 1))) FROM {LINES_TABLE}
+            SELECT DISTINCT lower(unnest(regexp_extract_all(raw, '{MENTIONED_HANDLE_REGEX}', 1))) FROM {LINES_TABLE}
             WHERE reason IS NULL AND contains(raw, '@')"""
     ).fetchall()
     sought = excluded(sorted(row[0] for row in candidates))
@@ -323,7 +323,7 @@ def drop_opted_out(con: duckdb.DuckDBPyConnection, excluded: Callable[[list[str]
               list_has_any(regexp_extract_all(raw, ?), ?)
               OR (contains(raw, '@')
                   AND list_has_any(list_transform(regexp_extract_all(raw, ?, 1), lambda h: lower(h)), ?)))""",
-        [DID_SQL_REGEX, sought, HANDLE_SQL_REGEX, sought],
+        [DID_SQL_REGEX, sought, MENTIONED_HANDLE_REGEX, sought],
     )
     _define_lines_view(con, f"row_id NOT IN (SELECT row_id FROM {DROPPED_TABLE})")
     return con.execute(f"SELECT count(*) FROM {DROPPED_TABLE}").fetchone()[0]

@@ -138,12 +138,13 @@ SCAN_REGEXES: dict[str, str] = {
     # On the output side a handle must be found with or without its '@'.
     "bare_domain": rf"(?<![\w\-.])({DOMAIN_REGEX})",
 }
-# A handle written as an @-mention (group 1), as the opt-out rule finds it in any text, case-insensitive: in
-# Python (`involvement.text_handles`) and, with "(?i)" before it, in DuckDB (ingestion's opt-out filter), so
-# no look-behind, which RE2 lacks. An e-mail address at the handle's domain counts too: an opt-out errs
-# towards removal.
-MENTIONED_HANDLE_REGEX = rf"@({DOMAIN_REGEX})"
-HANDLE_SQL_REGEX = "(?i)" + MENTIONED_HANDLE_REGEX
+# A handle written as an @-mention (group 1, lowercased by its users), as the opt-out rule finds it in any
+# text: the same pattern in Python (`involvement.text_handles`) and in DuckDB (ingestion's opt-out filter).
+# So no look-behind, which RE2 lacks, and no case-insensitive flag: the two engines fold non-ASCII letters
+# differently (Python's [a-z] takes the dotted and dotless i, RE2's not), ASCII classes say both cases alike.
+# An e-mail address at the handle's domain counts too: an opt-out errs towards removal.
+_HANDLE_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+MENTIONED_HANDLE_REGEX = rf"@((?:{_HANDLE_LABEL}\.)+[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9])"
 
 # ------------------------------------------------------------------------------------ audit refusal
 # Patterns for raw identifiers. Each returns a *kind*; callers never see the matched value, so a hit can be

@@ -28,7 +28,7 @@ IDENTIFIER_COLUMNS = ("did", "actor_did", "subject_did", "event_key", *URI_COLUM
 # an @-mention, involves that account.
 TEXT_COLUMNS = ("text", "facets_json", "raw")
 
-HANDLE_MENTION = re.compile(MENTIONED_HANDLE_REGEX, re.IGNORECASE)
+HANDLE_MENTION = re.compile(MENTIONED_HANDLE_REGEX)  # ASCII classes: no flag (identifiers.py)
 
 # Per value of a string array of identifiers (never null or empty), whether it is sought.
 Matcher = Callable[[pa.Array], np.ndarray]
@@ -69,6 +69,39 @@ def members_of(ids: Collection[str]) -> Matcher:
     """The matcher of an explicit set of identifiers."""
     sought = pa.array(sorted(ids), pa.large_string())
     return lambda values: pc.is_in(values, value_set=sought).to_numpy(zero_copy_only=False)
+
+
+def any_of(*matchers: Matcher) -> Matcher:
+    """The matcher of what any of `matchers` accepts."""
+    if len(matchers) == 1:
+        return matchers[0]
+    return lambda values: np.logical_or.reduce([np.asarray(m(values), dtype=bool) for m in matchers])
+
+
+# A lowercased handle, as `text_handles` gives it: no DID, URI or hex pseudonym looks like one.
+_HANDLE_LIKE = r"^[a-z0-9\-]+(?:\.[a-z0-9\-]+)+$"
+
+
+def handles_pseudonymized_in(pseudonyms: Collection[str], many: Callable[[list], list]) -> Matcher:
+    """The matcher of handles known only by pseudonym (the opt-out log's): a lowercased handle whose
+    pseudonym (`many`, a batch of identifiers to their pseudonyms) is one of `pseudonyms`."""
+    sought = pa.array(sorted(pseudonyms), pa.large_string())
+
+    def matches(values: pa.Array) -> np.ndarray:
+        hit = np.zeros(len(values), dtype=bool)
+        at = np.flatnonzero(
+            pc.fill_null(pc.match_substring_regex(values, _HANDLE_LIKE), False).to_numpy(zero_copy_only=False)
+        )
+        if not at.size:
+            return hit
+        candidates = values.take(pa.array(at))
+        distinct = pc.unique(candidates)
+        of_distinct = pa.array(many(distinct.to_pylist()), pa.large_string())
+        found = distinct.filter(pc.is_in(of_distinct, value_set=sought))
+        hit[at] = pc.is_in(candidates, value_set=found).to_numpy(zero_copy_only=False)
+        return hit
+
+    return matches
 
 
 def dids_pseudonymized_in(pseudonyms: Collection[str], many: Callable[[list], list]) -> Matcher:

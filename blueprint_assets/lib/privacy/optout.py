@@ -18,7 +18,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from blueprint_assets.lib.privacy.identifier_store import forget_digests
-from blueprint_assets.lib.privacy.involvement import URI_COLUMNS, involved_mask, members_of, uri_author
+from blueprint_assets.lib.privacy.involvement import (
+    URI_COLUMNS,
+    Matcher,
+    any_of,
+    handles_pseudonymized_in,
+    involved_mask,
+    members_of,
+    uri_author,
+)
 from blueprint_assets.lib.storage import storage
 from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
 from blueprint_assets.lib.storage.layout import DataLayout
@@ -40,6 +48,7 @@ class ForgetReport:
 
     removed_rows: dict[str, int] = field(default_factory=dict)
     dropped_releases: list[str] = field(default_factory=list)
+    handles: int = 0  # the account's handles sought in texts (found in its raw events, or logged before)
 
 
 def record_optout(state_dir: str | Path, pseudonym: str, handles: Collection[str] = ()) -> None:
@@ -52,14 +61,16 @@ def record_optout(state_dir: str | Path, pseudonym: str, handles: Collection[str
 
 
 def logged_optouts(state_dir: str | Path) -> set[str]:
-    """Pseudonyms of every account that opted out so far, and of its handles (entries, plus a pre-entry
-    `optouts.jsonl`)."""
-    found: set[str] = set()
-    for _, entry in read_entries(join(str(state_dir), OPTOUT_FOLDER)):
-        found.add(entry["pseudonym"])
-        found.update(entry.get("handles", ()))
+    """Pseudonyms of every account that opted out so far (entries, plus a pre-entry `optouts.jsonl`)."""
+    found = {entry["pseudonym"] for _, entry in read_entries(join(str(state_dir), OPTOUT_FOLDER))}
     legacy = storage.read_text(join(str(state_dir), OPTOUT_LOG)) or ""
     return found | {json.loads(line)["pseudonym"] for line in legacy.splitlines() if line.strip()}
+
+
+def logged_handles(state_dir: str | Path, account: str | None = None) -> set[str]:
+    """Pseudonyms of the handles of every opted-out account (or of the one with pseudonym `account`)."""
+    entries = (entry for _, entry in read_entries(join(str(state_dir), OPTOUT_FOLDER)))
+    return {h for entry in entries if account in (None, entry["pseudonym"]) for h in entry.get("handles", ())}
 
 
 def listed_dids(path: str | None) -> list[str]:
@@ -84,10 +95,10 @@ def _partition_files(lake: Lake, table: str) -> list[str]:
     return [lake.partition_file(table, "day", day) for day in lake.existing_days(table)]
 
 
-def _keep_uninvolved(ids: set[str], needles: list[str]) -> Callable[[pa.Table], pa.Array]:
-    """Keep mask: rows that do not involve any of `ids` under the shared rule (involvement.py); `needles`
-    are what a text naming the account holds (its DID, `@` and a handle)."""
-    return lambda table: pa.array(~involved_mask(table, members_of(ids), needles), pa.bool_())
+def _keep_uninvolved(matches: Matcher, needles: list[str]) -> Callable[[pa.Table], pa.Array]:
+    """Keep mask: rows that involve no identifier `matches` accepts, under the shared rule (involvement.py);
+    `needles` are what a text naming the account holds (its DID, `@` and a handle)."""
+    return lambda table: pa.array(~involved_mask(table, matches, needles), pa.bool_())
 
 
 def account_handles(lake: Lake, did: str) -> set[str]:
@@ -95,19 +106,24 @@ def account_handles(lake: Lake, did: str) -> set[str]:
     lowercased. Only the row groups that hold its events are read whole."""
     found: set[str] = set()
     for path in _partition_files(lake, "raw_events"):
-        filesystem, inner = resolve(path)
-        parquet = pq.ParquetFile(inner, filesystem=filesystem)
-        dids = parquet.read(columns=["did"]).column("did")
-        rows = np.flatnonzero(pc.fill_null(pc.equal(dids, did), False).to_numpy(zero_copy_only=False))
-        if not rows.size:
-            continue
-        ends = np.cumsum([parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)])
-        groups = sorted(set(np.searchsorted(ends, rows, side="right").tolist()))
-        table = parquet.read_row_groups(groups, columns=["did", "raw"])
-        for line in table.filter(pc.equal(table.column("did"), did)).column("raw").to_pylist():
+        for line in _account_lines(path, did):
             if line and '"handle"' in line:
                 found.update(_handles_in(json.loads(line), did))
     return found - {INVALID_HANDLE}
+
+
+def _account_lines(path: str, did: str) -> list[str | None]:
+    """The raw lines of `did` in a raw_events part: only the row groups that hold them are read whole."""
+    filesystem, inner = resolve(path)
+    with pq.ParquetFile(inner, filesystem=filesystem) as parquet:
+        dids = parquet.read(columns=["did"]).column("did")
+        rows = np.flatnonzero(pc.fill_null(pc.equal(dids, did), False).to_numpy(zero_copy_only=False))
+        if not rows.size:
+            return []
+        ends = np.cumsum([parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)])
+        groups = sorted(set(np.searchsorted(ends, rows, side="right").tolist()))
+        table = parquet.read_row_groups(groups, columns=["did", "raw"])
+    return table.filter(pc.equal(table.column("did"), did)).column("raw").to_pylist()
 
 
 def _handles_in(value: object, did: str) -> Iterator[str]:
@@ -132,30 +148,37 @@ def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], st
     same rows as the private ones.
     """
     lake = Lake(str(data_dir))
-    root = normalize_root(data_dir)
+    layout = DataLayout(normalize_root(data_dir))
     report = ForgetReport()
     handles = sorted(account_handles(lake, did))
+    found, earlier = {pseudonym(h) for h in handles}, logged_handles(layout.state, pseudonym(did))
+    # Logged first: a forget cut short still keeps the account and its handles out of later runs.
+    record_optout(layout.state, pseudonym(did), found | earlier)
+    report.handles = len(found | earlier)
     account = {did, did.lower(), *handles}
     needles = [did, *(f"@{handle}" for handle in handles)]
+    extra: list[Matcher] = []
+    if lost := earlier - found:  # a forget cut short already removed the raw events that named them
+        extra.append(handles_pseudonymized_in(lost, lambda values: [pseudonym(v) for v in values]))
+        needles = [did, "@"]  # every text with a mention is read: the lost handles are known by pseudonym
     ids = {*account, pseudonym(did)}
     for path in _partition_files(lake, "actions"):
         table = read_files([path])
-        involved = table.filter(pa.array(involved_mask(table, members_of(account), needles), pa.bool_()))
+        involved_rows = involved_mask(table, any_of(members_of(account), *extra), needles)
+        involved = table.filter(pa.array(involved_rows, pa.bool_()))
         for row in involved.to_pylist():
             # the row itself and the account's own records; not other people's posts it points to
             ids.update(pseudonym(row[c]) for c in ("event_key", "record_uri") if row[c])
             ids.update(pseudonym(row[c]) for c in URI_COLUMNS if uri_author(row[c]) == did)
-    keep = _keep_uninvolved(ids, needles)
+    keep = _keep_uninvolved(any_of(members_of(ids), *extra), needles)
     for table_name in (t for t in storage.list_folders(lake.root) if t not in RELEASE_TABLES):
         report.removed_rows[table_name] = sum(_rewrite(p, keep) for p in _partition_files(lake, table_name))
     for table_name in RELEASE_TABLES:
         report.dropped_releases += lake.drop_table(table_name)
-    layout = DataLayout(root)
     releases = layout.releases
     for name in storage.list_folders(releases):
         report.dropped_releases.append(name)
         storage.delete_tree(join(releases, name))
     report.dropped_releases = sorted(set(report.dropped_releases))
     forget_digests(layout.state)  # rebuilt from the rewritten raw parts by the next scan
-    record_optout(layout.state, pseudonym(did), [pseudonym(handle) for handle in handles])
     return report

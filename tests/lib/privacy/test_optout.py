@@ -1,4 +1,5 @@
-"""Forget's handle lookup (lib/privacy/optout.py): the handles an account's own raw events give it."""
+"""Forget by handle (lib/privacy/optout.py): the handles an account's own raw events give it, the log of
+their pseudonyms, and a forget run again after one cut short."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from blueprint_assets.lib.privacy.optout import account_handles, logged_optouts, record_optout
-from blueprint_assets.lib.storage.lake import Lake, write_table_atomic
+from blueprint_assets.lib.privacy.involvement import URI_COLUMNS
+from blueprint_assets.lib.privacy.optout import (
+    account_handles,
+    forget_account,
+    logged_handles,
+    logged_optouts,
+    record_optout,
+)
+from blueprint_assets.lib.privacy.pseudonyms import Pseudonymizer
+from blueprint_assets.lib.storage.lake import Lake, read_files, write_table_atomic
 
 ALICE = "did:plc:" + "a" * 24
 BOB = "did:plc:" + "b" * 24
@@ -51,4 +60,37 @@ def test_the_log_holds_the_pseudonyms_of_the_account_and_of_its_handles(tmp_path
     state = tmp_path / "state"
     record_optout(state, "p-account", ["p-handle-2", "p-handle-1"])
     record_optout(state, "p-other")
-    assert logged_optouts(state) == {"p-account", "p-handle-1", "p-handle-2", "p-other"}
+    assert logged_optouts(state) == {"p-account", "p-other"}  # accounts only: the audit counts them
+    assert logged_handles(state) == {"p-handle-1", "p-handle-2"}
+    assert logged_handles(state, "p-other") == set()
+
+
+def _day(lake: Lake, day: str, rows: list[tuple[str, str]]) -> None:
+    """A raw_events and an actions partition of posts (author DID, text)."""
+    raw = [json.dumps({"did": d, "text": t}) if not t.startswith("{") else t for d, t in rows]
+    write_table_atomic(pa.table({"did": [d for d, _ in rows], "raw": raw}), lake.day_file("raw_events", day))
+    columns = {c: [None] * len(rows) for c in URI_COLUMNS}
+    keys = [f"at://{d}/app.bsky.feed.post/{day}{i}" for i, (d, _) in enumerate(rows)]
+    actions = {"event_key": keys, "record_uri": keys, "actor_did": [d for d, _ in rows], **columns}
+    actions["text"] = [None if t.startswith("{") else t for _, t in rows]
+    write_table_atomic(pa.table(actions), lake.day_file("actions", day))
+
+
+def test_a_forget_cut_short_still_removes_texts_naming_a_handle_it_logged(tmp_path) -> None:
+    """The opt-out is logged before any table is rewritten. A forget run again after the account's raw
+    events are gone (so its handles cannot be read again) still finds texts naming a logged handle, by
+    pseudonym."""
+    data = tmp_path / "data"
+    lake = Lake(str(data))
+    pseudonym = Pseudonymizer(b"optout-test-secret")
+    _day(lake, "2025-03-01", [(ALICE, _identity(ALICE, "Alice.bsky.social")), (BOB, "hi @alice.bsky.social")])
+    first = forget_account(data, ALICE, pseudonym)
+    assert first.handles == 1 and first.removed_rows["actions"] == 2 and first.removed_rows["raw_events"] == 2
+    assert logged_handles(data / "state") == {pseudonym("alice.bsky.social")}
+    # Texts the first run did not see (a table it had not reached yet when cut short).
+    _day(lake, "2025-03-02", [(BOB, "thanks @ALICE.bsky.social!"), (BOB, "hello @bob.bsky.social")])
+    again = forget_account(data, ALICE, pseudonym)
+    assert again.handles == 1 and again.removed_rows == {"actions": 1, "raw_events": 1}
+    texts = read_files(lake.day_files("actions", ["2025-03-02"])).column("text").to_pylist()
+    assert texts == ["hello @bob.bsky.social"]
+    assert logged_optouts(data / "state") == {pseudonym(ALICE)}

@@ -171,7 +171,10 @@ def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], st
             ids.update(pseudonym(row[c]) for c in ("event_key", "record_uri") if row[c])
             ids.update(pseudonym(row[c]) for c in URI_COLUMNS if uri_author(row[c]) == did)
     keep = _keep_uninvolved(any_of(members_of(ids), *extra), needles)
-    for table_name in (t for t in storage.list_folders(lake.root) if t not in RELEASE_TABLES):
+    # actions last: the records it names are how the public tables' rows are found, so a forget cut short
+    # before it is done finds them all again when run again.
+    tables = [t for t in storage.list_folders(lake.root) if t not in RELEASE_TABLES]
+    for table_name in sorted(tables, key=lambda name: name == "actions"):
         report.removed_rows[table_name] = sum(_rewrite(p, keep) for p in _partition_files(lake, table_name))
     for table_name in RELEASE_TABLES:
         report.dropped_releases += lake.drop_table(table_name)

@@ -7,6 +7,7 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from blueprint_assets.lib.privacy.involvement import URI_COLUMNS
 from blueprint_assets.lib.privacy.optout import (
@@ -94,3 +95,43 @@ def test_a_forget_cut_short_still_removes_texts_naming_a_handle_it_logged(tmp_pa
     texts = read_files(lake.day_files("actions", ["2025-03-02"])).column("text").to_pylist()
     assert texts == ["hello @bob.bsky.social"]
     assert logged_optouts(data / "state") == {pseudonym(ALICE)}
+
+
+def test_a_forget_cut_short_before_actions_finds_the_public_rows_again(tmp_path, monkeypatch) -> None:
+    """Another account's reply names the forgotten account in a public table only through its post's
+    pseudonym, which forget reads from `actions`: `actions` is rewritten last, so a run cut short in a
+    public table and run again still removes the reply."""
+    from blueprint_assets.lib.privacy import optout
+
+    data = tmp_path / "data"
+    lake = Lake(str(data))
+    p = Pseudonymizer(b"optout-test-secret")
+    day = "2025-03-01"
+    post, reply = f"at://{ALICE}/app.bsky.feed.post/1", f"at://{BOB}/app.bsky.feed.post/2"
+    actions = {
+        "event_key": ["k1", "k2", "k3"], "record_uri": [post, reply, f"at://{BOB}/app.bsky.feed.post/3"],
+        "actor_did": [ALICE, BOB, BOB], "reply_parent_uri": [None, post, None],
+        **{c: [None] * 3 for c in URI_COLUMNS if c not in ("record_uri", "reply_parent_uri")},
+        "text": ["hello", "nice", "unrelated"],
+    }  # fmt: skip
+    write_table_atomic(pa.table(actions), lake.day_file("actions", day))
+    public = {
+        "event_id": [p("k1"), p("k2"), p("k3")], "actor": [p(ALICE), p(BOB), p(BOB)],
+        "reply_parent_id": [None, p(post), None], "text": ["hello", "nice", "unrelated"],
+    }  # fmt: skip
+    write_table_atomic(pa.table(public), lake.day_file("anonymized_posts", day))
+    real_rewrite = optout._rewrite
+
+    def cut_short(path: str, keep) -> int:
+        if "anonymized_posts" in path:
+            raise KeyboardInterrupt
+        return real_rewrite(path, keep)
+
+    monkeypatch.setattr(optout, "_rewrite", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        forget_account(data, ALICE, p)
+    monkeypatch.setattr(optout, "_rewrite", real_rewrite)
+    forget_account(data, ALICE, p)
+    texts = read_files(lake.day_files("anonymized_posts", [day])).column("text").to_pylist()
+    assert texts == ["unrelated"]
+    assert read_files(lake.day_files("actions", [day])).column("text").to_pylist() == ["unrelated"]

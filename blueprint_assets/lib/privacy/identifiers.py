@@ -144,7 +144,8 @@ SCAN_REGEXES: dict[str, str] = {
 # differently (Python's [a-z] takes the dotted and dotless i, RE2's not), ASCII classes say both cases alike.
 # An e-mail address at the handle's domain counts too: an opt-out errs towards removal.
 _HANDLE_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
-MENTIONED_HANDLE_REGEX = rf"@((?:{_HANDLE_LABEL}\.)+[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9])"
+HANDLE_REGEX_ASCII = rf"(?:{_HANDLE_LABEL}\.)+[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]"  # a handle, no '@'
+MENTIONED_HANDLE_REGEX = rf"@({HANDLE_REGEX_ASCII})"
 
 # ------------------------------------------------------------------------------------ audit refusal
 # Patterns for raw identifiers. Each returns a *kind*; callers never see the matched value, so a hit can be

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from blueprint_assets.lib.privacy.identifiers import MENTIONED_HANDLE_REGEX
+from blueprint_assets.lib.privacy.identifiers import HANDLE_REGEX_ASCII, MENTIONED_HANDLE_REGEX
 from blueprint_assets.lib.privacy.scans import DID_PATTERN
 
 URI_COLUMNS = ("record_uri", "reply_parent_uri", "reply_root_uri", "quote_uri", "subject_uri")
@@ -78,8 +78,8 @@ def any_of(*matchers: Matcher) -> Matcher:
     return lambda values: np.logical_or.reduce([np.asarray(m(values), dtype=bool) for m in matchers])
 
 
-# A lowercased handle, as `text_handles` gives it: no DID, URI or hex pseudonym looks like one.
-_HANDLE_LIKE = r"^[a-z0-9\-]+(?:\.[a-z0-9\-]+)+$"
+# A whole value that is a handle, as `text_handles` gives them: no DID, URI or hex pseudonym is one.
+_WHOLE_HANDLE = f"^{HANDLE_REGEX_ASCII}$"
 
 
 def handles_pseudonymized_in(pseudonyms: Collection[str], many: Callable[[list], list]) -> Matcher:
@@ -90,7 +90,9 @@ def handles_pseudonymized_in(pseudonyms: Collection[str], many: Callable[[list],
     def matches(values: pa.Array) -> np.ndarray:
         hit = np.zeros(len(values), dtype=bool)
         at = np.flatnonzero(
-            pc.fill_null(pc.match_substring_regex(values, _HANDLE_LIKE), False).to_numpy(zero_copy_only=False)
+            pc.fill_null(pc.match_substring_regex(values, _WHOLE_HANDLE), False).to_numpy(
+                zero_copy_only=False
+            )
         )
         if not at.size:
             return hit

@@ -138,6 +138,16 @@ def _handles_in(value: object, did: str) -> Iterator[str]:
             yield from _handles_in(inner, did)
 
 
+def _lost_handles(
+    lost: set[str], pseudonym: Callable[[str], str], needles: list[str]
+) -> tuple[list[Matcher], list[str]]:
+    """(extra matchers, text needles) for handles logged by a forget cut short, whose raw events are gone:
+    known by pseudonym only, so every text with a mention is read and its handles pseudonymized."""
+    if not lost:
+        return [], needles
+    return [handles_pseudonymized_in(lost, lambda values: [pseudonym(v) for v in values])], [needles[0], "@"]
+
+
 def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], str]) -> ForgetReport:
     """Remove every stored row made by, about or mentioning `did`, log the opt-out, drop affected releases.
 
@@ -150,27 +160,24 @@ def forget_account(data_dir: str | Path, did: str, pseudonym: Callable[[str], st
     lake = Lake(str(data_dir))
     layout = DataLayout(normalize_root(data_dir))
     report = ForgetReport()
+    me = pseudonym(did)
     handles = sorted(account_handles(lake, did))
-    found, earlier = {pseudonym(h) for h in handles}, logged_handles(layout.state, pseudonym(did))
+    found, earlier = {pseudonym(h) for h in handles}, logged_handles(layout.state, me)
     # Logged first: a forget cut short still keeps the account and its handles out of later runs.
-    record_optout(layout.state, pseudonym(did), found | earlier)
+    record_optout(layout.state, me, found | earlier)
     report.handles = len(found | earlier)
     account = {did, did.lower(), *handles}
-    needles = [did, *(f"@{handle}" for handle in handles)]
-    extra: list[Matcher] = []
-    if lost := earlier - found:  # a forget cut short already removed the raw events that named them
-        extra.append(handles_pseudonymized_in(lost, lambda values: [pseudonym(v) for v in values]))
-        needles = [did, "@"]  # every text with a mention is read: the lost handles are known by pseudonym
-    ids = {*account, pseudonym(did)}
+    lost, needles = _lost_handles(earlier - found, pseudonym, [did, *(f"@{h}" for h in handles)])
+    ids = {*account, me}
     for path in _partition_files(lake, "actions"):
         table = read_files([path])
-        involved_rows = involved_mask(table, any_of(members_of(account), *extra), needles)
+        involved_rows = involved_mask(table, any_of(members_of(account), *lost), needles)
         involved = table.filter(pa.array(involved_rows, pa.bool_()))
         for row in involved.to_pylist():
             # the row itself and the account's own records; not other people's posts it points to
             ids.update(pseudonym(row[c]) for c in ("event_key", "record_uri") if row[c])
             ids.update(pseudonym(row[c]) for c in URI_COLUMNS if uri_author(row[c]) == did)
-    keep = _keep_uninvolved(any_of(members_of(ids), *extra), needles)
+    keep = _keep_uninvolved(any_of(members_of(ids), *lost), needles)
     # actions last: the records it names are how the public tables' rows are found, so a forget cut short
     # before it is done finds them all again when run again.
     tables = [t for t in storage.list_folders(lake.root) if t not in RELEASE_TABLES]

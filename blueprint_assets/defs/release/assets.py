@@ -213,8 +213,9 @@ def dataset_release(
         for i, t in zip(splits[n].column("id").to_pylist(), last_texts(splits[n]), strict=True)
     )
     cards = persona_cards_for(
-        lake, context, cluster_maps(lake, context), hidden.flags_many, settings.quote_min_cluster_size
-    )
+        lake, context, cluster_maps(lake, context), hidden.flags_many, settings.quote_min_cluster_size,
+        privacy.worker_count(),
+    )  # fmt: skip
     card_context = card_context_for(lake, context, privacy, settings)
     folder = release_dir(lake, context)
     granularities = {k: Granularity(splits, cards[k]) for k, splits in per_k.items()}
@@ -412,9 +413,10 @@ def persona_cards_for(
     maps: dict[int, dict[str, int]],
     hidden_texts,
     quote_min_cluster_size: int,
+    workers: int = 1,
 ) -> dict[int, dict[int, str]]:
     """Per K, a Markdown card per cluster; posts that `hidden_texts(texts)` flags True (they hold a hidden
-    answer) are left out."""
+    answer) are left out. `workers` processes share the tokenizing."""
     from blueprint_assets.lib.personas.cards import CardInputs, CardOptions, cards_of
 
     options = CardOptions(quote_min_cluster_size=quote_min_cluster_size)
@@ -427,7 +429,7 @@ def persona_cards_for(
     posts = rows.filter(pa.array([not hit for hit in flagged], pa.bool_()))
     post_vectors = release_rows(lake, "post_embeddings", days, ["record_id", "vector"])
     dim = len(post_vectors.column("vector")[0]) if post_vectors.num_rows else matrix.shape[1]
-    inputs = CardInputs.read(rows, posts, post_vectors)  # read and tokenized once for every K
+    inputs = CardInputs.read(rows, posts, post_vectors, workers)  # read and tokenized once for every K
     cards = {}
     for k, clusters in sorted(maps.items()):
         assignments = np.asarray([clusters[u] for u in users])

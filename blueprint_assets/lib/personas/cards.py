@@ -1,15 +1,15 @@
 """Persona cards: one Markdown page per cluster, built only from public-safe (anonymized) inputs.
 
 Each card shows the cluster's size, its action-type mix against the population, activity, its most
-distinctive terms (class-based TF-IDF of the cluster vs the whole population, over anonymized text
-with placeholders removed) and three representative posts nearest the cluster centroid.
+distinctive terms (lib/personas/card_terms.py) and three representative posts nearest the cluster centroid.
 Output is deterministic: every ranking has an explicit tie-break. A release's Ks share one read of the
-rows (`CardInputs`: actors, actions and tokens as codes); each K counts them with numpy (`cards_of`).
+rows (`CardInputs`: actors and actions as codes, the posts' tokens as (word, author) couples); each K
+counts them with numpy and takes each cluster's posts from one sort (`cards_of`), ordering only the
+nearest run of ties in Python.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -22,26 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.personas.card_terms import Codes, Couples, Tokens, term_scores
 from blueprint_assets.lib.release.audit.evidence import findable_keys, text_key
 from blueprint_assets.lib.release.policy import QUOTE_MIN_CLUSTER_SIZE
 
 Rows = pa.Table | Sequence[Mapping[str, Any]]
 AUTHORED = frozenset({"post", "reply", "quote"})
-PLACEHOLDER_RE = re.compile(r"<[A-Z][A-Z_]*>")
-# Letter-only words (any script), with an optional apostrophe suffix ("don't"); digits never count.
-TOKEN_RE = re.compile(r"[^\W\d_]{2,}(?:'[^\W\d_]+)?")
 # Backslash-escape Markdown syntax so posts render literally (placeholders would otherwise vanish as HTML).
 MD_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>#|~])")
-_STOPWORDS_TEXT = """a about above after again against all also am an and any are aren't as at be because been before being
-    below between both but by can can't could couldn't did didn't do does doesn't doing don't down during each
-    even few for from further get got had hadn't has hasn't have haven't having he he's her here here's hers
-    herself him himself his how how's i i'm i've if in into is isn't it it's its itself just let's like me
-    more most much my myself no nor not now of off on once one only or other our ours ourselves out over own
-    really same she she's should shouldn't so some such than that that's the their theirs them themselves then
-    there there's these they they're they've this those through to too under until up us very was wasn't we
-    we're we've were weren't what what's when where which while who who's whom why will with won't would
-    wouldn't yes yet you you're you've your yours yourself yourselves im dont cant thats its ive youre"""
-STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -100,82 +88,6 @@ def _vectors(vectors: Mapping[str, Any] | pa.Table) -> _Vectors:
     return _Vectors({record_id: row for row, record_id in enumerate(ids)}, matrix)
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens of anonymized text, without placeholders, stopwords or numbers."""
-    cleaned = PLACEHOLDER_RE.sub(" ", text).lower().replace("’", "'")
-    return [tok for tok in TOKEN_RE.findall(cleaned) if tok not in STOPWORDS]
-
-
-def distinctive_terms(
-    texts_by_cluster: Mapping[int, Sequence[tuple[str, str]]], n_terms: int = 12, min_term_users: int = 3
-) -> dict[int, list[tuple[str, float, float, float]]]:
-    """Class-based TF-IDF (BERTopic's c-TF-IDF): a cluster's term frequency weighted by log(1 + A / f_t).
-
-    `texts_by_cluster` maps cluster id to (user, text) pairs. A is the mean number of tokens per cluster
-    and f_t the term's count over all clusters, so terms common everywhere score low. Returns, per cluster,
-    (term, score, per-1k-tokens in the cluster, per-1k-tokens in the rest), best first, ties by term.
-    """
-    cids = list(texts_by_cluster)
-    pairs = [(index, user, text) for index, cid in enumerate(cids) for user, text in texts_by_cluster[cid]]
-    tokens = _Tokens.of([tokenize(text) for _, _, text in pairs])
-    users = _Codes.of([user for _, user, _ in pairs])
-    clusters = np.fromiter((index for index, _, _ in pairs), np.int64, len(pairs))
-    return _term_scores(tokens, clusters, users.codes, cids, n_terms, min_term_users)
-
-
-class _Tokens(NamedTuple):
-    """The tokens of many texts as codes into one vocabulary, with the text each token is from."""
-
-    codes: np.ndarray
-    text: np.ndarray
-    vocabulary: list[str]
-
-    @classmethod
-    def of(cls, token_lists: list[list[str]]) -> _Tokens:
-        words = _Codes.of([token for tokens in token_lists for token in tokens])
-        lengths = np.fromiter((len(tokens) for tokens in token_lists), np.int64, len(token_lists))
-        return cls(words.codes, np.repeat(np.arange(len(token_lists)), lengths), words.names)
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted (numpy's hash-based `unique` is several times slower on int64 here)."""
-    ordered = np.sort(values)
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
-
-
-def _term_scores(
-    tokens: _Tokens, cluster_of_text: np.ndarray, user_of_text: np.ndarray, cids: list[int],
-    n_terms: int, min_term_users: int,
-) -> dict[int, list[tuple[str, float, float, float]]]:  # fmt: skip
-    """`distinctive_terms` of tokenized texts: each text's cluster (an index into `cids`, -1: none) and
-    user code. Tokens and distinct users per (cluster, term) are counted with numpy; only the pairs used
-    by enough users are scored, in Python, with the same float operations as ever."""
-    cluster = cluster_of_text[tokens.text]
-    kept = cluster >= 0
-    cluster, term = cluster[kept], tokens.codes[kept]
-    user = user_of_text[tokens.text][kept]
-    words, people = len(tokens.vocabulary), int(user.max(initial=0)) + 1
-    pairs, pair_of_token, counts = np.unique(cluster * words + term, return_inverse=True, return_counts=True)
-    # Distinct (pair, user) couples, counted per pair; keyed by the pair's index (< tokens), not its value,
-    # so the key stays below tokens x users and cannot overflow.
-    users_per_pair = np.bincount(_distinct(pair_of_token * people + user) // people, minlength=len(pairs))
-    total = np.bincount(term, minlength=words).tolist()
-    sizes = np.bincount(cluster, minlength=len(cids)).tolist()
-    grand = sum(sizes)
-    avg_tokens = grand / max(len(cids), 1)
-    scored: list[list[tuple[str, float, float, float]]] = [[] for _ in cids]
-    used = users_per_pair >= min_term_users
-    for pair, count in zip(pairs[used].tolist(), counts[used].tolist(), strict=True):
-        index, code = divmod(pair, words)
-        size, rest = sizes[index], grand - sizes[index]
-        score = (count / size) * math.log(1.0 + avg_tokens / total[code])
-        rest_rate = 1000.0 * (total[code] - count) / rest if rest else 0.0
-        scored[index].append((tokens.vocabulary[code], score, 1000.0 * count / size, rest_rate))
-    for terms in scored:
-        terms.sort(key=lambda item: (-round(item[1], 12), item[0]))
-    return {cid: terms[:n_terms] for cid, terms in zip(cids, scored, strict=True)}
-
-
 def _escape(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     if len(flat) > limit:
@@ -188,32 +100,48 @@ def _pct(part: float, whole: float) -> str:
 
 
 def representative_posts(
-    posts: Sequence[tuple[str, str]], vectors: _Vectors, centroid: np.ndarray, n: int
+    inputs: CardInputs, posts: np.ndarray, centroid: np.ndarray, n: int
 ) -> list[tuple[str, float]]:
-    """The n distinct texts whose vectors are most cosine-similar to the centroid, ties by record id."""
+    """The n distinct texts among the authored posts at `posts` (indices into `inputs.authored`) whose
+    vectors are most cosine-similar to the centroid: by similarity rounded to 9 places, ties by record id
+    and text. Only the leading run of ties is ordered in Python, not the cluster's every post."""
     c = np.asarray(centroid, dtype=np.float64)
     c = c / max(float(np.linalg.norm(c)), 1e-12)
-    rows = [(vectors.row_of.get(record_id), record_id, text) for record_id, text in posts]
-    rows = [row for row in rows if row[0] is not None]
-    if not rows:
+    rows = inputs.vector_rows[posts]
+    posts = posts[rows >= 0]
+    if not len(posts):
         return []
-    matrix = vectors.matrix[[row for row, _, _ in rows]].astype(np.float64)
-    similarity = (matrix @ c) / np.maximum(np.linalg.norm(matrix, axis=1), 1e-12)
-    scored = sorted(
-        (-round(sim, 9), record_id, text)
-        for sim, (_, record_id, text) in zip(similarity.tolist(), rows, strict=True)
-    )
+    matrix = inputs.vectors.matrix[rows[rows >= 0]].astype(np.float64)
+    similarity = ((matrix @ c) / np.maximum(np.linalg.norm(matrix, axis=1), 1e-12)).tolist()
     chosen: list[tuple[str, float]] = []
     seen: set[str] = set()
-    for neg_sim, _, text in scored:
-        key = " ".join(text.split()).lower()
-        if key in seen:
-            continue
-        seen.add(key)
-        chosen.append((text, -neg_sim))
+    ties: list[tuple[str, str]] = []
+    tied = None
+    for at in np.argsort(-np.asarray(similarity), kind="stable").tolist():
+        rounded = round(similarity[at], 9)  # monotonic: equal rounded values are neighbours here
+        if rounded != tied:
+            if _choose(sorted(ties), tied, seen, chosen, n):
+                return chosen
+            ties, tied = [], rounded
+        _, record_id, text = inputs.authored[posts[at]]
+        ties.append((record_id, text))
+    _choose(sorted(ties), tied, seen, chosen, n)
+    return chosen
+
+
+def _choose(
+    ties: list[tuple[str, str]], similarity: float | None, seen: set[str], chosen: list, n: int
+) -> bool:
+    """Add the texts of one run of tied posts, in order, skipping texts already chosen (by their
+    whitespace- and case-folded form); True once `n` are chosen."""
+    for _, text in ties:
         if len(chosen) == n:
             break
-    return chosen
+        key = " ".join(text.split()).lower()
+        if key not in seen:
+            seen.add(key)
+            chosen.append((text, similarity))
+    return len(chosen) == n
 
 
 def _render(
@@ -284,38 +212,30 @@ def _activity(per_user: Sequence[int], actions: Counter[str]) -> dict[str, Any]:
     }
 
 
-class _Codes(NamedTuple):
-    """A column as the index of each value into its distinct values, in order of first appearance."""
-
-    codes: np.ndarray
-    names: list[Any]
-
-    @classmethod
-    def of(cls, values: list[Any]) -> _Codes:
-        index: dict[Any, int] = {}  # any hashable value, None included, as the rows hold it
-        codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int64, len(values))
-        return cls(codes, list(index))
-
-
 @dataclass
 class CardInputs:
     """What the cards of every K read, read once: the action rows (as codes of actor and action), the
     authored posts with their tokens, the post vectors and, on first use, the texts a search would find
     (`findable`)."""
 
-    actors: _Codes
-    actions: _Codes
+    actors: Codes
+    actions: Codes
     authored: list[tuple[str, str, str]]  # (actor, record_id, text) of the texted posts
-    authors: _Codes  # the actor of each authored post
-    tokens: _Tokens  # their tokens
+    authors: Codes  # the actor of each authored post
+    vocabulary: list[str]  # the words of their tokens
+    couples: Couples  # their tokens, as (word, author) couples
     vectors: _Vectors
+    vector_rows: np.ndarray  # each authored post's row in `vectors` (-1: it has none)
     texts: list[str | None]  # every post text, for `findable`
     _findable: set[str] | None = None
 
     @classmethod
-    def read(cls, actions: Rows, posts: Rows, vectors: Mapping[str, Any] | pa.Table) -> CardInputs:
+    def read(
+        cls, actions: Rows, posts: Rows, vectors: Mapping[str, Any] | pa.Table, workers: int = 1
+    ) -> CardInputs:
         """actions: (actor, action) rows; posts: (actor, action, text, record_id) rows, of which only
-        post/reply/quote with text are quoted; vectors: post_embeddings rows or record_id -> vector."""
+        post/reply/quote with text are quoted; vectors: post_embeddings rows or record_id -> vector.
+        `workers` forked processes share the tokenizing (`Tokens.of_texts`)."""
         actors, kinds = _columns(actions, ("actor", "action"))
         post_actors, post_kinds, texts, record_ids = _columns(posts, ("actor", "action", "text", "record_id"))
         authored = [
@@ -323,9 +243,22 @@ class CardInputs:
             for actor, action, text, record_id in zip(post_actors, post_kinds, texts, record_ids, strict=True)
             if action in AUTHORED and text and text.strip()
         ]
-        authors = _Codes.of([actor for actor, _, _ in authored])
-        tokens = _Tokens.of([tokenize(text) for _, _, text in authored])
-        return cls(_Codes.of(actors), _Codes.of(kinds), authored, authors, tokens, _vectors(vectors), texts)
+        authors = Codes.of([actor for actor, _, _ in authored])
+        tokens = Tokens.of_texts([text for _, _, text in authored], workers)
+        coded = _vectors(vectors)
+        rows = np.fromiter((coded.row_of.get(r, -1) for _, r, _ in authored), np.int64, len(authored))
+        couples = Couples.of(tokens, authors.codes)
+        return cls(
+            Codes.of(actors),
+            Codes.of(kinds),
+            authored,
+            authors,
+            tokens.vocabulary,
+            couples,
+            coded,
+            rows,
+            texts,
+        )
 
     def findable(self) -> set[str]:
         """`findable_keys` of every post text (only clusters under quote_min_cluster_size need it)."""
@@ -355,10 +288,10 @@ def build_persona_cards(
     return cards_of(CardInputs.read(actions, posts, vectors), clusters, centroids, options)
 
 
-def _cluster_index(users: _Codes, user_cluster: dict[str, int], cluster_ids: list[int]) -> np.ndarray:
-    """Per row of a coded user column, its cluster's index in `cluster_ids` (-1: not clustered)."""
+def _cluster_of_names(users: Codes, user_cluster: dict[str, int], cluster_ids: list[int]) -> np.ndarray:
+    """Per distinct user of a coded user column, its cluster's index in `cluster_ids` (-1: not clustered)."""
     dense = {cid: i for i, cid in enumerate(cluster_ids)}
-    return np.asarray([dense.get(user_cluster.get(u), -1) for u in users.names], np.int64)[users.codes]
+    return np.asarray([dense.get(user_cluster.get(u), -1) for u in users.names], np.int64)
 
 
 def _action_counts(
@@ -367,7 +300,7 @@ def _action_counts(
     """(actions per clustered user, actions per cluster by type), counted over codes with numpy: a release's
     every K counts the window's actions."""
     actors, actions = inputs.actors, inputs.actions
-    cluster = _cluster_index(actors, user_cluster, cluster_ids)
+    cluster = _cluster_of_names(actors, user_cluster, cluster_ids)[actors.codes]
     kept = cluster >= 0
     per_actor = np.bincount(actors.codes[kept], minlength=len(actors.names)).tolist()
     per_user = Counter({u: n for u, n in zip(actors.names, per_actor, strict=True) if n})
@@ -400,28 +333,34 @@ def cards_of(
     pop = _activity([per_user[u] for u in sorted(user_cluster)], population)
     pop["users"] = len(user_cluster)
 
-    records: dict[int, list[tuple[str, str]]] = {cid: [] for cid in cluster_ids}
-    for actor, record_id, text in inputs.authored:
-        cid = user_cluster.get(actor)
-        if cid is not None:
-            records[cid].append((record_id, text))
-    terms = _term_scores(
-        inputs.tokens, _cluster_index(inputs.authors, user_cluster, cluster_ids), inputs.authors.codes,
-        cluster_ids, options.n_terms, options.min_term_users,
-    )  # fmt: skip
+    author_cluster = _cluster_of_names(inputs.authors, user_cluster, cluster_ids)
+    post_cluster = author_cluster[inputs.authors.codes]
+    terms = term_scores(
+        inputs.couples,
+        inputs.vocabulary,
+        author_cluster,
+        cluster_ids,
+        options.n_terms,
+        options.min_term_users,
+    )
+    # Each cluster's authored posts, in their order: one stable sort, cut per cluster.
+    by_cluster_posts = np.argsort(post_cluster, kind="stable")
+    cuts = np.searchsorted(post_cluster[by_cluster_posts], np.arange(len(cluster_ids) + 1))
     # Only clusters under quote_min_cluster_size need the (costly) set of findable texts.
     small = any(len(members[cid]) < options.quote_min_cluster_size for cid in cluster_ids)
     findable = inputs.findable() if small else set()
 
     cards: dict[int, str] = {}
-    for cid in cluster_ids:
+    for index, cid in enumerate(cluster_ids):
         stats = _activity([per_user[u] for u in members[cid]], by_cluster[cid])
-        quotable = records[cid]
+        posts = by_cluster_posts[cuts[index] : cuts[index + 1]]
+        quotable = posts
         if len(members[cid]) < options.quote_min_cluster_size:
-            quotable = [(r, t) for r, t in quotable if text_key(t) not in findable]
+            keep = (text_key(inputs.authored[at][2]) not in findable for at in posts.tolist())
+            quotable = posts[np.fromiter(keep, bool, len(posts))]
         centroid = np.asarray(centroids[cid])
-        examples = representative_posts(quotable, inputs.vectors, centroid, options.n_posts)
-        withheld = not examples and len(quotable) < len(records[cid])
-        withheld = withheld and bool(representative_posts(records[cid], inputs.vectors, centroid, 1))
+        examples = representative_posts(inputs, quotable, centroid, options.n_posts)
+        withheld = not examples and len(quotable) < len(posts)
+        withheld = withheld and bool(representative_posts(inputs, posts, centroid, 1))
         cards[cid] = _render(cid, len(members[cid]), stats, pop, terms[cid], examples, options, withheld)
     return cards

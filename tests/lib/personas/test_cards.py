@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
-from blueprint_assets.lib.personas.cards import CardOptions, build_persona_cards, distinctive_terms, tokenize
+from blueprint_assets.lib.personas.card_terms import distinctive_terms, tokenize
+from blueprint_assets.lib.personas.cards import CardOptions, build_persona_cards
 from blueprint_assets.lib.personas.encoder import load_encoder
 
 POLITICS = [
@@ -255,15 +256,80 @@ def test_distinctive_terms_equal_the_counting_by_loops(min_term_users: int) -> N
     assert list(got) == [5, -1, 2, 9, 7] and got[7] == [] and any(got.values())
 
 
-def test_term_counting_keys_do_not_overflow_with_many_clusters_users_and_words() -> None:
-    """Clusters x words x users past 2**63: the (pair, user) key is built from the pair's index instead."""
-    from blueprint_assets.lib.personas.cards import _term_scores, _Tokens
+def test_term_counting_handles_millions_of_clusters() -> None:
+    """Cluster indices past 2**21, with few words and users: the (cluster, term) keys stay exact."""
+    from blueprint_assets.lib.personas.card_terms import Couples, Tokens, term_scores
 
-    words, people, clusters = 4, 2**42, 2**21
-    tokens = _Tokens(np.array([3, 3, 0]), np.array([0, 1, 2]), ["w0", "w1", "w2", "w3"])
-    users = np.array([0, people - 1, 1])  # two users say w3 in the last cluster, one says w0 in the first
-    scored = _term_scores(
-        tokens, np.array([clusters - 1, clusters - 1, 0]), users, list(range(clusters)), 5, 2
+    clusters = 2**21
+    tokens = Tokens(np.array([3, 3, 0]), np.array([0, 1, 2]), ["w0", "w1", "w2", "w3"])
+    couples = Couples.of(tokens, np.array([0, 1, 2]))  # text i by user i
+    # Two users say w3 in the last cluster, one says w0 in the first.
+    scored = term_scores(
+        couples, tokens.vocabulary, np.array([clusters - 1, clusters - 1, 0]), list(range(clusters)), 5, 2
     )
     assert {cid: [t[0] for t in terms] for cid, terms in scored.items() if terms} == {clusters - 1: ["w3"]}
-    assert words == len(tokens.vocabulary)
+    assert couples.tokens.tolist() == [1, 1, 1] and couples.term.tolist() == [0, 3, 3]
+
+
+def test_tokens_coded_by_forked_workers_equal_one_pass() -> None:
+    """Each worker codes its share into its own vocabulary; merged, every code is the one-pass code."""
+    import random
+
+    from blueprint_assets.lib.personas.card_terms import Tokens
+
+    rng = random.Random(7)
+    words = ["vote", "ballot", "garden", "tomato", "rose", "senate", "don't", "mulch", "ünïcode", "<URL>"]
+    # Words first seen late (only in the last texts) must get codes after every earlier word.
+    texts = [
+        " ".join(rng.choice(words[: 3 + i // 300]) for _ in range(rng.randint(0, 8))) for i in range(2_400)
+    ]
+    one, forked = Tokens.of_texts(texts, 1), Tokens.of_texts(texts, 2)
+    assert forked.vocabulary == one.vocabulary and len(one.vocabulary) > 6
+    assert forked.codes.tolist() == one.codes.tolist() and forked.text.tolist() == one.text.tolist()
+    assert [one.vocabulary[c] for c in one.codes[one.text == 5].tolist()] == tokenize(texts[5])
+
+
+def _nearest_by_full_sort(posts, vectors, centroid, n):
+    """The nearest posts as first written: every post sorted by (-similarity to 9 places, record id, text)."""
+    c = np.asarray(centroid, dtype=np.float64)
+    c = c / max(float(np.linalg.norm(c)), 1e-12)
+    scored = []
+    for record_id, text in posts:
+        v = np.asarray(vectors[record_id], dtype=np.float64)
+        scored.append((-round(float(v @ c / max(float(np.linalg.norm(v)), 1e-12)), 9), record_id, text))
+    chosen, seen = [], set()
+    for neg_sim, _, text in sorted(scored):
+        key = " ".join(text.split()).lower()
+        if key not in seen:
+            seen.add(key)
+            chosen.append((text, -neg_sim))
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_representative_posts_order_ties_by_record_id_as_a_full_sort(seed: int) -> None:
+    """Posts tied on similarity (same vector, or apart by less than the 9 places kept) come by record id,
+    and a text already quoted (up to case and spaces) is skipped: as a sort of every post would give."""
+    import random
+
+    from blueprint_assets.lib.personas.cards import CardInputs, representative_posts
+
+    rng = random.Random(seed)
+    base = [np.array([1.0, 0.0, 0.0]), np.array([0.6, 0.8, 0.0]), np.array([0.0, 0.0, 1.0])]
+    rows, vectors = [], {}
+    for i in range(60):
+        record_id = f"r{rng.randrange(10**6):06d}"
+        vector = base[rng.randrange(3)] + (rng.choice([0.0, 1e-12, 1e-3]) * np.array([0.0, 1.0, 0.0]))
+        text = rng.choice(["Same text", "same   TEXT", f"post {i}", f"other {i % 7}"])
+        rows.append({"actor": "u", "action": "post", "text": text, "record_id": record_id})
+        vectors[record_id] = vector
+    inputs = CardInputs.read(rows, rows, vectors)
+    everyone = np.arange(len(inputs.authored))
+    for n in (1, 3, 8):
+        centroid = base[rng.randrange(3)]
+        got = representative_posts(inputs, everyone, centroid, n)
+        posts = [(record_id, text) for _, record_id, text in inputs.authored]
+        assert got == _nearest_by_full_sort(posts, {r: vectors[r] for r, _ in posts}, centroid, n)
+        assert len(got) == n

@@ -207,10 +207,13 @@ def dataset_release(
 
     per_k = load_splits(lake, context)
     hidden = AnswerIndex(  # the answer keys: each hidden thread's id and last text
-        {"id": i, "text": t}
-        for splits in per_k.values()
-        for n in HIDDEN_SPLITS
-        for i, t in zip(splits[n].column("id").to_pylist(), last_texts(splits[n]), strict=True)
+        (
+            {"id": i, "text": t}
+            for splits in per_k.values()
+            for n in HIDDEN_SPLITS
+            for i, t in zip(splits[n].column("id").to_pylist(), last_texts(splits[n]), strict=True)
+        ),
+        workers=privacy.worker_count(),
     )
     cards = persona_cards_for(
         lake, context, cluster_maps(lake, context), hidden.flags_many, settings.quote_min_cluster_size,

@@ -159,14 +159,16 @@ def dataset_release_privacy_scan(
 
 
 @asset_check(asset="dataset_release", **RELEASE_CHECK)
-def dataset_release_no_answers(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+def dataset_release_no_answers(
+    context: AssetCheckExecutionContext, lake: LakeResource, privacy: PrivacyResource
+) -> AssetCheckResult:
     """No validation/test answer (its action or its text) appears anywhere in public/."""
     from blueprint_assets.lib.release.answer_leaks import AnswerIndex, load_answer_rows
     from blueprint_assets.lib.release.layout import answer_files, public_dir
     from blueprint_assets.lib.release.public_scan import scan_public
 
     folder = release_dir(lake, context)
-    index = AnswerIndex(load_answer_rows(answer_files(folder)))
+    index = AnswerIndex(load_answer_rows(answer_files(folder)), workers=privacy.worker_count())
     findings = scan_public(public_dir(folder), index)
     if not len(index):
         findings.append("private/ holds no answer keys: nothing to score against")

@@ -15,6 +15,7 @@ other answers, which names where that answer would start and how long it is; the
 middle and last windows and its length then confirm, and only those candidates go through the exact
 lookup. A hash never misses an exact match, so the result is the same as the lookup alone, at a fraction
 of its cost, and anchoring on a rare window keeps it linear when thousands of answers share an opening.
+A bulk search (`found_in`) is shared by the index's `workers` forked processes.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from blueprint_assets.lib.parallel import forked_map
 
 MIN_CHARS = 16
 # A persona card truncates a post near 280 characters; compare at most this much of an answer.
@@ -48,7 +52,9 @@ def normalise(text: str) -> str:
 class AnswerIndex:
     """Hidden answer texts, searchable inside any larger text in linear time."""
 
-    def __init__(self, answers: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(self, answers: Iterable[Mapping[str, Any]], workers: int = 1) -> None:
+        """`workers` forked processes share each bulk search (`found_in`)."""
+        self.workers = workers
         # prefix -> length -> full text -> ids: a position costs one lookup per distinct answer length
         # sharing its prefix, not one comparison per answer (answers often share an opening).
         self.by_prefix: dict[str, dict[int, dict[str, list[str]]]] = {}
@@ -76,7 +82,7 @@ class AnswerIndex:
         windows = [t[:MIN_CHARS] + t[_middle(len(t)) :][:MIN_CHARS] + t[-MIN_CHARS:] for t in full]
         ends = _window_hashes(_code_points(windows))[::MIN_CHARS]
         keys = _mix(ends[0::3], lengths.astype(np.uint64), ends[1::3], ends[2::3])
-        self._answer_set = pa.array(np.unique(keys), pa.uint64())
+        self._answer_set = np.unique(keys)
         anchor, anchor_at = _anchors(full, lengths)
         triples = np.unique(
             np.stack([anchor, anchor_at.astype(np.uint64), lengths.astype(np.uint64)], axis=1), axis=0
@@ -86,7 +92,7 @@ class AnswerIndex:
         anchors, self._group_low, self._group_count = np.unique(
             triples[:, 0], return_index=True, return_counts=True
         )
-        self._anchor_set = pa.array(anchors, pa.uint64())
+        self._anchor_set = anchors
         self._screen = np.zeros(1 << _SCREEN_BITS, dtype=bool)
         self._screen[anchors >> np.uint64(64 - _SCREEN_BITS)] = True  # cheap first pass
 
@@ -130,6 +136,13 @@ class AnswerIndex:
             return {}
         # Texts repeat (a liked post is the context of every like of it): each distinct one is scanned once.
         distinct = list(dict.fromkeys(haystacks))
+        found: dict[str, list[str]] = {}
+        for part in forked_map(partial(self._found_distinct, markdown=markdown), distinct, self.workers):
+            found.update(part)
+        return found
+
+    def _found_distinct(self, distinct: list[str], markdown: bool) -> dict[str, list[str]]:
+        """`found_in` of distinct haystacks: a forked worker's share (numpy and Python only)."""
         hits = self._hits_prepared([_prepare(h, markdown) for h in distinct])
         return {distinct[i]: ids for i, ids in hits.items()}
 
@@ -249,10 +262,13 @@ def _chunk_bounds(lengths: np.ndarray) -> Iterator[tuple[int, int]]:
             start, size = end, 0
 
 
-def _index_in(values: np.ndarray, value_set: pa.Array) -> np.ndarray:
-    """Per value, its index in `value_set` or -1 (Arrow's hash lookup, linear in the values)."""
-    found = pc.index_in(pa.array(values, pa.uint64()), value_set=value_set)
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+def _index_in(values: np.ndarray, value_set: np.ndarray) -> np.ndarray:
+    """Per value, its index in the sorted distinct `value_set` or -1 (a binary search: numpy only, so a
+    forked worker can run it)."""
+    if not len(value_set):
+        return np.full(len(values), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(value_set, values), len(value_set) - 1)
+    return np.where(value_set[at] == values, at, -1)
 
 
 def _middle(length):  # int or int64 array

@@ -17,7 +17,8 @@ counted under `reveals_hidden_answer`, so the public folder provably holds no an
 Everything is a pure function of the inputs (no clock, no random names inside the folder, fixed row and
 key order), so rebuilding from the same inputs gives byte-identical files and the manifest doubles as a
 reproducibility check. The Ks of a release publish the same threads: each split's message JSON is built
-once and taken for the other Ks' rows (`_SharedMessages`, paired by `granularities.twin_rows`).
+once and taken for the other Ks' rows (`_SharedMessages`, paired by `granularities.twin_rows`). The Parquet
+files are encoded on a thread of their own while the JSON lines are built (`_ParquetWriter`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -149,6 +151,28 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", use_dictionary=True, write_statistics=True)
 
 
+class _ParquetWriter:
+    """Writes the release's Parquet files on a thread of its own while the caller builds the JSON lines:
+    Arrow encodes without holding the GIL, so the two share the cores. Leaving the block waits for every
+    file and raises the first write's error."""
+
+    def __enter__(self) -> _ParquetWriter:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="release-parquet")
+        self._pending: list[Future] = []
+        return self
+
+    def write(self, table: pa.Table, path: Path) -> None:
+        self._pending.append(self._pool.submit(_write_parquet, table, path))
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if exc_type is None:  # else the caller's error stands, and the writes left are cancelled
+                for future in self._pending:
+                    future.result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -194,8 +218,9 @@ class _SharedMessages:
 
 
 def _write_config(
-    public: Path, private: Path, splits: dict[str, Split], cards: dict[int, str], shared: _SharedMessages
-) -> list[int]:
+    public: Path, private: Path, splits: dict[str, Split], cards: dict[int, str], shared: _SharedMessages,
+    writer: _ParquetWriter,
+) -> list[int]:  # fmt: skip
     """One granularity: data/, Kaggle JSONL per split and cluster, persona cards; answers on the private side."""
     present = {c for split in splits.values() for c in pc.unique(split.rows.column("cluster_id")).to_pylist()}
     clusters = sorted({int(c) for c in cards} | {int(c) for c in present if c is not None})
@@ -203,7 +228,7 @@ def _write_config(
         (public / sub).mkdir(parents=True, exist_ok=True)
     (private / ANSWERS).mkdir(parents=True, exist_ok=True)
     for name, split in splits.items():
-        _write_parquet(split.rows, public / "data" / f"{name}.parquet")
+        writer.write(split.rows, public / "data" / f"{name}.parquet")
         # One file per cluster even when empty, so the layout is the same for every split and release.
         lines = row_lines_array(split.rows, shared.of(name, split.rows))
         files = grouped_lines_bytes(lines, split.rows.column("cluster_id"), clusters)
@@ -212,7 +237,7 @@ def _write_config(
     for name, split in splits.items():
         if split.answers is not None:
             (private / ANSWERS / f"{name}.jsonl").write_bytes(lines_bytes(answer_lines(split.answers)))
-            _write_parquet(split.answers, private / ANSWERS / f"{name}.parquet")
+            writer.write(split.answers, private / ANSWERS / f"{name}.parquet")
     for cluster in sorted(int(c) for c in cards):
         (public / "personas" / f"cluster_{cluster}.md").write_text(
             cards[cluster].rstrip("\n") + "\n", encoding="utf-8"
@@ -233,17 +258,18 @@ def _write_tree(
     context = {**context, "dropped": {**context.get("dropped", {}), "reveals_hidden_answer": revealing}}
     info: dict[int, dict[str, Any]] = {}
     shared = _SharedMessages()
-    for k, splits in per_k.items():
-        name = config_name(k)
-        clusters = _write_config(
-            public / name, private / name, splits, granularities[k].persona_cards, shared
-        )
-        info[k] = {
-            "stats": _published_stats(splits),
-            "clusters": clusters,
-            "rows": {name: split.rows for name, split in splits.items()},
-            "answers": {name: split.answers for name, split in splits.items() if split.answers is not None},
-        }
+    with _ParquetWriter() as writer:
+        for k, splits in per_k.items():
+            name = config_name(k)
+            clusters = _write_config(
+                public / name, private / name, splits, granularities[k].persona_cards, shared, writer
+            )
+            info[k] = {
+                "stats": _published_stats(splits),
+                "clusters": clusters,
+                "rows": {name: split.rows for name, split in splits.items()},
+                "answers": {n: split.answers for n, split in splits.items() if split.answers is not None},
+            }
     (public / "README.md").write_text(render_card(info, context), encoding="utf-8")
     for relative, content in (extra(info) if extra else {}).items():
         target = public / relative

@@ -167,6 +167,30 @@ def test_rebuild_is_byte_identical_and_replaces_in_place(tmp_path: Path, splits:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
 
 
+def test_a_failed_parquet_write_fails_the_release_and_keeps_the_old_one(
+    tmp_path: Path, splits: dict, monkeypatch
+) -> None:
+    """The Parquet files are written on a thread of their own: its error still reaches the caller, and the
+    release already in place is left as it was, with no temporary folder beside it."""
+    from blueprint_assets.lib.release import files
+
+    out = tmp_path / "2025-03"
+    before = write_release(out, splits, PERSONAS, CONTEXT)["manifest_sha256"]
+    real = files._write_parquet
+
+    def failing(table, path: Path) -> None:
+        if path.name == "validation.parquet" and path.parent.name == "answers":
+            raise OSError("disk full")
+        real(table, path)
+
+    monkeypatch.setattr(files, "_write_parquet", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write_release(out, splits, PERSONAS, CONTEXT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2025-03"]
+    assert not verify_manifest(out)
+    assert files.sha256_file(out / "public" / "MANIFEST.json") == before
+
+
 def test_verify_manifest_catches_changed_missing_and_extra_files(tmp_path: Path, splits: dict) -> None:
     out = tmp_path / "rel"
     write_release(out, splits, PERSONAS, CONTEXT)
@@ -279,7 +303,9 @@ def test_answer_index_with_a_shared_opening_finds_exactly_the_planted_answers() 
     assert index.hits("some text number 30000 about things") == []
 
 
-def test_bulk_answer_scan_finds_what_the_per_position_lookup_finds() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bulk_answer_scan_finds_what_the_per_position_lookup_finds(workers: int) -> None:
+    """In one process or shared by forked workers, the bulk scan finds what the exact lookup finds."""
     import random
 
     from blueprint_assets.lib.release.answer_leaks import AnswerIndex, _prepare
@@ -291,7 +317,7 @@ def test_bulk_answer_scan_finds_what_the_per_position_lookup_finds() -> None:
         return " ".join(rng.choice(words) for _ in range(n))
 
     answers = [{"id": f"a{i}", "text": text(rng.randint(2, 40))} for i in range(800)]
-    index = AnswerIndex(answers)
+    index = AnswerIndex(answers, workers=workers)
     haystacks = [
         text(rng.randint(0, 30)) + ("\n" + rng.choice(answers)["text"] if rng.random() < 0.2 else "")
         for _ in range(3000)

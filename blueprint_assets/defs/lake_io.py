@@ -27,6 +27,22 @@ def read_release_table(lake: LakeResource, table: str, context) -> pa.Table:
     return read_files([release_file(lake, table, context)])
 
 
+def read_thread_table(lake: LakeResource, table: str, context) -> pa.Table:
+    """A thread table of this run's release (action_threads, action_splits), decoded from the lake's
+    layout (lib/release/thread_storage.py): the one way the definitions read one."""
+    from blueprint_assets.lib.release.thread_storage import from_lake
+
+    return from_lake(read_release_table(lake, table, context))
+
+
+def write_thread_table(lake: LakeResource, table: str, context, rows: pa.Table) -> None:
+    """Write a thread table of this run's release in the lake's layout, atomically."""
+    from blueprint_assets.lib.release.thread_storage import to_lake
+    from blueprint_assets.lib.storage.lake import write_table_atomic
+
+    write_table_atomic(to_lake(rows), release_file(lake, table, context))
+
+
 def release_rows(
     lake: LakeResource, table: str, days: list[str], columns: list[str] | None = None, *,
     present_only: bool = False,

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, DagsterInstance, asset, materialize
@@ -207,6 +208,27 @@ def test_threads_cover_every_sample_action_and_splits_hide_answers(built) -> Non
         for r in pq.read_table(release / "public" / "6_clusters" / "data" / f"{s}.parquet").to_pylist()
     ]
     assert len(ids) == len(set(ids))
+
+
+def test_lake_thread_tables_store_actions_as_flags_and_match_the_release(built) -> None:
+    """action_threads and action_splits hold each message's actions as int16 flags (the lake layout);
+    decoded, the training split's threads are the ones the release publishes."""
+    from blueprint_assets.lib.release.thread_storage import FLAGS_TYPE, from_lake
+
+    data_dir, _ = built
+    lake = Lake(str(data_dir))
+    for name in ("action_threads", "action_splits"):
+        stored = read_files([lake.partition_file(name, "release", "2025-03")])
+        assert stored.schema.field("thread").type.value_type.field("actions").type == FLAGS_TYPE, name
+    splits = from_lake(stored)
+    train = splits.filter(pc.equal(splits.column("split"), "train"))
+    published = pq.read_table(
+        data_dir / "releases" / "2025-03" / "public" / "6_clusters" / "data" / "train.parquet"
+    )
+    in_lake = {row["id"]: row["thread"] for row in train.select(["id", "thread"]).to_pylist()}
+    assert {row["id"]: row["thread"] for row in published.to_pylist()} == {
+        i: in_lake[i] for i in published.column("id").to_pylist()
+    }
 
 
 def test_release_loads_with_pyarrow_and_duckdb(built) -> None:

@@ -8,13 +8,21 @@ import numpy as np
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from blueprint_assets.defs.lake_io import release_dir, release_file, release_name, release_rows, user_matrix
+from blueprint_assets.defs.lake_io import (
+    read_thread_table,
+    release_dir,
+    release_file,
+    release_name,
+    release_rows,
+    user_matrix,
+    write_thread_table,
+)
 from blueprint_assets.defs.partitions import release_asset
 from blueprint_assets.defs.resources import LakeResource, PrivacyResource, ReleaseSettings
 from blueprint_assets.defs.ui_metadata import escape_placeholders, markdown_with_images, table_metadata
 from blueprint_assets.lib.ingest.quarantine import input_damage
 from blueprint_assets.lib.release.layout import audit_dir, data_root, public_dir
-from blueprint_assets.lib.storage.lake import read_files, write_table_atomic
+from blueprint_assets.lib.storage.lake import read_files
 from blueprint_assets.lib.window import run_days
 
 RELEASE_GROUP = release_asset("release")
@@ -74,7 +82,7 @@ def action_threads(
         context.log.info(f"action_threads: K={k}, {built.table.num_rows} threads")
     parts = [with_k(built.table, k) for k, built in results.items()]
     result = results[max(results)]  # every K has the same threads and counts
-    write_table_atomic(pa.concat_tables(parts), release_file(lake, "action_threads", context))
+    write_thread_table(lake, "action_threads", context, pa.concat_tables(parts))
     by_action = Counter(result.table.column("action").to_pylist())
     return MaterializeResult(
         metadata={
@@ -98,7 +106,7 @@ def action_splits(
     from blueprint_assets.lib.release.splits import split_table
     from blueprint_assets.lib.release.threads import ACTION_THREADS_SCHEMA
 
-    per_k = by_k(read_files([release_file(lake, "action_threads", context)]))
+    per_k = by_k(read_thread_table(lake, "action_threads", context))
     first = min(per_k)
     reference = split_table(per_k[first], settings.split_strategy, settings.fractions, settings.seed)
     align = aligner(reference)  # the reference's twin keys, computed once for every other K
@@ -108,7 +116,7 @@ def action_splits(
         for name, members in splits.items():
             table = with_k(members.select(ACTION_THREADS_SCHEMA.names).cast(ACTION_THREADS_SCHEMA), k)
             parts.append(table.append_column("split", pa.array([name] * table.num_rows, pa.string())))
-    write_table_atomic(pa.concat_tables(parts), release_file(lake, "action_splits", context))
+    write_thread_table(lake, "action_splits", context, pa.concat_tables(parts))
     counts = {
         name: dict(sorted(Counter(members.column("action").to_pylist()).items()))
         for name, members in reference.items()
@@ -132,7 +140,7 @@ def load_splits(lake: LakeResource, context: AssetExecutionContext) -> dict[int,
     from blueprint_assets.lib.release.splits import SPLITS
 
     out = {}
-    for k, table in by_k(read_files([release_file(lake, "action_splits", context)])).items():
+    for k, table in by_k(read_thread_table(lake, "action_splits", context)).items():
         names = table.column("split")
         out[k] = {name: table.filter(pc.equal(names, name)).drop_columns(["split"]) for name in SPLITS}
     return out
@@ -283,7 +291,7 @@ def audit_scans(lake: LakeResource, context: AssetExecutionContext, privacy: Pri
     )
     anonymizer = text_anonymizer(privacy.ner)
     posts = release_rows(lake, "anonymized_posts", days)
-    threads = read_files([release_file(lake, "action_threads", context)])
+    threads = read_thread_table(lake, "action_threads", context)
     texts = thread_texts(next(iter(by_k(threads).values())))  # every K holds the same messages
     post_texts = [t for t in posts.column("text").to_pylist() if t]
     post_residual, thread_residual = (
@@ -335,7 +343,7 @@ def audit_evidence(
     days = run_days(context)
     anonymizer = text_anonymizer(privacy.ner)
     # The smallest K's threads: every K holds the same messages, only the cluster grouping differs.
-    per_k = by_k(read_files([release_file(lake, "action_threads", context)]))
+    per_k = by_k(read_thread_table(lake, "action_threads", context))
     threads = per_k[min(per_k)].to_pylist()
     released: dict[str, list[str]] = {}
     for thread in threads:

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity
 
-from blueprint_assets.defs.lake_io import read_release_table, release_dir
+from blueprint_assets.defs.lake_io import read_release_table, read_thread_table, release_dir
 from blueprint_assets.defs.partitions import monthly_partitions
 from blueprint_assets.defs.resources import LakeResource, PrivacyResource, ReleaseSettings
 from blueprint_assets.lib.actions_space import ACTION_ORDER, TEXT_ACTIONS
@@ -91,7 +91,7 @@ def thread_expectations() -> list:
 @asset_check(asset="action_threads", **RELEASE_CHECK)
 def action_threads_quality(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """One true action on the last message only, text exactly where needed, unique ids, ordered times."""
-    facts = thread_facts(read_release_table(lake, "action_threads", context))
+    facts = thread_facts(read_thread_table(lake, "action_threads", context))
     return outcome_result(
         run_suite(facts, thread_expectations(), "action_threads"), "action_threads", len(facts)
     )
@@ -102,7 +102,7 @@ def action_splits_quality(
     context: AssetCheckExecutionContext, lake: LakeResource, settings: ReleaseSettings
 ) -> AssetCheckResult:
     """Splits are disjoint, every cluster is at or above the minimum size, thread rules hold."""
-    table = read_release_table(lake, "action_splits", context)
+    table = read_thread_table(lake, "action_splits", context)
     facts = thread_facts(table.drop_columns(["split"]))
     facts["split"] = table.column("split").to_pylist()
     clusters = read_release_table(lake, "persona_clusters", context).to_pandas()

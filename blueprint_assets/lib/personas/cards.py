@@ -104,7 +104,8 @@ def representative_posts(
 ) -> list[tuple[str, float]]:
     """The n distinct texts among the authored posts at `posts` (indices into `inputs.authored`) whose
     vectors are most cosine-similar to the centroid: by similarity rounded to 9 places, ties by record id
-    and text. Only the leading run of ties is ordered in Python, not the cluster's every post."""
+    and text. Only the leading runs of ties are ordered in Python, not the cluster's every post; a post
+    whose vector gives no similarity (NaN) comes last, and `n` = 0 chooses none."""
     c = np.asarray(centroid, dtype=np.float64)
     c = c / max(float(np.linalg.norm(c)), 1e-12)
     rows = inputs.vector_rows[posts]
@@ -115,33 +116,31 @@ def representative_posts(
     similarity = ((matrix @ c) / np.maximum(np.linalg.norm(matrix, axis=1), 1e-12)).tolist()
     chosen: list[tuple[str, float]] = []
     seen: set[str] = set()
-    ties: list[tuple[str, str]] = []
+    ties: list[tuple[str, str, int, float]] = []
     tied = None
     for at in np.argsort(-np.asarray(similarity), kind="stable").tolist():
         rounded = round(similarity[at], 9)  # monotonic: equal rounded values are neighbours here
         if rounded != tied:
-            if _choose(sorted(ties), tied, seen, chosen, n):
+            if _choose(ties, seen, chosen, n):
                 return chosen
             ties, tied = [], rounded
         _, record_id, text = inputs.authored[posts[at]]
-        ties.append((record_id, text))
-    _choose(sorted(ties), tied, seen, chosen, n)
+        ties.append((record_id, text, at, rounded))  # its own rounded value: 0.0 and -0.0 tie, print apart
+    _choose(ties, seen, chosen, n)
     return chosen
 
 
-def _choose(
-    ties: list[tuple[str, str]], similarity: float | None, seen: set[str], chosen: list, n: int
-) -> bool:
-    """Add the texts of one run of tied posts, in order, skipping texts already chosen (by their
-    whitespace- and case-folded form); True once `n` are chosen."""
-    for _, text in ties:
-        if len(chosen) == n:
+def _choose(ties: list[tuple[str, str, int, float]], seen: set[str], chosen: list, n: int) -> bool:
+    """Add the texts of one run of tied posts, by record id, text and position, skipping texts already
+    chosen (by their whitespace- and case-folded form); True once `n` are chosen."""
+    for _, text, _, similarity in sorted(ties):
+        if len(chosen) >= n:
             break
         key = " ".join(text.split()).lower()
         if key not in seen:
             seen.add(key)
             chosen.append((text, similarity))
-    return len(chosen) == n
+    return len(chosen) >= n
 
 
 def _render(

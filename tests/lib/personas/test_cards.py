@@ -333,3 +333,18 @@ def test_representative_posts_order_ties_by_record_id_as_a_full_sort(seed: int) 
         posts = [(record_id, text) for _, record_id, text in inputs.authored]
         assert got == _nearest_by_full_sort(posts, {r: vectors[r] for r, _ in posts}, centroid, n)
         assert len(got) == n
+
+
+def test_representative_posts_keep_each_posts_own_similarity_and_n_zero_chooses_none() -> None:
+    """Two posts a hair either side of orthogonal tie (0.0 == -0.0) but print as 0.000 and -0.000."""
+    from blueprint_assets.lib.personas.cards import CardInputs, representative_posts
+
+    vectors = {"r1": np.array([1e-12, 1.0, 0.0]), "r2": np.array([-1e-12, 1.0, 0.0])}
+    rows = [{"actor": "u", "action": "post", "text": f"text {r}", "record_id": r} for r in ("r2", "r1")]
+    inputs = CardInputs.read(rows, rows, vectors)
+    everyone = np.arange(len(inputs.authored))
+    got = representative_posts(inputs, everyone, np.array([1.0, 0.0, 0.0]), 2)
+    posts = [(record_id, text) for _, record_id, text in inputs.authored]
+    assert got == _nearest_by_full_sort(posts, vectors, np.array([1.0, 0.0, 0.0]), 2)
+    assert [f"{sim:.3f}" for _, sim in got] == ["0.000", "-0.000"]
+    assert representative_posts(inputs, everyone, np.array([1.0, 0.0, 0.0]), 0) == []

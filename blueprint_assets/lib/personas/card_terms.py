@@ -90,12 +90,9 @@ class Tokens(NamedTuple):
             )
             codes.append(remap[part_codes])
             lengths.append(part_lengths)
-        lengths_all = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
-        return cls(
-            np.concatenate(codes) if codes else np.zeros(0, np.int64),
-            np.repeat(np.arange(len(texts)), lengths_all),
-            list(vocabulary),
-        )
+        # forked_map gives at least one share, an empty one for no texts.
+        text_of_token = np.repeat(np.arange(len(texts)), np.concatenate(lengths))
+        return cls(np.concatenate(codes), text_of_token, list(vocabulary))
 
 
 def _coded_tokens(texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:

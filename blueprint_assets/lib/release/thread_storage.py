@@ -23,7 +23,7 @@ LAKE_MESSAGE_TYPE = pa.struct(
 
 def to_lake(table: pa.Table) -> pa.Table:
     """`table` with each message's actions struct as its int16 of flags (other columns as they are)."""
-    actions = table.schema.field("thread").type.value_type.field("actions").type
+    actions = _actions_type(table)
     if actions != ACTIONS_TYPE:  # the bits follow ACTIONS_TYPE's order of flags
         raise ValueError(f"a thread table's actions must be {ACTIONS_TYPE}, got {actions}")
     return _with_messages(table, _flags_of, LAKE_MESSAGE_TYPE)
@@ -31,12 +31,16 @@ def to_lake(table: pa.Table) -> pa.Table:
 
 def from_lake(table: pa.Table) -> pa.Table:
     """A thread table as read from the lake, with each message's actions as the struct of flags again."""
-    actions = table.schema.field("thread").type.value_type.field("actions").type
+    actions = _actions_type(table)
     if pa.types.is_struct(actions):  # the struct form: nothing to decode
         return table
     if actions != FLAGS_TYPE:
         raise ValueError(f"a thread table's actions must be a struct of flags or {FLAGS_TYPE}, got {actions}")
     return _with_messages(table, _struct_of, MESSAGE_TYPE)
+
+
+def _actions_type(table: pa.Table) -> pa.DataType:
+    return table.schema.field("thread").type.value_type.field("actions").type
 
 
 def _with_messages(table: pa.Table, convert, message_type: pa.StructType) -> pa.Table:

@@ -47,6 +47,8 @@ INPUT_SCHEMA = pa.schema(
     ]
 )
 INPUT_COLUMNS = tuple(INPUT_SCHEMA.names)
+# What `like_threads` reads of its rows: most of a window are likes, so the other columns are not copied.
+LIKE_COLUMNS = ("event_id", "time_us", "action", "actor", "subject_id", "resolved")
 
 
 def prepared_rows(actions: list[dict] | pa.Table) -> pa.Table:
@@ -70,8 +72,34 @@ def prepared_rows(actions: list[dict] | pa.Table) -> pa.Table:
         INPUT_COLUMNS.index("resolved"), "resolved", pc.fill_null(table.column("resolved"), True)
     )
     if table.num_rows:
-        table = table.take(pc.sort_indices(table, [("time_us", "ascending"), ("event_id", "ascending")]))
+        order = pc.sort_indices(table, [("time_us", "ascending"), ("event_id", "ascending")]).to_numpy()
+        table = _in_order(table, order)
     return table
+
+
+# Past this many runs of moved rows, one whole take is cheaper than stitching slices.
+MAX_MOVED_RUNS = 64
+
+
+def _in_order(table: pa.Table, order: np.ndarray) -> pa.Table:
+    """`table.take(order)`, where rows that keep their place stay zero-copy slices of `table`.
+
+    The lake stores each day in time order, so only rows tied on time move (to event_id order): a whole
+    take would copy every column, ids and texts, of the window.
+    """
+    moved = np.flatnonzero(order != np.arange(len(order)))
+    if not moved.size:
+        return table
+    breaks = np.flatnonzero(np.diff(moved) > 1)
+    starts, ends = moved[np.r_[0, breaks + 1]], moved[np.r_[breaks, moved.size - 1]] + 1
+    if len(starts) > MAX_MOVED_RUNS:
+        return table.take(pa.array(order))
+    pieces, at = [], 0
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        pieces += [table.slice(at, start - at), table.take(pa.array(order[start:end]))]
+        at = end
+    pieces.append(table.slice(at))
+    return pa.concat_tables(pieces)
 
 
 def _typed(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
@@ -101,9 +129,7 @@ def live_rows(table: pa.Table, excluded: frozenset[str]) -> tuple[np.ndarray, di
     enter the state, so they cannot appear as anyone's context either.
     """
     n = table.num_rows
-    first = np.zeros(n, dtype=bool)
-    if n:
-        first[np.unique(_dense_codes(table.column("event_id")), return_index=True)[1]] = True
+    first = _first_deliveries(table.column("event_id"))
     opted_out = is_in(table.column("actor"), excluded) & first
     known = is_in(table.column("action"), ACTION_SET)
     live = first & ~opted_out & known
@@ -113,6 +139,21 @@ def live_rows(table: pa.Table, excluded: frozenset[str]) -> tuple[np.ndarray, di
         "unknown_action": int((first & ~opted_out & ~known).sum()),
     }
     return live, {reason: count for reason, count in dropped.items() if count}
+
+
+def _first_deliveries(event_ids: pa.ChunkedArray) -> np.ndarray:
+    """Per row, whether it is its event's first row (in row order)."""
+    n = len(event_ids)
+    if len(pc.unique(event_ids)) == n:  # the usual case, and a far cheaper hash than coding every row
+        return np.ones(n, dtype=bool)
+    first = np.zeros(n, dtype=bool)
+    first[np.unique(_dense_codes(event_ids), return_index=True)[1]] = True
+    return first
+
+
+def kept(table: pa.Table, mask: np.ndarray) -> pa.Table:
+    """`table.filter(mask)`, without the copy of every column when the mask keeps every row."""
+    return table if mask.all() else table.filter(pa.array(mask, pa.bool_()))
 
 
 def is_in(values: pa.ChunkedArray, members: frozenset[str] | set[str]) -> np.ndarray:

@@ -35,12 +35,14 @@ import pyarrow as pa
 from blueprint_assets.lib.actions_space import TEXT_ACTIONS
 from blueprint_assets.lib.release.thread_columns import (
     INPUT_COLUMNS,
+    LIKE_COLUMNS,
     LIKE_LIKE,
     POST_CREATES,
     UNDO_ACTIONS,
     VersionLog,
     cluster_ids,
     is_in,
+    kept,
     like_threads,
     live_rows,
     prepared_rows,
@@ -336,12 +338,12 @@ def _found(
     relabelled, by reason."""
     table = prepared_rows(actions)
     live, set_aside = live_rows(table, excluded)
-    table = resolve_rows(table.filter(live))
+    table = resolve_rows(kept(table, live))
     likes = is_in(table.column("action"), LIKE_LIKE)
     dropped: Counter[str] = Counter(set_aside)
     relabeled: Counter[str] = Counter()
     built, log = _stateful_pass(
-        table.filter(~likes),
+        kept(table, ~likes),
         np.flatnonzero(~likes),
         clusters,
         max_depth,
@@ -349,7 +351,9 @@ def _found(
         dropped,
         relabeled,
     )
-    liked, like_drops = like_threads(table.filter(likes), np.flatnonzero(likes), clusters, log)
+    liked, like_drops = like_threads(
+        kept(table.select(LIKE_COLUMNS), likes), np.flatnonzero(likes), clusters, log
+    )
     dropped.update(like_drops)
     return Built.concat([built, liked]), dict(sorted(dropped.items())), dict(sorted(relabeled.items()))
 

@@ -9,6 +9,9 @@ import pyarrow as pa
 import pytest
 
 from blueprint_assets.lib.release.thread_columns import (
+    INPUT_COLUMNS,
+    MAX_MOVED_RUNS,
+    kept,
     latest_before,
     live_rows,
     prepared_rows,
@@ -44,6 +47,29 @@ def test_nothing_to_look_up_finds_nothing() -> None:
 def _row(event: str, time_us: int, action: str, record: str | None = None, **fields) -> dict:
     return {"event_id": event, "time_us": time_us, "action": action, "actor": fields.pop("actor", "ann"),
             "record_id": record, **fields}  # fmt: skip
+
+
+@pytest.mark.parametrize("runs", [0, 1, 3, MAX_MOVED_RUNS + 5])
+def test_prepared_rows_equal_a_whole_sort_however_few_rows_move(runs: int) -> None:
+    """Stored rows are in time order: only rows tied on time move, and the rest stay slices of the input."""
+    rng = random.Random(runs)
+    rows = [_row(f"e{i:04d}", 10 * i, "post", f"p{i}", text=f"t{i}") for i in range(600)]
+    for at in rng.sample(range(0, 590, 8), runs):  # a run of tied times whose events are out of order
+        width = rng.randrange(2, 6)
+        for offset, row in enumerate(rows[at : at + width]):
+            row["time_us"], row["event_id"] = 10 * at, f"e{at:04d}-{width - offset}"
+    expected = sorted(rows, key=lambda r: (r["time_us"], r["event_id"]))
+    table = prepared_rows(pa.Table.from_pylist(rows))
+    assert table.select(["event_id", "time_us", "text"]).to_pylist() == [
+        {c: r[c] for c in ("event_id", "time_us", "text")} for r in expected
+    ]
+    assert table.column_names == list(INPUT_COLUMNS)
+
+
+def test_kept_copies_nothing_when_every_row_stays() -> None:
+    table = pa.table({"a": [1, 2, 3]})
+    assert kept(table, np.ones(3, dtype=bool)) is table
+    assert kept(table, np.array([True, False, True])).column("a").to_pylist() == [1, 3]
 
 
 def test_live_rows_sets_aside_repeats_opt_outs_and_unknown_actions_in_time_order() -> None:

@@ -247,10 +247,11 @@ def thread_tables(
     user_ids, ids = _hashed_ids(built, offsets, authors, texts, secret, stable_ids, workers, cluster_columns)
     is_last = np.zeros(len(times), dtype=bool)
     is_last[offsets[1:] - 1] = True
-    labels = np.asarray(built.labels, dtype=object)
-    label_of_message = np.full(len(times), None, dtype=object)
-    label_of_message[is_last] = labels
-    flags = [pa.array(label_of_message == name, pa.bool_()) for name in ACTION_ORDER]
+    # Each last message's action as its index in ACTION_ORDER (-1: not a last message): integer compares,
+    # not one compare of every message's label string per action.
+    action_of_message = np.full(len(times), -1, dtype=np.int8)
+    action_of_message[is_last] = _action_codes(built.labels)
+    flags = [pa.array(action_of_message == code, pa.bool_()) for code in range(len(ACTION_ORDER))]
     actions = pa.StructArray.from_arrays(
         flags, fields=list(ACTIONS_TYPE), mask=pa.array(~is_last, pa.bool_())
     )
@@ -282,6 +283,12 @@ def thread_tables(
         columns = [_retaken(column, within, ties) for column in [*columns, *shared]]
         tables.append(pa.Table.from_arrays(columns, schema=ACTION_THREADS_SCHEMA))
     return tables
+
+
+def _action_codes(labels: list[str]) -> np.ndarray:
+    """Each label's index in ACTION_ORDER (-1: none, so no flag is set)."""
+    found = pc.index_in(pa.array(labels, pa.string()), value_set=pa.array(ACTION_ORDER, pa.string()))
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int8)
 
 
 # Past this many tied ranges, one whole take is cheaper than stitching slices.

@@ -1,27 +1,21 @@
-"""The column-wise parts of thread building: what needs no walk through the release's state, done with Arrow.
-
-`build_threads` (threads.py) runs a time-ordered pass in Python over the rows whose thread depends on the
-state of the moment (posts, replies, quotes, follows, edits, deletes). Everything else is a question over
-columns, answered here for the whole window at once:
+"""The column-wise preparation of thread building, and the primitives of its as-of lookups, answered with
+Arrow and numpy for the whole window at once:
 - `prepared_rows`: the input as an Arrow table sorted by (time_us, event_id), every INPUT_COLUMN typed;
 - `live_rows`: which rows reach the pass at all (first delivery of an event, actor not opted out, a known
   action), with the counts of the others;
 - `resolve_rows`: an undo or delete the lake left unresolved, resolved from a create seen earlier in the
   window (an as-of lookup, `latest_before`);
-- `like_threads`: likes, reposts and their undos, whose thread is [target post as of the action, action]:
-  an as-of lookup into the log of post versions the pass wrote (`VersionLog`).
+- the primitives of the as-of lookups thread_state.py answers from the state of the window's posts
+  (`AsOf`, `is_in`, `dense_codes`, `or_else`, `cluster_ids`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_SET
-from blueprint_assets.lib.release.thread_table import Built
 
 LIKE_LIKE = frozenset({"like", "unlike", "repost", "unrepost"})
 UNDO_ACTIONS = frozenset({"unlike", "unrepost", "unfollow", "unblock"})
@@ -30,19 +24,19 @@ POST_CREATES = frozenset({"post", "reply", "quote"})
 
 # The anonymized_posts columns thread building reads, with their types. Strings are large: a month's ids
 # (52M rows of 64 hex digits) outgrow the 2 GiB a column of 32-bit offsets can hold.
-_STRING = pa.large_string()
+STRING = pa.large_string()
 INPUT_SCHEMA = pa.schema(
     [
-        ("event_id", _STRING),
+        ("event_id", STRING),
         ("time_us", pa.int64()),
-        ("action", _STRING),
-        ("actor", _STRING),
-        ("record_id", _STRING),
-        ("text", _STRING),
-        ("reply_parent_id", _STRING),
-        ("quote_id", _STRING),
-        ("subject_id", _STRING),
-        ("subject_user", _STRING),
+        ("action", STRING),
+        ("actor", STRING),
+        ("record_id", STRING),
+        ("text", STRING),
+        ("reply_parent_id", STRING),
+        ("quote_id", STRING),
+        ("subject_id", STRING),
+        ("subject_user", STRING),
         ("resolved", pa.bool_()),
     ]
 )
@@ -116,9 +110,10 @@ def _typed(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
     return column.cast(field.type)
 
 
-def _dense_codes(values: pa.ChunkedArray) -> np.ndarray:
+def dense_codes(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Dense integer codes of the values (null: -1), equal values equal codes."""
-    encoded = pc.dictionary_encode(values).combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
     return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -147,7 +142,7 @@ def _first_deliveries(event_ids: pa.ChunkedArray) -> np.ndarray:
     if len(pc.unique(event_ids)) == n:  # the usual case, and a far cheaper hash than coding every row
         return np.ones(n, dtype=bool)
     first = np.zeros(n, dtype=bool)
-    first[np.unique(_dense_codes(event_ids), return_index=True)[1]] = True
+    first[np.unique(dense_codes(event_ids), return_index=True)[1]] = True
     return first
 
 
@@ -162,24 +157,43 @@ def is_in(values: pa.ChunkedArray, members: frozenset[str] | set[str]) -> np.nda
     return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
+class AsOf:
+    """Entries given by key code (>= 0) and row position, sorted once by (key, position) for any number of
+    as-of queries: per query, the entry with the same key and the greatest position below the query's. A
+    dict overwritten in row order, read at each query's row, answers the same."""
+
+    def __init__(self, keys: np.ndarray, positions: np.ndarray) -> None:
+        # Positions past every entry's are clamped to one past the last: the combined key stays exact.
+        self._span = int(positions.max(initial=0)) + 2
+        combined = keys * self._span + positions
+        self.order = np.argsort(combined, kind="stable")
+        self._ranked = combined[self.order]
+        self.ranked_keys = keys[self.order]
+
+    def rank_before(self, query_keys: np.ndarray, query_positions: np.ndarray) -> np.ndarray:
+        """Per query, the rank of its entry in (key, position) order (-1: none)."""
+        if not len(self.order) or not len(query_keys):
+            return np.full(len(query_keys), -1, dtype=np.int64)
+        asked = query_keys * self._span + np.minimum(query_positions, self._span - 1)
+        at = np.searchsorted(self._ranked, asked, side="left") - 1
+        hit = (at >= 0) & (query_keys >= 0) & (self.ranked_keys[np.maximum(at, 0)] == query_keys)
+        return np.where(hit, at, -1)
+
+    def find(self, query_keys: np.ndarray, query_positions: np.ndarray) -> np.ndarray:
+        """Per query, the index of its entry (-1: none)."""
+        at = self.rank_before(query_keys, query_positions)
+        return np.where(at >= 0, self.order[np.maximum(at, 0)], -1) if len(self.order) else at
+
+
 def latest_before(
     keys: np.ndarray, positions: np.ndarray, query_keys: np.ndarray, query_positions: np.ndarray
 ) -> np.ndarray:
     """Per query, the index of the entry with the same key and the greatest position below the query's
-    (-1: none). Entries and queries are given by key code (>= 0) and row position; a dict overwritten in
-    row order, read at each query's row, answers the same."""
-    if not len(keys) or not len(query_keys):
-        return np.full(len(query_keys), -1, dtype=np.int64)
-    span = int(max(positions.max(initial=0), query_positions.max(initial=0))) + 1
-    combined = keys * span + positions
-    order = np.argsort(combined, kind="stable")
-    ranked = combined[order]
-    at = np.searchsorted(ranked, query_keys * span + query_positions, side="left") - 1
-    hit = (at >= 0) & (keys[order[np.maximum(at, 0)]] == query_keys) & (query_keys >= 0)
-    return np.where(hit, order[np.maximum(at, 0)], -1)
+    (-1: none): one `AsOf` lookup."""
+    return AsOf(keys, positions).find(query_keys, query_positions)
 
 
-def _or(first: pa.ChunkedArray, second: pa.ChunkedArray) -> pa.ChunkedArray:
+def or_else(first: pa.ChunkedArray, second: pa.ChunkedArray) -> pa.ChunkedArray:
     """Python's `first or second` for string columns: `second` where `first` is null or empty."""
     return pc.if_else(pc.fill_null(pc.not_equal(first, ""), False), first, second)
 
@@ -190,8 +204,8 @@ def _codes(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array)
     Codes come from the smaller side of a lookup (the keys asked about): a probe into a small hash table is
     far cheaper than a table of every id of the window.
     """
-    distinct = pc.unique(pc.cast(keys, _STRING))
-    found = pc.index_in(pc.cast(values, _STRING), value_set=distinct)
+    distinct = pc.unique(pc.cast(keys, STRING))
+    found = pc.index_in(pc.cast(values, STRING), value_set=distinct)
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -249,7 +263,7 @@ def _post_known(table: pa.Table, delete: np.ndarray) -> np.ndarray:
     deleted = record_id.filter(pa.array(delete))
     codes, target_codes = (
         _codes(record_id, deleted),
-        _codes(_or(table.column("subject_id"), record_id), deleted),
+        _codes(or_else(table.column("subject_id"), record_id), deleted),
     )
     posts = is_in(action, POST_CREATES) & (codes >= 0)
     updates = is_in(action, {"post_update"}) & (target_codes >= 0)
@@ -258,97 +272,11 @@ def _post_known(table: pa.Table, delete: np.ndarray) -> np.ndarray:
     return latest_before(keys, positions, codes[delete], position[delete]) >= 0
 
 
-@dataclass
-class VersionLog:
-    """Every change of a post's visible version during the pass, in row order: after the change, the
-    post's (author, creation time, text) and whether it is deleted (deletion is final)."""
-
-    positions: list[int] = field(default_factory=list)
-    records: list[str] = field(default_factory=list)
-    authors: list[str | None] = field(default_factory=list)
-    created: list[int] = field(default_factory=list)
-    texts: list[str | None] = field(default_factory=list)
-    deleted: list[bool] = field(default_factory=list)
-
-    def add(
-        self, position: int, record: str, author: str | None, created: int, text: str | None, deleted: bool
-    ) -> None:
-        self.positions.append(position)
-        self.records.append(record)
-        self.authors.append(author)
-        self.created.append(created)
-        self.texts.append(text)
-        self.deleted.append(deleted)
-
-
-def cluster_ids(actors: pa.ChunkedArray, clusters: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+def cluster_ids(
+    actors: pa.Array | pa.ChunkedArray, clusters: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Per actor, (its cluster id, whether it has one): out of scope when not clustered or null."""
     users = pa.array(list(clusters), actors.type)
     found = pc.fill_null(pc.index_in(actors, value_set=users), -1).to_numpy(zero_copy_only=False)
     ids = np.asarray(list(clusters.values()) or [0], dtype=np.int64)
     return ids[np.maximum(found, 0)], found >= 0
-
-
-def like_threads(
-    table: pa.Table, positions: np.ndarray, clusters: dict[str, int], log: VersionLog
-) -> tuple[Built, dict[str, int]]:
-    """[target post as of the action, action] for likes, reposts and their undos (`table`, at `positions`
-    of the pass's rows), and the counts of those dropped, by reason (the rules of threads._context)."""
-    action = table.column("action")
-    cluster, in_scope = cluster_ids(table.column("actor"), clusters)
-    undo = is_in(action, UNDO_ACTIONS)
-    resolved = table.column("resolved").to_numpy(zero_copy_only=False)
-    has_subject = table.column("subject_id").is_valid().to_numpy(zero_copy_only=False)
-    version, visible = _target_versions(table.column("subject_id"), positions, log)
-    unresolved = in_scope & undo & ~(resolved & has_subject)
-    kept = np.flatnonzero(in_scope & ~unresolved & visible)
-    dropped = {
-        "actor_out_of_scope": int((~in_scope).sum()),
-        "unresolved_undo": int(unresolved.sum()),
-        "target_post_unknown": int((in_scope & ~unresolved & ~visible).sum()),
-    }
-    source = version[kept]
-    times = table.column("time_us").take(kept).to_pylist()
-    built = Built.from_columns(
-        labels=action.take(kept).to_pylist(),
-        event_ids=table.column("event_id").take(kept).to_pylist(),
-        clusters=cluster[kept].tolist(),
-        last_times=times,
-        lengths=[2] * len(kept),
-        authors=_interleaved(_picked(log.authors, source), table.column("actor").take(kept).to_pylist()),
-        clock=_interleaved(_picked(log.created, source), times),
-        texts=_interleaved(_picked(log.texts, source), [None] * len(kept)),
-    )
-    return built, {reason: n for reason, n in dropped.items() if n}
-
-
-def _target_versions(
-    subject: pa.ChunkedArray, positions: np.ndarray, log: VersionLog
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the log entry of its subject post as of the row (-1: never seen) and whether that version
-    is visible: not deleted, and with a text."""
-    records = pa.array(log.records, _STRING)
-    version = latest_before(
-        _codes(records, records),
-        np.asarray(log.positions, dtype=np.int64),
-        _codes(subject, records),
-        positions,
-    )
-    if not log.records:
-        return version, np.zeros(len(version), dtype=bool)
-    at = np.maximum(version, 0)
-    has_text = np.asarray([text is not None for text in log.texts], dtype=bool)
-    deleted = np.asarray(log.deleted, dtype=bool)
-    return version, (version >= 0) & ~deleted[at] & has_text[at]
-
-
-def _picked(values: list, at: np.ndarray) -> list:
-    """`[values[i] for i in at]`."""
-    return np.asarray(values, dtype=object)[at].tolist() if len(at) else []
-
-
-def _interleaved(first: list, second: list) -> list:
-    """[first[0], second[0], first[1], second[1], ...]: a two-message thread's messages, flattened."""
-    out: list = [None] * (2 * len(first))
-    out[0::2], out[1::2] = first, second
-    return out

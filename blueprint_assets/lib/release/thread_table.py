@@ -1,7 +1,6 @@
 """The `action_threads` table built column-wise, and read back into thread dicts column-wise.
 
-`thread_tables` turns the threads found by the time-ordered pass of threads.py and by thread_columns.py
-(label, messages, action row, cluster) into the published Arrow table without a dict per message: message
+`thread_tables` turns the threads found by thread_state.py (label, messages, action row, cluster) into the published Arrow table without a dict per message: message
 times are ranked with one numpy `unique`, user ids are keyed once per distinct pseudonym (per thread, or
 once per person with stable ids), thread ids are hashed from pre-encoded message fragments by forked
 workers (what follows a thread's cluster id is encoded once for every K), and the table is sorted by
@@ -15,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
 from typing import Any
 
@@ -49,58 +48,31 @@ ACTION_THREADS_SCHEMA = pa.schema(
 )
 
 
+@dataclass(frozen=True)
 class Built:
-    """Threads found so far, column by column: one entry per thread, messages flattened in thread order.
+    """Threads found, column by column: one entry per thread, and every thread's messages flattened in
+    thread order (author pseudonym, clock time, text: both replaced on output)."""
 
-    The time-ordered pass appends each thread's (author pseudonym, time_us, text) tuples to `messages`;
-    threads built column-wise come with their message columns (`from_columns`); `concat` joins the two.
-    """
-
-    def __init__(self) -> None:
-        self.labels: list[str] = []
-        self.event_ids: list[str] = []
-        self.clusters: list[int] = []
-        self.last_times: list[int] = []
-        self.lengths: list[int] = []
-        self.messages: list[tuple[str, int, str | None]] = []
-        self._columns: tuple[list[str], list[int], list[str | None]] | None = None
+    labels: list[str]
+    event_ids: list[str]
+    clusters: list[int]
+    last_times: list[int]
+    lengths: list[int]
+    authors: list[str]
+    clock: list[int]
+    texts: list[str | None]
 
     def __len__(self) -> int:
         return len(self.labels)
 
     @classmethod
-    def from_columns(
-        cls, *, labels: list[str], event_ids: list[str], clusters: list[int], last_times: list[int],
-        lengths: list[int], authors: list[str], clock: list[int], texts: list[str | None],
-    ) -> Built:  # fmt: skip
-        built = cls()
-        built.labels, built.event_ids, built.clusters = labels, event_ids, clusters
-        built.last_times, built.lengths = last_times, lengths
-        built._columns = (authors, clock, texts)
-        return built
-
-    @classmethod
     def concat(cls, parts: list[Built]) -> Built:
         """One Built of every part's threads, in part order."""
-        authors, clock, texts = zip(*(part.message_columns() for part in parts), strict=True)
-        return cls.from_columns(
-            labels=_joined(part.labels for part in parts),
-            event_ids=_joined(part.event_ids for part in parts),
-            clusters=_joined(part.clusters for part in parts),
-            last_times=_joined(part.last_times for part in parts),
-            lengths=_joined(part.lengths for part in parts),
-            authors=_joined(authors),
-            clock=_joined(clock),
-            texts=_joined(texts),
-        )
+        return cls(*(_joined(getattr(part, f.name) for part in parts) for f in fields(cls)))
 
     def message_columns(self) -> tuple[list[str], list[int], list[str | None]]:
         """(authors, clock times, texts) of every message, in thread order."""
-        if self._columns is not None:
-            return self._columns
-        columns = zip(*self.messages, strict=True) if self.messages else ((), (), ())
-        authors, clock, texts = (list(column) for column in columns)
-        return authors, clock, texts
+        return self.authors, self.clock, self.texts
 
 
 def _joined(lists: Iterable[list]) -> list:

@@ -18,7 +18,7 @@ SORT_KEYS = [("last_time_us", "ascending"), ("id", "ascending")]
 def _built(rng: random.Random, threads: int, distinct_times: int) -> Built:
     lengths = [rng.randint(1, 3) for _ in range(threads)]
     messages = sum(lengths)
-    return Built.from_columns(
+    return Built(
         labels=[rng.choice(["post", "reply", "like"]) for _ in range(threads)],
         event_ids=[f"e{i}" for i in range(threads)],
         clusters=[0] * threads,

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from blueprint_assets.defs.resources import LakeResource
+from blueprint_assets.lib.personas.embeddings import vector_matrix
 from blueprint_assets.lib.storage.lake import read_files
 from blueprint_assets.lib.window import ReleaseWindow
 
@@ -59,4 +60,4 @@ def release_dir(lake: LakeResource, context) -> Path:
 def user_matrix(lake: LakeResource, context) -> tuple[list[str], np.ndarray]:
     """The release's in-scope users and their vectors, as a float32 (users, dim) matrix."""
     table = read_files([release_file(lake, "user_embeddings", context)])
-    return table.column("user").to_pylist(), np.asarray(table.column("vector").to_pylist(), dtype=np.float32)
+    return table.column("user").to_pylist(), vector_matrix(table.column("vector"))

@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from blueprint_assets.defs.lake_io import release_file, release_name, release_rows, user_matrix
 from blueprint_assets.defs.partitions import daily_asset, release_asset
-from blueprint_assets.defs.resources import EncoderResource, LakeResource, ReleaseSettings
+from blueprint_assets.defs.resources import EncoderResource, LakeResource, PrivacyResource, ReleaseSettings
 from blueprint_assets.defs.ui_metadata import table_metadata
 from blueprint_assets.lib.personas.clustering import require_enough_users, skip_reason
 from blueprint_assets.lib.personas.embeddings import (
@@ -18,6 +18,7 @@ from blueprint_assets.lib.personas.embeddings import (
     posts_to_embed,
     single_model,
     stored_vectors,
+    vector_lists,
 )
 from blueprint_assets.lib.storage.lake import write_table_atomic
 from blueprint_assets.lib.window import run_days
@@ -69,7 +70,7 @@ def post_embeddings(
 
 @asset(deps=[post_embeddings, AssetKey("anonymized_posts")], **RELEASE)
 def user_embeddings(
-    context: AssetExecutionContext, lake: LakeResource, settings: ReleaseSettings
+    context: AssetExecutionContext, lake: LakeResource, privacy: PrivacyResource, settings: ReleaseSettings
 ) -> MaterializeResult:
     """In-scope users (language and topic rules) and the mean of their post and reply vectors."""
     from blueprint_assets.lib.personas.scope import load_keywords, select_in_scope_users
@@ -81,8 +82,9 @@ def user_embeddings(
     )
     keywords = load_keywords(settings.keywords_file) if settings.keywords_file else load_keywords()
     scope = select_in_scope_users(
-        rows, keywords, settings.min_english_posts, require_keywords=settings.require_keywords
-    )
+        rows, keywords, settings.min_english_posts, require_keywords=settings.require_keywords,
+        workers=privacy.worker_count(),
+    )  # fmt: skip
     single_model(release_rows(lake, "post_embeddings", days, ["model"]))
     vectors = release_rows(lake, "post_embeddings", days, ["record_id", "actor", "vector"])
     post_ids = scope.posts.filter(
@@ -94,7 +96,7 @@ def user_embeddings(
     if settings.behaviour_weight > 0:
         matrix = np.hstack([matrix, settings.behaviour_weight * behaviour_profiles(scope.posts, users)])
     table = pa.table(
-        {"user": users, "n_posts": counts, "vector": [row.tolist() for row in matrix]},
+        {"user": users, "n_posts": counts, "vector": vector_lists(matrix)},
         schema=pa.schema(
             [("user", pa.string()), ("n_posts", pa.int64()), ("vector", pa.list_(pa.float32()))]
         ),

@@ -57,10 +57,28 @@ def stored_vectors(path: str, model: str) -> tuple[pa.Array, np.ndarray] | None:
 
 
 def vector_matrix(column: pa.ChunkedArray) -> np.ndarray:
-    """A fixed-size-list vector column as a float32 (n, dim) matrix, without a Python loop."""
-    dim = column.type.list_size
-    values = pa.concat_arrays([chunk.flatten() for chunk in column.chunks]) if column.num_chunks else []
+    """A vector column (fixed-size lists, or lists all of one length) as a float32 (n, dim) matrix, without a
+    Python loop."""
+    if pa.types.is_fixed_size_list(column.type):
+        dim = column.type.list_size
+    elif not len(column):
+        dim = 0
+    else:
+        lengths = pc.list_value_length(column)
+        dim = pc.max(lengths).as_py()
+        if column.null_count or pc.min(lengths).as_py() != dim:
+            raise ValueError("vectors of different lengths (or missing) cannot form one matrix")
+    if not len(column):
+        return np.zeros((0, dim), dtype=np.float32)
+    values = pa.concat_arrays([chunk.flatten() for chunk in column.chunks])
     return np.asarray(values, dtype=np.float32).reshape(-1, dim)
+
+
+def vector_lists(matrix: np.ndarray) -> pa.ListArray:
+    """A float32 (n, dim) matrix as a column of float32 lists, one per row, without a Python loop."""
+    n, dim = matrix.shape
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * dim)
+    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(matrix, dtype=np.float32).ravel()))
 
 
 def day_vectors(todo: pa.Table, known: tuple[pa.Array, np.ndarray] | None, encode) -> tuple[np.ndarray, int]:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from blueprint_assets.lib.parallel import forked_map
 
 DEFAULT_KEYWORDS_PATH = Path(__file__).resolve().parents[2] / "config" / "keywords_political.txt"
 # The actions whose text counts towards scope (BluePrint: "posts or replies").
@@ -80,6 +83,16 @@ def _filter_rows(posts: Rows, actor_column: str, users: set[str]) -> Rows:
     return [row for row in posts if row[actor_column] in users]
 
 
+def _topical_actors(pattern: re.Pattern[str], posts: list[tuple[str, str]]) -> set[str]:
+    """The actors of the posts some text of which matches `pattern` (a user needs one match only, so the
+    regex skips the posts of a user once matched)."""
+    topical: set[str] = set()
+    for actor, text in posts:
+        if actor not in topical and pattern.search(text):
+            topical.add(actor)
+    return topical
+
+
 def select_in_scope_users(
     posts: Rows,
     keywords: Sequence[str] | None = None,
@@ -87,12 +100,14 @@ def select_in_scope_users(
     require_keywords: bool | None = None,
     counted_actions: Sequence[str] = COUNTED_ACTIONS,
     actor_column: str = "actor",
+    workers: int = 1,
 ) -> ScopeResult:
     """Apply the language rule and (optionally) the topic rule; return kept users and all their rows.
 
     `posts` holds every action row of the window (columns actor, action, text, is_english). Kept rows
     include all action types of kept users (likes, follows, ...), not only the counted posts.
     `require_keywords`: None applies the topic filter iff keywords are given; True requires keywords.
+    `workers` forked processes share the keyword search (`parallel.forked_map`).
     """
     if min_english_posts < 0:
         raise ValueError("min_english_posts must be >= 0")
@@ -105,7 +120,7 @@ def select_in_scope_users(
 
     all_users: set[str] = set()
     english_counts: dict[str, int] = {}
-    topical: set[str] = set()
+    searched: list[tuple[str, str]] = []  # (actor, text) of the counted posts with text
     for actor, action, text, is_en in zip(actors, actions, texts, english, strict=True):
         if actor is None:
             continue
@@ -114,9 +129,11 @@ def select_in_scope_users(
             continue
         if is_en:
             english_counts[actor] = english_counts.get(actor, 0) + 1
-        # A user needs one match only; skip the regex once they have it.
-        if pattern is not None and text and actor not in topical and pattern.search(text):
-            topical.add(actor)
+        if pattern is not None and text:
+            searched.append((actor, text))
+    topical: set[str] = set()
+    if pattern is not None:
+        topical = set().union(*forked_map(partial(_topical_actors, pattern), searched, workers))
 
     language_ok = {u for u in all_users if english_counts.get(u, 0) >= min_english_posts}
     kept = language_ok & topical if apply_topic else language_ok

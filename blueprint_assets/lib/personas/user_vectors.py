@@ -6,30 +6,43 @@ from collections import Counter
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.personas.embeddings import vector_matrix
 
 
 def mean_vectors(
     post_vectors: pa.Table, users: set[str], record_ids: set[str]
 ) -> tuple[list[str], list[int], np.ndarray]:
-    """(users sorted, posts per user, mean vector per user) over the given users' chosen posts."""
-    sums: dict[str, np.ndarray] = {}
-    counts: Counter = Counter()
-    actors = post_vectors.column("actor").to_pylist()
-    ids = post_vectors.column("record_id").to_pylist()
-    vectors = post_vectors.column("vector")
-    for index, (actor, record) in enumerate(zip(actors, ids, strict=True)):
-        if actor not in users or record not in record_ids:
-            continue
-        vector = np.asarray(vectors[index].as_py(), dtype=np.float64)
-        sums[actor] = sums[actor] + vector if actor in sums else vector
-        counts[actor] += 1
-    ordered = sorted(sums)
+    """(users sorted, posts per user, mean vector per user) over the given users' chosen posts.
+
+    Each user's sum runs over their posts in row order in float64 (`np.add.at` adds in index order), from
+    -0.0, which adds as nothing: the means are the ones a loop adding each post's vector gives, bit for bit.
+    """
+    actors = post_vectors.column("actor")
+    chosen = post_vectors.filter(
+        pc.fill_null(
+            pc.and_(
+                pc.is_in(actors, value_set=pa.array(sorted(users), actors.type)),
+                pc.is_in(
+                    post_vectors.column("record_id"), value_set=pa.array(sorted(record_ids), pa.string())
+                ),
+            ),
+            False,
+        )
+    )
+    names = chosen.column("actor").to_pylist()
+    ordered = sorted(set(names))
     if not ordered:
         return [], [], np.zeros((0, 0), dtype=np.float32)
-    matrix = np.stack([sums[u] / counts[u] for u in ordered]).astype(np.float32)
-    return ordered, [counts[u] for u in ordered], matrix
+    index = {user: i for i, user in enumerate(ordered)}
+    at = np.fromiter((index[name] for name in names), np.int64, len(names))
+    vectors = vector_matrix(chosen.column("vector")).astype(np.float64)
+    sums = np.full((len(ordered), vectors.shape[1]), -0.0)
+    np.add.at(sums, at, vectors)
+    counts = np.bincount(at, minlength=len(ordered))
+    return ordered, counts.tolist(), (sums / counts[:, None]).astype(np.float32)
 
 
 def behaviour_profiles(rows: pa.Table, users: list[str]) -> np.ndarray:

@@ -124,3 +124,16 @@ def test_default_political_keywords_file(tmp_path) -> None:
 def test_missing_columns_are_reported() -> None:
     with pytest.raises(ValueError, match="lacks columns"):
         select_in_scope_users(pa.table({"actor": ["u1"], "action": ["post"]}))
+
+
+def test_keyword_search_shared_by_workers_finds_the_same_users() -> None:
+    """Each worker skips the posts of users it has matched; the union is what one pass finds."""
+    rows = [
+        {"actor": f"u{i % 97}", "action": "post", "is_english": True,
+         "text": "the senate voted" if i % 97 < 40 and i % 7 == 0 else f"garden note {i}"}
+        for i in range(3000)
+    ]  # fmt: skip
+    one = select_in_scope_users(rows, keywords=["senate"])
+    two = select_in_scope_users(rows, keywords=["senate"], workers=2)
+    assert one.users == two.users and one.counts == two.counts
+    assert 0 < len(one.users) < 97

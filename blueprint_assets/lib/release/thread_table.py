@@ -27,6 +27,7 @@ from blueprint_assets.lib.parallel import forked_map
 from blueprint_assets.lib.privacy.pseudonyms import keyed_digests
 
 USER_ID_HEX = 16  # 64 bits: collisions are negligible at release scale, ids stay short.
+THREAD_ID_HEX = 40  # a sha1 hex digest
 
 ACTIONS_TYPE = pa.struct([pa.field(name, pa.bool_(), nullable=False) for name in ACTION_ORDER])
 MESSAGE_TYPE = pa.struct(
@@ -111,10 +112,11 @@ class _Hashing:
     stable: dict[str, str] | None  # stable ids: the one id of each person
     cluster_columns: list[list[int]]
 
-    def ids(self, threads: list[int]) -> tuple[list[str], list[list[str]]]:
-        """(user id of each message, id of each thread per cluster column) of a contiguous range of threads."""
+    def ids(self, threads: list[int]) -> tuple[bytes, list[bytes]]:
+        """(user id of each message, id of each thread per cluster column) of a contiguous range of threads,
+        each packed end to end as ASCII: one bytes object goes back to the parent, not a string per id."""
         if not threads:
-            return [], [[] for _ in self.cluster_columns]
+            return b"", [b"" for _ in self.cluster_columns]
         first, last = threads[0], threads[-1] + 1
         start, end = self.offsets[first], self.offsets[last]
         authors = self.authors[start:end]
@@ -126,7 +128,8 @@ class _Hashing:
             keys = [author + "|" + event for author, event in zip(authors, suffixes, strict=True)]
             user_ids = keyed_digests(self.secret, keys, USER_ID_HEX)
         fragments = _message_fragments(user_ids, self.texts[start:end])
-        return user_ids, self._thread_ids(first, last, fragments)
+        thread_ids = self._thread_ids(first, last, fragments)
+        return "".join(user_ids).encode("ascii"), ["".join(ids).encode("ascii") for ids in thread_ids]
 
     def _thread_ids(self, first: int, last: int, fragments: list[str]) -> list[list[str]]:
         """Per cluster column, the sha1 of each thread's compact JSON list
@@ -170,7 +173,7 @@ def _message_fragments(user_ids: list[str], texts: list[str | None]) -> list[str
 def _hashed_ids(
     built: Built, offsets: np.ndarray, authors: list[str], texts: list[str | None], secret: bytes,
     stable_ids: bool, workers: int, cluster_columns: list[list[int]],
-) -> tuple[list[str], list[list[str]]]:  # fmt: skip
+) -> tuple[pa.Array, list[pa.Array]]:  # fmt: skip
     """(user ids, thread ids per cluster column). A user id is HMAC-SHA256(secret, pseudonym[|event]) cut
     to USER_ID_HEX hex digits: once per person (stable ids) or once per message (per-thread ids: a key
     repeats only when a person appears twice in one chain). Hashing is most of the build: it is shared
@@ -180,13 +183,19 @@ def _hashed_ids(
         distinct = list(dict.fromkeys(authors))
         stable = dict(zip(distinct, keyed_digests(secret, distinct, USER_ID_HEX), strict=True))
     hashing = _Hashing(built, offsets.tolist(), authors, texts, secret, stable, cluster_columns)
-    user_ids: list[str] = []
-    ids: list[list[str]] = [[] for _ in cluster_columns]
-    for part_users, part_ids in forked_map(hashing.ids, list(range(len(built))), workers):
-        user_ids += part_users
-        for column, part in zip(ids, part_ids, strict=True):
-            column += part
-    return user_ids, ids
+    parts = forked_map(hashing.ids, list(range(len(built))), workers)
+    user_ids = _packed_strings(b"".join(users for users, _ in parts), USER_ID_HEX)
+    columns = zip(*(ids for _, ids in parts), strict=True)
+    return user_ids, [_packed_strings(b"".join(column), THREAD_ID_HEX) for column in columns]
+
+
+def _packed_strings(data: bytes, width: int) -> pa.Array:
+    """ASCII strings of one width packed end to end, as an Arrow string array (no Python string each)."""
+    if len(data) >= 2**31:
+        raise ValueError(f"{len(data) // width} ids of {width} characters outgrow one Arrow string array")
+    count = len(data) // width
+    offsets = np.arange(count + 1, dtype=np.int32) * width
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def thread_actors(built: Built) -> list[str]:
@@ -229,7 +238,7 @@ def thread_tables(
     )
     messages = pa.StructArray.from_arrays(
         [
-            pa.array(user_ids, pa.string()),
+            user_ids,
             pa.array(rank, pa.int64()),
             pa.array(texts, pa.string()),
             actions,
@@ -250,7 +259,7 @@ def thread_tables(
     ]
     tables = []
     for clusters, thread_ids in zip(cluster_columns, ids, strict=True):
-        columns = [pa.array(thread_ids, pa.string()).take(order), pa.array(clusters, pa.int32()).take(order)]
+        columns = [thread_ids.take(order), pa.array(clusters, pa.int32()).take(order)]
         within = _order_within(columns[0], sorted_times, ties)
         columns = [_retaken(column, within, ties) for column in [*columns, *shared]]
         tables.append(pa.Table.from_arrays(columns, schema=ACTION_THREADS_SCHEMA))

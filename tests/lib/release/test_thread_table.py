@@ -56,3 +56,12 @@ def test_every_k_is_sorted_by_time_then_id_however_many_ties(
     # Every K holds the same messages; only the order among tied times may differ.
     rows = [sorted(zip(*(map(str, t.column(c).to_pylist()) for c in KEPT), strict=True)) for t in stitched]
     assert rows[0] == rows[1] == rows[2]
+
+
+def test_packed_ids_read_back_one_per_width_and_an_empty_build_has_none() -> None:
+    ids = thread_table._packed_strings(b"0123456789abcdef" + b"fedcba9876543210", thread_table.USER_ID_HEX)
+    assert ids.to_pylist() == ["0123456789abcdef", "fedcba9876543210"]
+    assert thread_table._packed_strings(b"", thread_table.THREAD_ID_HEX).to_pylist() == []
+    empty = Built(*([] for _ in range(8)))
+    (table,) = thread_tables(empty, [[]], b"secret", stable_ids=False)
+    assert table.num_rows == 0

@@ -77,6 +77,8 @@ def vector_matrix(column: pa.ChunkedArray) -> np.ndarray:
 def vector_lists(matrix: np.ndarray) -> pa.ListArray:
     """A float32 (n, dim) matrix as a column of float32 lists, one per row, without a Python loop."""
     n, dim = matrix.shape
+    if n * dim >= 2**31:  # a list array's 32-bit offsets
+        raise ValueError(f"{n} vectors of {dim} values outgrow one list column: split them")
     offsets = pa.array(np.arange(n + 1, dtype=np.int32) * dim)
     return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(matrix, dtype=np.float32).ravel()))
 

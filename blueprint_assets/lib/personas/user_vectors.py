@@ -20,16 +20,10 @@ def mean_vectors(
     Each user's sum runs over their posts in row order in float64 (`np.add.at` adds in index order), from
     -0.0, which adds as nothing: the means are the ones a loop adding each post's vector gives, bit for bit.
     """
-    actors = post_vectors.column("actor")
     chosen = post_vectors.filter(
-        pc.fill_null(
-            pc.and_(
-                pc.is_in(actors, value_set=pa.array(sorted(users), actors.type)),
-                pc.is_in(
-                    post_vectors.column("record_id"), value_set=pa.array(sorted(record_ids), pa.string())
-                ),
-            ),
-            False,
+        pc.and_(
+            _member(post_vectors.column("actor"), users),
+            _member(post_vectors.column("record_id"), record_ids),
         )
     )
     names = chosen.column("actor").to_pylist()
@@ -43,6 +37,12 @@ def mean_vectors(
     np.add.at(sums, at, vectors)
     counts = np.bincount(at, minlength=len(ordered))
     return ordered, counts.tolist(), (sums / counts[:, None]).astype(np.float32)
+
+
+def _member(column: pa.ChunkedArray, values: set[str | None]) -> pa.ChunkedArray:
+    """Per value of the string column, whether it is in `values` (a null is when None is)."""
+    members = sorted(v for v in values if v is not None) + ([None] if None in values else [])
+    return pc.is_in(column.cast(pa.string()), value_set=pa.array(members, pa.string()), skip_nulls=False)
 
 
 def behaviour_profiles(rows: pa.Table, users: list[str]) -> np.ndarray:

@@ -6,7 +6,7 @@ Arrow and numpy for the whole window at once:
 - `resolve_rows`: an undo or delete the lake left unresolved, resolved from a create seen earlier in the
   window (an as-of lookup, `latest_before`);
 - the primitives of the as-of lookups thread_state.py answers from the state of the window's posts
-  (`AsOf`, `is_in`, `dense_codes`, `or_else`, `cluster_ids`).
+  (`AsOf`, `is_in`, `dense_codes`, `codes_in`, `or_else`, `cluster_ids`).
 """
 
 from __future__ import annotations
@@ -204,7 +204,11 @@ def _codes(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array)
     Codes come from the smaller side of a lookup (the keys asked about): a probe into a small hash table is
     far cheaper than a table of every id of the window.
     """
-    distinct = pc.unique(pc.cast(keys, STRING))
+    return codes_in(values, pc.unique(pc.cast(keys, STRING)))
+
+
+def codes_in(values: pa.ChunkedArray | pa.Array, distinct: pa.Array) -> np.ndarray:
+    """Per value, its index in the distinct (large) strings `distinct` (-1: not among them, or null)."""
     found = pc.index_in(pc.cast(values, STRING), value_set=distinct)
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 

@@ -30,6 +30,7 @@ from blueprint_assets.lib.release.thread_columns import (
     UNDO_ACTIONS,
     AsOf,
     cluster_ids,
+    codes_in,
     dense_codes,
     is_in,
     or_else,
@@ -148,7 +149,11 @@ def version_log(rows: pa.Table, positions: np.ndarray, values: RowValues | None 
 
 class PostVersions:
     """As-of lookups of visible post versions in a log: a post's latest version before a row, if it is not
-    deleted and has a text."""
+    deleted and has a text.
+
+    The per-entry flags end with one entry more, for the entry -1 (none): a lookup that found nothing reads
+    False (not visible, not in scope) and parent -1, even in an empty log.
+    """
 
     def __init__(self, log: VersionLog, clusters: dict[str, int]) -> None:
         self.log = log
@@ -156,19 +161,18 @@ class PostVersions:
         self.codes = self.code(log.records)
         self.as_of = AsOf(self.codes, log.positions)
         has_text = np.asarray([text is not None for text in log.texts], dtype=bool)
-        self.visible = ~log.deleted & has_text
-        self.in_scope = cluster_ids(pa.array(log.authors, STRING), clusters)[1]
-        self.parent_codes = self.code(pa.array(log.reply_parents, STRING))
+        self.visible = np.append(~log.deleted & has_text, False)
+        self.in_scope = np.append(cluster_ids(pa.array(log.authors, STRING), clusters)[1], False)
+        self.parent_codes = np.append(self.code(pa.array(log.reply_parents, STRING)), -1)
 
     def code(self, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Per id, its code among the log's posts (-1: never logged, or null)."""
-        found = pc.index_in(pc.cast(ids, STRING), value_set=self._distinct)
-        return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes_in(ids, self._distinct)
 
     def at(self, codes: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Per query, the log entry of the post's visible version just before `positions` (-1: none)."""
         found = self.as_of.find(codes, positions)
-        return np.where((found >= 0) & self.visible[np.maximum(found, 0)], found, -1)
+        return np.where(self.visible[found], found, -1)
 
     def latest_of(self, authors: pa.ChunkedArray, positions: np.ndarray) -> np.ndarray:
         """Per query, the log entry of the author's most recently first-seen post that is visible just
@@ -177,27 +181,63 @@ class PostVersions:
         seen = np.flatnonzero(log.first_seen)
         by = pa.array(log.first_seen_by[seen], STRING)
         distinct = pc.unique(by)
-        owners, asked = (
-            pc.fill_null(pc.index_in(values, value_set=distinct), -1)
-            .to_numpy(zero_copy_only=False)
-            .astype(np.int64)
-            for values in (by, pc.cast(authors, STRING))
-        )
-        by_owner = AsOf(owners, log.positions[seen])
+        by_owner = AsOf(codes_in(by, distinct), log.positions[seen])
+        asked = codes_in(authors, distinct)
         at = by_owner.rank_before(asked, positions)  # among the author's posts, in first-seen order
+        ranked = seen[by_owner.order]  # the first-seen change of each ranked post
+        deleted_at = self._deleted_at()[self.codes[ranked]]
         found = np.full(len(asked), -1, dtype=np.int64)
         pending = np.flatnonzero(at >= 0)
-        while pending.size:  # a deleted or textless post: step back to the author's previous one
-            entry = seen[by_owner.order[at[pending]]]
-            version = self.at(self.codes[entry], positions[pending])
-            hit = version >= 0
-            found[pending[hit]] = version[hit]
-            pending = pending[~hit]
-            back = at[pending] - 1
-            same = (back >= 0) & (by_owner.ranked_keys[np.maximum(back, 0)] == asked[pending])
-            at[pending] = back
-            pending = pending[same]
+        # A post without text at the time is stepped over one round each (rare: a post's text is "" at least).
+        while pending.size:
+            at[pending] = _undeleted_at_or_before(
+                at[pending], positions[pending], deleted_at, by_owner.ranked_keys, asked[pending]
+            )
+            pending = pending[at[pending] >= 0]
+            version = self.at(self.codes[ranked[at[pending]]], positions[pending])
+            found[pending] = version
+            pending = pending[version < 0]
+            at[pending] -= 1
         return found
+
+    def _deleted_at(self) -> np.ndarray:
+        """Per post code, the position of its deletion (the largest int64: never deleted)."""
+        out = np.full(len(self._distinct), np.iinfo(np.int64).max, dtype=np.int64)
+        gone = np.flatnonzero(self.log.deleted)
+        np.minimum.at(out, self.codes[gone], self.log.positions[gone])
+        return out
+
+
+def _undeleted_at_or_before(
+    start: np.ndarray, positions: np.ndarray, deleted_at: np.ndarray, owner_of: np.ndarray, owners: np.ndarray
+) -> np.ndarray:
+    """Per query, the greatest rank at or below `start` of the query's owner whose post is not deleted
+    before the query's position (-1: none).
+
+    Deletion is final, so the queries are answered in position order while the deleted posts are removed
+    as their deletions pass, over a union-find of removed runs: each deleted post is stepped over once per
+    call, not once per query (an account that posts and deletes thousands of times, followed often). Only
+    removed ranks are held, so a call costs its queries and the deletions, not every post.
+    """
+    never = np.iinfo(np.int64).max
+    removals = [r for r in np.argsort(deleted_at, kind="stable").tolist() if deleted_at[r] != never]
+    removed_by = deleted_at[removals].tolist() if removals else []
+    left: dict[int, int] = {}  # a removed rank -> a rank further left (-1: none)
+    starts, at_position, found = start.tolist(), positions.tolist(), np.full(len(start), -1, dtype=np.int64)
+    done = 0
+    for query in np.argsort(positions, kind="stable").tolist():
+        while done < len(removals) and removed_by[done] < at_position[query]:
+            left[removals[done]] = removals[done] - 1
+            done += 1
+        root = starts[query]
+        while root >= 0 and root in left:
+            root = left[root]
+        rank = starts[query]
+        while rank != root:  # compress the path walked
+            left[rank], rank = root, left[rank]
+        if root >= 0 and owner_of[root] == owners[query]:
+            found[query] = root
+    return found
 
 
 @dataclass
@@ -255,13 +295,13 @@ def _chains(
         found = np.full(len(at), -1, dtype=np.int64)
         found[asked] = posts.at(parent[asked], where[asked])
         if chain_in_scope_only:
-            found[(found >= 0) & ~posts.in_scope[np.maximum(found, 0)]] = -1
+            found[~posts.in_scope[found]] = -1
         alive &= found >= 0
         if not alive.any():
             break
         parents.append(found)  # -1 wherever the chain has ended
         seen.append(parent)
-        parent = np.where(alive, posts.parent_codes[np.maximum(found, 0)], -1)
+        parent = np.where(alive, posts.parent_codes[found], -1)
     stacked = np.stack(parents) if parents else np.zeros((0, len(at)), dtype=np.int64)
     depth = (stacked >= 0).sum(axis=0)
     labels = np.where(depth > 0, "reply", "post").tolist()

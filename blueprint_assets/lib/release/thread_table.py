@@ -1,13 +1,14 @@
 """The `action_threads` table built column-wise, and read back into thread dicts column-wise.
 
-`thread_tables` turns the threads found by thread_state.py (label, messages, action row, cluster) into the published Arrow table without a dict per message: message
-times are ranked with one numpy `unique`, user ids are keyed once per distinct pseudonym (per thread, or
-once per person with stable ids), thread ids are hashed from pre-encoded message fragments by forked
-workers (what follows a thread's cluster id is encoded once for every K), and the table is sorted by
-(last_time_us, id): by time once for every K, then only the rows tied on time by each K's ids, so the Ks
-share one copy of their messages (zero-copy slices). `threads_from_table` is its inverse for the list-of-dicts
-readers (splits, release files), reading each leaf column once instead of converting nested rows.
-Both give byte for byte what the per-row builder gave (tests/lib/release/test_release_bytes.py).
+`thread_tables` turns the threads found by thread_state.py (label, messages, action row, cluster) into the
+published Arrow table without a dict per message: message times are ranked with one numpy `unique`, user ids
+are keyed once per distinct pseudonym (per thread, or once per person with stable ids), thread ids are hashed
+from pre-encoded message fragments by forked workers (what follows a thread's cluster id is encoded once for
+every K), and the table is sorted by (last_time_us, id): by time once for every K, then only the rows tied on
+time by each K's ids, so the Ks share one copy of their messages (zero-copy slices). `threads_from_table` is
+its inverse for the list-of-dicts readers (splits, release files), reading each leaf column once instead of
+converting nested rows. Both give byte for byte what the per-row builder gave
+(tests/lib/release/test_release_bytes.py).
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def _message_fragments(user_ids: list[str], texts: list[str | None]) -> list[str
 def _hashed_ids(
     built: Built, offsets: np.ndarray, authors: list[str], texts: list[str | None], secret: bytes,
     stable_ids: bool, workers: int, cluster_columns: list[list[int]],
-) -> tuple[pa.Array, list[pa.Array]]:  # fmt: skip
+) -> tuple[pa.ChunkedArray, list[pa.ChunkedArray]]:  # fmt: skip
     """(user ids, thread ids per cluster column). A user id is HMAC-SHA256(secret, pseudonym[|event]) cut
     to USER_ID_HEX hex digits: once per person (stable ids) or once per message (per-thread ids: a key
     repeats only when a person appears twice in one chain). Hashing is most of the build: it is shared
@@ -189,13 +190,28 @@ def _hashed_ids(
     return user_ids, [_packed_strings(b"".join(column), THREAD_ID_HEX) for column in columns]
 
 
-def _packed_strings(data: bytes, width: int) -> pa.Array:
-    """ASCII strings of one width packed end to end, as an Arrow string array (no Python string each)."""
-    if len(data) >= 2**31:
-        raise ValueError(f"{len(data) // width} ids of {width} characters outgrow one Arrow string array")
+def _packed_strings(data: bytes, width: int) -> pa.ChunkedArray:
+    """ASCII strings of one width packed end to end, as Arrow strings (no Python string each), in chunks
+    that each stay under the 2 GiB a string array's 32-bit offsets reach."""
     count = len(data) // width
-    offsets = np.arange(count + 1, dtype=np.int32) * width
-    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+    per_chunk = (2**31 - 1) // width
+    view = memoryview(data)
+    chunks = []
+    for first in range(0, count, per_chunk):
+        n = min(per_chunk, count - first)
+        offsets = np.arange(n + 1, dtype=np.int32) * width
+        piece = view[first * width : (first + n) * width]
+        chunks.append(pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(piece)))
+    return pa.chunked_array(chunks, pa.string())
+
+
+def _one_array(column: pa.ChunkedArray, what: str) -> pa.Array:
+    """The column as one array (a struct field must be one), or a one-line error when it cannot be."""
+    if column.num_chunks > 1:
+        raise ValueError(
+            f"{what} outgrow one Arrow string array (2 GiB): build the release in smaller windows"
+        )
+    return column.chunk(0) if column.num_chunks else pa.array([], column.type)
 
 
 def thread_actors(built: Built) -> list[str]:
@@ -238,7 +254,7 @@ def thread_tables(
     )
     messages = pa.StructArray.from_arrays(
         [
-            user_ids,
+            _one_array(user_ids, "the messages' user ids"),
             pa.array(rank, pa.int64()),
             pa.array(texts, pa.string()),
             actions,

@@ -4,7 +4,7 @@ A thread is a short list of messages whose last message is the action to predict
 - post / reply: the reply chain of in-scope users ending at the action, cut to the last `max_depth` messages;
   a chain of one is labelled `post`, a longer one `reply` (so a reply to an unknown post becomes a `post`).
 - like, unlike, repost, unrepost, quote: [target post, action].
-- follow, unfollow, block, unblock: [target user's latest post at or before the action, action].
+- follow, unfollow, block, unblock: [target user's latest visible post before the action, action].
 - post_update, post_delete: [latest known version of the post before the action, action].
 
 Every context lookup sees only what existed just before the action: rows are taken in (time_us, event_id)

@@ -160,3 +160,62 @@ def test_nothing_to_log_logs_nothing() -> None:
     built, posts, dropped, _ = state_threads(table, positions, {"ann": 0}, 5, True)
     assert len(built) == 0 and dropped == {"target_user_unknown": 1}
     assert isinstance(posts, PostVersions)
+
+
+def _compare(window: pa.Table, clusters: dict[str, int], max_depth: int = 5) -> Built:
+    """state_threads against the reference pass on one window; the built threads."""
+    rows, positions = _state_rows(window)
+    dropped: Counter[str] = Counter()
+    relabeled: Counter[str] = Counter()
+    expected, expected_log = reference_pass(rows, positions, clusters, max_depth, True, dropped, relabeled)
+    built, posts, got_dropped, got_relabeled = state_threads(rows, positions, clusters, max_depth, True)
+    assert _threads(built) == _threads(expected)
+    assert +got_dropped == +dropped and got_relabeled == relabeled
+    assert len(posts.log) == len(expected_log)
+    return built
+
+
+def _window(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist([{**dict.fromkeys(INPUT_COLUMNS), "resolved": True, **r} for r in rows])
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"event_id": "e", "time_us": 1, "action": "like", "actor": "u0", "subject_id": "x"}],
+        [{"event_id": "e", "time_us": 1, "action": "post_update", "actor": "u0", "text": "x"}],
+        [
+            {"event_id": "e", "time_us": 1, "action": "post_delete", "actor": "u0", "record_id": "p", "resolved": False},
+            {"event_id": "f", "time_us": 2, "action": "reply", "actor": "u0", "reply_parent_id": "old"},
+            {"event_id": "g", "time_us": 3, "action": "quote", "actor": "u0", "quote_id": "old"},
+        ],
+    ],
+    ids=["a like", "an edit without a target", "a reply and a quote of unknown posts"],
+)  # fmt: skip
+def test_a_window_that_logs_no_version_builds_what_the_pass_builds(rows: list[dict]) -> None:
+    _compare(_window(rows), {"u0": 0})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_follows_step_over_deleted_and_textless_posts_like_the_pass(seed: int) -> None:
+    """An account that posts and deletes often, some posts without text, followed again and again."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(300):
+        t = i + 1
+        kind = rng.random()
+        if kind < 0.4:
+            text = None if rng.random() < 0.2 else "hello"
+            rows.append({"event_id": f"p{i}", "time_us": t, "action": "post", "actor": "bot", "record_id": f"r{i}",
+                         "text": text})  # fmt: skip
+        elif kind < 0.6:
+            rows.append({"event_id": f"e{i}", "time_us": t, "action": "post_update", "actor": "bot",
+                         "record_id": f"r{rng.randrange(i + 1)}", "text": rng.choice([None, "edited"])})  # fmt: skip
+        elif kind < 0.85:
+            rows.append({"event_id": f"d{i}", "time_us": t, "action": "post_delete", "actor": "bot",
+                         "record_id": f"r{rng.randrange(i + 1)}"})  # fmt: skip
+        else:
+            rows.append({"event_id": f"f{i}", "time_us": t, "action": rng.choice(["follow", "block"]),
+                         "actor": rng.choice(["fan", "bot"]), "record_id": f"x{i}", "subject_user": "bot"})  # fmt: skip
+    built = _compare(_window(rows), {"fan": 0, "bot": 1})
+    assert {"follow", "block"} & set(built.labels)

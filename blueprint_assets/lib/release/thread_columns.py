@@ -1,10 +1,11 @@
 """The column-wise preparation of thread building, and the primitives of its as-of lookups, answered with
 Arrow and numpy for the whole window at once:
 - `prepared_rows`: the input as an Arrow table sorted by (time_us, event_id), every INPUT_COLUMN typed;
-- `live_rows`: which rows reach the pass at all (first delivery of an event, actor not opted out, a known
-  action), with the counts of the others;
+- `live_rows`: which rows thread building considers at all (first delivery of an event, actor not opted
+  out, a known action), with the counts of the others;
 - `resolve_rows`: an undo or delete the lake left unresolved, resolved from a create seen earlier in the
   window (an as-of lookup, `latest_before`);
+- `window_rows`: the three in turn, and which rows are likes (most of a window, looked up apart);
 - the primitives of the as-of lookups thread_state.py answers from the state of the window's posts
   (`AsOf`, `is_in`, `dense_codes`, `codes_in`, `or_else`, `cluster_ids`).
 """
@@ -94,6 +95,17 @@ def _in_order(table: pa.Table, order: np.ndarray) -> pa.Table:
         at = end
     pieces.append(table.slice(at))
     return pa.concat_tables(pieces)
+
+
+def window_rows(
+    actions: list[dict] | pa.Table, excluded: frozenset[str]
+) -> tuple[pa.Table, np.ndarray, dict[str, int]]:
+    """The window's rows as thread building reads them (prepared, live, resolved), which of them are likes,
+    reposts or their undos (LIKE_LIKE), and the counts of the rows set aside, by reason."""
+    table = prepared_rows(actions)
+    live, set_aside = live_rows(table, excluded)
+    table = resolve_rows(kept(table, live))
+    return table, is_in(table.column("action"), LIKE_LIKE), set_aside
 
 
 def _typed(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:

@@ -34,12 +34,8 @@ import pyarrow as pa
 from blueprint_assets.lib.release.thread_columns import (
     INPUT_COLUMNS,  # noqa: F401 - re-exported: the columns the builder reads
     LIKE_COLUMNS,
-    LIKE_LIKE,
-    is_in,
     kept,
-    live_rows,
-    prepared_rows,
-    resolve_rows,
+    window_rows,
 )
 from blueprint_assets.lib.release.thread_state import like_threads, state_threads
 from blueprint_assets.lib.release.thread_table import (  # noqa: F401 - the table's names, re-exported
@@ -167,10 +163,7 @@ def _found(
 ) -> tuple[Built, dict[str, int], dict[str, int]]:
     """The threads of the window's rows for one set of in-scope users, and the counts of rows dropped and
     relabelled, by reason."""
-    table = prepared_rows(actions)
-    live, set_aside = live_rows(table, excluded)
-    table = resolve_rows(kept(table, live))
-    likes = is_in(table.column("action"), LIKE_LIKE)
+    table, likes, set_aside = window_rows(actions, excluded)
     built, posts, dropped, relabeled = state_threads(
         kept(table, ~likes), np.flatnonzero(~likes), clusters, max_depth, chain_in_scope_only
     )

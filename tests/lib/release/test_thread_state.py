@@ -12,15 +12,7 @@ import pyarrow as pa
 import pytest
 from support.reference_threads import reference_pass
 
-from blueprint_assets.lib.release.thread_columns import (
-    INPUT_COLUMNS,
-    LIKE_LIKE,
-    is_in,
-    kept,
-    live_rows,
-    prepared_rows,
-    resolve_rows,
-)
+from blueprint_assets.lib.release.thread_columns import INPUT_COLUMNS, kept, window_rows
 from blueprint_assets.lib.release.thread_state import PostVersions, state_threads, version_log
 from blueprint_assets.lib.release.thread_table import Built
 
@@ -67,10 +59,7 @@ def tangled_window(seed: int, n: int = 700) -> pa.Table:
 
 def _state_rows(window: pa.Table) -> tuple[pa.Table, np.ndarray]:
     """The rows the state pass reads, prepared as build_threads prepares them, and their positions."""
-    table = prepared_rows(window)
-    live, _ = live_rows(table, frozenset())
-    table = resolve_rows(kept(table, live))
-    likes = is_in(table.column("action"), LIKE_LIKE)
+    table, likes, _ = window_rows(window, frozenset())
     return kept(table, ~likes), np.flatnonzero(~likes)
 
 

@@ -59,17 +59,16 @@ def stored_vectors(path: str, model: str) -> tuple[pa.Array, np.ndarray] | None:
 def vector_matrix(column: pa.ChunkedArray) -> np.ndarray:
     """A vector column (fixed-size lists, or lists all of one length) as a float32 (n, dim) matrix, without a
     Python loop."""
-    if pa.types.is_fixed_size_list(column.type):
+    fixed = pa.types.is_fixed_size_list(column.type)
+    if not len(column):
+        return np.zeros((0, column.type.list_size if fixed else 0), dtype=np.float32)
+    if fixed:
         dim = column.type.list_size
-    elif not len(column):
-        dim = 0
     else:
         lengths = pc.list_value_length(column)
         dim = pc.max(lengths).as_py()
         if column.null_count or pc.min(lengths).as_py() != dim:
             raise ValueError("vectors of different lengths (or missing) cannot form one matrix")
-    if not len(column):
-        return np.zeros((0, dim), dtype=np.float32)
     values = pa.concat_arrays([chunk.flatten() for chunk in column.chunks])
     return np.asarray(values, dtype=np.float32).reshape(-1, dim)
 

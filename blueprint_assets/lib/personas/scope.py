@@ -131,9 +131,9 @@ def select_in_scope_users(
             english_counts[actor] = english_counts.get(actor, 0) + 1
         if pattern is not None and text:
             searched.append((actor, text))
-    topical: set[str] = set()
-    if pattern is not None:
-        topical = set().union(*forked_map(partial(_topical_actors, pattern), searched, workers))
+    topical: set[str] = (
+        set().union(*forked_map(partial(_topical_actors, pattern), searched, workers)) if pattern else set()
+    )
 
     language_ok = {u for u in all_users if english_counts.get(u, 0) >= min_english_posts}
     kept = language_ok & topical if apply_topic else language_ok

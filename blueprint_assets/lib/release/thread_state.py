@@ -248,7 +248,7 @@ class _Threads:
     rows: np.ndarray
     labels: list[str]
     contexts: list[np.ndarray]
-    context_times: str  # "created" or "versions": the time a context message shows
+    context_times: str  # the VersionLog field of the time a context message shows: "created" or "versions"
 
 
 def state_threads(
@@ -340,18 +340,23 @@ def _user_targets(
     resolved = rows.column("resolved").take(taken).to_numpy(zero_copy_only=False)
     subject = rows.column("subject_user").take(taken)
     has_subject = subject.is_valid().to_numpy(zero_copy_only=False)
-    unresolved = undo & ~resolved
+    unresolved = _unresolved_undos(undo, resolved, has_subject)
     asked = ~unresolved & has_subject
     found = np.full(len(at), -1, dtype=np.int64)
     found[asked] = posts.latest_of(subject.filter(pa.array(asked)), positions[at][asked])
     kept = found >= 0
     drops = {
-        "unresolved_undo": int((unresolved | (~unresolved & ~has_subject & undo)).sum()),
-        "target_user_unknown": int((~unresolved & ~has_subject & ~undo).sum()),
+        "unresolved_undo": int(unresolved.sum()),
+        "target_user_unknown": int((~undo & ~has_subject).sum()),
         "no_prior_post_of_target_user": int((asked & ~kept).sum()),
     }
     labels = action.take(pa.array(at[kept])).to_pylist()
     return _Threads(at[kept], labels, [found[kept]], "created"), drops
+
+
+def _unresolved_undos(undo: np.ndarray, resolved: np.ndarray, has_subject: np.ndarray) -> np.ndarray:
+    """The undos without a thread: an undo needs its subject, resolved by the lake or the window."""
+    return undo & ~(resolved & has_subject)
 
 
 def _edits(
@@ -392,7 +397,7 @@ def _built(
         authors = np.empty(int(offsets[-1]), dtype=object)
         clock = np.zeros(int(offsets[-1]), dtype=np.int64)
         words = np.empty(int(offsets[-1]), dtype=object)
-        shown = log.created if threads.context_times == "created" else log.versions
+        shown = getattr(log, threads.context_times)
         slot = offsets[:-1].copy()
         for context, present in zip(threads.contexts, has, strict=True):  # oldest first; -1 takes no slot
             entry, place = context[present], slot[present]
@@ -432,7 +437,7 @@ def like_threads(
     resolved = table.column("resolved").to_numpy(zero_copy_only=False)
     has_subject = table.column("subject_id").is_valid().to_numpy(zero_copy_only=False)
     version = posts.at(posts.code(table.column("subject_id")), positions)
-    unresolved = in_scope & undo & ~(resolved & has_subject)
+    unresolved = in_scope & _unresolved_undos(undo, resolved, has_subject)
     kept = np.flatnonzero(in_scope & ~unresolved & (version >= 0))
     dropped = {
         "actor_out_of_scope": int((~in_scope).sum()),

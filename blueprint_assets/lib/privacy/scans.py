@@ -38,6 +38,10 @@ _DOMAIN_GATE = re.compile(r"[a-z0-9]\.[a-z]", re.IGNORECASE)
 # Kelvin sign, the long s, the dotted and dotless i), so any non-ASCII character stands in for them.
 _DOMAIN_GATE_SUPERSET = r"[A-Za-z0-9\x{80}-\x{10FFFF}]\.[A-Za-z\x{80}-\x{10FFFF}]"
 TRAILING = ".,;:!?)]}'\""
+# An e-mail address's local part read backwards from its `@` (`find_emails`), and how far back it is read
+# before the whole pattern is searched instead (a local part that long is not worth a fast path).
+_LOCAL_PART_REVERSED = re.compile(r"[\w.+\-]*", re.IGNORECASE)
+_LOCAL_PART_LOOKBACK = 256
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,42 @@ def find_urls(text: str) -> Iterator[str]:
         colon = text.find("://", max(colon + 1, end))
 
 
+def find_emails(text: str) -> Iterator[str]:
+    """What `EMAIL_PATTERN.finditer(text)` matches, tried only once per `@`, not at every character.
+
+    A match holds one `@` (neither part has one), and its look-behind lets it start only where the run of
+    local-part characters before that `@` starts: the pattern is tried there alone, unless the run starts
+    inside the previous match (which no match then follows, as `finditer` would find).
+    """
+    end, at = 0, text.find("@")
+    while at >= 0:
+        before = text[max(0, at - _LOCAL_PART_LOOKBACK) : at]
+        run = _LOCAL_PART_REVERSED.match(before[::-1]).end()  # type: ignore[union-attr]  # `*` always matches
+        if run == _LOCAL_PART_LOOKBACK:  # it may run further back
+            yield from (match.group(0) for match in EMAIL_PATTERN.finditer(text, end))
+            return
+        start = at - run
+        if run and start >= end:
+            match = EMAIL_PATTERN.match(text, start)
+            if match is not None:
+                yield match.group(0)
+                end = match.end()
+        at = text.find("@", at + 1)
+
+
+def find_mentions(text: str) -> Iterator[str]:
+    """The handles (group 1) of `MENTION_PATTERN.finditer(text)`: every match starts at an `@`, so the
+    pattern is tried only there."""
+    end, at = 0, text.find("@")
+    while at >= 0:
+        if at >= end:
+            match = MENTION_PATTERN.match(text, at)
+            if match is not None:
+                yield match.group(1)
+                end = match.end()
+        at = text.find("@", at + 1)
+
+
 def _clean(value: str) -> str:
     return value.lower().rstrip(TRAILING)
 
@@ -107,8 +147,8 @@ def harvest_identifiers(raw_lines: Iterable[str | None], handles: Iterable[str |
         if "did:" in line:
             found.update(_clean(did) for did in find_dids(line))
         if "@" in line:
-            found.update(_clean(m.group(0)) for m in EMAIL_PATTERN.finditer(line))
-            found.update(_clean(m.group(1)) for m in MENTION_PATTERN.finditer(line))
+            found.update(_clean(email) for email in find_emails(line))
+            found.update(_clean(handle) for handle in find_mentions(line))
         if "://" in line:
             found.update(_clean(url) for url in find_urls(line))
     found.update(_clean(h) for h in handles if h)
@@ -129,7 +169,7 @@ def tokens_with_kinds(text: str) -> set[tuple[str, str]]:
     if _may_hold_did(text):
         tokens |= {("DID", _clean(did)) for did in find_dids(text)}
     if "@" in text:
-        tokens |= {("EMAIL_ADDRESS", _clean(m.group(0))) for m in EMAIL_PATTERN.finditer(text)}
+        tokens |= {("EMAIL_ADDRESS", _clean(email)) for email in find_emails(text)}
     if "://" in text:
         tokens |= {("URL", _clean(url)) for url in find_urls(text)}
     if "." in text and _DOMAIN_GATE.search(text) is not None:

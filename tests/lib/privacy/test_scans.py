@@ -141,6 +141,29 @@ def test_find_dids_matches_what_the_did_pattern_finds() -> None:
         assert list(find_dids(text)) == [m.group(0) for m in DID_PATTERN.finditer(text)], repr(text)
 
 
+def test_find_emails_and_mentions_match_what_their_patterns_find() -> None:
+    """The `@`-anchored finders give exactly the patterns' matches: adjacent and chained `@`s, local parts
+    that start inside an earlier match, the characters Python folds to ASCII letters, local parts longer
+    than the finder's look-back, Unicode word characters."""
+    import random
+
+    from blueprint_assets.lib.privacy.scans import EMAIL_PATTERN, MENTION_PATTERN, find_emails, find_mentions
+
+    pieces = ["@", "@", ".", "+", "-", "_", "a", "Z", "b.example", "x-y", "9", " ", '"', "\u212a", "\u017f",
+              "\u00e9", "\u0130", "@@", ".co", "\n"]  # fmt: skip
+    rng = random.Random(5)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 16))) for _ in range(60_000)]
+    long_local = "a" * 255
+    texts += [
+        "mail a.b+c@x.example, @alice.bsky.social and a@b.c@d.example",
+        f"{long_local}@x.example {long_local}a@y.example z{long_local}.b@w.example",
+        f"{'b' * 300}@x.example then c@d.example",
+    ]
+    for text in texts:
+        assert list(find_emails(text)) == [m.group(0) for m in EMAIL_PATTERN.finditer(text)], repr(text)
+        assert list(find_mentions(text)) == [m.group(1) for m in MENTION_PATTERN.finditer(text)], repr(text)
+
+
 def test_token_candidates_keep_every_string_a_token_is_found_in() -> None:
     """Arrow's gate is a superset of `tokens_with_kinds`: every string it finds a token in is kept, the
     case-folded look-alikes of a domain's letters too (Kelvin sign, long s, dotted and dotless i)."""

@@ -27,6 +27,8 @@ from blueprint_assets.lib.privacy.identifier_digests import KnownIdentifiers
 from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, SCAN_REGEXES
 
 DID_PATTERN = re.compile(DID_SCAN_REGEX, re.IGNORECASE)
+# The same pattern case-sensitive, for lowercased text: its literal `did:` prefix is then searched for in C.
+_LOWERCASE_DID_PATTERN = re.compile(DID_SCAN_REGEX)
 EMAIL_PATTERN = re.compile(SCAN_REGEXES["email"], re.IGNORECASE)
 URL_PATTERN = re.compile(SCAN_REGEXES["url"], re.IGNORECASE)
 MENTION_PATTERN = re.compile(SCAN_REGEXES["mention"], re.IGNORECASE)
@@ -60,6 +62,9 @@ class Finding:
 # The two characters the pattern's case folding takes for an `i` that `str.lower()` does not make one
 # (and U+0130 is the one character whose lowercase is two characters long, which would shift positions).
 _DOTTED_DOTLESS_I = ("\u0130", "\u0131")
+# Every character the case-insensitive pattern takes for an ASCII letter that `str.lower()` does not turn
+# into that letter: the two i's, the long s and the Kelvin sign (which lowercases to `k`).
+_FOLDED_TO_ASCII = (*_DOTTED_DOTLESS_I, "\u017f", "\u212a")
 
 
 def find_dids(text: str) -> Iterator[str]:
@@ -77,6 +82,18 @@ def find_dids(text: str) -> Iterator[str]:
             yield match.group(0)
             end = match.end()
         at = lowered.find("did:", max(at + 1, end))
+
+
+def lowercase_dids(text: str) -> list[str]:
+    """`[did.lower() for did in find_dids(text)]` (a DID ends in a letter or digit: nothing to strip).
+
+    Without a character that folds to an ASCII letter (`_FOLDED_TO_ASCII`), the case-insensitive pattern
+    matches the text where the case-sensitive one matches its lowercase (which keeps every position): one
+    `findall` in C, and no lowering per DID.
+    """
+    if any(char in text for char in _FOLDED_TO_ASCII):
+        return [did.lower() for did in find_dids(text)]
+    return _LOWERCASE_DID_PATTERN.findall(text.lower())
 
 
 def find_urls(text: str) -> Iterator[str]:
@@ -145,7 +162,7 @@ def harvest_identifiers(raw_lines: Iterable[str | None], handles: Iterable[str |
         if not line:
             continue
         if "did:" in line:
-            found.update(_clean(did) for did in find_dids(line))
+            found.update(lowercase_dids(line))
         if "@" in line:
             found.update(_clean(email) for email in find_emails(line))
             found.update(_clean(handle) for handle in find_mentions(line))

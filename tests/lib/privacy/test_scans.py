@@ -126,19 +126,24 @@ def test_find_urls_matches_what_the_url_pattern_finds() -> None:
 
 
 def test_find_dids_matches_what_the_did_pattern_finds() -> None:
-    """The `did:`-anchored finder gives exactly the pattern's matches: any case, the dotted and dotless
-    capital-i the pattern folds, adjacent and overlapping candidates, every DID method."""
+    """The `did:`-anchored finder gives exactly the pattern's matches, and `lowercase_dids` the harvest's
+    lowercased DIDs: any case, the characters the pattern folds to ASCII letters (dotted and dotless i,
+    long s, Kelvin sign), adjacent and overlapping candidates, every DID method."""
     import random
 
-    from blueprint_assets.lib.privacy.scans import DID_PATTERN, find_dids
+    from blueprint_assets.lib.privacy.scans import DID_PATTERN, _clean, find_dids, lowercase_dids
 
     pieces = ["did:", "DiD:", "d\u0131d:", "d\u0130d:", "plc:", "web:", "key:z", "\u212a", "a" * 23, "b", "2",
-              "1" * 40, ".", "-", ":", " ", "x.example", "\u00e9"]  # fmt: skip
+              "1" * 40, ".", "-", ":", " ", "x.example", "\u00e9", "\u017f", "PLC:", "A" * 23, "wEB:"]  # fmt: skip
     rng = random.Random(11)
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(50_000)]
-    texts += [f"a did:plc:{'b' * 24} and DID:WEB:x.example did:did:plc:{'c' * 24}"]
+    texts += [
+        f"a did:plc:{'b' * 24} and DID:WEB:x.example did:did:plc:{'c' * 24}",
+        f"did:plc:{'a' * 23}\u017f did:plc:{'a' * 23}\u212a did:web:\u212a.example",
+    ]
     for text in texts:
         assert list(find_dids(text)) == [m.group(0) for m in DID_PATTERN.finditer(text)], repr(text)
+        assert lowercase_dids(text) == [_clean(m.group(0)) for m in DID_PATTERN.finditer(text)], repr(text)
 
 
 def test_find_emails_and_mentions_match_what_their_patterns_find() -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from blueprint_assets.lib.arrays import distinct_sorted
+
 EMPTY_DIGESTS = np.empty(0, dtype="<u8")
 
 
@@ -53,11 +55,11 @@ class KnownIdentifiers:
     def of_values(cls, values: Iterable[str], key: bytes | None = None) -> KnownIdentifiers:
         """The set of `values` (under a throwaway key when none is given)."""
         key = key if key is not None else secrets.token_bytes(32)
-        return cls(np.unique(digests(values, key)), key)
+        return cls(distinct_sorted(digests(values, key)), key)
 
     @classmethod
     def union(cls, parts: list[np.ndarray], key: bytes) -> KnownIdentifiers:
-        return cls(np.unique(np.concatenate(parts)) if parts else EMPTY_DIGESTS, key)
+        return cls(distinct_sorted(np.concatenate(parts)) if parts else EMPTY_DIGESTS, key)
 
     def __repr__(self) -> str:
         return f"KnownIdentifiers({len(self)} identifiers)"

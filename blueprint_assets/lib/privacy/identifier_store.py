@@ -20,6 +20,7 @@ import functools
 import numpy as np
 import pyarrow.parquet as pq
 
+from blueprint_assets.lib.arrays import distinct_sorted
 from blueprint_assets.lib.parallel import forked_map
 from blueprint_assets.lib.privacy.identifier_digests import (
     EMPTY_DIGESTS,
@@ -104,9 +105,9 @@ def _harvest(raw_file: str, key: bytes, workers: int) -> np.ndarray:
         handles = identity_handles(batch.column("kind").to_pylist(), lines)
         parts.append(_line_digests([], key, handles))
         parts.extend(forked_map(functools.partial(_line_digests, key=key), lines, workers))
-    return np.unique(np.concatenate(parts))
+    return distinct_sorted(np.concatenate(parts))
 
 
 def _line_digests(lines: list[str | None], key: bytes, handles: list[str | None] = ()) -> np.ndarray:
     """The sorted digests of what `harvest_identifiers` finds in `lines` and `handles`."""
-    return np.unique(digests(harvest_identifiers(lines, handles), key))
+    return distinct_sorted(digests(harvest_identifiers(lines, handles), key))

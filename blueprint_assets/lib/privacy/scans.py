@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 
+from blueprint_assets.lib.arrays import distinct_sorted
 from blueprint_assets.lib.parallel import forked_map
 from blueprint_assets.lib.privacy.identifier_digests import KnownIdentifiers
 from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, SCAN_REGEXES
@@ -239,7 +240,7 @@ def _leaf_strings(array: pa.Array, rows: np.ndarray) -> Iterator[tuple[pa.Array,
 def _rows_where(leaves: list[tuple[pa.Array, np.ndarray]], test) -> int:
     """How many distinct rows hold a string of `leaves` for which the Arrow mask `test(strings)` is true."""
     hit = [rows[pc.fill_null(test(values), False).to_numpy(zero_copy_only=False)] for values, rows in leaves]
-    return int(np.unique(np.concatenate(hit)).size) if hit else 0
+    return int(distinct_sorted(np.concatenate(hit)).size) if hit else 0
 
 
 def token_candidates(leaves: list[tuple[pa.Array, np.ndarray]]) -> list[str]:

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from blueprint_assets.lib.arrays import distinct_sorted
 from blueprint_assets.lib.parallel import forked_map
 
 MIN_CHARS = 16
@@ -82,7 +83,7 @@ class AnswerIndex:
         windows = [t[:MIN_CHARS] + t[_middle(len(t)) :][:MIN_CHARS] + t[-MIN_CHARS:] for t in full]
         ends = _window_hashes(_code_points(windows))[::MIN_CHARS]
         keys = _mix(ends[0::3], lengths.astype(np.uint64), ends[1::3], ends[2::3])
-        self._answer_set = np.unique(keys)
+        self._answer_set = distinct_sorted(keys)
         anchor, anchor_at = _anchors(full, lengths)
         triples = np.unique(
             np.stack([anchor, anchor_at.astype(np.uint64), lengths.astype(np.uint64)], axis=1), axis=0

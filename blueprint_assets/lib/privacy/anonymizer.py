@@ -57,7 +57,10 @@ _FLAGS = regex.IGNORECASE | regex.MULTILINE | regex.DOTALL  # presidio's global 
 # Pre-filters: each is a necessary condition for its recognizer to produce any hit. They are deliberately
 # weaker than the recognizers' patterns (a false "maybe" only costs time, a false "no" would lose PII).
 _DIGIT = regex.compile(r"\d")
-_URL_GATE = regex.compile(r"://|[\p{L}\p{N}]\.[a-z]{2}", _FLAGS)
+# A URL gate match is a `://` or a domain-like dot; the dot branch is tried only at each `.` (`_url_gate`).
+_URL_DOT = r"[\p{L}\p{N}]\.[a-z]{2}"
+_URL_GATE = regex.compile(r"://|" + _URL_DOT, _FLAGS)
+_URL_DOT_GATE = regex.compile(_URL_DOT, _FLAGS)
 _IP_GATE = regex.compile(r"\d\.\d|[0-9a-f]:[0-9a-f:]|::", _FLAGS)
 _CARD_GATE = regex.compile(r"\d{4}[- ]?\d{3}")
 _CRYPTO_GATE = regex.compile(r"[13][a-z0-9]{25}|0x[0-9a-f]{40}", _FLAGS)
@@ -86,9 +89,8 @@ _PHONE_MIN_DIGITS = _min_phone_digits(PHONE_REGIONS)
 
 def _phone_gate(text: str) -> bool:
     """phonenumbers' matcher only ever parses substrings of its own candidate pattern's matches, and a valid
-    number has at least `_PHONE_MIN_DIGITS` digits, so a text without such a candidate cannot match."""
-    if _DIGIT.search(text) is None:
-        return False
+    number has at least `_PHONE_MIN_DIGITS` digits, so a text without such a candidate cannot match (the
+    caller has seen a digit)."""
     for match in _PHONE_CANDIDATE.finditer(text):
         if len(_DIGIT.findall(match.group())) >= _PHONE_MIN_DIGITS:
             return True
@@ -98,8 +100,27 @@ def _phone_gate(text: str) -> bool:
 _PLACEHOLDER = regex.compile(r"<(?:" + "|".join(TYPE_PRIORITY) + r")>")
 
 
-def _gate(entity: str, text: str, lowered: str) -> bool:
-    """True when the recognizer for `entity` might match `text` (False is a proof that it cannot)."""
+def _url_gate(text: str) -> bool:
+    """`_URL_GATE.search(text)`, its dot branch tried only where its dot is: at each `.` after the first
+    character (the pattern at every character of the text cost more than the URL recognizer itself)."""
+    if "://" in text:
+        return True
+    at = text.find(".", 1)
+    while at >= 0:
+        if _URL_DOT_GATE.match(text, at - 1) is not None:
+            return True
+        at = text.find(".", at + 1)
+    return False
+
+
+def _clues(text: str) -> tuple[str, bool]:
+    """What the gates read of a text, computed once for all: its lowercase, and whether it holds a digit."""
+    return text.lower(), _DIGIT.search(text) is not None
+
+
+def _gate(entity: str, text: str, lowered: str, digit: bool) -> bool:
+    """True when the recognizer for `entity` might match `text` (False is a proof that it cannot); `digit`:
+    whether `text` holds a `\\d`, which the number-shaped gates' patterns need (IP addresses: or a `:`)."""
     if entity == "EMAIL_ADDRESS":
         return "@" in text or ("at" in lowered and _OBF_EMAIL_GATE.search(text) is not None)
     if entity == "USERNAME":
@@ -109,17 +130,17 @@ def _gate(entity: str, text: str, lowered: str) -> bool:
     if entity == "AT_URI":
         return "at://" in lowered
     if entity == "URL":
-        return _URL_GATE.search(text) is not None
+        return _url_gate(text)
     if entity == "PHONE_NUMBER":
-        return _phone_gate(text)
+        return digit and _phone_gate(text)
     if entity == "IP_ADDRESS":
-        return _IP_GATE.search(text) is not None
+        return (digit or ":" in text) and _IP_GATE.search(text) is not None
     if entity == "CREDIT_CARD":
-        return _CARD_GATE.search(text) is not None
-    if entity == "CRYPTO":
-        return _CRYPTO_GATE.search(text) is not None
+        return digit and _CARD_GATE.search(text) is not None
+    if entity == "CRYPTO":  # a `1`, a `3` or a `0x`
+        return digit and _CRYPTO_GATE.search(text) is not None
     if entity == "IBAN_CODE":
-        return _IBAN_GATE.search(text) is not None
+        return digit and _IBAN_GATE.search(text) is not None
     return True  # unknown entity (e.g. NER): always run
 
 
@@ -236,9 +257,9 @@ class TextAnonymizer:
         hits: list[Hit] = []
         if not text:
             return hits
-        lowered = text.lower()
+        lowered, digit = _clues(text)
         for recognizer, entities in self._recognizers:
-            if not _gate(entities[0], text, lowered):
+            if not _gate(entities[0], text, lowered, digit):
                 continue
             for result in recognizer.analyze(text, entities, None):
                 hits.append((result.start, result.end, result.entity_type))

@@ -197,3 +197,36 @@ def test_real_posts_lose_faceted_identifiers(anonymizer: TextAnonymizer) -> None
             if len(fragment) > 4:
                 assert fragment not in result.text
     assert anonymizer.residual_scan([r.text for r in results]) == {}
+
+
+def test_gates_say_what_their_patterns_say() -> None:
+    """Each cheap gate answers as its plain pattern search would: the URL gate's dot branch tried only at
+    each `.`, and the number-shaped gates skipped without a digit (Unicode digits count, as `\\d` does)."""
+    import random
+
+    from blueprint_assets.lib.privacy import anonymizer as a
+
+    def phone(text: str) -> bool:  # the phone gate as it was, digit check included
+        return a._DIGIT.search(text) is not None and any(
+            len(a._DIGIT.findall(m.group())) >= a._PHONE_MIN_DIGITS for m in a._PHONE_CANDIDATE.finditer(text)
+        )
+
+    reference = {
+        "URL": lambda t: a._URL_GATE.search(t) is not None,
+        "IP_ADDRESS": lambda t: a._IP_GATE.search(t) is not None,
+        "CREDIT_CARD": lambda t: a._CARD_GATE.search(t) is not None,
+        "CRYPTO": lambda t: a._CRYPTO_GATE.search(t) is not None,
+        "IBAN_CODE": lambda t: a._IBAN_GATE.search(t) is not None,
+        "PHONE_NUMBER": phone,
+    }
+    pieces = [".", ".", ":", "://", "/", "a", "E", "x", "0x", "de", "Ab", "1", "3", "12", "4111", "-", " ", "+",
+              "\u0663", "\uff11", "\u00e9", "\u017f", "\u212a", "\u4e00", "\u00bd", "\n", "("]  # fmt: skip
+    rng = random.Random(13)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))) for _ in range(40_000)]
+    texts += [".com", "a.co", "x.\u017fk", "\u4e00.de", "\u00bd.ab", "see https://x", "1.2", "fe80::1",
+              "+1 (415) 555-0100", "DE89370400440532013000", "4111 1111 1111 1111", "0x" + "a" * 40,
+              "de\u0663\u0663", "\uff11\uff11\uff11\uff11 \uff11\uff11\uff11"]  # fmt: skip
+    for text in texts:
+        clues = a._clues(text)
+        for entity, expected in reference.items():
+            assert a._gate(entity, text, *clues) == expected(text), (entity, text)

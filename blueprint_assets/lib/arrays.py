@@ -1,8 +1,9 @@
 """Numpy helpers the domains share.
 
-`distinct_sorted` stands in for a plain `np.unique(values)`: numpy 2.4 answers that call from a hash table,
-then sorts what it found, and on a million 64-bit integers it took 0.6 to 0.9 s here where a sort and one
-comparison of neighbours take 0.01 s. The digests of the leak scans and the answer keys go through it.
+`distinct_sorted` stands in for a plain `np.unique(values)`: the numpy pinned here (2.4) answers that call
+from a hash table, then sorts what it found, and on a million 64-bit integers it took 0.6 to 0.9 s where a
+sort and one comparison of neighbours take 0.01 s. The leak scans' digests and row numbers and the answer
+keys go through it.
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ class KnownIdentifiers:
 
     @classmethod
     def union(cls, parts: list[np.ndarray], key: bytes) -> KnownIdentifiers:
+        """The set of every digest in `parts` (digests under `key`)."""
         return cls(distinct_sorted(np.concatenate(parts)) if parts else EMPTY_DIGESTS, key)
 
     def __repr__(self) -> str:

@@ -30,6 +30,7 @@ from blueprint_assets.lib.privacy.identifiers import DID_SCAN_REGEX, SCAN_REGEXE
 DID_PATTERN = re.compile(DID_SCAN_REGEX, re.IGNORECASE)
 # The same pattern case-sensitive, for lowercased text: its literal `did:` prefix is then searched for in C.
 _LOWERCASE_DID_PATTERN = re.compile(DID_SCAN_REGEX)
+assert _LOWERCASE_DID_PATTERN.groups == 0, "lowercase_dids' findall must return whole matches"
 EMAIL_PATTERN = re.compile(SCAN_REGEXES["email"], re.IGNORECASE)
 URL_PATTERN = re.compile(SCAN_REGEXES["url"], re.IGNORECASE)
 MENTION_PATTERN = re.compile(SCAN_REGEXES["mention"], re.IGNORECASE)
@@ -43,7 +44,7 @@ _DOMAIN_GATE_SUPERSET = r"[A-Za-z0-9\x{80}-\x{10FFFF}]\.[A-Za-z\x{80}-\x{10FFFF}
 TRAILING = ".,;:!?)]}'\""
 # An e-mail address's local part read backwards from its `@` (`find_emails`), and how far back it is read
 # before the whole pattern is searched instead (a local part that long is not worth a fast path).
-_LOCAL_PART_REVERSED = re.compile(r"[\w.+\-]*", re.IGNORECASE)
+_LOCAL_PART_REVERSED = re.compile(r"[\w.+\-]*", re.IGNORECASE)  # the e-mail pattern's class and flags
 _LOCAL_PART_LOOKBACK = 256
 
 
@@ -63,8 +64,9 @@ class Finding:
 # The two characters the pattern's case folding takes for an `i` that `str.lower()` does not make one
 # (and U+0130 is the one character whose lowercase is two characters long, which would shift positions).
 _DOTTED_DOTLESS_I = ("\u0130", "\u0131")
-# Every character the case-insensitive pattern takes for an ASCII letter that `str.lower()` does not turn
-# into that letter: the two i's, the long s and the Kelvin sign (which lowercases to `k`).
+# Every non-ASCII character the case-insensitive pattern takes for an ASCII letter: the two i's and the long
+# s, which `str.lower()` does not make that letter (U+0130 becomes two characters), and the Kelvin sign
+# (which it makes a `k`: listed all the same, so the fast path rests on no character of the four).
 _FOLDED_TO_ASCII = (*_DOTTED_DOTLESS_I, "\u017f", "\u212a")
 
 
@@ -138,14 +140,12 @@ def find_emails(text: str) -> Iterator[str]:
 
 def find_mentions(text: str) -> Iterator[str]:
     """The handles (group 1) of `MENTION_PATTERN.finditer(text)`: every match starts at an `@`, so the
-    pattern is tried only there."""
-    end, at = 0, text.find("@")
+    pattern is tried only there (and ends before the next `@`: a domain holds none)."""
+    at = text.find("@")
     while at >= 0:
-        if at >= end:
-            match = MENTION_PATTERN.match(text, at)
-            if match is not None:
-                yield match.group(1)
-                end = match.end()
+        match = MENTION_PATTERN.match(text, at)
+        if match is not None:
+            yield match.group(1)
         at = text.find("@", at + 1)
 
 

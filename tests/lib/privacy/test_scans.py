@@ -134,7 +134,8 @@ def test_find_dids_matches_what_the_did_pattern_finds() -> None:
     from blueprint_assets.lib.privacy.scans import DID_PATTERN, _clean, find_dids, lowercase_dids
 
     pieces = ["did:", "DiD:", "d\u0131d:", "d\u0130d:", "plc:", "web:", "key:z", "\u212a", "a" * 23, "b", "2",
-              "1" * 40, ".", "-", ":", " ", "x.example", "\u00e9", "\u017f", "PLC:", "A" * 23, "wEB:"]  # fmt: skip
+              "1" * 40, ".", "-", ":", " ", "x.example", "\u00e9", "\u017f", "PLC:", "A" * 23,
+              "wEB:"]  # fmt: skip
     rng = random.Random(11)
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(50_000)]
     texts += [

@@ -57,9 +57,8 @@ _FLAGS = regex.IGNORECASE | regex.MULTILINE | regex.DOTALL  # presidio's global 
 # Pre-filters: each is a necessary condition for its recognizer to produce any hit. They are deliberately
 # weaker than the recognizers' patterns (a false "maybe" only costs time, a false "no" would lose PII).
 _DIGIT = regex.compile(r"\d")
-# A URL gate match is a `://` or a domain-like dot; the dot branch is tried only at each `.` (`_url_gate`).
+# The URL gate: `://` or a domain-like dot (`_URL_DOT`), tried only at each `.` (`_url_gate`).
 _URL_DOT = r"[\p{L}\p{N}]\.[a-z]{2}"
-_URL_GATE = regex.compile(r"://|" + _URL_DOT, _FLAGS)
 _URL_DOT_GATE = regex.compile(_URL_DOT, _FLAGS)
 _IP_GATE = regex.compile(r"\d\.\d|[0-9a-f]:[0-9a-f:]|::", _FLAGS)
 _CARD_GATE = regex.compile(r"\d{4}[- ]?\d{3}")
@@ -101,8 +100,8 @@ _PLACEHOLDER = regex.compile(r"<(?:" + "|".join(TYPE_PRIORITY) + r")>")
 
 
 def _url_gate(text: str) -> bool:
-    """`_URL_GATE.search(text)`, its dot branch tried only where its dot is: at each `.` after the first
-    character (the pattern at every character of the text cost more than the URL recognizer itself)."""
+    """Whether `://` or `_URL_DOT` occurs in `text`, the dot pattern tried only where its dot is: at each
+    `.` after the first character (searched at every character, it cost more than the URL recognizer)."""
     if "://" in text:
         return True
     at = text.find(".", 1)

@@ -185,7 +185,7 @@ def tokens_with_kinds(text: str) -> set[tuple[str, str]]:
     if "." not in text and ":" not in text:
         return tokens  # every identifier kind needs a dot or a colon (pseudonyms and plain words skip here)
     if _may_hold_did(text):
-        tokens |= {("DID", _clean(did)) for did in find_dids(text)}
+        tokens |= {("DID", did) for did in lowercase_dids(text)}
     if "@" in text:
         tokens |= {("EMAIL_ADDRESS", _clean(email)) for email in find_emails(text)}
     if "://" in text:

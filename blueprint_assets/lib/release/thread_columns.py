@@ -7,7 +7,9 @@ Arrow and numpy for the whole window at once:
   window (an as-of lookup, `latest_before`);
 - `window_rows`: the three in turn, and which rows are likes (most of a window, looked up apart);
 - the primitives of the as-of lookups thread_state.py answers from the state of the window's posts
-  (`AsOf`, `is_in`, `dense_codes`, `codes_in`, `or_else`, `cluster_ids`).
+  (`AsOf`, `is_in`, `dense_codes`, `codes_in`, `or_else`, `cluster_ids`), of the sorts by (time, id) that
+  sort only the rows tied on time (`tie_ranges`, `order_within_ties`, also thread_table.py's), and
+  `all_distinct`, which tells that no id repeats from 64-bit hashes of fixed-width strings.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_SET
+from blueprint_assets.lib.arrays import distinct_sorted
 
 LIKE_LIKE = frozenset({"like", "unlike", "repost", "unrepost"})
 UNDO_ACTIONS = frozenset({"unlike", "unrepost", "unfollow", "unblock"})
@@ -63,13 +66,63 @@ def prepared_rows(actions: list[dict] | pa.Table) -> pa.Table:
     else:
         columns = [pa.array([a.get(f.name) for a in actions], f.type) for f in INPUT_SCHEMA]
     table = pa.Table.from_arrays(columns, schema=INPUT_SCHEMA)
-    table = table.set_column(
-        INPUT_COLUMNS.index("resolved"), "resolved", pc.fill_null(table.column("resolved"), True)
-    )
+    if table.column("resolved").null_count:
+        table = table.set_column(
+            INPUT_COLUMNS.index("resolved"), "resolved", pc.fill_null(table.column("resolved"), True)
+        )
     if table.num_rows:
-        order = pc.sort_indices(table, [("time_us", "ascending"), ("event_id", "ascending")]).to_numpy()
-        table = _in_order(table, order)
+        table = _in_order(table, _time_then_id_order(table))
     return table
+
+
+def _time_then_id_order(table: pa.Table) -> np.ndarray:
+    """The row order of Arrow's stable sort by (time_us, event_id): numpy's stable sort of the times, then
+    only the rows tied on time ordered by id. The lake stores each day in time order and few events share a
+    microsecond, so the string sort of every id (most of the cost) is skipped."""
+    event_ids = table.column("event_id")
+    if table.column("time_us").null_count or event_ids.null_count:  # nulls: Arrow's placement decides
+        return pc.sort_indices(table, [("time_us", "ascending"), ("event_id", "ascending")]).to_numpy()
+    times = table.column("time_us").to_numpy()
+    by_time = np.argsort(times, kind="stable")
+    sorted_times = times[by_time]
+    ties = tie_ranges(sorted_times)
+    if not ties:
+        return by_time
+    moved = not np.array_equal(by_time, np.arange(len(by_time)))
+    within = order_within_ties(event_ids.take(pa.array(by_time)) if moved else event_ids, sorted_times, ties)
+    return by_time if within is None else by_time[within]
+
+
+# Past this many tied ranges, one whole take is cheaper than stitching slices.
+MAX_STITCHED_RANGES = 1024
+
+
+def tie_ranges(times: np.ndarray) -> list[tuple[int, int]]:
+    """The (start, end) ranges of sorted `times` that hold two or more equal values."""
+    if len(times) < 2:
+        return []
+    tied = np.flatnonzero(times[1:] == times[:-1])  # row tied + 1 equals row tied
+    if not tied.size:
+        return []
+    breaks = np.flatnonzero(np.diff(tied) > 1)
+    starts = tied[np.r_[0, breaks + 1]]
+    ends = tied[np.r_[breaks, tied.size - 1]] + 2
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def order_within_ties(ids: pa.Array, times: np.ndarray, ties: list[tuple[int, int]]) -> np.ndarray | None:
+    """The row order that sorts rows sorted by `times` by (time, id), as Arrow's stable `sort_indices`
+    would; None if no row moves."""
+    rows = np.arange(len(ids))
+    if len(ties) > MAX_STITCHED_RANGES:
+        keys = pa.table({"time": times, "id": ids})
+        order = pc.sort_indices(keys, [("time", "ascending"), ("id", "ascending")]).to_numpy()
+    else:
+        order = rows.copy()
+        for start, end in ties:
+            values = ids.slice(start, end - start).to_pylist()
+            order[start:end] = start + np.array(sorted(range(end - start), key=values.__getitem__))
+    return None if (order == rows).all() else order
 
 
 # Past this many runs of moved rows, one whole take is cheaper than stitching slices.
@@ -91,7 +144,13 @@ def _in_order(table: pa.Table, order: np.ndarray) -> pa.Table:
         return table.take(pa.array(order))
     pieces, at = [], 0
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        pieces += [table.slice(at, start - at), table.take(pa.array(order[start:end]))]
+        # A take from the slice the run's rows come from: a take from a whole chunked column joins its
+        # chunks first (a copy of every id and text of the window).
+        low, high = int(order[start:end].min()), int(order[start:end].max()) + 1
+        pieces += [
+            table.slice(at, start - at),
+            table.slice(low, high - low).take(pa.array(order[start:end] - low)),
+        ]
         at = end
     pieces.append(table.slice(at))
     return pa.concat_tables(pieces)
@@ -151,11 +210,52 @@ def live_rows(table: pa.Table, excluded: frozenset[str]) -> tuple[np.ndarray, di
 def _first_deliveries(event_ids: pa.ChunkedArray) -> np.ndarray:
     """Per row, whether it is its event's first row (in row order)."""
     n = len(event_ids)
-    if len(pc.unique(event_ids)) == n:  # the usual case, and a far cheaper hash than coding every row
+    if all_distinct(event_ids):  # the usual case, and far cheaper than coding every row
         return np.ones(n, dtype=bool)
     first = np.zeros(n, dtype=bool)
     first[np.unique(dense_codes(event_ids), return_index=True)[1]] = True
     return first
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # any odd 64-bit multiplier spreads the words
+_HASHED_ROWS = 1 << 20
+
+
+def all_distinct(values: pa.ChunkedArray) -> bool:
+    """Whether no value repeats (exactly). Strings of one byte width (the window's ids, 64 hex digits) are
+    first compared as 64-bit hashes of their bytes, without Arrow's hash table of every string: distinct
+    hashes are distinct strings, so only a shared hash (or nulls, or mixed widths) asks `pc.unique`."""
+    hashes = [
+        _fixed_width_hashes(chunk.slice(start, _HASHED_ROWS))  # bounded memory: a slice's bytes at a time
+        for chunk in values.chunks
+        for start in range(0, len(chunk), _HASHED_ROWS)
+    ]
+    if all(h is not None for h in hashes):
+        joined = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+        if distinct_sorted(joined).size == len(values):
+            return True
+    return len(pc.unique(values)) == len(values)
+
+
+def _fixed_width_hashes(chunk: pa.Array) -> np.ndarray | None:
+    """A 64-bit hash of each string's bytes, when the chunk's strings all have one width (else None)."""
+    if chunk.null_count or not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        return None
+    n = len(chunk)
+    offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=offset_type)[chunk.offset : chunk.offset + n + 1]
+    width = int(offsets[1] - offsets[0]) if n else 0
+    if n and not (np.diff(offsets) == width).all():
+        return None
+    words = -(-width // 8)
+    padded = np.zeros((n, 8 * words), dtype=np.uint8)
+    if n and width:
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+        padded[:, :width] = data.reshape(n, width)
+    hashes = np.full(n, width, dtype=np.uint64)  # the width too: "a" and "a\0" pad alike
+    for word in padded.view(np.uint64).T:
+        hashes = (hashes ^ word) * _MIX
+    return hashes
 
 
 def kept(table: pa.Table, mask: np.ndarray) -> pa.Table:

@@ -26,6 +26,8 @@ import pyarrow.compute as pc
 from blueprint_assets.lib.actions_space import ACTION_ORDER
 from blueprint_assets.lib.parallel import forked_map
 from blueprint_assets.lib.privacy.pseudonyms import keyed_digests
+from blueprint_assets.lib.release import thread_columns
+from blueprint_assets.lib.release.thread_columns import order_within_ties, tie_ranges
 
 USER_ID_HEX = 16  # 64 bits: collisions are negligible at release scale, ids stay short.
 THREAD_ID_HEX = 40  # a sha1 hex digest
@@ -266,7 +268,7 @@ def thread_tables(
     last_times = np.asarray(built.last_times, dtype=np.int64)
     by_time = np.argsort(last_times, kind="stable")
     sorted_times = last_times[by_time]
-    ties = _tie_ranges(sorted_times)
+    ties = tie_ranges(sorted_times)
     order = pa.array(by_time)
     shared = [
         pa.array(built.labels, pa.string()).take(order),
@@ -276,7 +278,7 @@ def thread_tables(
     tables = []
     for clusters, thread_ids in zip(cluster_columns, ids, strict=True):
         columns = [thread_ids.take(order), pa.array(clusters, pa.int32()).take(order)]
-        within = _order_within(columns[0], sorted_times, ties)
+        within = order_within_ties(columns[0], sorted_times, ties)
         columns = [_retaken(column, within, ties) for column in [*columns, *shared]]
         tables.append(pa.Table.from_arrays(columns, schema=ACTION_THREADS_SCHEMA))
     return tables
@@ -288,38 +290,6 @@ def _action_codes(labels: list[str]) -> np.ndarray:
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int8)
 
 
-# Past this many tied ranges, one whole take is cheaper than stitching slices.
-MAX_STITCHED_RANGES = 1024
-
-
-def _tie_ranges(times: np.ndarray) -> list[tuple[int, int]]:
-    """The (start, end) ranges of sorted `times` that hold two or more equal values."""
-    if len(times) < 2:
-        return []
-    tied = np.flatnonzero(times[1:] == times[:-1])  # row tied + 1 equals row tied
-    if not tied.size:
-        return []
-    breaks = np.flatnonzero(np.diff(tied) > 1)
-    starts = tied[np.r_[0, breaks + 1]]
-    ends = tied[np.r_[breaks, tied.size - 1]] + 2
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
-def _order_within(ids: pa.Array, times: np.ndarray, ties: list[tuple[int, int]]) -> np.ndarray | None:
-    """The row order that sorts rows sorted by `times` by (time, id), as Arrow's stable `sort_indices`
-    would; None if no row moves."""
-    rows = np.arange(len(ids))
-    if len(ties) > MAX_STITCHED_RANGES:
-        keys = pa.table({"time": times, "id": ids})
-        order = pc.sort_indices(keys, [("time", "ascending"), ("id", "ascending")]).to_numpy()
-    else:
-        order = rows.copy()
-        for start, end in ties:
-            values = ids.slice(start, end - start).to_pylist()
-            order[start:end] = start + np.array(sorted(range(end - start), key=values.__getitem__))
-    return None if (order == rows).all() else order
-
-
 def _retaken(
     array: pa.Array, order: np.ndarray | None, ties: list[tuple[int, int]]
 ) -> pa.Array | pa.ChunkedArray:
@@ -327,7 +297,7 @@ def _retaken(
     slices of `array` (chunks), so the Ks share the one copy of their messages."""
     if order is None:
         return array
-    if len(ties) > MAX_STITCHED_RANGES:
+    if len(ties) > thread_columns.MAX_STITCHED_RANGES:
         return array.take(pa.array(order))
     pieces, at = [], 0
     for start, end in ties:

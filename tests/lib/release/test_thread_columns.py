@@ -6,11 +6,14 @@ import random
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
+from blueprint_assets.lib.release import thread_columns
 from blueprint_assets.lib.release.thread_columns import (
     INPUT_COLUMNS,
     MAX_MOVED_RUNS,
+    all_distinct,
     kept,
     latest_before,
     live_rows,
@@ -64,6 +67,52 @@ def test_prepared_rows_equal_a_whole_sort_however_few_rows_move(runs: int) -> No
         {c: r[c] for c in ("event_id", "time_us", "text")} for r in expected
     ]
     assert table.column_names == list(INPUT_COLUMNS)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("stitched", [True, False])
+def test_prepared_rows_order_is_arrows_stable_sort_by_time_then_event(
+    monkeypatch: pytest.MonkeyPatch, seed: int, stitched: bool
+) -> None:
+    """Shuffled rows, many tied on time, repeated events (ties on both keys keep their input order) and
+    non-ASCII ids: the order is Arrow's stable `sort_indices`, range by range or past the range limit."""
+    if not stitched:
+        monkeypatch.setattr(thread_columns, "MAX_STITCHED_RANGES", 0)
+    rng = random.Random(seed)
+    events = [rng.choice(["e", "é", "z", "E", "e\u0301"]) + str(rng.randrange(40)) for _ in range(500)]
+    times = [rng.randrange(60) for _ in events]
+    table = pa.table(
+        {"event_id": events, "time_us": times, "action": ["post"] * 500, "text": list(map(str, range(500)))}
+    )
+    order = pc.sort_indices(table, [("time_us", "ascending"), ("event_id", "ascending")])
+    assert prepared_rows(table).column("text").to_pylist() == table.take(order).column("text").to_pylist()
+
+
+def test_prepared_rows_with_a_null_event_id_sort_it_as_arrow_does() -> None:
+    table = pa.table({"event_id": ["b", None, "a", "c"], "time_us": [1, 1, 1, 0], "action": ["post"] * 4})
+    assert prepared_rows(table).column("event_id").to_pylist() == ["c", "a", "b", None]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_all_distinct_answers_like_a_set(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """Fixed and mixed widths, empty and NUL-padded strings, nulls, sliced chunks; with every hash forced
+    equal (multiplier 0) the fallback must answer alike."""
+    rng = random.Random(seed)
+    width = rng.choice([0, 1, 7, 8, 64])
+    pool = [f"{rng.randrange(16**4):x}".rjust(width, "0")[-width:] if width else "" for _ in range(300)]
+    if seed % 3 == 1:
+        pool += ["a", "a\x00", "ab"]
+    values = rng.sample(pool, rng.randrange(1, len(pool)))
+    if seed == 5:
+        values.append(None)
+    array = pa.array(values, rng.choice([pa.string(), pa.large_string()]))
+    cut = rng.randrange(len(values) + 1)
+    chunks = pa.chunked_array([array.slice(0, cut), array.slice(cut)])
+    expected = len(set(values)) == len(values)
+    assert all_distinct(chunks) is expected
+    monkeypatch.setattr(thread_columns, "_MIX", np.uint64(0))
+    assert all_distinct(chunks) is expected
+    assert all_distinct(pa.chunked_array([array.slice(1, 1)]))
 
 
 def test_kept_copies_nothing_when_every_row_stays() -> None:

@@ -8,8 +8,9 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from blueprint_assets.lib.release import thread_table
-from blueprint_assets.lib.release.thread_table import Built, _tie_ranges, thread_tables
+from blueprint_assets.lib.release import thread_columns, thread_table
+from blueprint_assets.lib.release.thread_columns import tie_ranges
+from blueprint_assets.lib.release.thread_table import Built, thread_tables
 
 KEPT = ("action", "last_time_us", "thread")
 SORT_KEYS = [("last_time_us", "ascending"), ("id", "ascending")]
@@ -31,9 +32,9 @@ def _built(rng: random.Random, threads: int, distinct_times: int) -> Built:
 
 
 def test_tie_ranges_are_the_runs_of_equal_sorted_times() -> None:
-    assert _tie_ranges(np.array([1, 1, 2, 3, 3, 3, 4, 5, 5])) == [(0, 2), (3, 6), (7, 9)]
-    assert _tie_ranges(np.array([1, 2, 3])) == []
-    assert _tie_ranges(np.array([], dtype=np.int64)) == []
+    assert tie_ranges(np.array([1, 1, 2, 3, 3, 3, 4, 5, 5])) == [(0, 2), (3, 6), (7, 9)]
+    assert tie_ranges(np.array([1, 2, 3])) == []
+    assert tie_ranges(np.array([], dtype=np.int64)) == []
 
 
 @pytest.mark.parametrize("distinct_times", [5, 60, 1_000, 100_000])
@@ -46,7 +47,7 @@ def test_every_k_is_sorted_by_time_then_id_however_many_ties(
     built = _built(rng, 400, distinct_times)
     columns = [[rng.randrange(k) for _ in range(len(built))] for k in (2, 7, 50)]
     stitched = thread_tables(built, columns, b"secret", stable_ids=False)
-    monkeypatch.setattr(thread_table, "MAX_STITCHED_RANGES", 0)
+    monkeypatch.setattr(thread_columns, "MAX_STITCHED_RANGES", 0)
     taken = thread_tables(built, columns, b"secret", stable_ids=False)
     for table, whole, clusters in zip(stitched, taken, columns, strict=True):
         assert table.equals(whole)

@@ -87,6 +87,17 @@ def test_batch_pseudonyms_equal_one_by_one_even_past_the_cache_bound() -> None:
     assert keyed_digests(secret, ["x", "y"], 16) == [pseudonym(secret, "x")[:16], pseudonym(secret, "y")[:16]]
 
 
+@pytest.mark.parametrize("secret_length", [1, 32, 63, 64, 65, 200])
+def test_keyed_digests_are_the_hmac_module_s_for_any_key_length(secret_length: int) -> None:
+    """Keys longer than SHA-256's block are hashed first, shorter ones padded: the precomputed states
+    must give what `hmac` gives either way, for any identifier and any cut."""
+    secret = bytes(range(256))[:secret_length] if secret_length <= 256 else b""
+    ids = ["", "x", "did:plc:abc|ev1", "é-ünïcode 🙂", "a" * 100]
+    for cut in (2, 16, 64):
+        expected = [hmac.new(secret, i.encode(), hashlib.sha256).hexdigest()[:cut] for i in ids]
+        assert keyed_digests(secret, ids, cut) == expected
+
+
 def test_keyed_digests_refuse_an_odd_cut() -> None:
     with pytest.raises(ValueError, match="even number"):
         keyed_digests(b"s", ["x"], 15)

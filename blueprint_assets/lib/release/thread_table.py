@@ -1,11 +1,10 @@
 """The `action_threads` table built column-wise, and read back into thread dicts column-wise.
 
 `thread_tables` turns the threads found by thread_state.py (label, messages, action row, cluster) into the
-published Arrow table without a dict per message: message times are ranked with one numpy `unique`, user ids
-are keyed once per distinct pseudonym (per thread, or once per person with stable ids), thread ids are hashed
-from pre-encoded message fragments by forked workers (what follows a thread's cluster id is encoded once for
-every K), and the table is sorted by (last_time_us, id): by time once for every K, then only the rows tied on
-time by each K's ids, so the Ks share one copy of their messages (zero-copy slices). `threads_from_table` is
+published Arrow table without a dict per message: message times are ranked with one numpy `unique`, user and
+thread ids come from thread_ids.py (user ids keyed by forked workers, thread ids hashed from JSON built
+column-wise, what follows a thread's cluster id built once for every K), and the table is sorted by
+(last_time_us, id): by time once for every K, then only the rows tied on time by each K's ids, so the Ks share one copy of their messages (zero-copy slices). `threads_from_table` is
 its inverse for the list-of-dicts readers (splits, release files), reading each leaf column once instead of
 converting nested rows. Both give byte for byte what the per-row builder gave
 (tests/lib/release/test_release_bytes.py).
@@ -13,10 +12,8 @@ converting nested rows. Both give byte for byte what the per-row builder gave
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
 from typing import Any
 
 import numpy as np
@@ -24,13 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
-from blueprint_assets.lib.parallel import forked_map
-from blueprint_assets.lib.privacy.pseudonyms import keyed_digests
 from blueprint_assets.lib.release import thread_columns
 from blueprint_assets.lib.release.thread_columns import order_within_ties, tie_ranges
-
-USER_ID_HEX = 16  # 64 bits: collisions are negligible at release scale, ids stay short.
-THREAD_ID_HEX = 40  # a sha1 hex digest
+from blueprint_assets.lib.release.thread_ids import thread_ids, user_ids
 
 ACTIONS_TYPE = pa.struct([pa.field(name, pa.bool_(), nullable=False) for name in ACTION_ORDER])
 MESSAGE_TYPE = pa.struct(
@@ -101,112 +94,6 @@ def _monotonic(times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return times
 
 
-@dataclass(frozen=True, repr=False)  # no repr: it holds the secret
-class _Hashing:
-    """What the user and thread ids of a range of threads are hashed from (plain lists, so a forked child
-    can hash its share: `parallel.forked_map`). `cluster_columns` holds each thread's cluster id once per
-    granularity K: the user ids do not depend on it, the thread ids do."""
-
-    built: Built
-    offsets: list[int]  # message offset of each thread, and the end
-    authors: list[str]
-    texts: list[str | None]
-    secret: bytes
-    stable: dict[str, str] | None  # stable ids: the one id of each person
-    cluster_columns: list[list[int]]
-
-    def ids(self, threads: list[int]) -> tuple[bytes, list[bytes]]:
-        """(user id of each message, id of each thread per cluster column) of a contiguous range of threads,
-        each packed end to end as ASCII: one bytes object goes back to the parent, not a string per id."""
-        if not threads:
-            return b"", [b"" for _ in self.cluster_columns]
-        first, last = threads[0], threads[-1] + 1
-        start, end = self.offsets[first], self.offsets[last]
-        authors = self.authors[start:end]
-        if self.stable is not None:
-            user_ids = [self.stable[author] for author in authors]
-        else:
-            events = self.built.event_ids[first:last]
-            suffixes = np.repeat(np.asarray(events, dtype=object), self.built.lengths[first:last]).tolist()
-            keys = [author + "|" + event for author, event in zip(authors, suffixes, strict=True)]
-            user_ids = keyed_digests(self.secret, keys, USER_ID_HEX)
-        fragments = _message_fragments(user_ids, self.texts[start:end])
-        thread_ids = self._thread_ids(first, last, fragments)
-        return "".join(user_ids).encode("ascii"), ["".join(ids).encode("ascii") for ids in thread_ids]
-
-    def _thread_ids(self, first: int, last: int, fragments: list[str]) -> list[list[str]]:
-        """Per cluster column, the sha1 of each thread's compact JSON list
-        [cluster_id, label, event_id, user_id, text, user_id, text, ...].
-
-        That is what is published minus the time rank (which shifts with the release's composition), plus
-        the action's event pseudonym so that two identical-looking threads still get distinct ids; written
-        by hand with json's own string encoder, byte for byte
-        `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`. Everything after the cluster id is the
-        same for every K, so it is joined and encoded once per thread; a K adds only its `[cluster` prefix.
-        """
-        enc = encode_basestring
-        sha1 = hashlib.sha1
-        built = self.built
-        labels = {label: enc(label) for label in set(built.labels[first:last])}  # a handful of action names
-        bodies = []
-        start = 0
-        for label, event_id, length in zip(
-            built.labels[first:last], built.event_ids[first:last], built.lengths[first:last], strict=True
-        ):
-            end = start + length
-            bodies.append(f",{labels[label]},{enc(event_id)},{','.join(fragments[start:end])}]".encode())
-            start = end
-        ids = []
-        for clusters in self.cluster_columns:
-            column = clusters[first:last]
-            prefixes = {cluster: f"[{int(cluster)}".encode() for cluster in set(column)}
-            ids.append([sha1(prefixes[c] + body).hexdigest() for c, body in zip(column, bodies, strict=True)])
-        return ids
-
-
-def _message_fragments(user_ids: list[str], texts: list[str | None]) -> list[str]:
-    """Each message's `"user_id",text` in JSON (a user id is hex digits, which JSON quotes as they are)."""
-    enc = encode_basestring
-    return [
-        f'"{user_id}",{enc(text)}' if text is not None else f'"{user_id}",null'
-        for user_id, text in zip(user_ids, texts, strict=True)
-    ]
-
-
-def _hashed_ids(
-    built: Built, offsets: np.ndarray, authors: list[str], texts: list[str | None], secret: bytes,
-    stable_ids: bool, workers: int, cluster_columns: list[list[int]],
-) -> tuple[pa.ChunkedArray, list[pa.ChunkedArray]]:  # fmt: skip
-    """(user ids, thread ids per cluster column). A user id is HMAC-SHA256(secret, pseudonym[|event]) cut
-    to USER_ID_HEX hex digits: once per person (stable ids) or once per message (per-thread ids: a key
-    repeats only when a person appears twice in one chain). Hashing is most of the build: it is shared
-    among `workers`."""
-    stable = None
-    if stable_ids:
-        distinct = list(dict.fromkeys(authors))
-        stable = dict(zip(distinct, keyed_digests(secret, distinct, USER_ID_HEX), strict=True))
-    hashing = _Hashing(built, offsets.tolist(), authors, texts, secret, stable, cluster_columns)
-    parts = forked_map(hashing.ids, list(range(len(built))), workers)
-    user_ids = _packed_strings(b"".join(users for users, _ in parts), USER_ID_HEX)
-    columns = zip(*(ids for _, ids in parts), strict=True)
-    return user_ids, [_packed_strings(b"".join(column), THREAD_ID_HEX) for column in columns]
-
-
-def _packed_strings(data: bytes, width: int) -> pa.ChunkedArray:
-    """ASCII strings of one width packed end to end, as Arrow strings (no Python string each), in chunks
-    that each stay under the 2 GiB a string array's 32-bit offsets reach."""
-    count = len(data) // width
-    per_chunk = (2**31 - 1) // width
-    view = memoryview(data)
-    chunks = []
-    for first in range(0, count, per_chunk):
-        n = min(per_chunk, count - first)
-        offsets = np.arange(n + 1, dtype=np.int32) * width
-        piece = view[first * width : (first + n) * width]
-        chunks.append(pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(piece)))
-    return pa.chunked_array(chunks, pa.string())
-
-
 def _one_array(column: pa.ChunkedArray, what: str) -> pa.Array:
     """The column as one array (a struct field must be one), or a one-line error when it cannot be."""
     if column.num_chunks > 1:
@@ -243,7 +130,9 @@ def thread_tables(
     times = _monotonic(np.asarray(clock, dtype=np.int64), offsets)
     # Dense rank over every message time of the release: order survives, clock time does not.
     rank = np.unique(times, return_inverse=True)[1].astype(np.int64).reshape(-1)
-    user_ids, ids = _hashed_ids(built, offsets, authors, texts, secret, stable_ids, workers, cluster_columns)
+    text_column = pa.array(texts, pa.string())
+    users = user_ids(built.event_ids, built.lengths, offsets, authors, secret, stable_ids, workers)
+    ids = thread_ids(built.labels, built.event_ids, offsets, users, text_column, cluster_columns, workers)
     is_last = np.zeros(len(times), dtype=bool)
     is_last[offsets[1:] - 1] = True
     # Each last message's action as its index in ACTION_ORDER (-1: not a last message): integer compares,
@@ -256,9 +145,9 @@ def thread_tables(
     )
     messages = pa.StructArray.from_arrays(
         [
-            _one_array(user_ids, "the messages' user ids"),
+            _one_array(users, "the messages' user ids"),
             pa.array(rank, pa.int64()),
-            pa.array(texts, pa.string()),
+            text_column,
             actions,
         ],
         fields=list(MESSAGE_TYPE),
@@ -276,8 +165,8 @@ def thread_tables(
         threads.take(order),
     ]
     tables = []
-    for clusters, thread_ids in zip(cluster_columns, ids, strict=True):
-        columns = [thread_ids.take(order), pa.array(clusters, pa.int32()).take(order)]
+    for clusters, ids_of_k in zip(cluster_columns, ids, strict=True):
+        columns = [ids_of_k.take(order), pa.array(clusters, pa.int32()).take(order)]
         within = order_within_ties(columns[0], sorted_times, ties)
         columns = [_retaken(column, within, ties) for column in [*columns, *shared]]
         tables.append(pa.Table.from_arrays(columns, schema=ACTION_THREADS_SCHEMA))

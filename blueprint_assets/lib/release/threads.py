@@ -42,7 +42,6 @@ from blueprint_assets.lib.release.thread_table import (  # noqa: F401 - the tabl
     ACTION_THREADS_SCHEMA,
     ACTIONS_TYPE,
     MESSAGE_TYPE,
-    USER_ID_HEX,
     Built,
     thread_actors,
     thread_tables,

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from blueprint_assets.lib.release import thread_columns, thread_table
+from blueprint_assets.lib.release import thread_columns, thread_ids
 from blueprint_assets.lib.release.thread_columns import tie_ranges
 from blueprint_assets.lib.release.thread_table import Built, thread_tables
 
@@ -60,9 +60,9 @@ def test_every_k_is_sorted_by_time_then_id_however_many_ties(
 
 
 def test_packed_ids_read_back_one_per_width_and_an_empty_build_has_none() -> None:
-    ids = thread_table._packed_strings(b"0123456789abcdef" + b"fedcba9876543210", thread_table.USER_ID_HEX)
+    ids = thread_ids.packed_strings(b"0123456789abcdef" + b"fedcba9876543210", thread_ids.USER_ID_HEX)
     assert ids.to_pylist() == ["0123456789abcdef", "fedcba9876543210"]
-    assert thread_table._packed_strings(b"", thread_table.THREAD_ID_HEX).to_pylist() == []
+    assert thread_ids.packed_strings(b"", thread_ids.THREAD_ID_HEX).to_pylist() == []
     empty = Built(*([] for _ in range(8)))
     (table,) = thread_tables(empty, [[]], b"secret", stable_ids=False)
     assert table.num_rows == 0

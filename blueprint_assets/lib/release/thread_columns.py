@@ -349,15 +349,34 @@ def resolve_rows(table: pa.Table) -> pa.Table:
     deletes[np.flatnonzero(delete)[_post_known(table, delete)]] = True
     now_resolved = deletes.copy()
     now_resolved[undo_rows[found]] = True
-    take = pa.array(source)
+    # Only the resolved rows change: their new values are taken, the rest of each column is kept as it is.
+    undone = np.zeros(n, dtype=bool)
+    undone[undo_rows[found]] = True
+    sources = pa.array(source[undone])
+    subject_id, subject_user = table.column("subject_id"), table.column("subject_user")
+    resolved_ids = pc.if_else(
+        pa.array(deletes[now_resolved]),
+        record_id.filter(pa.array(now_resolved)),
+        subject_id.take(pa.array(source[now_resolved])),
+    )
     columns = {
-        "subject_id": pc.if_else(pa.array(deletes), record_id, table.column("subject_id").take(take)),
-        "subject_user": table.column("subject_user").take(take),
+        "subject_id": _replaced(subject_id, now_resolved, resolved_ids),
+        "subject_user": _replaced(subject_user, undone, subject_user.take(sources)),
         "resolved": pc.or_(resolved, pa.array(now_resolved)),
     }
     for name, values in columns.items():
         table = table.set_column(table.schema.get_field_index(name), name, values)
     return table
+
+
+def _replaced(
+    column: pa.ChunkedArray, mask: np.ndarray, values: pa.Array | pa.ChunkedArray
+) -> pa.ChunkedArray:
+    """`column` with the rows of `mask` replaced by `values`, in row order (none: the column itself)."""
+    if not mask.any():
+        return column
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return pc.replace_with_mask(column, pa.array(mask), values.cast(column.type))
 
 
 def _undo_sources(table: pa.Table, undo: np.ndarray) -> np.ndarray:
@@ -375,17 +394,17 @@ def _post_known(table: pa.Table, delete: np.ndarray) -> np.ndarray:
     """Per delete row, whether its record was created (post, reply, quote) or edited (post_update, whose
     target is `subject_id or record_id`) before it."""
     action, record_id = table.column("action"), table.column("record_id")
-    position = np.arange(table.num_rows, dtype=np.int64)
     deleted = record_id.filter(pa.array(delete))
-    codes, target_codes = (
-        _codes(record_id, deleted),
-        _codes(or_else(table.column("subject_id"), record_id), deleted),
-    )
-    posts = is_in(action, POST_CREATES) & (codes >= 0)
-    updates = is_in(action, {"post_update"}) & (target_codes >= 0)
-    keys = np.concatenate([codes[posts], target_codes[updates]])
-    positions = np.concatenate([position[posts], position[updates]])
-    return latest_before(keys, positions, codes[delete], position[delete]) >= 0
+    # Codes of the creates' and edits' targets only (a minority of the window: likes are most of it).
+    posts, updates = is_in(action, POST_CREATES), is_in(action, {"post_update"})
+    post_codes = _codes(record_id.filter(pa.array(posts)), deleted)
+    update_mask = pa.array(updates)
+    targets = or_else(table.column("subject_id").filter(update_mask), record_id.filter(update_mask))
+    update_codes = _codes(targets, deleted)
+    post_rows, update_rows = np.flatnonzero(posts), np.flatnonzero(updates)
+    keys = np.concatenate([post_codes[post_codes >= 0], update_codes[update_codes >= 0]])
+    positions = np.concatenate([post_rows[post_codes >= 0], update_rows[update_codes >= 0]])
+    return latest_before(keys, positions, _codes(deleted, deleted), np.flatnonzero(delete)) >= 0
 
 
 def cluster_ids(

@@ -140,7 +140,7 @@ def test_live_rows_sets_aside_repeats_opt_outs_and_unknown_actions_in_time_order
 def test_resolve_rows_takes_an_undos_subject_from_its_latest_earlier_create() -> None:
     rows = [
         _row("e1", 1, "post", "p1"),
-        _row("e2", 2, "like", "l1", subject_id="p1"),
+        _row("e2", 2, "like", "l1", subject_id="p1", subject_user="bob"),
         _row("e3", 3, "unlike", "l1", resolved=False),  # resolved from e2
         _row("e4", 4, "unlike", "l9", resolved=False),  # no create: stays open
         _row("e5", 5, "post_delete", "p1", resolved=False),  # p1 was created: resolved to itself
@@ -151,6 +151,8 @@ def test_resolve_rows_takes_an_undos_subject_from_its_latest_earlier_create() ->
     table = resolve_rows(prepared_rows(rows))
     by_event = {row["event_id"]: row for row in table.to_pylist()}
     assert (by_event["e3"]["subject_id"], by_event["e3"]["resolved"]) == ("p1", True)
+    assert (by_event["e3"]["subject_user"], by_event["e2"]["subject_user"]) == ("bob", "bob")
+    assert by_event["e5"]["subject_user"] is None and by_event["e7"]["subject_id"] == "p1"
     assert (by_event["e5"]["subject_id"], by_event["e5"]["resolved"]) == ("p1", True)
     for event in ("e4", "e6", "e8"):
         assert (by_event[event]["subject_id"], by_event[event]["resolved"]) == (None, False)

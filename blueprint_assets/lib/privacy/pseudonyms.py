@@ -54,7 +54,7 @@ _BLOCK = 64  # SHA-256's block size in bytes
 
 def _hmac_states(secret: bytes) -> tuple[Any, Any]:
     """HMAC-SHA256's inner and outer hashes after their key blocks (RFC 2104, as `hmac` builds them): the
-    HMAC of a message is `outer + sha256(inner + message)`."""
+    HMAC of a message is the digest of `outer` fed the digest of `inner` fed the message."""
     key = hashlib.sha256(secret).digest() if len(secret) > _BLOCK else secret
     key = key.ljust(_BLOCK, b"\0")
     return hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key))

@@ -85,6 +85,9 @@ def thread_ids(
     )
     with duckdb.connect() as con:
         con.execute(f"SET threads = {max(1, int(workers))}")
+        con.execute(
+            "SET preserve_insertion_order = true"
+        )  # the default, relied on: ids come back in row order
         ids = []
         for clusters in cluster_columns:
             con.register("threads", rest.append_column("cluster", pa.array(clusters, pa.int64())))

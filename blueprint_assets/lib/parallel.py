@@ -1,6 +1,6 @@
 """Forked workers: a function mapped over contiguous chunks of a list in children of this process.
 
-The Python-bound work (text anonymization, residual scans, harvesting raw identifiers, hashing thread ids, the
+The Python-bound work (text anonymization, residual scans, harvesting raw identifiers, keying threads' user ids, the
 release scope's keyword search, tokenizing the persona cards' posts, bulk answer searches) is CPU work on
 plain strings; the GIL keeps threads from sharing it, so it is spread over forked processes. A child inherits
 the loaded state (recognizers, compiled patterns), the task and the items themselves, so only the bounds of

@@ -4,8 +4,8 @@ The Python-bound work (text anonymization, residual scans, harvesting raw identi
 ids, the release scope's keyword search, tokenizing the persona cards' posts, bulk answer searches) is CPU
 work on plain strings; the GIL keeps threads from sharing it, so it is spread over forked processes. A child
 inherits the loaded state (recognizers, compiled patterns), the task and the items themselves, so only the
-bounds of each chunk go to a child, and only its result comes back. A task must touch only plain Python objects: a
-forked child must not use DuckDB, Arrow or logging, whose threads and locks stay with the parent.
+bounds of each chunk go to a child, and only its result comes back. A task must touch only plain Python
+objects: a forked child must not use DuckDB, Arrow or logging, whose threads and locks stay with the parent.
 `workers(requested)` is the one rule for how many.
 """
 

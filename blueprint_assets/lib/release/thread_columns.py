@@ -114,11 +114,18 @@ def order_within_ties(ids: pa.Array, times: np.ndarray, ties: list[tuple[int, in
     """The row order that sorts rows sorted by `times` by (time, id), as Arrow's stable `sort_indices`
     would; None if no row moves."""
     rows = np.arange(len(ids))
+    order = rows.copy()
     if len(ties) > MAX_STITCHED_RANGES:
-        keys = pa.table({"time": times, "id": ids})
-        order = pc.sort_indices(keys, [("time", "ascending"), ("id", "ascending")]).to_numpy()
+        # One Arrow sort of the tied rows alone: each range holds one time, so sorting them by (time, id)
+        # moves rows only within their range.
+        starts, ends = np.asarray(ties, dtype=np.int64).T
+        edges = np.zeros(len(ids) + 1, dtype=np.int64)
+        np.add.at(edges, starts, 1)
+        np.add.at(edges, ends, -1)
+        tied = np.flatnonzero(np.cumsum(edges)[:-1] > 0)
+        keys = pa.table({"time": times[tied], "id": ids.take(pa.array(tied))})
+        order[tied] = tied[pc.sort_indices(keys, [("time", "ascending"), ("id", "ascending")]).to_numpy()]
     else:
-        order = rows.copy()
         for start, end in ties:
             values = ids.slice(start, end - start).to_pylist()
             order[start:end] = start + np.array(sorted(range(end - start), key=values.__getitem__))

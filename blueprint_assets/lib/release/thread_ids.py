@@ -26,7 +26,6 @@ from blueprint_assets.lib.parallel import forked_map
 from blueprint_assets.lib.privacy.pseudonyms import keyed_digests
 
 USER_ID_HEX = 16  # 64 bits: collisions are negligible at release scale, ids stay short.
-THREAD_ID_HEX = 40  # a sha1 hex digest
 
 
 @dataclass(frozen=True, repr=False)  # no repr: it holds the secret
@@ -74,20 +73,14 @@ def thread_ids(
     cluster_columns: list[list[int]], workers: int,
 ) -> list[pa.Array]:  # fmt: skip
     """Per cluster column (one per K), the id of each thread: the sha1 hex digest of its JSON list."""
-    fragments = _joined('"', _one_large(users), '",', json_strings(texts))  # "user_id",text
-    messages = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), fragments)
-    rest = pa.table(
-        {
-            "label": json_strings(pa.array(labels, pa.large_string())),
-            "event": json_strings(pa.array(event_ids, pa.large_string())),
-            "messages": pc.binary_join(messages, pa.scalar(",", pa.large_string())),
-        }
-    )
+    rest = _json_after_cluster(labels, event_ids, offsets, users, texts)
     with duckdb.connect() as con:
         con.execute(f"SET threads = {max(1, int(workers))}")
-        con.execute(
-            "SET preserve_insertion_order = true"
-        )  # the default, relied on: ids come back in row order
+        # The default, relied on: the ids come back in row order.
+        con.execute("SET preserve_insertion_order = true")
+        # Nothing spills: a projection streams, and were memory short the query fails rather than writing the
+        # threads' texts to a `.tmp` folder beside the step.
+        con.execute("SET temp_directory = ''")
         ids = []
         for clusters in cluster_columns:
             con.register("threads", rest.append_column("cluster", pa.array(clusters, pa.int64())))
@@ -100,13 +93,30 @@ def thread_ids(
     return ids
 
 
-def json_strings(values: pa.Array) -> pa.Array:
+def _json_after_cluster(
+    labels: list[str], event_ids: list[str], offsets: np.ndarray, users: pa.ChunkedArray, texts: pa.Array
+) -> pa.Table:
+    """Per thread, the JSON of what follows its cluster id: label, event id and the messages joined (its
+    own function, so that the messages' fragments are freed before the hashing)."""
+    fragments = _joined('"', _one_large(users), '",', json_strings(texts))  # "user_id",text
+    messages = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), fragments)
+    return pa.table(
+        {
+            "label": json_strings(pa.array(labels, pa.large_string())),
+            "event": json_strings(pa.array(event_ids, pa.large_string())),
+            "messages": pc.binary_join(messages, pa.scalar(",", pa.large_string())),
+        }
+    )
+
+
+def json_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Each string as json.dumps(ensure_ascii=False) writes it, null as `null` (large strings). A string
     without a quote, a backslash or a control character is only quoted; the others (a minority: posts with
     line breaks or quotes) go through json's own encoder."""
-    values = values.cast(pa.large_string())
+    values = _one_large(values)
     quoted = _joined('"', values, '"')
-    escaped = _needs_escaping(values)
+    # A null slot may still span bytes (Arrow leaves them undefined): only valid strings are escaped.
+    escaped = _needs_escaping(values) & values.is_valid().to_numpy(zero_copy_only=False)
     if escaped.any():
         mask = pa.array(escaped, pa.bool_())
         encoded = [encode_basestring(value) for value in values.filter(mask).to_pylist()]

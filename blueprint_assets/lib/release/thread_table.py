@@ -4,10 +4,10 @@
 published Arrow table without a dict per message: message times are ranked with one numpy `unique`, user and
 thread ids come from thread_ids.py (user ids keyed by forked workers, thread ids hashed from JSON built
 column-wise, what follows a thread's cluster id built once for every K), and the table is sorted by
-(last_time_us, id): by time once for every K, then only the rows tied on time by each K's ids, so the Ks share one copy of their messages (zero-copy slices). `threads_from_table` is
-its inverse for the list-of-dicts readers (splits, release files), reading each leaf column once instead of
-converting nested rows. Both give byte for byte what the per-row builder gave
-(tests/lib/release/test_release_bytes.py).
+(last_time_us, id): by time once for every K, then only the rows tied on time by each K's ids, so the Ks
+share one copy of their messages (zero-copy slices). `threads_from_table` is its inverse for the
+list-of-dicts readers (splits, release files), reading each leaf column once instead of converting nested
+rows. Both give byte for byte what the per-row builder gave (tests/lib/release/test_release_bytes.py).
 """
 
 from __future__ import annotations
@@ -94,8 +94,11 @@ def _monotonic(times: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return times
 
 
-def _one_array(column: pa.ChunkedArray, what: str) -> pa.Array:
-    """The column as one array (a struct field must be one), or a one-line error when it cannot be."""
+def _one_array(column: pa.Array | pa.ChunkedArray, what: str) -> pa.Array:
+    """The column as one array (a struct field must be one), or a one-line error when it cannot be
+    (`pa.array` gives chunks past the 2 GiB a string array holds)."""
+    if isinstance(column, pa.Array):
+        return column
     if column.num_chunks > 1:
         raise ValueError(
             f"{what} outgrow one Arrow string array (2 GiB): build the release in smaller windows"
@@ -130,7 +133,7 @@ def thread_tables(
     times = _monotonic(np.asarray(clock, dtype=np.int64), offsets)
     # Dense rank over every message time of the release: order survives, clock time does not.
     rank = np.unique(times, return_inverse=True)[1].astype(np.int64).reshape(-1)
-    text_column = pa.array(texts, pa.string())
+    text_column = _one_array(pa.array(texts, pa.string()), "the messages' texts")
     users = user_ids(built.event_ids, built.lengths, offsets, authors, secret, stable_ids, workers)
     ids = thread_ids(built.labels, built.event_ids, offsets, users, text_column, cluster_columns, workers)
     is_last = np.zeros(len(times), dtype=bool)

@@ -96,7 +96,8 @@ def build_threads(
     (with `chain_in_scope_only`, BluePrint's rule) reply chains stop at a parent by an out-of-scope author.
     `secret` keys the per-thread user ids (`stable_ids=True`: one id per person for the whole release).
     `excluded_users` (opt-out pseudonyms) are removed entirely, as actors and as context, as a second line of
-    defence behind their removal from the lake. `workers` forked processes share the hashing of ids.
+    defence behind their removal from the lake. `workers` forked processes share the keying of user ids, and
+    as many DuckDB threads hash the thread ids.
     """
     return build_threads_by_k(
         actions,

@@ -36,6 +36,16 @@ def test_json_strings_of_plain_strings_only_quote_them() -> None:
     assert json_strings(pa.array(["a b", None], pa.large_string())).to_pylist() == ['"a b"', "null"]
 
 
+def test_json_strings_skip_a_null_slot_s_bytes_and_read_chunks() -> None:
+    """Arrow leaves the bytes under a null slot undefined: a quote there must not make the null escaped."""
+    data, offsets = pa.py_buffer(b'a"b'), pa.py_buffer(np.array([0, 1, 2, 3], dtype=np.int32).tobytes())
+    validity = pa.py_buffer(np.packbits([1, 0, 1], bitorder="little").tobytes())
+    array = pa.StringArray.from_buffers(3, offsets, data, validity, null_count=1)
+    assert json_strings(array).to_pylist() == ['"a"', "null", '"b"']
+    chunks = pa.chunked_array([pa.array(['x"'], pa.string()), pa.array([None, "y"], pa.string())])
+    assert json_strings(chunks).to_pylist() == ['"x\\""', "null", '"y"']
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_thread_ids_are_the_sha1_of_each_thread_s_json_list(workers: int) -> None:
     rng = random.Random(workers)

@@ -62,7 +62,7 @@ def test_every_k_is_sorted_by_time_then_id_however_many_ties(
 def test_packed_ids_read_back_one_per_width_and_an_empty_build_has_none() -> None:
     ids = thread_ids.packed_strings(b"0123456789abcdef" + b"fedcba9876543210", thread_ids.USER_ID_HEX)
     assert ids.to_pylist() == ["0123456789abcdef", "fedcba9876543210"]
-    assert thread_ids.packed_strings(b"", thread_ids.THREAD_ID_HEX).to_pylist() == []
+    assert thread_ids.packed_strings(b"", 40).to_pylist() == []
     empty = Built(*([] for _ in range(8)))
     (table,) = thread_tables(empty, [[]], b"secret", stable_ids=False)
     assert table.num_rows == 0

@@ -5,7 +5,7 @@ thread; in validation/test the last message without `text` and `actions`) and, f
 answer keys, both sorted by (last message's relative time, id). `row_lines` and `answer_lines` write their
 JSON lines from the leaf columns, and `public_texts` gives the text a row shows, for the answer-leak scan.
 Row lines and public texts are built with Arrow string kernels (one JSON fragment per message, joined over
-the list offsets); only texts json would escape go through its encoder. Every function gives byte for byte
+the list offsets); their strings are JSON literals by json_literals.py. Every function gives byte for byte
 what the per-row references in tests/support (reference_release, reference_rows) give (tests/lib/release/test_release_bytes.py).
 """
 
@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_ORDER
+from blueprint_assets.lib.release.json_literals import json_literals
 from blueprint_assets.lib.release.thread_table import ACTION_THREADS_SCHEMA, ACTIONS_TYPE, MESSAGE_TYPE
 
 RELEASE_SCHEMA = pa.schema(
@@ -40,7 +41,6 @@ ANSWERS_SCHEMA = pa.schema(
     ]
 )
 _SEPARATORS = (",", ":")
-_NEEDS_ESCAPE = r'[\x00-\x1f\\"]'  # what json's encode_basestring escapes (RE2 syntax)
 
 
 class Split(NamedTuple):
@@ -143,20 +143,6 @@ def _flags_json(actions: pa.StructArray) -> list[str | None]:
     return out
 
 
-def _json_strings(values: pa.Array) -> pa.Array:
-    """JSON string literals of a string array (null stays null), exactly as json's encode_basestring.
-
-    Arrow quotes every text; only the texts holding a quote, a backslash or a control character (the
-    characters json escapes with ensure_ascii=False) go through encode_basestring.
-    """
-    quoted = pc.binary_join_element_wise('"', values, '"', "")
-    escape = pc.fill_null(pc.match_substring_regex(values, _NEEDS_ESCAPE), False)
-    if not pc.any(escape).as_py():
-        return quoted
-    escaped = [encode_basestring(v) for v in values.filter(escape).to_pylist()]
-    return pc.replace_with_mask(quoted, escape, pa.array(escaped, pa.string()))
-
-
 def _optional(prefix: str, values: pa.Array) -> pa.Array:
     """`prefix + value` where the value is present, "" where it is null (the key is left out)."""
     joined = pc.binary_join_element_wise(prefix, values, "")
@@ -172,7 +158,7 @@ def row_lines_array(rows: pa.Table, messages: pa.Array | None = None) -> pa.Arra
     """`row_lines` as an Arrow string array, built with Arrow string kernels. `messages`: the rows'
     `message_lists`, when the caller has them (another K's twin rows: lib/release/files.py)."""
     messages = message_lists(rows) if messages is None else messages
-    ids = _json_strings(rows.column("id").combine_chunks())
+    ids = json_literals(rows.column("id").combine_chunks())
     clusters = pc.cast(rows.column("cluster_id").combine_chunks(), pa.string())
     return pc.binary_join_element_wise(
         '{"id":', ids, ',"cluster_id":', clusters, ',"thread":[', messages, "]}", ""
@@ -185,9 +171,9 @@ def message_lists(rows: pa.Table) -> pa.Array:
     lists, children, _ = _lists(rows)
     flags = pa.array(_flags_json(children["actions"]), pa.string())
     fragments = pc.binary_join_element_wise(
-        '{"user_id":', _json_strings(children["user_id"]),
+        '{"user_id":', json_literals(children["user_id"]),
         ',"relative_integer_time":', pc.cast(children["relative_integer_time"], pa.string()),
-        _optional(',"text":', _json_strings(children["text"])), _optional(',"actions":', flags), "}",
+        _optional(',"text":', json_literals(children["text"])), _optional(',"actions":', flags), "}",
         "",
     )  # fmt: skip
     offsets = pa.array(

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from blueprint_assets.lib.actions_space import ACTION_SET
 from blueprint_assets.lib.arrays import distinct_sorted
+from blueprint_assets.lib.release.json_literals import string_offsets
 
 LIKE_LIKE = frozenset({"like", "unlike", "repost", "unrepost"})
 UNDO_ACTIONS = frozenset({"unlike", "unrepost", "unfollow", "unblock"})
@@ -249,8 +250,7 @@ def _fixed_width_hashes(chunk: pa.Array) -> np.ndarray | None:
     if chunk.null_count or not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
         return None
     n = len(chunk)
-    offset_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(chunk.buffers()[1], dtype=offset_type)[chunk.offset : chunk.offset + n + 1]
+    offsets = string_offsets(chunk)
     width = int(offsets[1] - offsets[0]) if n else 0
     if n and not (np.diff(offsets) == width).all():
         return None

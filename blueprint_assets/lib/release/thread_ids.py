@@ -7,15 +7,14 @@
   `[cluster_id,label,event_id,user_id,text,user_id,text,...]`: what is published minus the time rank (which
   shifts with the release's composition), plus the action's event pseudonym, so that two identical-looking
   threads still get distinct ids. The JSON is built column-wise with Arrow, byte for byte
-  `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` (strings that need escaping go through
-  json's own encoder), and DuckDB hashes it on its own threads: everything after the cluster id is the
+  `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` (its strings by json_literals.py), and
+  DuckDB hashes it on its own threads: everything after the cluster id is the
   same for every K and is built once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for strings
 
 import duckdb
 import numpy as np
@@ -24,6 +23,7 @@ import pyarrow.compute as pc
 
 from blueprint_assets.lib.parallel import forked_map
 from blueprint_assets.lib.privacy.pseudonyms import keyed_digests
+from blueprint_assets.lib.release.json_literals import json_literals
 
 USER_ID_HEX = 16  # 64 bits: collisions are negligible at release scale, ids stay short.
 
@@ -110,37 +110,8 @@ def _json_after_cluster(
 
 
 def json_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Each string as json.dumps(ensure_ascii=False) writes it, null as `null` (large strings). A string
-    without a quote, a backslash or a control character is only quoted; the others (a minority: posts with
-    line breaks or quotes) go through json's own encoder."""
-    values = _one_large(values)
-    quoted = _joined('"', values, '"')
-    # A null slot may still span bytes (Arrow leaves them undefined): only valid strings are escaped.
-    escaped = _needs_escaping(values) & values.is_valid().to_numpy(zero_copy_only=False)
-    if escaped.any():
-        mask = pa.array(escaped, pa.bool_())
-        encoded = [encode_basestring(value) for value in values.filter(mask).to_pylist()]
-        quoted = pc.replace_with_mask(quoted, mask, pa.array(encoded, pa.large_string()))
-    return pc.fill_null(quoted, "null")
-
-
-def _needs_escaping(values: pa.LargeStringArray) -> np.ndarray:
-    """Per string, whether it holds a byte json escapes (a quote, a backslash, a control character), from
-    one scan of the UTF-8 bytes: bytes below 0x80 are never part of another character's encoding."""
-    escaped = np.zeros(len(values), dtype=bool)
-    if not len(values):
-        return escaped
-    offsets = np.frombuffer(values.buffers()[1], np.int64)[values.offset : values.offset + len(values) + 1]
-    data = np.frombuffer(values.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
-    for start in range(0, len(data), _SCANNED_BYTES):  # a block at a time: small temporaries, in cache
-        at = np.flatnonzero(_ESCAPED_BYTES[data[start : start + _SCANNED_BYTES]]) + start + offsets[0]
-        escaped[np.searchsorted(offsets, at, side="right") - 1] = True
-    return escaped
-
-
-_ESCAPED_BYTES = np.zeros(256, dtype=bool)
-_ESCAPED_BYTES[[*range(0x20), ord('"'), ord("\\")]] = True
-_SCANNED_BYTES = 1 << 22
+    """Each string as json.dumps(ensure_ascii=False) writes it, null as `null` (large strings)."""
+    return pc.fill_null(json_literals(_one_large(values)), "null")
 
 
 def _joined(*parts: str | pa.Array) -> pa.Array:
@@ -151,9 +122,8 @@ def _joined(*parts: str | pa.Array) -> pa.Array:
 
 def _one_large(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The column as one array of large strings (no 2 GiB limit on one array's offsets)."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.cast(pa.large_string()).combine_chunks()
-    return column.cast(pa.large_string())
+    column = column.cast(pa.large_string())
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def packed_strings(data: bytes, width: int) -> pa.ChunkedArray:
